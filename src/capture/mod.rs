@@ -1,0 +1,469 @@
+//! Capture files: open a path, recognise the format from its bytes, yield frames.
+//!
+//! Layer: file bytes in, [`Frame`]s out. Classic pcap (microsecond and nanosecond, either byte
+//! order) and pcapng (any number of sections and interfaces, each interface with its own link
+//! type and timestamp resolution) are read, plain or gzip-compressed. The format is always
+//! detected from the first bytes, never from the file name.
+//!
+//! Invariants:
+//! - frames borrow from one reused buffer ([`source`]); memory does not grow with file size;
+//! - a problem in the file header is a [`CaptureError`] (nothing can be analysed); a problem
+//!   later (a record cut short, a length that overruns, a damaged gzip stream) ends the input
+//!   with a [`Note`] naming the frame and byte offset, and everything before it is analysed;
+//! - no record larger than [`MAX_RECORD`] is ever buffered, whatever a header claims.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod pcap;
+mod pcapng;
+pub(crate) mod source;
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use serde::Serialize;
+
+use crate::bytes::describe_prefix;
+use source::{ByteSource, CountingReader};
+
+/// The largest record or block bttrace buffers (16 MiB). Real captures stay far below it
+/// (a 64 KiB TSO super-frame, a 256 KiB snaplen); a larger claim means the file is corrupt.
+pub const MAX_RECORD: usize = 16 << 20;
+
+/// Capture time in nanoseconds since the Unix epoch. Analysis only ever uses capture time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub fn from_secs_nanos(secs: i64, nanos: i64) -> Timestamp {
+        Timestamp(secs.saturating_mul(1_000_000_000).saturating_add(nanos))
+    }
+    /// Seconds since the epoch, as a float (microsecond precision for current dates).
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / 1e9
+    }
+    /// Signed nanoseconds from `earlier` to `self`.
+    pub fn nanos_since(self, earlier: Timestamp) -> i64 {
+        self.0.saturating_sub(earlier.0)
+    }
+}
+
+/// A link-layer header type, as numbered by tcpdump.org's LINKTYPE registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LinkType(pub u32);
+
+impl LinkType {
+    pub const NULL: LinkType = LinkType(0);
+    pub const ETHERNET: LinkType = LinkType(1);
+    /// DLT_RAW as some BSDs number it (Glasnost files may carry it).
+    pub const RAW_12: LinkType = LinkType(12);
+    /// DLT_RAW as other BSDs number it.
+    pub const RAW_14: LinkType = LinkType(14);
+    pub const RAW: LinkType = LinkType(101);
+    /// OpenBSD loopback: like NULL but the address family is big-endian.
+    pub const LOOP: LinkType = LinkType(108);
+    pub const LINUX_SLL: LinkType = LinkType(113);
+    pub const IPV4: LinkType = LinkType(228);
+    pub const IPV6: LinkType = LinkType(229);
+    pub const LINUX_SLL2: LinkType = LinkType(276);
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkType::NULL => "null",
+            LinkType::ETHERNET => "ethernet",
+            LinkType::RAW_12 | LinkType::RAW_14 | LinkType::RAW => "raw-ip",
+            LinkType::LOOP => "loop",
+            LinkType::LINUX_SLL => "linux-sll",
+            LinkType::IPV4 => "ipv4",
+            LinkType::IPV6 => "ipv6",
+            LinkType::LINUX_SLL2 => "linux-sll2",
+            _ => "unsupported",
+        }
+    }
+}
+
+impl fmt::Display for LinkType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.name(), self.0)
+    }
+}
+
+impl Serialize for LinkType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+/// One captured packet, borrowed from the reader's buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    /// 1-based frame number, as Wireshark numbers packets.
+    pub index: u64,
+    pub ts: Timestamp,
+    pub link: LinkType,
+    /// The captured bytes (possibly cut short by the snaplen).
+    pub data: &'a [u8],
+    /// The packet's length on the wire, as the capture records it.
+    pub wire_len: u32,
+    /// Byte offset of the record in the (decompressed) file.
+    pub offset: u64,
+}
+
+/// Container format of a capture file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    Pcap,
+    PcapNanos,
+    Pcapng,
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::Pcap => "pcap",
+            Format::PcapNanos => "pcap (nanosecond)",
+            Format::Pcapng => "pcapng",
+        })
+    }
+}
+
+/// Something wrong in a capture that did not stop its analysis: where, and what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Note {
+    /// Frame number the note is about, if it concerns one.
+    pub frame: Option<u64>,
+    /// Byte offset in the (decompressed) file.
+    pub offset: Option<u64>,
+    pub message: String,
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.frame, self.offset) {
+            (Some(fr), Some(off)) => write!(f, "frame {fr} (byte {off}): {}", self.message),
+            (Some(fr), None) => write!(f, "frame {fr}: {}", self.message),
+            (None, Some(off)) => write!(f, "byte {off}: {}", self.message),
+            (None, None) => f.write_str(&self.message),
+        }
+    }
+}
+
+/// Why a file could not be analysed at all.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("cannot read: {0}")]
+    Io(#[from] io::Error),
+    #[error("not a capture file ({0}); bttrace reads pcap and pcapng, optionally gzip-compressed")]
+    NotACapture(String),
+    #[error("{0}-compressed file: decompress it first (bttrace reads gzip itself)")]
+    OtherCompression(&'static str),
+    #[error("{0} capture format is not supported; convert it to pcapng with editcap")]
+    OtherFormat(&'static str),
+    #[error("unsupported {format} version {major}.{minor}")]
+    Version {
+        format: &'static str,
+        major: u16,
+        minor: u16,
+    },
+    #[error("file ends inside the {0} file header")]
+    ShortHeader(&'static str),
+    #[error("byte {offset}: {message}")]
+    BadHeader { offset: u64, message: String },
+}
+
+/// What the reader learnt about the file itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaptureInfo {
+    pub format: Format,
+    pub gzip: bool,
+    /// Link types of the file (pcap) or of its interfaces (pcapng), in order of appearance.
+    pub link_types: Vec<LinkType>,
+}
+
+enum Kind {
+    Pcap(pcap::PcapState),
+    Pcapng(pcapng::NgState),
+}
+
+/// Streams frames out of one capture file.
+pub struct CaptureReader {
+    src: ByteSource,
+    kind: Kind,
+    info: CaptureInfo,
+    notes: Vec<Note>,
+    frames: u64,
+    /// Set once a note has ended the input.
+    done: bool,
+}
+
+impl CaptureReader {
+    /// Opens a capture file, detecting its format (and gzip) from its first bytes.
+    pub fn open(path: &Path) -> Result<CaptureReader, CaptureError> {
+        let file = File::open(path)?;
+        CaptureReader::from_read(Box::new(file))
+    }
+
+    /// Reads a capture held in memory (tests, fuzzing).
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<CaptureReader, CaptureError> {
+        CaptureReader::from_read(Box::new(io::Cursor::new(bytes)))
+    }
+
+    /// Reads a capture from any byte stream.
+    pub fn from_read(mut input: Box<dyn Read + Send>) -> Result<CaptureReader, CaptureError> {
+        let mut magic = [0u8; 8];
+        let got = read_up_to(&mut input, &mut magic)?;
+        let head = magic.get(..got).unwrap_or(&[]);
+        let rest: Box<dyn Read + Send> = Box::new(io::Cursor::new(head.to_vec()).chain(input));
+        if head.starts_with(&[0x1f, 0x8b]) {
+            let count = Arc::new(AtomicU64::new(0));
+            let counted = CountingReader::new(rest, Arc::clone(&count));
+            let gz = flate2::read::MultiGzDecoder::new(counted);
+            let src = ByteSource::new(Box::new(gz), Some(count));
+            return CaptureReader::start(src, true);
+        }
+        CaptureReader::start(ByteSource::new(rest, None), false)
+    }
+
+    fn start(mut src: ByteSource, gzip: bool) -> Result<CaptureReader, CaptureError> {
+        let head = src.fill(8)?.to_vec();
+        let kind = match sniff(&head) {
+            Sniffed::Pcap => Kind::Pcap(pcap::PcapState::read_header(&mut src)?),
+            Sniffed::Pcapng => Kind::Pcapng(pcapng::NgState::new()),
+            Sniffed::Compressed(name) => return Err(CaptureError::OtherCompression(name)),
+            Sniffed::Other(name) => return Err(CaptureError::OtherFormat(name)),
+            Sniffed::Unknown => {
+                if gzip && head.is_empty() {
+                    if let Some(d) = src.damage() {
+                        return Err(CaptureError::NotACapture(format!(
+                            "gzip stream unreadable: {}",
+                            d.message
+                        )));
+                    }
+                }
+                return Err(CaptureError::NotACapture(describe_prefix(&head)));
+            }
+        };
+        let mut reader = CaptureReader {
+            src,
+            info: CaptureInfo {
+                format: match &kind {
+                    Kind::Pcap(p) if p.nanos => Format::PcapNanos,
+                    Kind::Pcap(_) => Format::Pcap,
+                    Kind::Pcapng(_) => Format::Pcapng,
+                },
+                gzip,
+                link_types: Vec::new(),
+            },
+            kind,
+            notes: Vec::new(),
+            frames: 0,
+            done: false,
+        };
+        match &mut reader.kind {
+            Kind::Pcap(p) => {
+                reader.info.link_types.push(p.link);
+                reader.notes.append(&mut p.header_notes);
+            }
+            Kind::Pcapng(ng) => {
+                // The first block must be a readable section header.
+                ng.read_first_section(&mut reader.src, &mut reader.notes)?;
+                reader.info.link_types = ng.link_types_seen();
+            }
+        }
+        Ok(reader)
+    }
+
+    pub fn info(&self) -> &CaptureInfo {
+        &self.info
+    }
+
+    /// Notes gathered so far (header oddities, where and why the input ended early).
+    pub fn notes(&self) -> &[Note] {
+        &self.notes
+    }
+
+    /// Frames delivered so far.
+    pub fn frames_read(&self) -> u64 {
+        self.frames
+    }
+
+    /// The next frame, or `None` at the end of the input (clean or not: see [`notes`]).
+    ///
+    /// Errors are only those of the file system itself; format problems become notes.
+    ///
+    /// [`notes`]: CaptureReader::notes
+    pub fn next_frame(&mut self) -> io::Result<Option<Frame<'_>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let index = self.frames + 1;
+        let step = match &mut self.kind {
+            Kind::Pcap(p) => p.next_record(&mut self.src, index)?,
+            Kind::Pcapng(ng) => ng.next_packet(&mut self.src, index, &mut self.notes)?,
+        };
+        match step {
+            Step::Frame(rec) => {
+                self.frames = index;
+                if let Kind::Pcapng(ng) = &self.kind {
+                    if ng.link_types_changed {
+                        self.info.link_types = ng.link_types_seen();
+                    }
+                }
+                let data = self
+                    .src
+                    .available()
+                    .get(rec.data_start..rec.data_start + rec.caplen)
+                    .unwrap_or(&[]);
+                Ok(Some(Frame {
+                    index,
+                    ts: rec.ts,
+                    link: rec.link,
+                    data,
+                    wire_len: rec.wire_len,
+                    offset: rec.offset,
+                }))
+            }
+            Step::End(note) => {
+                self.done = true;
+                if let Some(note) = note {
+                    self.notes.push(note);
+                }
+                if let Some(d) = self.src.damage() {
+                    let at = d
+                        .compressed_offset
+                        .map(|c| format!(" after {c} compressed bytes"))
+                        .unwrap_or_default();
+                    self.notes.push(Note {
+                        frame: None,
+                        offset: Some(d.decompressed_offset),
+                        message: format!(
+                            "gzip stream damaged or cut off{at} ({}); analysed the {} frames before it",
+                            d.message, self.frames
+                        ),
+                    });
+                }
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// Where the next frame lies in the source's buffer; the reader consumes the record on the
+/// following call, so the frame can borrow it meanwhile.
+pub(crate) struct Record {
+    pub data_start: usize,
+    pub caplen: usize,
+    pub wire_len: u32,
+    pub ts: Timestamp,
+    pub link: LinkType,
+    pub offset: u64,
+}
+
+pub(crate) enum Step {
+    Frame(Record),
+    /// The input ended; with a note when it ended early.
+    End(Option<Note>),
+}
+
+enum Sniffed {
+    Pcap,
+    Pcapng,
+    Compressed(&'static str),
+    Other(&'static str),
+    Unknown,
+}
+
+fn sniff(head: &[u8]) -> Sniffed {
+    const PCAP_MAGICS: [[u8; 4]; 4] = [
+        [0xd4, 0xc3, 0xb2, 0xa1],
+        [0xa1, 0xb2, 0xc3, 0xd4],
+        [0x4d, 0x3c, 0xb2, 0xa1],
+        [0xa1, 0xb2, 0x3c, 0x4d],
+    ];
+    match head {
+        [a, b, c, d, ..] if PCAP_MAGICS.contains(&[*a, *b, *c, *d]) => Sniffed::Pcap,
+        [0x0a, 0x0d, 0x0d, 0x0a, ..] => Sniffed::Pcapng,
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Sniffed::Compressed("zstd"),
+        [b'B', b'Z', b'h', ..] => Sniffed::Compressed("bzip2"),
+        [0xfd, b'7', b'z', b'X', b'Z', 0x00, ..] => Sniffed::Compressed("xz"),
+        [b'P', b'K', 3, 4, ..] => Sniffed::Compressed("zip"),
+        [b's', b'n', b'o', b'o', b'p', 0, 0, 0, ..] => Sniffed::Other("Solaris snoop"),
+        // Sun/NetXRay/Network Monitor files are rare in this field; they fall to `Unknown`.
+        _ => Sniffed::Unknown,
+    }
+}
+
+fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        let Some(dst) = buf.get_mut(got..) else { break };
+        match r.read(dst) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// Expands files and directories (recursively, in sorted order) into the capture files to
+/// analyse. Directories contribute every regular file except Glasnost `.log` files and hidden
+/// files; files named explicitly are always taken.
+pub fn expand_inputs(inputs: &[PathBuf]) -> Vec<Result<PathBuf, (PathBuf, io::Error)>> {
+    let mut out = Vec::new();
+    for p in inputs {
+        if p.is_dir() {
+            walk_dir(p, &mut out);
+        } else {
+            out.push(Ok(p.clone()));
+        }
+    }
+    out
+}
+
+fn walk_dir(dir: &Path, out: &mut Vec<Result<PathBuf, (PathBuf, io::Error)>>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            out.push(Err((dir.to_path_buf(), e)));
+            return;
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') {
+            continue;
+        }
+        if p.is_dir() {
+            walk_dir(&p, out);
+        } else if p.is_file() && !is_side_file(name) {
+            out.push(Ok(p));
+        }
+    }
+}
+
+/// Files that sit beside captures in Glasnost archives and are not captures themselves.
+fn is_side_file(name: &str) -> bool {
+    name.ends_with(".log")
+        || name.ends_with(".log.gz")
+        || name.ends_with(".md")
+        || name.ends_with(".txt")
+        || name.ends_with(".tsv")
+        || name.ends_with(".json")
+        || name.ends_with(".csv")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,189 @@
+//! The command line: `bttrace analyze PATH...`.
+//!
+//! Exit codes: 0 every input analysed; 1 some input failed (the others are still reported);
+//! 2 usage or output error.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::analyze::Options;
+use crate::batch;
+use crate::model::CaptureReport;
+use crate::report::{csv::FlowsCsv, json::JsonWriter, text};
+
+#[derive(Parser)]
+#[command(
+    name = "bttrace",
+    version,
+    about = "Reads captures of BitTorrent-blocking tests: TCP flows, resets, throttling",
+    long_about = None
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Analyse capture files (pcap, pcapng, gzip'd) and directories of them.
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OutputFormat {
+    /// A readable report per capture.
+    Text,
+    /// One JSON object, {"captures": [...]}.
+    Json,
+    /// The flows table as CSV on standard output.
+    Csv,
+}
+
+#[derive(clap::Args)]
+struct AnalyzeArgs {
+    /// Capture files, or directories to search recursively.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Output format on standard output.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
+    /// Also write the flows table as CSV to this file, or to flows.csv in this directory.
+    #[arg(long, value_name = "PATH")]
+    csv: Option<PathBuf>,
+    /// Overwrite output files that already exist.
+    #[arg(long)]
+    force: bool,
+    /// Goodput series interval in milliseconds.
+    #[arg(long, default_value_t = 100, value_name = "MS", value_parser = clap::value_parser!(u32).range(1..))]
+    interval_ms: u32,
+    /// Most flows tracked per capture; beyond it the longest-idle flows are counted only.
+    #[arg(long, default_value_t = 100_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_flows: u64,
+    /// Worker threads (0: one per core).
+    #[arg(short = 'j', long, default_value_t = 0, value_name = "N")]
+    threads: usize,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Analyze(args) => match analyze(&args) {
+            Ok(totals) if totals.failed == 0 => ExitCode::SUCCESS,
+            Ok(_) => ExitCode::from(1),
+            Err(e) => {
+                eprintln!("bttrace: {e}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+/// Opens an output file, refusing to replace an existing one unless `force`.
+fn create_output(path: &Path, force: bool) -> io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.write(true);
+    if force {
+        o.create(true).truncate(true);
+    } else {
+        o.create_new(true);
+    }
+    o.open(path).map_err(|e| {
+        if e.kind() == io::ErrorKind::AlreadyExists {
+            io::Error::new(
+                e.kind(),
+                format!("{} exists; use --force to overwrite it", path.display()),
+            )
+        } else {
+            io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
+        }
+    })
+}
+
+/// `--csv PATH`: a directory (existing, or named with a trailing slash) gets `flows.csv`.
+fn csv_path(p: &Path) -> io::Result<PathBuf> {
+    let as_dir = p.is_dir() || p.as_os_str().to_string_lossy().ends_with('/');
+    if as_dir {
+        fs::create_dir_all(p)?;
+        Ok(p.join("flows.csv"))
+    } else {
+        Ok(p.to_path_buf())
+    }
+}
+
+/// Where the main output goes: standard output in the chosen format.
+enum Stdout<W: Write> {
+    Text(W),
+    Json(JsonWriter<W>),
+    Csv(Box<FlowsCsv<W>>),
+}
+
+impl<W: Write> Stdout<W> {
+    fn new(format: OutputFormat, w: W) -> io::Result<Stdout<W>> {
+        Ok(match format {
+            OutputFormat::Text => Stdout::Text(w),
+            OutputFormat::Json => Stdout::Json(JsonWriter::begin(w)?),
+            OutputFormat::Csv => Stdout::Csv(Box::new(FlowsCsv::new(w)?)),
+        })
+    }
+
+    fn capture(&mut self, r: &CaptureReport) -> io::Result<()> {
+        match self {
+            Stdout::Text(w) => text::write_capture(w, r),
+            Stdout::Json(j) => j.capture(r),
+            Stdout::Csv(c) => c.capture(r),
+        }
+    }
+
+    fn finish(self, totals: batch::Totals) -> io::Result<()> {
+        match self {
+            Stdout::Text(mut w) => {
+                if totals.analysed + totals.failed > 1 {
+                    text::write_totals(&mut w, totals.analysed, totals.failed)?;
+                }
+                w.flush()
+            }
+            Stdout::Json(j) => j.end().map(drop),
+            Stdout::Csv(c) => c.finish(),
+        }
+    }
+}
+
+fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
+    let opts = Options {
+        interval_ms: args.interval_ms,
+        max_flows: usize::try_from(args.max_flows).unwrap_or(usize::MAX),
+        ..Options::default()
+    };
+    let mut csv_file = match &args.csv {
+        Some(p) => Some(FlowsCsv::new(BufWriter::new(create_output(
+            &csv_path(p)?,
+            args.force,
+        )?))?),
+        None => None,
+    };
+    let mut out = Stdout::new(args.format, BufWriter::new(io::stdout().lock()))?;
+    let text_mode = matches!(args.format, OutputFormat::Text);
+    let totals = batch::run(&args.paths, &opts, args.threads, |r| {
+        if let Some(e) = &r.error {
+            eprintln!("bttrace: {}: {e}", r.path);
+        }
+        if !text_mode {
+            for n in &r.notes {
+                eprintln!("bttrace: warning: {}: {n}", r.path);
+            }
+        }
+        if let Some(c) = csv_file.as_mut() {
+            c.capture(&r)?;
+        }
+        out.capture(&r)
+    })?;
+    out.finish(totals)?;
+    if let Some(c) = csv_file {
+        c.finish()?;
+    }
+    Ok(totals)
+}

@@ -1,0 +1,701 @@
+//! TCP connections: the flow table, roles, per-direction state, reassembly and statistics.
+//!
+//! Layer: [`Segment`]s in (in capture order), [`Flow`]s out. A flow is one TCP connection:
+//! keyed by its 4-tuple plus a connection instance, so a new SYN on a 4-tuple whose previous
+//! connection is over (or a SYN with a new ISN) starts a new flow.
+//!
+//! Roles (RFC 9293 vocabulary: the client is the originator, the server the responder) come
+//! from the handshake: the sender of a SYN is the client, the sender of a SYN-ACK the server.
+//! When the capture starts mid-connection they are guessed from the ports, and the flow says
+//! so ([`Roles::Guessed`]).
+//!
+//! Each direction has its own observed state ([`HalfState`]), sparse reassembly
+//! ([`reasm::Stream`]) feeding a [`StreamSink`], counters, and a share of the flow's goodput
+//! [`series::Series`].
+//!
+//! # Bounds
+//! The table holds at most [`TableLimits::max_flows`] flows (default 100,000). When a new flow
+//! would exceed it, the eighth of the table idle longest is retired into [`Overflow`]
+//! counters, connections that never carried data first: a SYN flood cannot exhaust memory,
+//! and the flows that moved data are the last to go. Every retirement is counted and reported.
+//! Per flow: at most [`MAX_RSTS`] RST records (the rest counted), a series of at most
+//! [`series::MAX_BINS`] bins, and an out-of-order buffer bounded by [`reasm::Limits`].
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+pub mod reasm;
+pub mod seq;
+pub mod series;
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+use rustc_hash::FxHashMap;
+
+use crate::capture::Timestamp;
+use crate::wire::{Segment, TcpFlags};
+pub use reasm::{HoleCause, Limits, PacketRef, StreamSink, StreamStats};
+use seq::SeqNum;
+use series::Series;
+
+/// Which end of a connection: the client (originator) or the server (responder).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Side {
+    Client,
+    Server,
+}
+
+impl Side {
+    pub fn peer(self) -> Side {
+        match self {
+            Side::Client => Side::Server,
+            Side::Server => Side::Client,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Client => "client",
+            Side::Server => "server",
+        }
+    }
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How the client and server were told apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Roles {
+    /// The client sent a SYN.
+    Syn,
+    /// The SYN was not captured; the server sent a SYN-ACK.
+    SynAck,
+    /// The capture starts mid-connection; guessed from the ports.
+    Guessed,
+}
+
+/// What one side has been seen to do, in the order TCP allows it (RFC 9293 section 3.3.2,
+/// seen from outside).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum HalfState {
+    /// Nothing sent yet.
+    Silent,
+    /// Sent a SYN (client).
+    SynSent,
+    /// Sent a SYN-ACK (server).
+    SynAckSent,
+    /// Sent data or acknowledgments after (or without) a handshake.
+    Open,
+    /// Sent a FIN.
+    FinSent,
+    /// Sent a RST.
+    Reset,
+}
+
+/// How a connection ended, as the output contract names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Close {
+    Fin,
+    Rst,
+    Open,
+    NeverEstablished,
+}
+
+impl Close {
+    pub fn code(self) -> &'static str {
+        match self {
+            Close::Fin => "fin",
+            Close::Rst => "rst",
+            Close::Open => "open",
+            Close::NeverEstablished => "never_established",
+        }
+    }
+}
+
+/// A RST as captured, for the forensics that judge it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RstRecord {
+    pub frame: u64,
+    pub ts: Timestamp,
+    pub from: Side,
+    pub seq: u32,
+    /// The acknowledgment number, when the ACK bit is set.
+    pub ack: Option<u32>,
+    pub flags: TcpFlags,
+    pub ttl: u8,
+    pub ip_id: Option<u16>,
+    pub window: u16,
+    pub options: bool,
+    pub payload_len: u32,
+    /// Stream offset of the RST's sequence number in its sender's stream.
+    pub offset: Option<i64>,
+}
+
+/// At most this many RSTs are kept per flow; more are counted.
+pub const MAX_RSTS: usize = 256;
+
+/// One direction of a flow, named by its sender.
+pub struct Half {
+    pub state: HalfState,
+    pub isn: Option<SeqNum>,
+    pub stream: reasm::Stream,
+    pub packets: u64,
+    /// Payload bytes the IP headers declare, retransmissions included.
+    pub payload_bytes: u64,
+    pub first_data: Option<Timestamp>,
+    pub last_data: Option<Timestamp>,
+    pub syns: u32,
+    /// Stream offset and frame of the first FIN.
+    pub fin: Option<(u64, u64)>,
+    pub rsts: u32,
+    pub mss: Option<u16>,
+    pub window_scale: Option<u8>,
+    pub sack_permitted: bool,
+    pub timestamps: bool,
+    pub ttl_min: u8,
+    pub ttl_max: u8,
+}
+
+impl Half {
+    fn new(side: Side, limits: Limits) -> Half {
+        Half {
+            state: HalfState::Silent,
+            isn: None,
+            stream: reasm::Stream::new(side, limits),
+            packets: 0,
+            payload_bytes: 0,
+            first_data: None,
+            last_data: None,
+            syns: 0,
+            fin: None,
+            rsts: 0,
+            mss: None,
+            window_scale: None,
+            sack_permitted: false,
+            timestamps: false,
+            ttl_min: u8::MAX,
+            ttl_max: 0,
+        }
+    }
+
+    pub fn stats(&self) -> &StreamStats {
+        &self.stream.stats
+    }
+}
+
+/// Handshake times, where seen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Handshake {
+    pub syn: Option<Timestamp>,
+    pub syn_ack: Option<Timestamp>,
+    /// The client's first ACK of the SYN-ACK.
+    pub ack: Option<Timestamp>,
+}
+
+impl Handshake {
+    /// SYN to the ACK of the SYN-ACK: one full round trip, wherever the capture was taken.
+    pub fn rtt_ns(&self) -> Option<i64> {
+        Some(self.ack?.nanos_since(self.syn?))
+    }
+}
+
+/// One TCP connection.
+pub struct Flow<S> {
+    /// Sequential id in order of first packet, from 1.
+    pub id: u32,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub roles: Roles,
+    /// Earlier connections on the same 4-tuple in this capture.
+    pub instance: u32,
+    pub first_ts: Timestamp,
+    pub last_ts: Timestamp,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    pub handshake: Handshake,
+    /// Indexed by [`Side`]: `halves[0]` is the client's direction.
+    halves: [Half; 2],
+    pub rsts: Vec<RstRecord>,
+    pub rsts_dropped: u32,
+    /// A RST arrived before both FINs: the connection was reset, not closed.
+    pub reset: bool,
+    pub series: Series,
+    /// Receives both directions' byte streams.
+    pub app: S,
+}
+
+impl<S> Flow<S> {
+    pub fn half(&self, side: Side) -> &Half {
+        match side {
+            Side::Client => &self.halves[0],
+            Side::Server => &self.halves[1],
+        }
+    }
+
+    fn half_mut(&mut self, side: Side) -> &mut Half {
+        match side {
+            Side::Client => &mut self.halves[0],
+            Side::Server => &mut self.halves[1],
+        }
+    }
+
+    /// The server accepted the connection: it sent something other than a RST (its SYN-ACK),
+    /// or the client sent data; or the connection was already carrying traffic when the
+    /// capture began.
+    pub fn established(&self) -> bool {
+        let (c, s) = (self.half(Side::Client), self.half(Side::Server));
+        match self.roles {
+            Roles::Syn | Roles::SynAck => s.packets > u64::from(s.rsts) || c.stats().unique > 0,
+            Roles::Guessed => c.packets + s.packets > u64::from(c.rsts) + u64::from(s.rsts),
+        }
+    }
+
+    pub fn close(&self) -> Close {
+        let fins = self.half(Side::Client).fin.is_some() || self.half(Side::Server).fin.is_some();
+        match (self.reset, self.established(), fins) {
+            (true, _, _) => Close::Rst,
+            (false, true, true) => Close::Fin,
+            (false, true, false) => Close::Open,
+            (false, false, _) => Close::NeverEstablished,
+        }
+    }
+
+    /// The side that sent more unique payload bytes (the server on a tie); `None` without data.
+    pub fn data_side(&self) -> Option<Side> {
+        let up = self.half(Side::Client).stats().unique;
+        let down = self.half(Side::Server).stats().unique;
+        match (up, down) {
+            (0, 0) => None,
+            (u, d) if u > d => Some(Side::Client),
+            _ => Some(Side::Server),
+        }
+    }
+
+    /// Unique bits per second in the data direction, from its first to its last new byte.
+    /// The span is at least one handshake round trip: a burst that left within a window
+    /// took that long to deliver, and shorter spans would give absurd rates. `None` when the
+    /// span is empty.
+    pub fn goodput_bps(&self) -> Option<f64> {
+        let h = self.half(self.data_side()?);
+        let data_span = h.last_data?.nanos_since(h.first_data?);
+        let span = data_span.max(self.handshake.rtt_ns().unwrap_or(0));
+        (span > 0).then(|| h.stats().unique as f64 * 8.0 / (span as f64 / 1e9))
+    }
+
+    fn side_of(&self, src: IpAddr, sport: u16) -> Side {
+        if self.client.ip() == src && self.client.port() == sport {
+            Side::Client
+        } else {
+            Side::Server
+        }
+    }
+}
+
+/// Flows retired early to keep the table within its bound.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Overflow {
+    pub flows: u64,
+    pub never_established: u64,
+    pub packets: u64,
+    pub payload_bytes: u64,
+}
+
+/// Bounds of the flow table.
+#[derive(Debug, Clone, Copy)]
+pub struct TableLimits {
+    pub max_flows: usize,
+    pub reassembly: Limits,
+    /// Goodput series interval in nanoseconds (default 100 ms).
+    pub interval_ns: i64,
+}
+
+impl Default for TableLimits {
+    fn default() -> TableLimits {
+        TableLimits {
+            max_flows: 100_000,
+            reassembly: Limits::default(),
+            interval_ns: 100_000_000,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct FlowKey {
+    lo: (IpAddr, u16),
+    hi: (IpAddr, u16),
+}
+
+impl FlowKey {
+    fn new(a: (IpAddr, u16), b: (IpAddr, u16)) -> FlowKey {
+        if a <= b {
+            FlowKey { lo: a, hi: b }
+        } else {
+            FlowKey { lo: b, hi: a }
+        }
+    }
+}
+
+/// Where a segment went.
+#[derive(Debug, Clone, Copy)]
+pub struct Placed {
+    pub flow_id: u32,
+    pub side: Side,
+    pub new_bytes: u64,
+}
+
+pub struct FlowTable<S> {
+    live: FxHashMap<FlowKey, Flow<S>>,
+    /// Flows ended by a later connection on their 4-tuple.
+    done: Vec<Flow<S>>,
+    next_id: u32,
+    limits: TableLimits,
+    pub overflow: Overflow,
+}
+
+impl<S: StreamSink + Default> FlowTable<S> {
+    pub fn new(limits: TableLimits) -> FlowTable<S> {
+        FlowTable {
+            live: FxHashMap::default(),
+            done: Vec::new(),
+            next_id: 1,
+            limits,
+            overflow: Overflow::default(),
+        }
+    }
+
+    /// Flows currently in the table.
+    pub fn len(&self) -> usize {
+        self.live.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live.is_empty()
+    }
+
+    /// Takes one segment, in capture order.
+    pub fn process(&mut self, seg: &Segment<'_>, at: PacketRef) -> Placed {
+        let key = FlowKey::new((seg.src, seg.sport), (seg.dst, seg.dport));
+        let pure_syn = seg.flags.syn() && !seg.flags.ack();
+        let replace = match self.live.get(&key) {
+            Some(flow) => {
+                (pure_syn && starts_new_connection(flow, seg)).then_some(flow.instance + 1)
+            }
+            None => {
+                if self.live.len() >= self.limits.max_flows {
+                    self.retire_some();
+                }
+                Some(0)
+            }
+        };
+        if let Some(instance) = replace {
+            let flow = new_flow(seg, at, self.next_id, instance, &self.limits);
+            self.next_id += 1;
+            if let Some(mut old) = self.live.insert(key, flow) {
+                finish_flow(&mut old, at);
+                self.done.push(old);
+            }
+        }
+        match self.live.get_mut(&key) {
+            Some(flow) => update(flow, seg, at),
+            // Unreachable: the flow was found or inserted above.
+            None => Placed {
+                flow_id: 0,
+                side: Side::Client,
+                new_bytes: 0,
+            },
+        }
+    }
+
+    /// Ends the capture: flushes every flow and returns them all in id order.
+    pub fn finish(mut self) -> Vec<Flow<S>> {
+        let mut all = self.done;
+        for (_, mut f) in self.live.drain() {
+            let at = PacketRef {
+                frame: f.last_frame,
+                ts: f.last_ts,
+            };
+            finish_flow(&mut f, at);
+            all.push(f);
+        }
+        all.sort_by_key(|f| f.id);
+        all
+    }
+
+    /// Retires the longest-idle eighth of the table, flows that never carried data first.
+    fn retire_some(&mut self) {
+        let n = (self.limits.max_flows / 8).max(1);
+        let mut order: Vec<(bool, Timestamp, FlowKey)> = self
+            .live
+            .iter()
+            .map(|(k, f)| {
+                let carried =
+                    f.half(Side::Client).stats().unique + f.half(Side::Server).stats().unique > 0;
+                (carried, f.last_ts, *k)
+            })
+            .collect();
+        order.sort_unstable_by_key(|o| (o.0, o.1));
+        for (_, _, key) in order.into_iter().take(n) {
+            if let Some(f) = self.live.remove(&key) {
+                let o = &mut self.overflow;
+                o.flows += 1;
+                o.never_established += u64::from(!f.established());
+                for side in [Side::Client, Side::Server] {
+                    o.packets += f.half(side).packets;
+                    o.payload_bytes += f.half(side).payload_bytes;
+                }
+            }
+        }
+    }
+}
+
+/// Whether a pure SYN on an existing 4-tuple opens a new connection rather than belonging to
+/// the current one.
+fn starts_new_connection<S>(flow: &Flow<S>, seg: &Segment<'_>) -> bool {
+    let side = flow.side_of(seg.src, seg.sport);
+    let half = flow.half(side);
+    let peer = flow.half(side.peer());
+    match (side, half.isn, peer.state) {
+        // A retransmitted SYN repeats its ISN (RFC 9293 section 3.8.1).
+        (_, Some(isn), _) if isn == SeqNum(seg.seq) => false,
+        // The responder sending a SYN during the handshake: simultaneous open or a split
+        // handshake (RFC 9293 section 3.5, figure 8).
+        (Side::Server, None, HalfState::SynSent) => false,
+        // A SYN with a new ISN from the client: a new attempt or a reuse after close.
+        (Side::Client, _, _) => true,
+        // The responder opening towards the originator after the connection ran: a new
+        // connection in the other direction.
+        (Side::Server, _, _) => true,
+    }
+}
+
+fn new_flow<S: Default>(
+    seg: &Segment<'_>,
+    at: PacketRef,
+    id: u32,
+    instance: u32,
+    limits: &TableLimits,
+) -> Flow<S> {
+    let from = SocketAddr::new(seg.src, seg.sport);
+    let to = SocketAddr::new(seg.dst, seg.dport);
+    let (client, server, roles) = match (seg.flags.syn(), seg.flags.ack()) {
+        (true, false) => (from, to, Roles::Syn),
+        (true, true) => (to, from, Roles::SynAck),
+        (false, _) => {
+            if looks_like_server(seg.sport, seg.dport) {
+                (to, from, Roles::Guessed)
+            } else {
+                (from, to, Roles::Guessed)
+            }
+        }
+    };
+    Flow {
+        id,
+        client,
+        server,
+        roles,
+        instance,
+        first_ts: at.ts,
+        last_ts: at.ts,
+        first_frame: at.frame,
+        last_frame: at.frame,
+        handshake: Handshake::default(),
+        halves: [
+            Half::new(Side::Client, limits.reassembly),
+            Half::new(Side::Server, limits.reassembly),
+        ],
+        rsts: Vec::new(),
+        rsts_dropped: 0,
+        reset: false,
+        series: Series::new(at.ts, limits.interval_ns),
+        app: S::default(),
+    }
+}
+
+/// Ports a server listens on in this field (Glasnost's command channel, BitTorrent, the 2009
+/// test's neutral ports) or below 1024.
+fn is_service_port(p: u16) -> bool {
+    p < 1024 || matches!(p, 19970 | 19980 | 4711 | 10009 | 6881..=6889 | 8080 | 8443)
+}
+
+/// For a mid-connection capture: does the packet's *source* look like the server?
+fn looks_like_server(sport: u16, dport: u16) -> bool {
+    match (is_service_port(sport), is_service_port(dport)) {
+        (true, false) => true,
+        (false, true) => false,
+        // Neither or both: the lower port is more likely the listening one.
+        _ => sport < dport,
+    }
+}
+
+fn update<S: StreamSink>(flow: &mut Flow<S>, seg: &Segment<'_>, at: PacketRef) -> Placed {
+    let side = flow.side_of(seg.src, seg.sport);
+    flow.last_ts = flow.last_ts.max(at.ts);
+    flow.last_frame = at.frame;
+    let flags = seg.flags;
+    let seq = SeqNum(seg.seq);
+
+    // Handshake bookkeeping and the sender's observed state.
+    {
+        let h = flow.half_mut(side);
+        h.packets += 1;
+        h.payload_bytes += u64::from(seg.payload_len);
+        h.ttl_min = h.ttl_min.min(seg.ip.ttl);
+        h.ttl_max = h.ttl_max.max(seg.ip.ttl);
+        if flags.syn() {
+            h.syns += 1;
+            if h.isn.is_none() {
+                h.isn = Some(seq);
+                h.mss = seg.options.mss;
+                h.window_scale = seg.options.window_scale;
+                h.sack_permitted = seg.options.sack_permitted;
+                h.timestamps = seg.options.timestamp.is_some();
+                h.stream.set_origin(seq + 1);
+            }
+        } else if !h.stream.has_origin() && !flags.rst() {
+            // First segment of a direction whose SYN was not captured.
+            h.stream.set_origin(seq);
+        }
+        h.state = next_state(h.state, side, flags);
+    }
+    match (side, flags.syn(), flags.ack()) {
+        (Side::Client, true, false) => {
+            flow.handshake.syn.get_or_insert(at.ts);
+        }
+        (Side::Server, true, true) => {
+            flow.handshake.syn_ack.get_or_insert(at.ts);
+        }
+        (Side::Client, false, true) if flow.handshake.syn_ack.is_some() => {
+            let server_isn = flow.half(Side::Server).isn;
+            if server_isn.is_some_and(|i| SeqNum(seg.ack) == i + 1) {
+                flow.handshake.ack.get_or_insert(at.ts);
+            }
+        }
+        _ => {}
+    }
+
+    if flags.rst() {
+        record_rst(flow, seg, side, at);
+        // A RST's payload is diagnostic text, not stream data (RFC 9293 section 3.5.3).
+        return Placed {
+            flow_id: flow.id,
+            side,
+            new_bytes: 0,
+        };
+    }
+
+    // The acknowledgment tells the peer's stream what its receiver got.
+    if flags.ack() {
+        let Flow { halves, app, .. } = flow;
+        let peer = match side {
+            Side::Client => halves.get_mut(1),
+            Side::Server => halves.get_mut(0),
+        };
+        if let Some(peer) = peer {
+            peer.stream.acked(SeqNum(seg.ack), at, app);
+        }
+    }
+
+    let data_seq = if flags.syn() { seq + 1 } else { seq };
+    let len = u64::from(seg.payload_len);
+    let pushed = {
+        let Flow { halves, app, .. } = flow;
+        let idx = match side {
+            Side::Client => 0,
+            Side::Server => 1,
+        };
+        match halves.get_mut(idx) {
+            Some(h) => h.stream.push(data_seq, len, seg.payload, at, app),
+            None => reasm::Pushed::default(),
+        }
+    };
+    if pushed.new > 0 {
+        flow.series.add(side, at.ts, pushed.new);
+        let h = flow.half_mut(side);
+        h.first_data.get_or_insert(at.ts);
+        h.last_data = Some(h.last_data.map_or(at.ts, |t| t.max(at.ts)));
+    }
+    if flags.fin() {
+        let h = flow.half_mut(side);
+        if h.fin.is_none() {
+            let off = h
+                .stream
+                .offset_of(data_seq + len as u32)
+                .unwrap_or(0)
+                .max(0) as u64;
+            h.fin = Some((off, at.frame));
+        }
+    }
+    Placed {
+        flow_id: flow.id,
+        side,
+        new_bytes: pushed.new,
+    }
+}
+
+/// The sender's observed state after sending a segment with `flags`.
+fn next_state(state: HalfState, side: Side, flags: TcpFlags) -> HalfState {
+    use HalfState::*;
+    match (state, flags.rst(), flags.fin(), flags.syn(), side) {
+        // A RST ends the sender's half whatever came before (RFC 9293 section 3.10.7).
+        (_, true, _, _, _) => Reset,
+        // Once reset or finished, later segments (retransmissions, injected data) do not
+        // reopen the half; forensics looks at them separately.
+        (Reset, false, _, _, _) => Reset,
+        (FinSent, false, _, _, _) => FinSent,
+        // A FIN closes the sender's half (RFC 9293 section 3.6).
+        (_, false, true, _, _) => FinSent,
+        // SYN from the client, SYN-ACK (or simultaneous-open SYN) from the server.
+        (Silent | SynSent, false, false, true, Side::Client) => SynSent,
+        (Silent | SynAckSent, false, false, true, Side::Server) => SynAckSent,
+        // A SYN after the handshake (retransmitted or answered late) changes nothing.
+        (Open, false, false, true, _) => Open,
+        (SynSent, false, false, true, Side::Server)
+        | (SynAckSent, false, false, true, Side::Client) => state,
+        // Any other segment: the half is open (data, ACKs, keep-alives).
+        (Silent | SynSent | SynAckSent | Open, false, false, false, _) => Open,
+    }
+}
+
+fn record_rst<S>(flow: &mut Flow<S>, seg: &Segment<'_>, side: Side, at: PacketRef) {
+    let both_fins = flow.half(Side::Client).fin.is_some() && flow.half(Side::Server).fin.is_some();
+    if !both_fins {
+        flow.reset = true;
+    }
+    let offset = flow.half(side).stream.offset_of(SeqNum(seg.seq));
+    flow.half_mut(side).rsts += 1;
+    if flow.rsts.len() >= MAX_RSTS {
+        flow.rsts_dropped += 1;
+        return;
+    }
+    flow.rsts.push(RstRecord {
+        frame: at.frame,
+        ts: at.ts,
+        from: side,
+        seq: seg.seq,
+        ack: seg.flags.ack().then_some(seg.ack),
+        flags: seg.flags,
+        ttl: seg.ip.ttl,
+        ip_id: seg.ip.id,
+        window: seg.window,
+        options: seg.options.present,
+        payload_len: seg.payload_len,
+        offset,
+    });
+}
+
+fn finish_flow<S: StreamSink>(flow: &mut Flow<S>, at: PacketRef) {
+    let Flow { halves, app, .. } = flow;
+    for h in halves.iter_mut() {
+        h.stream.flush(at, app);
+    }
+}
+
+#[cfg(test)]
+mod tests;

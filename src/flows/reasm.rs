@@ -1,0 +1,496 @@
+//! Sparse reassembly of one direction of a TCP connection.
+//!
+//! Input: segments as `(sequence number, declared length, captured bytes)`, and the peer's
+//! acknowledgments. Output, through a [`StreamSink`]: the byte stream in order, as runs of
+//! captured bytes and *holes* of known length, each at its stream offset (0 = the first byte
+//! after the SYN, or the first byte seen when the capture starts mid-connection).
+//!
+//! - In-order data is handed on as a slice borrowed from the frame: nothing is copied.
+//! - Bytes the snaplen cut (Glasnost keeps 200 payload bytes a packet) become a
+//!   [`HoleCause::Truncated`] hole right after the captured part: their length is known from
+//!   the IP header, their content is never invented.
+//! - Out-of-order data is copied into a buffer, kept sorted and non-overlapping.
+//! - Data below the next expected offset is a retransmission: counted, and compared with what
+//!   was seen before where both copies are known (see [Overlaps](#overlaps)).
+//!
+//! # When bttrace stops waiting for missing bytes
+//! A gap before buffered data is declared a hole when
+//! 1. the receiver acknowledges bytes beyond it: the sender's packets were lost before the
+//!    capture point ([`HoleCause::NotCaptured`]);
+//! 2. the out-of-order buffer exceeds its limit ([`Limits`]; default 256 KiB or 512 pieces per
+//!    direction): the oldest gap is given up ([`HoleCause::Overflow`]), the buffered data
+//!    behind it delivered; a retransmission arriving later counts as retransmitted bytes;
+//! 3. the flow ends with data still buffered ([`HoleCause::Unfilled`]).
+//!
+//! # Overlaps
+//! An overlap whose bytes differ from the first copy is an anomaly (an injected segment, or a
+//! broken middlebox). Both copies are compared wherever both are in memory: everything in the
+//! out-of-order buffer, and for data already delivered, the first 8 bytes of each of the last
+//! 16 delivered pieces (delivered data is not kept: that would copy every byte of the stream).
+//! Overlaps elsewhere are counted as retransmitted bytes without a comparison.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::VecDeque;
+
+use super::Side;
+use super::seq::SeqNum;
+use crate::capture::Timestamp;
+
+/// The packet that brought some bytes (or revealed a hole).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PacketRef {
+    pub frame: u64,
+    pub ts: Timestamp,
+}
+
+/// Why bytes of a stream are missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HoleCause {
+    /// On the wire, but cut from the capture by the snaplen.
+    Truncated,
+    /// Acknowledged by the receiver but never in the capture: lost before the capture point.
+    NotCaptured,
+    /// Given up waiting: the out-of-order buffer reached its limit.
+    Overflow,
+    /// The flow ended with these bytes still missing.
+    Unfilled,
+}
+
+/// Receives one direction's byte stream in order.
+pub trait StreamSink {
+    /// Captured bytes at `offset`.
+    fn data(&mut self, side: Side, offset: u64, bytes: &[u8], at: PacketRef);
+    /// `len` bytes at `offset` that exist but whose content is unknown.
+    fn hole(&mut self, side: Side, offset: u64, len: u64, cause: HoleCause, at: PacketRef);
+}
+
+/// A sink that ignores the stream (when only flow statistics are wanted).
+impl StreamSink for () {
+    fn data(&mut self, _: Side, _: u64, _: &[u8], _: PacketRef) {}
+    fn hole(&mut self, _: Side, _: u64, _: u64, _: HoleCause, _: PacketRef) {}
+}
+
+/// Bounds of the out-of-order buffer, per direction.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Captured bytes held while waiting for a gap to fill (default 256 KiB).
+    pub max_pending_bytes: usize,
+    /// Separate pieces held (default 512); bounds bookkeeping when pieces are tiny.
+    pub max_pending_pieces: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_pending_bytes: 256 << 10,
+            max_pending_pieces: 512,
+        }
+    }
+}
+
+/// What reassembly counted, per direction. All in bytes unless named otherwise.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    /// Stream bytes seen for the first time (captured or cut by the snaplen).
+    pub unique: u64,
+    /// Bytes seen again (retransmissions and overlaps).
+    pub retransmitted: u64,
+    /// Holes by cause.
+    pub truncated: u64,
+    pub not_captured: u64,
+    pub overflow: u64,
+    pub unfilled: u64,
+    /// Bytes before the stream's origin (retransmissions of data sent before a mid-stream
+    /// capture began).
+    pub before_origin: u64,
+    /// Segments whose overlapping bytes differ from the first copy.
+    pub overlap_mismatches: u32,
+    pub first_mismatch_frame: Option<u64>,
+}
+
+/// New and repeated bytes in one pushed segment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pushed {
+    pub new: u64,
+    pub retransmitted: u64,
+}
+
+struct Pending {
+    start: u64,
+    len: u64,
+    /// Captured prefix of the piece (shorter than `len` where the snaplen cut it).
+    data: Vec<u8>,
+    at: PacketRef,
+}
+
+impl Pending {
+    fn end(&self) -> u64 {
+        self.start + self.len
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+struct Sample {
+    start: u64,
+    head: [u8; 8],
+    n: u8,
+}
+
+const SAMPLES: usize = 16;
+
+/// One direction's reassembly state.
+pub struct Stream {
+    side: Side,
+    /// Sequence number of stream offset `next`; `None` until the origin is known.
+    next_seq: Option<SeqNum>,
+    /// Next expected offset: everything below was delivered or declared a hole.
+    next: u64,
+    /// Highest offset any segment reached.
+    end_seen: u64,
+    pending: VecDeque<Pending>,
+    pending_bytes: usize,
+    samples: [Sample; SAMPLES],
+    sample_pos: usize,
+    limits: Limits,
+    pub stats: StreamStats,
+}
+
+impl Stream {
+    pub fn new(side: Side, limits: Limits) -> Stream {
+        Stream {
+            side,
+            next_seq: None,
+            next: 0,
+            end_seen: 0,
+            pending: VecDeque::new(),
+            pending_bytes: 0,
+            samples: [Sample::default(); SAMPLES],
+            sample_pos: 0,
+            limits,
+            stats: StreamStats::default(),
+        }
+    }
+
+    /// Sets offset 0 at `seq` (the ISN + 1, or the first byte seen mid-stream). Later calls
+    /// are ignored once any byte has been delivered.
+    pub fn set_origin(&mut self, seq: SeqNum) {
+        if self.next_seq.is_none() || (self.next == 0 && self.pending.is_empty()) {
+            self.next_seq = Some(seq);
+        }
+    }
+
+    pub fn has_origin(&self) -> bool {
+        self.next_seq.is_some()
+    }
+
+    /// Next expected offset.
+    pub fn next_offset(&self) -> u64 {
+        self.next
+    }
+
+    /// Highest offset reached by any segment.
+    pub fn end_seen(&self) -> u64 {
+        self.end_seen
+    }
+
+    /// Stream offset of `seq` (negative: before the origin); `None` before the origin is set.
+    pub fn offset_of(&self, seq: SeqNum) -> Option<i64> {
+        self.next_seq.map(|n| self.next as i64 + seq.diff(n))
+    }
+
+    /// Bytes and pieces waiting in the out-of-order buffer.
+    pub fn pending(&self) -> (usize, usize) {
+        (self.pending_bytes, self.pending.len())
+    }
+
+    /// Takes one segment: `len` payload bytes at `seq`, of which `data` (a prefix) were
+    /// captured.
+    pub fn push(
+        &mut self,
+        seq: SeqNum,
+        len: u64,
+        data: &[u8],
+        at: PacketRef,
+        sink: &mut impl StreamSink,
+    ) -> Pushed {
+        let mut out = Pushed::default();
+        if len == 0 {
+            return out;
+        }
+        let Some(off) = self.offset_of(seq) else {
+            return out;
+        };
+        let data = data.get(..data.len().min(len as usize)).unwrap_or(data);
+        let end = off + len as i64;
+        // Bytes before the origin: sent before a mid-stream capture began.
+        let (start, data) = if off < 0 {
+            let cut = end.min(0) - off;
+            self.stats.before_origin += cut as u64;
+            out.retransmitted += cut as u64;
+            if end <= 0 {
+                self.stats.retransmitted += cut as u64;
+                return out;
+            }
+            self.stats.retransmitted += cut as u64;
+            (0u64, data.get(cut as usize..).unwrap_or(&[]))
+        } else {
+            (off as u64, data)
+        };
+        let end = end as u64;
+        self.end_seen = self.end_seen.max(end);
+
+        // Below `next`: already delivered (or given up as a hole).
+        let (start, data) = if start < self.next {
+            let dup_end = end.min(self.next);
+            let dup = dup_end - start;
+            out.retransmitted += dup;
+            self.stats.retransmitted += dup;
+            self.compare_with_samples(start, data.get(..dup as usize).unwrap_or(data), at);
+            if end <= self.next {
+                return out;
+            }
+            (self.next, data.get(dup as usize..).unwrap_or(&[]))
+        } else {
+            (start, data)
+        };
+
+        if start == self.next {
+            // In order: deliver straight from the frame up to the first buffered piece.
+            let limit = self.pending.front().map_or(end, |p| p.start.min(end));
+            let n = limit - start;
+            let head = data.get(..data.len().min(n as usize)).unwrap_or(data);
+            self.record_sample(start, head);
+            self.deliver(start, n, head, at, sink);
+            out.new += n;
+            if limit < end {
+                let rest = data.get(n as usize..).unwrap_or(&[]);
+                let (new, dup) = self.insert(limit, end, rest, at);
+                out.new += new;
+                out.retransmitted += dup;
+            }
+            self.drain(sink);
+            self.enforce_limits(at, sink);
+        } else {
+            let (new, dup) = self.insert(start, end, data, at);
+            out.new += new;
+            out.retransmitted += dup;
+            self.enforce_limits(at, sink);
+        }
+        self.stats.unique += out.new;
+        out
+    }
+
+    /// The peer acknowledged everything before `ack`: bytes missing below it were lost
+    /// before the capture point. Holes are declared only up to the highest offset seen, so a
+    /// forged or bogus acknowledgment cannot make bttrace invent stream bytes.
+    pub fn acked(&mut self, ack: SeqNum, at: PacketRef, sink: &mut impl StreamSink) {
+        let Some(a) = self.offset_of(ack) else { return };
+        if a <= self.next as i64 || self.pending.is_empty() {
+            return;
+        }
+        let limit = (a as u64).min(self.end_seen);
+        self.fill_to(limit, HoleCause::NotCaptured, at, sink);
+    }
+
+    /// Delivers everything still buffered, declaring the gaps between as unfilled holes.
+    pub fn flush(&mut self, at: PacketRef, sink: &mut impl StreamSink) {
+        while let Some(start) = self.pending.front().map(|p| p.start) {
+            self.fill_to(start, HoleCause::Unfilled, at, sink);
+        }
+    }
+
+    fn deliver(
+        &mut self,
+        start: u64,
+        len: u64,
+        data: &[u8],
+        at: PacketRef,
+        sink: &mut impl StreamSink,
+    ) {
+        if !data.is_empty() {
+            sink.data(self.side, start, data, at);
+        }
+        let missing = len - data.len() as u64;
+        if missing > 0 {
+            self.stats.truncated += missing;
+            sink.hole(
+                self.side,
+                start + data.len() as u64,
+                missing,
+                HoleCause::Truncated,
+                at,
+            );
+        }
+        self.next = start + len;
+        if let Some(s) = self.next_seq {
+            self.next_seq = Some(s + len as u32);
+        }
+    }
+
+    /// Delivers buffered pieces that now continue the stream.
+    fn drain(&mut self, sink: &mut impl StreamSink) {
+        while self.pending.front().is_some_and(|p| p.start <= self.next) {
+            let Some(p) = self.pending.pop_front() else {
+                break;
+            };
+            self.pending_bytes -= p.data.len();
+            if p.end() <= self.next {
+                continue;
+            }
+            let skip = self.next - p.start;
+            let data = p.data.get(skip as usize..).unwrap_or(&[]);
+            self.record_sample(self.next, data);
+            self.deliver(self.next, p.len - skip, data, p.at, sink);
+        }
+    }
+
+    /// Declares holes from `next` up to `limit` (except where buffered data fills them).
+    fn fill_to(&mut self, limit: u64, cause: HoleCause, at: PacketRef, sink: &mut impl StreamSink) {
+        loop {
+            self.drain(sink);
+            if self.next >= limit {
+                break;
+            }
+            let hole_end = self.pending.front().map_or(limit, |p| p.start.min(limit));
+            let len = hole_end - self.next;
+            match cause {
+                HoleCause::Truncated => self.stats.truncated += len,
+                HoleCause::NotCaptured => self.stats.not_captured += len,
+                HoleCause::Overflow => self.stats.overflow += len,
+                HoleCause::Unfilled => self.stats.unfilled += len,
+            }
+            sink.hole(self.side, self.next, len, cause, at);
+            self.next = hole_end;
+            if let Some(s) = self.next_seq {
+                self.next_seq = Some(s + len as u32);
+            }
+        }
+    }
+
+    fn enforce_limits(&mut self, at: PacketRef, sink: &mut impl StreamSink) {
+        while self.pending_bytes > self.limits.max_pending_bytes
+            || self.pending.len() > self.limits.max_pending_pieces
+        {
+            let Some(start) = self.pending.front().map(|p| p.start) else {
+                break;
+            };
+            self.fill_to(start, HoleCause::Overflow, at, sink);
+        }
+    }
+
+    /// Buffers `[start, end)` (all beyond `next`), keeping only what no buffered piece covers
+    /// and comparing the overlaps. Returns (new bytes, overlapping bytes).
+    fn insert(&mut self, start: u64, end: u64, data: &[u8], at: PacketRef) -> (u64, u64) {
+        let mut cur = start;
+        let mut new = 0;
+        let mut dup = 0;
+        let mut pieces: Vec<(u64, u64)> = Vec::new();
+        let mut mismatch = false;
+        for p in self.pending.iter() {
+            if p.end() <= cur {
+                continue;
+            }
+            if p.start >= end {
+                break;
+            }
+            if p.start > cur {
+                pieces.push((cur, p.start));
+            }
+            let (a, b) = (cur.max(p.start), end.min(p.end()));
+            dup += b - a;
+            mismatch |= differs(p.start, &p.data, start, data, a, b);
+            cur = cur.max(p.end());
+            if cur >= end {
+                break;
+            }
+        }
+        if cur < end {
+            pieces.push((cur, end));
+        }
+        if mismatch {
+            self.note_mismatch(at);
+        }
+        self.stats.retransmitted += dup;
+        for (a, b) in pieces {
+            let lo = ((a - start) as usize).min(data.len());
+            let hi = ((b - start) as usize).min(data.len());
+            let bytes = data.get(lo..hi).unwrap_or(&[]).to_vec();
+            self.pending_bytes += bytes.len();
+            new += b - a;
+            let idx = self.pending.partition_point(|p| p.start < a);
+            self.pending.insert(
+                idx,
+                Pending {
+                    start: a,
+                    len: b - a,
+                    data: bytes,
+                    at,
+                },
+            );
+        }
+        (new, dup)
+    }
+
+    fn record_sample(&mut self, start: u64, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let n = data.len().min(8);
+        let mut head = [0u8; 8];
+        if let (Some(dst), Some(src)) = (head.get_mut(..n), data.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        if let Some(slot) = self.samples.get_mut(self.sample_pos) {
+            *slot = Sample {
+                start,
+                head,
+                n: n as u8,
+            };
+        }
+        self.sample_pos = (self.sample_pos + 1) % SAMPLES;
+    }
+
+    fn compare_with_samples(&mut self, start: u64, data: &[u8], at: PacketRef) {
+        let end = start + data.len() as u64;
+        let mismatch = self.samples.iter().any(|s| {
+            s.n > 0
+                && differs(
+                    s.start,
+                    s.head.get(..usize::from(s.n)).unwrap_or(&[]),
+                    start,
+                    data,
+                    start.max(s.start),
+                    end.min(s.start + u64::from(s.n)),
+                )
+        });
+        if mismatch {
+            self.note_mismatch(at);
+        }
+    }
+
+    fn note_mismatch(&mut self, at: PacketRef) {
+        self.stats.overlap_mismatches += 1;
+        self.stats.first_mismatch_frame.get_or_insert(at.frame);
+    }
+}
+
+/// Whether two captured copies (`x` at `xs`, `y` at `ys`) differ anywhere in `[a, b)` where
+/// both hold bytes.
+fn differs(xs: u64, x: &[u8], ys: u64, y: &[u8], a: u64, b: u64) -> bool {
+    let lo = a.max(xs).max(ys);
+    let hi = b.min(xs + x.len() as u64).min(ys + y.len() as u64);
+    if lo >= hi {
+        return false;
+    }
+    let xa = x.get((lo - xs) as usize..(hi - xs) as usize);
+    let ya = y.get((lo - ys) as usize..(hi - ys) as usize);
+    xa != ya
+}
+
+#[cfg(test)]
+mod tests;

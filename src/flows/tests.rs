@@ -1,0 +1,270 @@
+//! Flow-table traces built packet by packet.
+
+use std::net::SocketAddr;
+
+use super::*;
+use crate::capture::{Frame, LinkType};
+use crate::synth::{Conv, Packet};
+use crate::wire::{self, TcpFlags as F};
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn conv() -> Conv {
+    Conv::new(addr("198.51.100.7:40001"), addr("203.0.113.9:6881"))
+}
+
+fn run_with(packets: &[Packet], limits: TableLimits) -> (Vec<Flow<()>>, Overflow) {
+    let mut t: FlowTable<()> = FlowTable::new(limits);
+    for (i, p) in packets.iter().enumerate() {
+        let rec = p.record(LinkType::RAW, None);
+        let frame = Frame {
+            index: i as u64 + 1,
+            ts: rec.ts,
+            link: LinkType::RAW,
+            data: &rec.data,
+            wire_len: rec.wire_len,
+            offset: 0,
+        };
+        let seg = wire::decode(&frame).unwrap();
+        t.process(
+            &seg,
+            PacketRef {
+                frame: frame.index,
+                ts: frame.ts,
+            },
+        );
+    }
+    let o = t.overflow;
+    (t.finish(), o)
+}
+
+fn run(packets: &[Packet]) -> Vec<Flow<()>> {
+    run_with(packets, TableLimits::default()).0
+}
+
+#[test]
+fn handshake_gives_roles_rtt_and_a_fin_close() {
+    let mut c = conv();
+    c.handshake()
+        .data(Side::Client, b"hello")
+        .data(Side::Server, b"world!")
+        .close();
+    let flows = run(&c.packets);
+    assert_eq!(flows.len(), 1);
+    let f = &flows[0];
+    assert_eq!(f.roles, Roles::Syn);
+    assert_eq!(f.client, c.client);
+    assert!(f.established());
+    assert_eq!(f.close(), Close::Fin);
+    // SYN at t, ACK of the SYN-ACK two steps later.
+    assert_eq!(f.handshake.rtt_ns(), Some(2 * c.step_ns));
+    assert_eq!(f.half(Side::Client).stats().unique, 5);
+    assert_eq!(f.half(Side::Server).stats().unique, 6);
+    assert_eq!(f.half(Side::Client).state, HalfState::FinSent);
+    assert_eq!(f.half(Side::Client).fin.map(|(off, _)| off), Some(5));
+}
+
+#[test]
+fn syn_ack_first_makes_its_sender_the_server() {
+    let mut c = conv();
+    c.handshake().data(Side::Client, b"x");
+    let flows = run(&c.packets[1..]);
+    assert_eq!(flows[0].roles, Roles::SynAck);
+    assert_eq!(flows[0].server, c.server);
+    assert!(flows[0].established());
+}
+
+#[test]
+fn mid_stream_roles_are_guessed_from_the_ports() {
+    let mut c = conv();
+    c.handshake().data(Side::Server, b"piece data");
+    // Capture starts with the server's data packet.
+    let flows = run(&c.packets[3..]);
+    let f = &flows[0];
+    assert_eq!(f.roles, Roles::Guessed);
+    assert_eq!(f.server, c.server, "6881 is a service port");
+    assert_eq!(f.half(Side::Server).stats().unique, 10);
+    assert_eq!(f.close(), Close::Open);
+}
+
+#[test]
+fn a_new_syn_after_close_starts_a_new_instance() {
+    let mut c = conv();
+    c.handshake().data(Side::Client, b"one").close();
+    let mut second = conv();
+    second.client_seq = 900_000;
+    second.ts = c.ts;
+    second.handshake().data(Side::Client, b"two");
+    let mut all = c.packets.clone();
+    all.extend(second.packets.clone());
+    let flows = run(&all);
+    assert_eq!(flows.len(), 2);
+    assert_eq!((flows[0].id, flows[0].instance), (1, 0));
+    assert_eq!((flows[1].id, flows[1].instance), (2, 1));
+    assert_eq!(flows[0].close(), Close::Fin);
+    assert_eq!(flows[1].close(), Close::Open);
+    assert_eq!(flows[1].half(Side::Client).stats().unique, 3);
+}
+
+#[test]
+fn a_retransmitted_syn_stays_in_its_flow() {
+    let mut c = conv();
+    let syn = c.packet(Side::Client, F::SYN, &[]);
+    c.push(syn.clone());
+    c.push(Packet { ts: c.ts, ..syn });
+    let flows = run(&c.packets);
+    assert_eq!(flows.len(), 1);
+    assert_eq!(flows[0].half(Side::Client).syns, 2);
+    assert_eq!(flows[0].close(), Close::NeverEstablished);
+    assert!(!flows[0].established());
+}
+
+#[test]
+fn split_handshake_is_one_flow() {
+    // SYN, SYN (from the responder), SYN-ACK (from the originator), ACK.
+    let mut c = conv();
+    c.send(Side::Client, F::SYN, &[]);
+    c.send(Side::Server, F::SYN, &[]);
+    c.client_seq = c.client_seq.wrapping_sub(1);
+    c.send(Side::Client, F::SYN | F::ACK, &[]);
+    c.send(Side::Server, F::ACK, &[]);
+    let flows = run(&c.packets);
+    assert_eq!(flows.len(), 1);
+    assert_eq!(flows[0].client, c.client);
+}
+
+#[test]
+fn refused_connection_is_reset_and_never_established() {
+    let mut c = conv();
+    c.send(Side::Client, F::SYN, &[]);
+    c.send(Side::Server, F::RST | F::ACK, &[]);
+    let f = &run(&c.packets)[0];
+    assert!(!f.established());
+    assert_eq!(f.close(), Close::Rst);
+    assert_eq!(f.rsts.len(), 1);
+    assert_eq!(f.rsts[0].from, Side::Server);
+    assert_eq!(f.rsts[0].ack, Some(c.client_seq));
+}
+
+#[test]
+fn reset_mid_transfer_is_recorded_with_its_header_facts() {
+    let mut c = conv();
+    c.handshake().data(Side::Server, &[1; 100]);
+    let mut rst = c.packet(Side::Client, F::RST, &[]);
+    rst.ttl = 51;
+    rst.ip_id = 0x00f2;
+    c.push(rst);
+    let f = &run(&c.packets)[0];
+    assert_eq!(f.close(), Close::Rst);
+    let r = f.rsts[0];
+    assert_eq!(
+        (r.from, r.ttl, r.ip_id, r.ack),
+        (Side::Client, 51, Some(0x00f2), None)
+    );
+    assert_eq!(r.frame, 6);
+    assert_eq!(r.offset, Some(0));
+    assert_eq!(f.half(Side::Client).state, HalfState::Reset);
+}
+
+#[test]
+fn a_rst_after_both_fins_does_not_make_a_reset_close() {
+    let mut c = conv();
+    c.handshake().close();
+    c.send(Side::Server, F::RST, &[]);
+    let f = &run(&c.packets)[0];
+    assert_eq!(f.close(), Close::Fin);
+    assert_eq!(f.rsts.len(), 1);
+}
+
+#[test]
+fn rst_payload_is_not_stream_data() {
+    let mut c = conv();
+    c.handshake();
+    c.send(Side::Server, F::RST | F::ACK, b"diagnostic text");
+    let f = &run(&c.packets)[0];
+    assert_eq!(f.half(Side::Server).stats().unique, 0);
+    assert_eq!(f.rsts[0].payload_len, 15);
+}
+
+#[test]
+fn syn_flood_is_bounded_and_data_flows_survive() {
+    let mut c = conv();
+    c.handshake().data(Side::Server, &[9; 1000]);
+    let mut packets = c.packets.clone();
+    for i in 0..100u16 {
+        packets.push(Packet {
+            src: SocketAddr::new(addr("198.51.100.66:1").ip(), 10_000 + i),
+            flags: F::SYN,
+            ts: c.ts,
+            ..Packet::default()
+        });
+    }
+    let limits = TableLimits {
+        max_flows: 16,
+        ..TableLimits::default()
+    };
+    let (flows, overflow) = run_with(&packets, limits);
+    assert!(flows.len() <= 16);
+    assert_eq!(overflow.flows as usize + flows.len(), 101);
+    assert_eq!(overflow.never_established, overflow.flows);
+    assert!(
+        flows
+            .iter()
+            .any(|f| f.half(Side::Server).stats().unique == 1000)
+    );
+}
+
+#[test]
+fn goodput_uses_the_data_span_and_series_bins_hold_every_byte() {
+    let mut c = conv();
+    c.step_ns = 50_000_000; // 50 ms per packet
+    c.handshake();
+    for _ in 0..20 {
+        c.send(Side::Server, F::ACK, &[0; 1000]);
+    }
+    let f = &run(&c.packets)[0];
+    assert_eq!(f.data_side(), Some(Side::Server));
+    // 20,000 bytes from the first to the last data packet: 19 steps of 50 ms.
+    let expect = 20_000.0 * 8.0 / 0.95;
+    assert!((f.goodput_bps().unwrap() - expect).abs() < 1.0);
+    let bins = f.series.bins(Side::Server);
+    assert_eq!(bins.iter().sum::<u64>(), 20_000);
+    assert_eq!(
+        bins[1], 1000,
+        "one packet in the 100-200 ms bin after the 3 handshake steps"
+    );
+}
+
+#[test]
+fn a_burst_shorter_than_the_rtt_is_measured_over_one_rtt() {
+    let mut c = conv();
+    c.step_ns = 100_000_000; // 100 ms: the handshake RTT is 200 ms
+    c.handshake();
+    c.step_ns = 10_000; // then a 10 kB burst within 40 µs
+    for _ in 0..5 {
+        c.send(Side::Server, F::ACK, &[0; 2000]);
+    }
+    let f = &run(&c.packets)[0];
+    let expect = 10_000.0 * 8.0 / 0.2;
+    assert!((f.goodput_bps().unwrap() - expect).abs() < 1.0);
+}
+
+#[test]
+fn receiver_ack_reveals_capture_loss_inside_a_flow() {
+    let mut c = conv();
+    c.handshake();
+    c.send(Side::Server, F::ACK, &[1; 100]);
+    // A 100-byte segment the capture missed.
+    let lost = c.packet(Side::Server, F::ACK, &[2; 100]);
+    c.server_seq += 100;
+    c.send(Side::Server, F::ACK, &[3; 100]);
+    c.send(Side::Client, F::ACK, &[]);
+    let packets: Vec<Packet> = c.packets.iter().filter(|p| **p != lost).cloned().collect();
+    let f = &run(&packets)[0];
+    let st = f.half(Side::Server).stats();
+    assert_eq!(st.unique, 200);
+    assert_eq!(st.not_captured, 100);
+    assert_eq!(st.unfilled, 0);
+}

@@ -1,0 +1,23 @@
+//! bttrace reads packet captures of BitTorrent-blocking tests and answers, with evidence a
+//! skeptic can check: was BitTorrent blocked, was it throttled, and which TCP resets were
+//! forged by a middlebox.
+//!
+//! Data flows one way, file to verdict:
+//! [`capture`] (files to frames) → [`wire`] (frames to TCP segments) → [`flows`] (connections,
+//! sparse reassembly, statistics) → [`model`] (result records) → [`report`] (text, JSON, CSV).
+//! [`analyze_file`] runs the whole pipeline on one file; [`batch`] runs it over many.
+#![forbid(unsafe_code)]
+
+pub mod analyze;
+pub mod batch;
+mod bytes;
+pub mod capture;
+pub mod cli;
+pub mod flows;
+pub mod model;
+pub mod report;
+pub mod synth;
+pub mod wire;
+
+pub use analyze::{Options, analyze_bytes, analyze_file};
+pub use model::CaptureReport;

@@ -1,0 +1,268 @@
+//! The results of analysing a capture: plain records that every writer (text, JSON, CSV)
+//! reads. Field names follow the output contract (`ARCHITECTURE.md`); fields that later
+//! capabilities fill are present and `null` until then, so users' scripts can rely on them.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::capture::{Format, LinkType, Note};
+use crate::flows::{Flow, Overflow, Roles, Side, StreamSink};
+
+/// A count and the first frame it happened at (so a user can jump there in Wireshark).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    pub count: u64,
+    pub first_frame: u64,
+}
+
+impl Tally {
+    pub fn add(&mut self, frame: u64) {
+        if self.count == 0 {
+            self.first_frame = frame;
+        }
+        self.count += 1;
+    }
+}
+
+/// Everything bttrace says about one capture file.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaptureReport {
+    pub path: String,
+    /// Why the file could not be analysed (fully), or null.
+    pub error: Option<String>,
+    pub format: Option<Format>,
+    pub gzip: bool,
+    pub link_types: Vec<LinkType>,
+    /// Frames read.
+    pub frames: u64,
+    /// Frames that carried a TCP segment bttrace used.
+    pub tcp_segments: u64,
+    /// Frames skipped, by reason code.
+    pub skipped: BTreeMap<&'static str, Tally>,
+    /// Oddities in segments that were still used, by code.
+    pub anomalies: BTreeMap<&'static str, Tally>,
+    /// Problems that did not stop the analysis (where the file was cut short, and so on).
+    pub notes: Vec<Note>,
+    /// Capture time of the first and last frame, seconds since the epoch.
+    pub first_time: Option<f64>,
+    pub last_time: Option<f64>,
+    pub flows: Vec<FlowReport>,
+    /// Flows retired early to keep the flow table within its bound, or null.
+    pub flows_retired: Option<RetiredFlows>,
+    /// Glasnost transfers (filled by the Glasnost analysis).
+    pub tests: Vec<serde_json::Value>,
+    /// The study's summary row (filled by the Glasnost analysis).
+    pub summary: Option<serde_json::Value>,
+}
+
+impl CaptureReport {
+    /// A report for a file that could not be analysed at all.
+    pub fn failed(path: String, error: String) -> CaptureReport {
+        CaptureReport {
+            path,
+            error: Some(error),
+            format: None,
+            gzip: false,
+            link_types: Vec::new(),
+            frames: 0,
+            tcp_segments: 0,
+            skipped: BTreeMap::new(),
+            anomalies: BTreeMap::new(),
+            notes: Vec::new(),
+            first_time: None,
+            last_time: None,
+            flows: Vec::new(),
+            flows_retired: None,
+            tests: Vec::new(),
+            summary: None,
+        }
+    }
+
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().map(|t| t.count).sum()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RetiredFlows {
+    pub flows: u64,
+    pub never_established: u64,
+    pub packets: u64,
+    pub payload_bytes: u64,
+    /// The bound that was hit.
+    pub max_flows: usize,
+}
+
+impl RetiredFlows {
+    pub fn from_overflow(o: Overflow, max_flows: usize) -> Option<RetiredFlows> {
+        (o.flows > 0).then_some(RetiredFlows {
+            flows: o.flows,
+            never_established: o.never_established,
+            packets: o.packets,
+            payload_bytes: o.payload_bytes,
+            max_flows,
+        })
+    }
+}
+
+/// One TCP connection. Byte counts are TCP payload bytes; `_up` is client to server.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowReport {
+    pub id: u32,
+    pub client: String,
+    pub server: String,
+    /// `bittorrent` | `control` | `command` | `encrypted` | `other` (null until decoded).
+    pub kind: Option<&'static str>,
+    /// `upload` | `download` from the client's side (null until the Glasnost analysis).
+    pub direction: Option<&'static str>,
+    /// The server's port.
+    pub port: u16,
+    pub established: bool,
+    /// How client and server were told apart: `syn`, `syn_ack`, or `guessed` (mid-stream).
+    pub roles: &'static str,
+    /// Earlier connections on the same 4-tuple in this capture.
+    pub instance: u32,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    /// Seconds since the epoch.
+    pub start: f64,
+    pub end: f64,
+    pub duration_s: f64,
+    /// SYN to the ACK of the SYN-ACK, in milliseconds, where the handshake was seen.
+    pub rtt_ms: Option<f64>,
+    pub packets_up: u64,
+    pub packets_down: u64,
+    /// Payload bytes the IP headers declare, retransmissions included.
+    pub payload_up: u64,
+    pub payload_down: u64,
+    /// Unique payload bytes (each stream byte once, including bytes the snaplen cut).
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub retrans_up: u64,
+    pub retrans_down: u64,
+    /// Bytes on the wire but cut from the capture by the snaplen.
+    pub truncated_up: u64,
+    pub truncated_down: u64,
+    /// Stream bytes never seen: lost before the capture point, or still missing at the end.
+    pub missing_up: u64,
+    pub missing_down: u64,
+    /// Retransmissions whose bytes differ from the first copy (and the first such frame).
+    pub overlap_mismatches: u32,
+    pub first_mismatch_frame: Option<u64>,
+    /// Unique bits per second in the data direction, first to last new byte.
+    pub goodput_bps: Option<f64>,
+    /// `fin` | `rst` | `open` | `never_established`.
+    pub close: &'static str,
+    pub rsts: Vec<RstReport>,
+    /// RSTs beyond the per-flow record limit, counted only.
+    pub rsts_dropped: u32,
+    pub series: SeriesReport,
+}
+
+/// One RST segment. `verdict` and `evidence` are filled by the reset forensics.
+#[derive(Debug, Clone, Serialize)]
+pub struct RstReport {
+    /// 1-based frame number, as Wireshark numbers it.
+    pub frame: u64,
+    /// Seconds since the epoch.
+    pub time: f64,
+    /// Seconds since the capture's first frame (Wireshark's default time column).
+    pub rel_time: f64,
+    /// The claimed sender: `client` | `server`.
+    pub from: &'static str,
+    pub seq: u32,
+    pub ack: Option<u32>,
+    pub ttl: u8,
+    pub ip_id: Option<u16>,
+    pub window: u16,
+    pub flags: String,
+    pub verdict: Option<&'static str>,
+    pub evidence: Vec<&'static str>,
+}
+
+/// Unique payload bytes per interval since the flow's first packet.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeriesReport {
+    pub interval_ms: f64,
+    pub up: Vec<u64>,
+    pub down: Vec<u64>,
+}
+
+impl FlowReport {
+    pub fn from_flow<S: StreamSink>(f: &Flow<S>, capture_start: i64) -> FlowReport {
+        let c = f.half(Side::Client);
+        let s = f.half(Side::Server);
+        let missing = |h: &crate::flows::Half| {
+            let st = h.stats();
+            st.not_captured + st.overflow + st.unfilled
+        };
+        FlowReport {
+            id: f.id,
+            client: f.client.to_string(),
+            server: f.server.to_string(),
+            kind: None,
+            direction: None,
+            port: f.server.port(),
+            established: f.established(),
+            roles: match f.roles {
+                Roles::Syn => "syn",
+                Roles::SynAck => "syn_ack",
+                Roles::Guessed => "guessed",
+            },
+            instance: f.instance,
+            first_frame: f.first_frame,
+            last_frame: f.last_frame,
+            start: f.first_ts.as_secs_f64(),
+            end: f.last_ts.as_secs_f64(),
+            duration_s: f.last_ts.nanos_since(f.first_ts) as f64 / 1e9,
+            rtt_ms: f.handshake.rtt_ns().map(|n| n as f64 / 1e6),
+            packets_up: c.packets,
+            packets_down: s.packets,
+            payload_up: c.payload_bytes,
+            payload_down: s.payload_bytes,
+            bytes_up: c.stats().unique,
+            bytes_down: s.stats().unique,
+            retrans_up: c.stats().retransmitted,
+            retrans_down: s.stats().retransmitted,
+            truncated_up: c.stats().truncated,
+            truncated_down: s.stats().truncated,
+            missing_up: missing(c),
+            missing_down: missing(s),
+            overlap_mismatches: c.stats().overlap_mismatches + s.stats().overlap_mismatches,
+            first_mismatch_frame: [
+                c.stats().first_mismatch_frame,
+                s.stats().first_mismatch_frame,
+            ]
+            .into_iter()
+            .flatten()
+            .min(),
+            goodput_bps: f.goodput_bps(),
+            close: f.close().code(),
+            rsts: f
+                .rsts
+                .iter()
+                .map(|r| RstReport {
+                    frame: r.frame,
+                    time: r.ts.as_secs_f64(),
+                    rel_time: r.ts.0.saturating_sub(capture_start) as f64 / 1e9,
+                    from: r.from.name(),
+                    seq: r.seq,
+                    ack: r.ack,
+                    ttl: r.ttl,
+                    ip_id: r.ip_id,
+                    window: r.window,
+                    flags: r.flags.to_string(),
+                    verdict: None,
+                    evidence: Vec::new(),
+                })
+                .collect(),
+            rsts_dropped: f.rsts_dropped,
+            series: SeriesReport {
+                interval_ms: f.series.interval_ns() as f64 / 1e6,
+                up: f.series.bins(Side::Client).to_vec(),
+                down: f.series.bins(Side::Server).to_vec(),
+            },
+        }
+    }
+}

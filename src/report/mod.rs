@@ -1,0 +1,73 @@
+//! Writers: pure functions from result records to bytes, into any `io::Write`.
+//!
+//! - [`text`]: the human report, one block per capture;
+//! - [`json`]: the output contract, `{"captures": [...]}`, streamed one capture at a time;
+//! - [`csv`]: flat tables (one row per flow) with a `capture` column.
+
+pub mod csv;
+pub mod json;
+pub mod text;
+
+/// Formats a byte count for people: `950 B`, `12.3 kB`, `4.56 MB` (SI units, as Wireshark).
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
+    if n < 1000 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1000.0;
+    let mut unit = UNITS[0];
+    for u in &UNITS[1..] {
+        if v < 1000.0 {
+            break;
+        }
+        v /= 1000.0;
+        unit = u;
+    }
+    if v < 10.0 {
+        format!("{v:.2} {unit}")
+    } else if v < 100.0 {
+        format!("{v:.1} {unit}")
+    } else {
+        format!("{v:.0} {unit}")
+    }
+}
+
+/// Formats a rate in bits per second: `850 bit/s`, `12.3 Mbit/s`.
+pub fn human_rate(bps: f64) -> String {
+    const UNITS: [&str; 4] = ["kbit/s", "Mbit/s", "Gbit/s", "Tbit/s"];
+    if !bps.is_finite() || bps < 1000.0 {
+        return format!("{:.0} bit/s", bps.max(0.0));
+    }
+    let mut v = bps / 1000.0;
+    let mut unit = UNITS[0];
+    for u in &UNITS[1..] {
+        if v < 1000.0 {
+            break;
+        }
+        v /= 1000.0;
+        unit = u;
+    }
+    if v < 10.0 {
+        format!("{v:.2} {unit}")
+    } else if v < 100.0 {
+        format!("{v:.1} {unit}")
+    } else {
+        format!("{v:.0} {unit}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_units() {
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(1_000), "1.00 kB");
+        assert_eq!(human_bytes(12_345), "12.3 kB");
+        assert_eq!(human_bytes(1_567_174_546), "1.57 GB");
+        assert_eq!(human_rate(850.0), "850 bit/s");
+        assert_eq!(human_rate(12_300_000.0), "12.3 Mbit/s");
+        assert_eq!(human_rate(f64::NAN), "0 bit/s");
+    }
+}

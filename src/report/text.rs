@@ -1,0 +1,161 @@
+//! The human report: per capture a header line, notes, and a table of flows.
+
+use std::io::{self, Write};
+
+use super::{human_bytes, human_rate};
+use crate::model::{CaptureReport, FlowReport};
+
+/// Writes one capture's block.
+pub fn write_capture(w: &mut dyn Write, r: &CaptureReport) -> io::Result<()> {
+    writeln!(w, "{}", r.path)?;
+    if let Some(e) = &r.error {
+        writeln!(w, "  error: {e}")?;
+        if r.format.is_none() {
+            return writeln!(w);
+        }
+    }
+    let mut head = Vec::new();
+    if let Some(f) = r.format {
+        head.push(if r.gzip {
+            format!("{f}, gzip")
+        } else {
+            f.to_string()
+        });
+    }
+    if !r.link_types.is_empty() {
+        let links: Vec<String> = r.link_types.iter().map(|l| l.to_string()).collect();
+        head.push(links.join(" + "));
+    }
+    head.push(format!("{} frames", r.frames));
+    head.push(format!("{} TCP segments", r.tcp_segments));
+    head.push(format!("{} flows", r.flows.len()));
+    if let (Some(a), Some(b)) = (r.first_time, r.last_time) {
+        head.push(format!("{:.3} s", b - a));
+    }
+    writeln!(w, "  {}", head.join(" | "))?;
+    if !r.skipped.is_empty() {
+        let parts: Vec<String> = r
+            .skipped
+            .iter()
+            .map(|(code, t)| format!("{code} {} (first: frame {})", t.count, t.first_frame))
+            .collect();
+        writeln!(
+            w,
+            "  skipped {} frames: {}",
+            r.skipped_total(),
+            parts.join(", ")
+        )?;
+    }
+    if !r.anomalies.is_empty() {
+        let parts: Vec<String> = r
+            .anomalies
+            .iter()
+            .map(|(code, t)| format!("{code} {} (first: frame {})", t.count, t.first_frame))
+            .collect();
+        writeln!(w, "  anomalies: {}", parts.join(", "))?;
+    }
+    for n in &r.notes {
+        writeln!(w, "  note: {n}")?;
+    }
+    if let Some(o) = &r.flows_retired {
+        writeln!(
+            w,
+            "  note: flow table limit {} reached: {} flows ({} never established, {} packets) were counted but not listed",
+            o.max_flows, o.flows, o.never_established, o.packets
+        )?;
+    }
+    if !r.flows.is_empty() {
+        writeln!(w)?;
+        write_flows(w, &r.flows)?;
+    }
+    writeln!(w)
+}
+
+#[derive(Clone, Copy)]
+enum Align {
+    Left,
+    Right,
+}
+
+const COLUMNS: [(&str, Align); 13] = [
+    ("id", Align::Right),
+    ("client", Align::Left),
+    ("server", Align::Left),
+    ("kind", Align::Left),
+    ("pkts up/down", Align::Right),
+    ("bytes up/down", Align::Right),
+    ("retx", Align::Right),
+    ("lost", Align::Right),
+    ("dur s", Align::Right),
+    ("rtt ms", Align::Right),
+    ("goodput", Align::Right),
+    ("close", Align::Left),
+    ("rsts", Align::Right),
+];
+
+fn flow_row(f: &FlowReport) -> Vec<String> {
+    let mut client = f.client.clone();
+    if f.roles == "guessed" {
+        client.push('?');
+    }
+    vec![
+        f.id.to_string(),
+        client,
+        f.server.clone(),
+        f.kind.unwrap_or("-").to_string(),
+        format!("{}/{}", f.packets_up, f.packets_down),
+        format!(
+            "{} / {}",
+            human_bytes(f.bytes_up),
+            human_bytes(f.bytes_down)
+        ),
+        human_bytes(f.retrans_up + f.retrans_down),
+        human_bytes(f.missing_up + f.missing_down),
+        format!("{:.2}", f.duration_s),
+        f.rtt_ms.map_or("-".to_string(), |r| format!("{r:.1}")),
+        f.goodput_bps.map_or("-".to_string(), human_rate),
+        f.close.to_string(),
+        f.rsts.len().to_string(),
+    ]
+}
+
+fn write_flows(w: &mut dyn Write, flows: &[FlowReport]) -> io::Result<()> {
+    let rows: Vec<Vec<String>> = flows.iter().map(flow_row).collect();
+    let mut widths: Vec<usize> = COLUMNS.iter().map(|(h, _)| h.len()).collect();
+    for row in &rows {
+        for (wd, cell) in widths.iter_mut().zip(row) {
+            *wd = (*wd).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| -> String {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(COLUMNS.iter().zip(&widths))
+            .map(|(c, ((_, align), wd))| match align {
+                Align::Left => format!("{c:<wd$}"),
+                Align::Right => format!("{c:>wd$}"),
+            })
+            .collect();
+        format!("  {}", parts.join("  ").trim_end())
+    };
+    writeln!(w, "{}", line(COLUMNS.iter().map(|(h, _)| *h).collect()))?;
+    for row in &rows {
+        writeln!(w, "{}", line(row.iter().map(String::as_str).collect()))?;
+    }
+    if flows.iter().any(|f| f.roles == "guessed") {
+        writeln!(
+            w,
+            "  (client?: the capture starts mid-connection; client and server were guessed from the ports)"
+        )?;
+    }
+    Ok(())
+}
+
+/// The closing line of a batch.
+pub fn write_totals(w: &mut dyn Write, analysed: usize, failed: usize) -> io::Result<()> {
+    if failed == 0 {
+        writeln!(w, "{analysed} captures analysed")
+    } else {
+        writeln!(w, "{analysed} captures analysed, {failed} failed")
+    }
+}
