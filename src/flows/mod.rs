@@ -201,8 +201,10 @@ pub struct Handshake {
 
 impl Handshake {
     /// SYN to the ACK of the SYN-ACK: one full round trip, wherever the capture was taken.
+    /// `None` unless all three were seen in that order (a reordered handshake has no RTT).
     pub fn rtt_ns(&self) -> Option<i64> {
-        Some(self.ack?.nanos_since(self.syn?))
+        let (syn, syn_ack, ack) = (self.syn?, self.syn_ack?, self.ack?);
+        (syn <= syn_ack && syn_ack <= ack).then(|| ack.nanos_since(syn))
     }
 }
 
@@ -287,6 +289,18 @@ impl<S> Flow<S> {
         let data_span = h.last_data?.nanos_since(h.first_data?);
         let span = data_span.max(self.handshake.rtt_ns().unwrap_or(0));
         (span > 0).then(|| h.stats().unique as f64 * 8.0 / (span as f64 / 1e9))
+    }
+
+    /// Exchanges client and server (when a late handshake packet shows the guess was wrong).
+    fn swap_roles(&mut self) {
+        std::mem::swap(&mut self.client, &mut self.server);
+        self.halves.swap(0, 1);
+        self.halves[0].stream.set_side(Side::Client);
+        self.halves[1].stream.set_side(Side::Server);
+        self.series.swap_sides();
+        for r in &mut self.rsts {
+            r.from = r.from.peer();
+        }
     }
 
     fn side_of(&self, src: IpAddr, sport: u16) -> Side {
@@ -461,17 +475,17 @@ fn starts_new_connection<S>(flow: &Flow<S>, seg: &Segment<'_>) -> bool {
     let side = flow.side_of(seg.src, seg.sport);
     let half = flow.half(side);
     let peer = flow.half(side.peer());
-    match (side, half.isn, peer.state) {
+    match (side, half.isn, half.packets, peer.state) {
         // A retransmitted SYN repeats its ISN (RFC 9293 section 3.8.1).
-        (_, Some(isn), _) if isn == SeqNum(seg.seq) => false,
+        (_, Some(isn), _, _) if isn == SeqNum(seg.seq) => false,
+        // The sender's first packet: its SYN was captured after the peer's answer (reordered
+        // on the way to the capture point), or the roles were guessed from a later packet.
+        (_, None, 0, _) => false,
         // The responder sending a SYN during the handshake: simultaneous open or a split
         // handshake (RFC 9293 section 3.5, figure 8).
-        (Side::Server, None, HalfState::SynSent) => false,
-        // A SYN with a new ISN from the client: a new attempt or a reuse after close.
-        (Side::Client, _, _) => true,
-        // The responder opening towards the originator after the connection ran: a new
-        // connection in the other direction.
-        (Side::Server, _, _) => true,
+        (Side::Server, None, _, HalfState::SynSent) => false,
+        // Anything else with a new ISN: a new attempt, or the 4-tuple reused after a close.
+        (Side::Client | Side::Server, _, _, _) => true,
     }
 }
 
@@ -535,6 +549,7 @@ fn looks_like_server(sport: u16, dport: u16) -> bool {
 }
 
 fn update<S: StreamSink>(flow: &mut Flow<S>, seg: &Segment<'_>, at: PacketRef) -> Placed {
+    adopt_handshake_roles(flow, seg);
     let side = flow.side_of(seg.src, seg.sport);
     flow.last_ts = flow.last_ts.max(at.ts);
     flow.last_frame = at.frame;
@@ -637,6 +652,28 @@ fn update<S: StreamSink>(flow: &mut Flow<S>, seg: &Segment<'_>, at: PacketRef) -
         side,
         new_bytes: pushed.new,
     }
+}
+
+/// A handshake segment arriving after the flow began (reordered on its way to the capture
+/// point, or the capture caught the connection before its SYN) fixes roles that were weaker
+/// than it: a SYN names the client, a SYN-ACK the server. Guessed roles always yield; roles
+/// from a SYN-ACK become SYN-based when the client's SYN is its first packet.
+fn adopt_handshake_roles<S>(flow: &mut Flow<S>, seg: &Segment<'_>) {
+    if !seg.flags.syn() {
+        return;
+    }
+    let sender = flow.side_of(seg.src, seg.sport);
+    let first_packet = flow.half(sender).packets == 0;
+    let (roles, sender_should_be) = match (flow.roles, seg.flags.ack(), first_packet) {
+        (Roles::Guessed, false, _) => (Roles::Syn, Side::Client),
+        (Roles::Guessed, true, _) => (Roles::SynAck, Side::Server),
+        (Roles::SynAck, false, true) => (Roles::Syn, Side::Client),
+        (Roles::SynAck, false, false) | (Roles::SynAck, true, _) | (Roles::Syn, _, _) => return,
+    };
+    if sender != sender_should_be {
+        flow.swap_roles();
+    }
+    flow.roles = roles;
 }
 
 /// The sender's observed state after sending a segment with `flags`.

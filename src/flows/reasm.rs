@@ -184,6 +184,11 @@ impl Stream {
         }
     }
 
+    /// Renames the direction (when the flow's roles turn out swapped).
+    pub fn set_side(&mut self, side: Side) {
+        self.side = side;
+    }
+
     pub fn has_origin(&self) -> bool {
         self.next_seq.is_some()
     }

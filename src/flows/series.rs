@@ -68,6 +68,11 @@ impl Series {
         }
     }
 
+    /// Exchanges the two directions (when a flow's roles turn out swapped).
+    pub fn swap_sides(&mut self) {
+        std::mem::swap(&mut self.up, &mut self.down);
+    }
+
     fn coarsen(&mut self) {
         self.interval_ns = self.interval_ns.saturating_mul(2);
         for bins in [&mut self.up, &mut self.down] {

@@ -268,3 +268,46 @@ fn receiver_ack_reveals_capture_loss_inside_a_flow() {
     assert_eq!(st.not_captured, 100);
     assert_eq!(st.unfilled, 0);
 }
+
+#[test]
+fn a_syn_captured_after_its_syn_ack_joins_the_flow() {
+    // zeek's handshake-reorder.pcap: SYN-ACK, then SYN, then the client's ACK.
+    let mut c = conv();
+    c.handshake().data(Side::Client, b"GET /");
+    let mut p = c.packets.clone();
+    p.swap(0, 1);
+    // Captured in this order: the timestamps follow the capture order.
+    let (t0, t1) = (p[1].ts, p[0].ts);
+    p[0].ts = t0;
+    p[1].ts = t1;
+    let flows = run(&p);
+    assert_eq!(flows.len(), 1);
+    assert_eq!(flows[0].roles, Roles::Syn);
+    assert_eq!(flows[0].client, c.client);
+    assert_eq!(flows[0].half(Side::Client).stats().unique, 5);
+    assert_eq!(
+        flows[0].handshake.rtt_ns(),
+        None,
+        "no RTT from a reordered handshake"
+    );
+}
+
+#[test]
+fn a_late_handshake_corrects_guessed_roles() {
+    // The capture starts with a data packet from the high port, then that port's SYN-ACK
+    // (reordered): the high port is the server after all.
+    let mut c = Conv::new(addr("198.51.100.7:80"), addr("203.0.113.9:50000"));
+    c.handshake().data(Side::Server, b"data");
+    let p = vec![
+        c.packets[3].clone(),
+        c.packets[1].clone(),
+        c.packets[4].clone(),
+    ];
+    let flows = run(&p);
+    assert_eq!(flows.len(), 1);
+    let f = &flows[0];
+    assert_eq!(f.roles, Roles::SynAck);
+    assert_eq!(f.server, addr("203.0.113.9:50000"));
+    assert_eq!(f.half(Side::Server).stats().unique, 4);
+    assert_eq!(f.series.bins(Side::Server).iter().sum::<u64>(), 4);
+}

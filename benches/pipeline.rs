@@ -1,0 +1,121 @@
+//! Benchmarks of the hot stages on captures built in memory: frame decoding, in-order
+//! reassembly, and the whole per-file pipeline on bulk BitTorrent-like transfers, full size
+//! and cut to 254 bytes a packet (as `editcap -s 254` does). Throughput is in captured bytes.
+//!
+//! `cargo bench --bench pipeline`; compare ratios within one run, not absolute times.
+
+use std::hint::black_box;
+
+use bttrace::capture::{Frame, LinkType, Timestamp};
+use bttrace::flows::{Limits, PacketRef, Side, StreamSink, reasm::Stream, seq::SeqNum};
+use bttrace::synth::{self, Conv, PcapOpts, Record};
+use bttrace::wire::{self, TcpFlags};
+use bttrace::{Options, analyze_bytes};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+/// `flows` interleaved bulk transfers of `segments` 1448-byte segments each, with ACKs.
+fn bulk_capture(flows: u16, segments: usize, snaplen: Option<usize>) -> Vec<u8> {
+    let mut convs: Vec<Conv> = (0..flows)
+        .map(|i| {
+            let mut c = Conv::new(
+                format!("198.51.100.1:{}", 40000 + i).parse().unwrap(),
+                "203.0.113.1:6881".parse().unwrap(),
+            );
+            c.step_ns = 10_000;
+            c.handshake();
+            c
+        })
+        .collect();
+    let payload = vec![0xa5u8; 1448];
+    for n in 0..segments {
+        for c in convs.iter_mut() {
+            c.send(Side::Server, TcpFlags::ACK, &payload);
+            if n % 2 == 1 {
+                c.send(Side::Client, TcpFlags::ACK, &[]);
+            }
+        }
+    }
+    let mut recs: Vec<Record> = convs
+        .iter()
+        .flat_map(|c| c.packets.iter().map(|p| p.record(LinkType::ETHERNET, snaplen)))
+        .collect();
+    recs.sort_by_key(|r| r.ts);
+    let snap = snaplen.map_or(262_144, |s| s as u32);
+    synth::pcap(LinkType::ETHERNET, &recs, PcapOpts { snaplen: snap, ..PcapOpts::default() })
+}
+
+fn bench_decode(c: &mut Criterion) {
+    let rec = Conv::new("198.51.100.1:40000".parse().unwrap(), "203.0.113.1:6881".parse().unwrap())
+        .packet(Side::Server, TcpFlags::ACK, &[0; 1448])
+        .record(LinkType::ETHERNET, None);
+    let frame = Frame {
+        index: 1,
+        ts: Timestamp(0),
+        link: LinkType::ETHERNET,
+        data: &rec.data,
+        wire_len: rec.wire_len,
+        offset: 0,
+    };
+    c.bench_function("wire::decode ethernet/ipv4/tcp", |b| {
+        b.iter(|| black_box(wire::decode(black_box(&frame)).is_ok()))
+    });
+}
+
+struct Count(u64);
+impl StreamSink for Count {
+    fn data(&mut self, _: Side, _: u64, bytes: &[u8], _: PacketRef) {
+        self.0 += bytes.len() as u64;
+    }
+    fn hole(&mut self, _: Side, _: u64, len: u64, _: bttrace::flows::HoleCause, _: PacketRef) {
+        self.0 += len;
+    }
+}
+
+fn bench_reassembly(c: &mut Criterion) {
+    let data = vec![1u8; 1448];
+    let mut g = c.benchmark_group("reassembly");
+    g.throughput(Throughput::Bytes(1448 * 1000));
+    g.bench_function("in-order 1000 segments", |b| {
+        b.iter(|| {
+            let mut s = Stream::new(Side::Server, Limits::default());
+            s.set_origin(SeqNum(7));
+            let mut sink = Count(0);
+            for i in 0..1000u32 {
+                s.push(SeqNum(7) + i * 1448, 1448, &data, PacketRef::default(), &mut sink);
+            }
+            black_box(sink.0)
+        })
+    });
+    g.bench_function("reordered pairs 1000 segments", |b| {
+        b.iter(|| {
+            let mut s = Stream::new(Side::Server, Limits::default());
+            s.set_origin(SeqNum(7));
+            let mut sink = Count(0);
+            for i in (0..1000u32).step_by(2) {
+                s.push(SeqNum(7) + (i + 1) * 1448, 1448, &data, PacketRef::default(), &mut sink);
+                s.push(SeqNum(7) + i * 1448, 1448, &data, PacketRef::default(), &mut sink);
+            }
+            black_box(sink.0)
+        })
+    });
+    g.finish();
+}
+
+fn bench_pipeline(c: &mut Criterion) {
+    let mut g = c.benchmark_group("analyze");
+    g.sample_size(20);
+    for (name, snap) in [("full", None), ("cut-254", Some(254))] {
+        let bytes = bulk_capture(8, 2_500, snap);
+        g.throughput(Throughput::Bytes(bytes.len() as u64));
+        g.bench_function(format!("8 bulk flows, 30k packets, {name}"), |b| {
+            b.iter(|| {
+                let r = analyze_bytes("bench", bytes.clone(), &Options::default());
+                black_box(r.flows.len())
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_decode, bench_reassembly, bench_pipeline);
+criterion_main!(benches);

@@ -1,0 +1,195 @@
+//! The command line as users run it: exit codes, error lines, the JSON contract, CSV files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use bttrace::capture::LinkType;
+use bttrace::flows::Side;
+use bttrace::synth::{Conv, PcapOpts, pcap};
+use bttrace::wire::TcpFlags;
+use serde_json::Value;
+
+fn bttrace(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bttrace"))
+        .args(args)
+        .output()
+        .expect("run bttrace")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A capture with a complete connection and a reset one, written to `dir/name`.
+fn write_capture(dir: &Path, name: &str) -> PathBuf {
+    let mut a = Conv::new("198.51.100.1:40000".parse().unwrap(), "203.0.113.1:6881".parse().unwrap());
+    a.handshake().data(Side::Client, b"\x13BitTorrent protocol").data(Side::Server, &[7; 3000]).close();
+    let mut b = Conv::new("198.51.100.1:40001".parse().unwrap(), "203.0.113.1:6881".parse().unwrap());
+    b.ts = a.ts;
+    b.handshake().data(Side::Client, b"hello");
+    b.send(Side::Server, TcpFlags::RST, &[]);
+    let mut recs: Vec<_> = a
+        .packets
+        .iter()
+        .chain(&b.packets)
+        .map(|p| p.record(LinkType::ETHERNET, None))
+        .collect();
+    recs.sort_by_key(|r| r.ts);
+    let path = dir.join(name);
+    std::fs::write(&path, pcap(LinkType::ETHERNET, &recs, PcapOpts::default())).unwrap();
+    path
+}
+
+#[test]
+fn text_report_lists_every_flow() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = write_capture(dir.path(), "two.pcap");
+    let o = bttrace(&["analyze", cap.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("2 flows"), "{out}");
+    assert!(out.contains("198.51.100.1:40000"));
+    assert!(out.lines().any(|l| l.contains("40001") && l.contains(" rst ")), "{out}");
+}
+
+#[test]
+fn json_follows_the_output_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = write_capture(dir.path(), "two.pcap");
+    let o = bttrace(&["analyze", "--format", "json", cap.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let caps = v["captures"].as_array().unwrap();
+    assert_eq!(caps.len(), 1);
+    let c = &caps[0];
+    for key in ["path", "error", "flows", "tests", "summary"] {
+        assert!(c.get(key).is_some(), "capture lacks {key}");
+    }
+    assert!(c["error"].is_null());
+    let flows = c["flows"].as_array().unwrap();
+    assert_eq!(flows.len(), 2);
+    for f in flows {
+        for key in [
+            "id", "client", "server", "kind", "direction", "port", "established", "bytes_up",
+            "bytes_down", "goodput_bps", "close", "rsts",
+        ] {
+            assert!(f.get(key).is_some(), "flow lacks {key}");
+        }
+    }
+    assert_eq!(flows[0]["client"], "198.51.100.1:40000");
+    assert_eq!(flows[0]["server"], "203.0.113.1:6881");
+    assert_eq!(flows[0]["port"], 6881);
+    assert_eq!(flows[0]["bytes_up"], 20);
+    assert_eq!(flows[0]["bytes_down"], 3000);
+    assert_eq!(flows[0]["close"], "fin");
+    assert_eq!(flows[1]["close"], "rst");
+    let rst = &flows[1]["rsts"][0];
+    for key in ["frame", "time", "from", "seq", "ack", "ttl", "verdict", "evidence"] {
+        assert!(rst.get(key).is_some(), "rst lacks {key}");
+    }
+    assert_eq!(rst["from"], "server");
+}
+
+#[test]
+fn a_bad_file_is_named_and_the_others_still_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_capture(dir.path(), "good.pcap");
+    let bad = dir.path().join("notes.dump");
+    std::fs::write(&bad, "this is a text file\n").unwrap();
+    let missing = dir.path().join("missing.pcap");
+    let o = bttrace(&[
+        "analyze",
+        "--format",
+        "json",
+        bad.to_str().unwrap(),
+        good.to_str().unwrap(),
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines[0].contains("notes.dump") && lines[0].contains("not a capture file"));
+    assert!(lines[0].contains("\"this is "), "shows the first bytes: {}", lines[0]);
+    assert!(lines[1].contains("missing.pcap") && lines[1].contains("cannot read"));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let caps = v["captures"].as_array().unwrap();
+    assert_eq!(caps.len(), 3, "failed files still appear, in input order");
+    assert!(caps[0]["path"].as_str().unwrap().ends_with("notes.dump"));
+    assert!(caps[0]["error"].is_string());
+    assert!(caps[1]["error"].is_null());
+    assert_eq!(caps[1]["flows"].as_array().unwrap().len(), 2);
+    assert!(caps[2]["error"].is_string());
+}
+
+#[test]
+fn a_cut_short_file_is_analysed_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = write_capture(dir.path(), "cut.pcap");
+    let bytes = std::fs::read(&cap).unwrap();
+    std::fs::write(&cap, &bytes[..bytes.len() - 10]).unwrap();
+    let o = bttrace(&["analyze", "--format", "json", cap.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "a warning is not a failure");
+    assert!(stderr(&o).contains("warning") && stderr(&o).contains("last record cut short"));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(v["captures"][0]["notes"][0]["message"].as_str().unwrap().contains("cut short"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(bttrace(&["analyze"]).status.code(), Some(2));
+    assert_eq!(bttrace(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(bttrace(&["analyze", "--interval-ms", "0", "x"]).status.code(), Some(2));
+}
+
+#[test]
+fn csv_file_is_written_and_never_silently_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = write_capture(dir.path(), "two.pcap");
+    let out = dir.path().join("flows.csv");
+    let args = ["analyze", "--csv", out.to_str().unwrap(), cap.to_str().unwrap()];
+    assert_eq!(bttrace(&args).status.code(), Some(0));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let headers = rdr.headers().unwrap().clone();
+    assert_eq!(headers.iter().collect::<Vec<_>>(), bttrace::report::csv::FLOW_COLUMNS);
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r[0].ends_with("two.pcap")));
+
+    let again = bttrace(&args);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("use --force"));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), text, "left untouched");
+    let forced = ["analyze", "--force", "--csv", out.to_str().unwrap(), cap.to_str().unwrap()];
+    assert_eq!(bttrace(&forced).status.code(), Some(0));
+}
+
+#[test]
+fn csv_directory_gets_flows_csv_and_directories_are_walked() {
+    let dir = tempfile::tempdir().unwrap();
+    let caps = dir.path().join("caps/day1");
+    std::fs::create_dir_all(&caps).unwrap();
+    write_capture(&caps, "a.pcap");
+    write_capture(&caps, "b.pcap");
+    std::fs::write(caps.join("a.log"), "1244000000000 Client x connected\n").unwrap();
+    let out = dir.path().join("out/");
+    let o = bttrace(&[
+        "analyze",
+        "--format",
+        "csv",
+        "--csv",
+        out.to_str().unwrap(),
+        dir.path().join("caps").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let written = std::fs::read_to_string(out.join("flows.csv")).unwrap();
+    assert_eq!(written, stdout(&o));
+    let rows: Vec<&str> = written.lines().skip(1).collect();
+    assert_eq!(rows.len(), 4);
+    assert!(rows[0].contains("a.pcap") && rows[3].contains("b.pcap"), "input order");
+}
