@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use crate::btparse::{self, FlowDecoder};
 use crate::capture::{CaptureReader, Note, Timestamp};
 use crate::flows::{FlowTable, Limits, PacketRef, TableLimits};
 use crate::model::{CaptureReport, FlowReport, RetiredFlows, Tally};
@@ -16,6 +17,8 @@ pub struct Options {
     pub max_flows: usize,
     /// Out-of-order buffer bounds per direction.
     pub reassembly: Limits,
+    /// Keep every peer-wire message for the verbose view (`--messages`).
+    pub messages: bool,
 }
 
 impl Default for Options {
@@ -24,6 +27,7 @@ impl Default for Options {
             interval_ms: 100,
             max_flows: TableLimits::default().max_flows,
             reassembly: Limits::default(),
+            messages: false,
         }
     }
 }
@@ -52,7 +56,11 @@ pub fn analyze_reader(name: String, mut reader: CaptureReader, opts: &Options) -
         reassembly: opts.reassembly,
         interval_ns: i64::from(opts.interval_ms.max(1)) * 1_000_000,
     };
-    let mut table: FlowTable<()> = FlowTable::new(limits);
+    let proto = FlowDecoder::new(btparse::Config {
+        keep_events: opts.messages,
+        max_events: 0,
+    });
+    let mut table = FlowTable::new(limits, proto);
     let mut skipped = [Tally::default(); Skip::ALL.len()];
     let mut anomalies = [Tally::default(); Anomaly::ALL.len()];
     let mut tcp_segments = 0u64;
@@ -142,7 +150,7 @@ pub fn analyze_reader(name: String, mut reader: CaptureReader, opts: &Options) -
         last_time: first.map(|_| last.as_secs_f64()),
         flows: flows
             .iter()
-            .map(|f| FlowReport::from_flow(f, start))
+            .map(|f| FlowReport::from_flow(f, start, opts.messages))
             .collect(),
         flows_retired: RetiredFlows::from_overflow(overflow, limits.max_flows),
         tests: Vec::new(),

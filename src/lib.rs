@@ -10,6 +10,7 @@
 
 pub mod analyze;
 pub mod batch;
+pub mod btparse;
 mod bytes;
 pub mod capture;
 pub mod cli;

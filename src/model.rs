@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::capture::{Format, LinkType, Note};
-use crate::flows::{Flow, Overflow, Roles, Side, StreamSink};
+use crate::btparse::{self, DirDecoder, FlowDecoder, Framing, MsgKind, peer_id};
+use crate::capture::{Format, LinkType, Note, Timestamp};
+use crate::flows::{Flow, Overflow, PacketRef, Roles, Side};
 
 /// A count and the first frame it happened at (so a user can jump there in Wireshark).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -158,6 +159,184 @@ pub struct FlowReport {
     /// RSTs beyond the per-flow record limit, counted only.
     pub rsts_dropped: u32,
     pub series: SeriesReport,
+    /// The peer-wire view, for flows that carried payload (null otherwise).
+    pub bittorrent: Option<BtReport>,
+    /// Every decoded message, when asked for (`--messages`); null otherwise.
+    pub messages: Option<Vec<MessageReport>>,
+}
+
+/// Where and when something was seen.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Seen {
+    pub frame: u64,
+    /// Seconds since the epoch.
+    pub time: f64,
+}
+
+impl From<PacketRef> for Seen {
+    fn from(p: PacketRef) -> Seen {
+        Seen {
+            frame: p.frame,
+            time: p.ts.as_secs_f64(),
+        }
+    }
+}
+
+/// The peer-wire view of a flow: what each side sent.
+#[derive(Debug, Clone, Serialize)]
+pub struct BtReport {
+    /// The info-hash of the first complete handshake, hex.
+    pub info_hash: Option<String>,
+    pub client: BtSideReport,
+    pub server: BtSideReport,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HandshakeReport {
+    pub frame: u64,
+    pub time: f64,
+    pub info_hash: Option<String>,
+    /// Printable bytes as they are, others as `\xNN`.
+    pub peer_id: Option<String>,
+    /// The client named by the peer id's convention, where it follows one.
+    pub peer_client: Option<String>,
+    /// The 8 reserved bytes, hex, and the names of the bits set.
+    pub reserved: Option<String>,
+    pub flags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExtendedReport {
+    pub client: Option<String>,
+    pub port: Option<i64>,
+    pub reqq: Option<i64>,
+    pub metadata_size: Option<i64>,
+    pub extensions: BTreeMap<String, i64>,
+}
+
+/// What one side sent on the peer wire.
+#[derive(Debug, Clone, Serialize)]
+pub struct BtSideReport {
+    pub handshake: Option<HandshakeReport>,
+    /// Bytes before the handshake when it did not open the stream (an encryption-style
+    /// preamble).
+    pub preamble_bytes: Option<u64>,
+    /// Messages by kind (only kinds seen).
+    pub messages: BTreeMap<&'static str, u64>,
+    /// First message of each kind seen.
+    pub first: BTreeMap<&'static str, Seen>,
+    /// Block bytes in piece messages.
+    pub piece_bytes: u64,
+    pub extended: Option<ExtendedReport>,
+    /// `ok` | `lost` | `not_bittorrent`.
+    pub framing: &'static str,
+    /// Stream offset where the framing was lost, and why.
+    pub lost_at: Option<u64>,
+    pub lost_reason: Option<&'static str>,
+    pub resyncs: u32,
+    /// Bytes passed while the framing was lost.
+    pub unparsed_bytes: u64,
+    /// Bytes inside known messages that the capture did not hold (skipped, not lost).
+    pub hole_bytes: u64,
+}
+
+/// One decoded message (the verbose view).
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageReport {
+    pub frame: u64,
+    pub time: f64,
+    pub rel_time: f64,
+    /// The sender.
+    pub from: &'static str,
+    pub offset: u64,
+    pub kind: Option<&'static str>,
+    pub text: String,
+}
+
+fn handshake_report(h: &btparse::Handshake) -> HandshakeReport {
+    HandshakeReport {
+        frame: h.at.frame,
+        time: h.at.ts.as_secs_f64(),
+        info_hash: h.info_hash.map(|x| btparse::hex(&x)),
+        peer_id: h.peer_id.map(|p| peer_id::printable(&p)),
+        peer_client: h.peer_id.and_then(|p| peer_id::client_name(&p)),
+        reserved: h.reserved.map(|r| btparse::hex(&r)),
+        flags: h
+            .reserved
+            .map(|r| btparse::reserved_flags(&r))
+            .unwrap_or_default(),
+    }
+}
+
+fn side_report(d: &DirDecoder) -> BtSideReport {
+    let (framing, lost_at, lost_reason) = match d.framing {
+        Framing::Ok => ("ok", None, None),
+        Framing::Lost { offset, reason } => ("lost", Some(offset), Some(reason.code())),
+        Framing::NotBitTorrent => ("not_bittorrent", None, None),
+    };
+    BtSideReport {
+        handshake: d.handshake.as_ref().map(handshake_report),
+        preamble_bytes: d.preamble.filter(|&p| p > 0),
+        messages: MsgKind::ALL
+            .iter()
+            .zip(d.counts)
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| (k.code(), n))
+            .collect(),
+        first: MsgKind::ALL
+            .iter()
+            .zip(d.first)
+            .filter_map(|(k, at)| at.map(|a| (k.code(), Seen::from(a))))
+            .collect(),
+        piece_bytes: d.piece_bytes,
+        extended: d.ext_handshake.as_ref().map(|e| ExtendedReport {
+            client: e.client.clone(),
+            port: e.port,
+            reqq: e.reqq,
+            metadata_size: e.metadata_size,
+            extensions: e.messages.clone(),
+        }),
+        framing,
+        lost_at,
+        lost_reason,
+        resyncs: d.resyncs,
+        unparsed_bytes: d.unparsed,
+        hole_bytes: d.hole_bytes,
+    }
+}
+
+fn bt_report(app: &FlowDecoder) -> Option<BtReport> {
+    let c = app.dir(Side::Client)?;
+    let s = app.dir(Side::Server)?;
+    let info_hash = [c, s]
+        .iter()
+        .find_map(|d| d.handshake.and_then(|h| h.info_hash))
+        .map(|x| btparse::hex(&x));
+    Some(BtReport {
+        info_hash,
+        client: side_report(c),
+        server: side_report(s),
+    })
+}
+
+fn message_reports(app: &FlowDecoder, capture_start: i64) -> Vec<MessageReport> {
+    app.events
+        .list
+        .iter()
+        .map(|e| MessageReport {
+            frame: e.at.frame,
+            time: e.at.ts.as_secs_f64(),
+            rel_time: rel(e.at.ts, capture_start),
+            from: e.side.name(),
+            offset: e.offset,
+            kind: e.message.kind().map(MsgKind::code),
+            text: e.message.describe(),
+        })
+        .collect()
+}
+
+fn rel(ts: Timestamp, capture_start: i64) -> f64 {
+    ts.0.saturating_sub(capture_start) as f64 / 1e9
 }
 
 /// One RST segment. `verdict` and `evidence` are filled by the reset forensics.
@@ -190,7 +369,7 @@ pub struct SeriesReport {
 }
 
 impl FlowReport {
-    pub fn from_flow<S: StreamSink>(f: &Flow<S>, capture_start: i64) -> FlowReport {
+    pub fn from_flow(f: &Flow<FlowDecoder>, capture_start: i64, with_messages: bool) -> FlowReport {
         let c = f.half(Side::Client);
         let s = f.half(Side::Server);
         let missing = |h: &crate::flows::Half| {
@@ -201,7 +380,7 @@ impl FlowReport {
             id: f.id,
             client: f.client.to_string(),
             server: f.server.to_string(),
-            kind: None,
+            kind: Some(f.app.kind().code()),
             direction: None,
             port: f.server.port(),
             established: f.established(),
@@ -245,7 +424,7 @@ impl FlowReport {
                 .map(|r| RstReport {
                     frame: r.frame,
                     time: r.ts.as_secs_f64(),
-                    rel_time: r.ts.0.saturating_sub(capture_start) as f64 / 1e9,
+                    rel_time: rel(r.ts, capture_start),
                     from: r.from.name(),
                     seq: r.seq,
                     ack: r.ack,
@@ -263,6 +442,8 @@ impl FlowReport {
                 up: f.series.bins(Side::Client).to_vec(),
                 down: f.series.bins(Side::Server).to_vec(),
             },
+            bittorrent: bt_report(&f.app),
+            messages: with_messages.then(|| message_reports(&f.app, capture_start)),
         }
     }
 }

@@ -416,3 +416,113 @@ impl Conv {
         pcap(LinkType::ETHERNET, &recs, PcapOpts::default())
     }
 }
+
+/// BitTorrent peer-wire bytes built in code (BEP 3, 6, 10).
+pub mod bt {
+    use crate::btparse::{ExtHandshake, Message};
+
+    /// A handshake: pstrlen, protocol string, reserved bytes, info-hash, peer id.
+    pub fn handshake(reserved: [u8; 8], info_hash: [u8; 20], peer_id: &[u8; 20]) -> Vec<u8> {
+        let mut v = b"\x13BitTorrent protocol".to_vec();
+        v.extend_from_slice(&reserved);
+        v.extend_from_slice(&info_hash);
+        v.extend_from_slice(peer_id);
+        v
+    }
+
+    fn framed(id: u8, body: &[u8]) -> Vec<u8> {
+        let mut v = ((body.len() + 1) as u32).to_be_bytes().to_vec();
+        v.push(id);
+        v.extend_from_slice(body);
+        v
+    }
+
+    fn words(ws: &[u32]) -> Vec<u8> {
+        ws.iter().flat_map(|w| w.to_be_bytes()).collect()
+    }
+
+    /// The bencoded dictionary of an extended handshake.
+    pub fn ext_dict(e: &ExtHandshake) -> Vec<u8> {
+        let mut d = b"d".to_vec();
+        if !e.messages.is_empty() {
+            d.extend_from_slice(b"1:md");
+            for (k, v) in &e.messages {
+                d.extend_from_slice(format!("{}:{}i{}e", k.len(), k, v).as_bytes());
+            }
+            d.push(b'e');
+        }
+        if let Some(m) = e.metadata_size {
+            d.extend_from_slice(format!("13:metadata_sizei{m}e").as_bytes());
+        }
+        if let Some(p) = e.port {
+            d.extend_from_slice(format!("1:pi{p}e").as_bytes());
+        }
+        if let Some(q) = e.reqq {
+            d.extend_from_slice(format!("4:reqqi{q}e").as_bytes());
+        }
+        if let Some(v) = &e.client {
+            d.extend_from_slice(format!("1:v{}:{}", v.len(), v).as_bytes());
+        }
+        d.push(b'e');
+        d
+    }
+
+    /// A message's bytes; bitfield, piece, extended and unknown bodies are filled with
+    /// `fill`. `None` for entries that are not messages (handshakes, framing events).
+    pub fn message(m: &Message, fill: u8) -> Option<Vec<u8>> {
+        let body = |n: u32| vec![fill; n as usize];
+        Some(match m {
+            Message::KeepAlive => vec![0, 0, 0, 0],
+            Message::Choke => framed(0, &[]),
+            Message::Unchoke => framed(1, &[]),
+            Message::Interested => framed(2, &[]),
+            Message::NotInterested => framed(3, &[]),
+            Message::Have { index } => framed(4, &words(&[*index])),
+            Message::Bitfield { len } => framed(5, &body(*len)),
+            Message::Request {
+                index,
+                begin,
+                length,
+            } => framed(6, &words(&[*index, *begin, *length])),
+            Message::Piece {
+                index,
+                begin,
+                length,
+            } => {
+                let mut b = words(&[*index, *begin]);
+                b.extend(body(*length));
+                framed(7, &b)
+            }
+            Message::Cancel {
+                index,
+                begin,
+                length,
+            } => framed(8, &words(&[*index, *begin, *length])),
+            Message::Port { port } => framed(9, &port.to_be_bytes()),
+            Message::Suggest { index } => framed(13, &words(&[*index])),
+            Message::HaveAll => framed(14, &[]),
+            Message::HaveNone => framed(15, &[]),
+            Message::Reject {
+                index,
+                begin,
+                length,
+            } => framed(16, &words(&[*index, *begin, *length])),
+            Message::AllowedFast { index } => framed(17, &words(&[*index])),
+            Message::ExtendedHandshake(Some(e)) => {
+                let mut b = vec![0];
+                b.extend(ext_dict(e));
+                framed(20, &b)
+            }
+            Message::ExtendedHandshake(None) => framed(20, &[0]),
+            Message::Extended { sub_id, len } => {
+                let mut b = vec![*sub_id];
+                b.extend(body(len.saturating_sub(2)));
+                framed(20, &b)
+            }
+            Message::Unknown { id, len } => framed(*id, &body(len.saturating_sub(1))),
+            Message::Handshake(_) | Message::FramingLost(_) | Message::Resync { .. } => {
+                return None;
+            }
+        })
+    }
+}

@@ -292,8 +292,12 @@ impl<S> Flow<S> {
     }
 
     /// Exchanges client and server (when a late handshake packet shows the guess was wrong).
-    fn swap_roles(&mut self) {
+    fn swap_roles(&mut self)
+    where
+        S: StreamSink,
+    {
         std::mem::swap(&mut self.client, &mut self.server);
+        self.app.swap_sides();
         self.halves.swap(0, 1);
         self.halves[0].stream.set_side(Side::Client);
         self.halves[1].stream.set_side(Side::Server);
@@ -370,16 +374,19 @@ pub struct FlowTable<S> {
     done: Vec<Flow<S>>,
     next_id: u32,
     limits: TableLimits,
+    /// Each new flow's sink starts as a clone of this.
+    proto: S,
     pub overflow: Overflow,
 }
 
-impl<S: StreamSink + Default> FlowTable<S> {
-    pub fn new(limits: TableLimits) -> FlowTable<S> {
+impl<S: StreamSink + Clone> FlowTable<S> {
+    pub fn new(limits: TableLimits, proto: S) -> FlowTable<S> {
         FlowTable {
             live: FxHashMap::default(),
             done: Vec::new(),
             next_id: 1,
             limits,
+            proto,
             overflow: Overflow::default(),
         }
     }
@@ -409,7 +416,14 @@ impl<S: StreamSink + Default> FlowTable<S> {
             }
         };
         if let Some(instance) = replace {
-            let flow = new_flow(seg, at, self.next_id, instance, &self.limits);
+            let flow = new_flow(
+                seg,
+                at,
+                self.next_id,
+                instance,
+                &self.limits,
+                self.proto.clone(),
+            );
             self.next_id += 1;
             if let Some(mut old) = self.live.insert(key, flow) {
                 finish_flow(&mut old, at);
@@ -489,12 +503,13 @@ fn starts_new_connection<S>(flow: &Flow<S>, seg: &Segment<'_>) -> bool {
     }
 }
 
-fn new_flow<S: Default>(
+fn new_flow<S>(
     seg: &Segment<'_>,
     at: PacketRef,
     id: u32,
     instance: u32,
     limits: &TableLimits,
+    app: S,
 ) -> Flow<S> {
     let from = SocketAddr::new(seg.src, seg.sport);
     let to = SocketAddr::new(seg.dst, seg.dport);
@@ -528,7 +543,7 @@ fn new_flow<S: Default>(
         rsts_dropped: 0,
         reset: false,
         series: Series::new(at.ts, limits.interval_ns),
-        app: S::default(),
+        app,
     }
 }
 
@@ -658,7 +673,7 @@ fn update<S: StreamSink>(flow: &mut Flow<S>, seg: &Segment<'_>, at: PacketRef) -
 /// point, or the capture caught the connection before its SYN) fixes roles that were weaker
 /// than it: a SYN names the client, a SYN-ACK the server. Guessed roles always yield; roles
 /// from a SYN-ACK become SYN-based when the client's SYN is its first packet.
-fn adopt_handshake_roles<S>(flow: &mut Flow<S>, seg: &Segment<'_>) {
+fn adopt_handshake_roles<S: StreamSink>(flow: &mut Flow<S>, seg: &Segment<'_>) {
     if !seg.flags.syn() {
         return;
     }

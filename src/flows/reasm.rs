@@ -67,6 +67,8 @@ pub trait StreamSink {
     fn data(&mut self, side: Side, offset: u64, bytes: &[u8], at: PacketRef);
     /// `len` bytes at `offset` that exist but whose content is unknown.
     fn hole(&mut self, side: Side, offset: u64, len: u64, cause: HoleCause, at: PacketRef);
+    /// The flow's client and server turned out to be the other way round.
+    fn swap_sides(&mut self) {}
 }
 
 /// A sink that ignores the stream (when only flow statistics are wanted).

@@ -16,7 +16,7 @@ fn conv() -> Conv {
 }
 
 fn run_with(packets: &[Packet], limits: TableLimits) -> (Vec<Flow<()>>, Overflow) {
-    let mut t: FlowTable<()> = FlowTable::new(limits);
+    let mut t: FlowTable<()> = FlowTable::new(limits, ());
     for (i, p) in packets.iter().enumerate() {
         let rec = p.record(LinkType::RAW, None);
         let frame = Frame {

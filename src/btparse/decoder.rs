@@ -1,0 +1,671 @@
+//! One direction's peer-wire decoder: byte runs and holes in, messages out.
+//!
+//! The decoder reads only what it must: a message's 4-byte length, its id and the few fixed
+//! fields of small messages; a body (a 16 KiB block or Glasnost's 12.5 MB piece) is skipped
+//! by arithmetic, so payload bytes are never copied. A header split across segments is carried
+//! in a small buffer.
+//!
+//! Holes (bytes the snaplen cut, or packets the capture missed):
+//! - a hole inside a body is skipped like the body: the next message start is known;
+//! - a hole over a header makes the framing unknown: the direction is *lost* from the start
+//!   of that message. While lost, the decoder looks for a header it can trust: at the start
+//!   of a segment, an id with a length that fits it (and, for a piece, index and offset that
+//!   fit a torrent), or anywhere when the message after it is a valid header too. Until then,
+//!   bytes are counted as unparsed and no message is reported.
+//! - A stream that does not open with a handshake is searched for one within its first
+//!   [`MAX_PREAMBLE`] bytes (a handshake after an encryption-style preamble).
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use super::{BtEvent, Events, ExtHandshake, Handshake, Message, MsgKind, Opening, TextLines};
+use crate::bytes::{array, be16, be32};
+use crate::flows::{PacketRef, Side};
+
+/// The handshake's first 20 bytes: pstrlen 19 and the protocol string (BEP 3).
+pub const PSTR: &[u8; 20] = b"\x13BitTorrent protocol";
+/// How far into a stream a handshake is looked for (after an MSE/PE preamble at most
+/// 608 bytes plus the negotiation, so 4 KiB is generous).
+pub const MAX_PREAMBLE: u64 = 4096;
+/// The largest message believed: Glasnost's 12.5 MB pieces fit, a garbage length does not.
+pub const MAX_MESSAGE: u32 = 1 << 25;
+/// Most bytes of an extended handshake's dictionary kept for decoding.
+pub const MAX_EXT_DICT: usize = 4096;
+
+/// Where the direction's message framing stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// Every byte so far belonged to a known message (or is still to be seen).
+    Ok,
+    /// Framing was lost at this stream offset (and perhaps regained later: see `resyncs`).
+    Lost { offset: u64, reason: LostReason },
+    /// No handshake within the first [`MAX_PREAMBLE`] bytes: not decoded as BitTorrent.
+    NotBitTorrent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LostReason {
+    /// A message header fell in a hole (snaplen cut or capture loss).
+    HeaderInHole,
+    /// A length or id no peer sends.
+    Implausible,
+}
+
+impl LostReason {
+    pub fn code(self) -> &'static str {
+        match self {
+            LostReason::HeaderInHole => "header_in_hole",
+            LostReason::Implausible => "implausible_header",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Nothing seen yet.
+    Opening,
+    /// No handshake at the start: searching the first bytes for one.
+    Searching,
+    /// Collecting the 68-byte handshake.
+    Handshake,
+    /// At or inside a message's header and fixed fields.
+    Header,
+    /// Skipping the rest of a body.
+    Body,
+    /// Collecting an extended handshake's dictionary.
+    ExtDict,
+    /// Framing lost: looking for a trustworthy header.
+    Lost,
+    /// Not BitTorrent; nothing more to decode.
+    Done,
+}
+
+/// Fixed bytes after the id that bttrace reads, and the message lengths that fit the id.
+fn layout(id: u8) -> (usize, LenRule) {
+    match id {
+        0 | 1 | 2 | 3 | 14 | 15 => (0, LenRule::Exactly(1)),
+        4 | 13 | 17 => (4, LenRule::Exactly(5)),
+        5 => (0, LenRule::AtLeast(2)),
+        6 | 8 | 16 => (12, LenRule::Exactly(13)),
+        7 => (8, LenRule::AtLeast(9)),
+        9 => (2, LenRule::Exactly(3)),
+        20 => (1, LenRule::AtLeast(2)),
+        _ => (0, LenRule::AtLeast(1)),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum LenRule {
+    Exactly(u32),
+    AtLeast(u32),
+}
+
+fn fits(id: u8, len: u32) -> bool {
+    match layout(id).1 {
+        LenRule::Exactly(n) => len == n,
+        LenRule::AtLeast(n) => len >= n && len <= MAX_MESSAGE,
+    }
+}
+
+/// Ids a resynchronisation may land on: BEP 3 and BEP 6 messages. Keep-alives, unknown ids,
+/// and extended messages are too easily imitated by field bytes to be trusted.
+fn resync_id(id: u8) -> bool {
+    id <= 9 || (13..=17).contains(&id)
+}
+
+/// A header at the start of `b` (a segment) that bttrace trusts: an id with a fixed length
+/// of 3 bytes or more that matches (have, request, cancel, port, the BEP 6 messages), or a
+/// piece carrying a block of a size clients use (a power of two from 1 KiB to 4 MiB, or
+/// Glasnost's 12,500,000 bytes) at an offset that is a multiple of 1 KiB; and where the next
+/// header lies inside `b`, it must be valid too. One-byte messages (`00 00 00 01 0x`) and bitfields are too easily
+/// imitated by a length field to be trusted alone.
+fn trusted_alone(b: &[u8]) -> bool {
+    let (Some(len), Some(&id)) = (be32(b, 0), b.get(4)) else {
+        return false;
+    };
+    if !resync_id(id) || !fits(id, len) {
+        return false;
+    }
+    let shaped = match id {
+        7 => {
+            let block = len - 9;
+            let block_ok = (block.is_power_of_two() && (1 << 10..=1 << 22).contains(&block))
+                || block == 12_500_000;
+            match (be32(b, 5), be32(b, 9)) {
+                (Some(index), Some(begin)) => {
+                    block_ok && index < 1 << 20 && begin < MAX_MESSAGE && begin % 1024 == 0
+                }
+                _ => false,
+            }
+        }
+        4 | 6 | 8 | 9 | 13 | 16 | 17 => true,
+        _ => false,
+    };
+    let next = 4 + len as usize;
+    shaped
+        && match (be32(b, next), b.get(next + 4)) {
+            (Some(nlen), Some(&nid)) => resync_id(nid) && fits(nid, nlen),
+            // The message ends at or beyond the end of what was captured.
+            _ => true,
+        }
+}
+
+/// Three consecutive headers inside `b`, starting at `b[0]`, all of ids a resync may land on
+/// with lengths that fit them: field bytes almost never imitate that.
+fn trusted_chain(b: &[u8]) -> bool {
+    let mut at = 0usize;
+    for _ in 0..3 {
+        let (Some(len), Some(&id)) = (be32(b, at), b.get(at + 4)) else {
+            return false;
+        };
+        if !resync_id(id) || !fits(id, len) {
+            return false;
+        }
+        at += 4 + len as usize;
+    }
+    at <= b.len()
+}
+
+#[derive(Debug, Clone)]
+pub struct DirDecoder {
+    side: Side,
+    /// Next stream offset expected.
+    pos: u64,
+    phase: Phase,
+    buf: [u8; 68],
+    have: usize,
+    msg_start: u64,
+    msg_at: PacketRef,
+    body_left: u64,
+    ext: Vec<u8>,
+    ext_target: usize,
+    /// Last bytes seen while searching, to match the protocol string across runs.
+    tail: Vec<u8>,
+    /// Handshake bytes before this index were captured; later ones fell in a hole.
+    hs_valid: usize,
+
+    pub handshake: Option<Handshake>,
+    /// Bytes before the handshake (an encryption-style preamble), when it did not open the
+    /// stream.
+    pub preamble: Option<u64>,
+    pub counts: [u64; MsgKind::COUNT],
+    /// First time each kind of message was seen.
+    pub first: [Option<PacketRef>; MsgKind::COUNT],
+    /// Block bytes carried by piece messages (their length minus 9).
+    pub piece_bytes: u64,
+    pub ext_handshake: Option<ExtHandshake>,
+    pub framing: Framing,
+    pub resyncs: u32,
+    /// Bytes passed while the framing was lost.
+    pub unparsed: u64,
+    /// Hole bytes inside messages whose framing was known (skipped, not lost).
+    pub hole_bytes: u64,
+    pub opening: Opening,
+    pub text: TextLines,
+}
+
+impl DirDecoder {
+    pub fn new(side: Side) -> DirDecoder {
+        DirDecoder {
+            side,
+            pos: 0,
+            phase: Phase::Opening,
+            buf: [0; 68],
+            have: 0,
+            msg_start: 0,
+            msg_at: PacketRef::default(),
+            body_left: 0,
+            ext: Vec::new(),
+            ext_target: 0,
+            tail: Vec::new(),
+            hs_valid: 68,
+            handshake: None,
+            preamble: None,
+            counts: [0; MsgKind::COUNT],
+            first: [None; MsgKind::COUNT],
+            piece_bytes: 0,
+            ext_handshake: None,
+            framing: Framing::Ok,
+            resyncs: 0,
+            unparsed: 0,
+            hole_bytes: 0,
+            opening: Opening::default(),
+            text: TextLines::default(),
+        }
+    }
+
+    pub fn set_side(&mut self, side: Side) {
+        self.side = side;
+    }
+
+    /// Stream offset decoded up to.
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    pub fn data(&mut self, offset: u64, bytes: &[u8], at: PacketRef, ev: &mut Events) {
+        // The reassembler delivers in order; be safe against anything else.
+        if offset > self.pos {
+            self.hole(self.pos, offset - self.pos, at, ev);
+        }
+        let bytes = bytes
+            .get((self.pos.saturating_sub(offset)) as usize..)
+            .unwrap_or(&[]);
+        let offset = offset.max(self.pos);
+        self.opening.add_data(offset, bytes, at);
+        self.text.add(bytes, at);
+        let mut rest = bytes;
+        let mut run_start = true;
+        while !rest.is_empty() {
+            let used = match self.phase {
+                Phase::Opening => {
+                    self.phase = if rest.first() == PSTR.first() {
+                        Phase::Handshake
+                    } else {
+                        Phase::Searching
+                    };
+                    0
+                }
+                Phase::Searching => self.search(rest, at),
+                Phase::Handshake => self.take_handshake(rest, at, ev),
+                Phase::Header => self.take_header(rest, at, ev),
+                Phase::Body => {
+                    let n = (rest.len() as u64).min(self.body_left);
+                    self.body_left -= n;
+                    if self.body_left == 0 {
+                        self.phase = Phase::Header;
+                    }
+                    n as usize
+                }
+                Phase::ExtDict => self.take_ext(rest, ev),
+                Phase::Lost => self.resync(rest, run_start, at, ev),
+                Phase::Done => rest.len(),
+            };
+            run_start = false;
+            self.pos += used as u64;
+            rest = rest.get(used..).unwrap_or(&[]);
+        }
+    }
+
+    pub fn hole(&mut self, offset: u64, len: u64, at: PacketRef, ev: &mut Events) {
+        if offset > self.pos {
+            let gap = offset - self.pos;
+            self.hole(self.pos, gap, at, ev);
+        }
+        self.opening.add_hole(len, at);
+        self.text.stop();
+        let mut left = len;
+        while left > 0 {
+            let used = match self.phase {
+                Phase::Opening | Phase::Handshake => {
+                    // A handshake needs its protocol string; without it there is nothing to
+                    // report. After it, the fields a hole covers are unknown, the rest kept.
+                    if self.phase == Phase::Handshake && self.have >= PSTR.len() {
+                        let n = left.min((68 - self.have) as u64);
+                        self.hs_valid = self.hs_valid.min(self.have);
+                        self.have += n as usize;
+                        if self.have == 68 {
+                            self.finish_handshake(ev);
+                        }
+                        n
+                    } else {
+                        self.lose(LostReason::HeaderInHole, ev);
+                        0
+                    }
+                }
+                Phase::Searching => {
+                    self.tail.clear();
+                    if self.pos + left > MAX_PREAMBLE {
+                        self.phase = Phase::Done;
+                        self.framing = Framing::NotBitTorrent;
+                    }
+                    left
+                }
+                Phase::Header => {
+                    self.lose(LostReason::HeaderInHole, ev);
+                    0
+                }
+                Phase::Body => {
+                    let n = left.min(self.body_left);
+                    self.body_left -= n;
+                    self.hole_bytes += n;
+                    if self.body_left == 0 {
+                        self.phase = Phase::Header;
+                    }
+                    n
+                }
+                Phase::ExtDict => {
+                    // The dictionary is incomplete: report the message without it.
+                    self.emit(
+                        ev,
+                        Message::ExtendedHandshake(None),
+                        self.msg_at,
+                        self.msg_start,
+                    );
+                    self.phase = Phase::Body;
+                    self.body_left -= self.ext.len() as u64;
+                    self.ext.clear();
+                    0
+                }
+                Phase::Lost => {
+                    self.unparsed += left;
+                    left
+                }
+                Phase::Done => left,
+            };
+            self.pos += used;
+            left -= used;
+        }
+    }
+
+    fn lose(&mut self, reason: LostReason, ev: &mut Events) {
+        // Inside a header the loss starts where that message began; at a boundary, here.
+        let inside = matches!(self.phase, Phase::Header | Phase::Handshake) && self.have > 0;
+        let offset = if inside { self.msg_start } else { self.pos };
+        if self.framing == Framing::Ok {
+            self.framing = Framing::Lost { offset, reason };
+        }
+        ev.push(BtEvent {
+            side: self.side,
+            at: self.msg_at,
+            offset,
+            message: Message::FramingLost(reason),
+        });
+        self.unparsed += self.pos - offset;
+        self.phase = Phase::Lost;
+        self.have = 0;
+    }
+
+    fn search(&mut self, b: &[u8], at: PacketRef) -> usize {
+        // Look in the carried tail plus this run, without copying the run.
+        let window_end = (MAX_PREAMBLE.saturating_sub(self.pos) as usize).min(b.len());
+        let scan = b.get(..window_end).unwrap_or(&[]);
+        let mut joined = std::mem::take(&mut self.tail);
+        let keep = joined.len();
+        joined.extend_from_slice(scan.get(..scan.len().min(PSTR.len() - 1)).unwrap_or(&[]));
+        let found_in_joined = find(&joined, PSTR);
+        let found = match found_in_joined {
+            Some(i) => Some(i as i64 - keep as i64),
+            None => find(scan, PSTR).map(|i| i as i64),
+        };
+        if let Some(rel) = found {
+            // The handshake starts `rel` bytes into this run (negative: in the tail).
+            let start = self.pos as i64 + rel;
+            self.preamble = Some(start.max(0) as u64);
+            self.msg_start = start.max(0) as u64;
+            self.msg_at = at;
+            let from_tail = (-rel).max(0) as usize;
+            // Seed the handshake buffer with the bytes already passed.
+            let tail_part = joined.get(keep - from_tail..keep).unwrap_or(&[]);
+            self.buf = [0; 68];
+            if let Some(dst) = self.buf.get_mut(..tail_part.len()) {
+                dst.copy_from_slice(tail_part);
+            }
+            self.have = tail_part.len();
+            self.phase = Phase::Handshake;
+            return rel.max(0) as usize;
+        }
+        let consumed = scan.len();
+        let mut tail = joined.get(..keep).unwrap_or(&[]).to_vec();
+        tail.extend_from_slice(scan);
+        let cut = tail.len().saturating_sub(PSTR.len() - 1);
+        self.tail = tail.split_off(cut);
+        if self.pos + consumed as u64 >= MAX_PREAMBLE {
+            self.phase = Phase::Done;
+            self.framing = Framing::NotBitTorrent;
+            return b.len();
+        }
+        consumed
+    }
+
+    fn take_handshake(&mut self, b: &[u8], at: PacketRef, ev: &mut Events) -> usize {
+        if self.have == 0 {
+            self.msg_start = self.pos;
+            self.msg_at = at;
+        }
+        let n = b.len().min(68 - self.have);
+        if let (Some(dst), Some(src)) = (self.buf.get_mut(self.have..self.have + n), b.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        self.have += n;
+        // Check the protocol string as soon as it is complete.
+        if self.have >= PSTR.len() && self.buf.get(..PSTR.len()) != Some(&PSTR[..]) {
+            self.have = 0;
+            if self.handshake.is_none() && self.preamble.is_none() && self.pos < MAX_PREAMBLE {
+                self.phase = Phase::Searching;
+                return 1;
+            }
+            self.lose(LostReason::Implausible, ev);
+            return 0;
+        }
+        if self.have == 68 {
+            self.finish_handshake(ev);
+        }
+        n
+    }
+
+    fn finish_handshake(&mut self, ev: &mut Events) {
+        let valid = self.hs_valid.min(self.have);
+        let hs = Handshake {
+            at: self.msg_at,
+            offset: self.msg_start,
+            reserved: (valid >= 28).then(|| array::<8>(&self.buf, 20)).flatten(),
+            info_hash: (valid >= 48).then(|| array::<20>(&self.buf, 28)).flatten(),
+            peer_id: (valid >= 68).then(|| array::<20>(&self.buf, 48)).flatten(),
+        };
+        self.hs_valid = 68;
+        if self.handshake.is_none() {
+            self.handshake = Some(hs);
+        }
+        ev.push(BtEvent {
+            side: self.side,
+            at: self.msg_at,
+            offset: self.msg_start,
+            message: Message::Handshake(hs),
+        });
+        self.have = 0;
+        self.phase = Phase::Header;
+    }
+
+    fn take_header(&mut self, b: &[u8], at: PacketRef, ev: &mut Events) -> usize {
+        if self.have == 0 {
+            self.msg_start = self.pos;
+            self.msg_at = at;
+        }
+        // How many header bytes are needed so far: the length, then the id, then the fields.
+        let need = match self.have {
+            0..=3 => 4,
+            4 => {
+                let len = be32(&self.buf, 0).unwrap_or(0);
+                if len == 0 { 4 } else { 5 }
+            }
+            _ => 5 + layout(self.buf.get(4).copied().unwrap_or(0)).0,
+        };
+        let n = b.len().min(need - self.have);
+        if let (Some(dst), Some(src)) = (self.buf.get_mut(self.have..self.have + n), b.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        self.have += n;
+        if self.have < need {
+            return n;
+        }
+        let len = be32(&self.buf, 0).unwrap_or(0);
+        if self.have == 4 {
+            if len == 0 {
+                self.emit(ev, Message::KeepAlive, self.msg_at, self.msg_start);
+                self.have = 0;
+            } else if len > MAX_MESSAGE {
+                self.lose(LostReason::Implausible, ev);
+            }
+            return n;
+        }
+        let id = self.buf.get(4).copied().unwrap_or(0);
+        if !fits(id, len) {
+            self.lose(LostReason::Implausible, ev);
+            return n;
+        }
+        let fixed = layout(id).0;
+        if self.have < 5 + fixed {
+            return n;
+        }
+        let f = self.buf.get(5..).unwrap_or(&[]);
+        let word = |at| be32(f, at).unwrap_or(0);
+        let body = u64::from(len) - 1 - fixed as u64;
+        let message = match id {
+            0 => Message::Choke,
+            1 => Message::Unchoke,
+            2 => Message::Interested,
+            3 => Message::NotInterested,
+            4 => Message::Have { index: word(0) },
+            5 => Message::Bitfield { len: len - 1 },
+            6 => Message::Request {
+                index: word(0),
+                begin: word(4),
+                length: word(8),
+            },
+            7 => Message::Piece {
+                index: word(0),
+                begin: word(4),
+                length: len - 9,
+            },
+            8 => Message::Cancel {
+                index: word(0),
+                begin: word(4),
+                length: word(8),
+            },
+            9 => Message::Port {
+                port: be16(f, 0).unwrap_or(0),
+            },
+            13 => Message::Suggest { index: word(0) },
+            14 => Message::HaveAll,
+            15 => Message::HaveNone,
+            16 => Message::Reject {
+                index: word(0),
+                begin: word(4),
+                length: word(8),
+            },
+            17 => Message::AllowedFast { index: word(0) },
+            20 => {
+                let sub = f.first().copied().unwrap_or(0);
+                if sub == 0 {
+                    self.have = 0;
+                    self.body_left = body;
+                    self.ext.clear();
+                    self.ext_target = (body as usize).min(MAX_EXT_DICT);
+                    if self.ext_target == 0 {
+                        // An extended handshake with no dictionary at all.
+                        self.emit(
+                            ev,
+                            Message::ExtendedHandshake(None),
+                            self.msg_at,
+                            self.msg_start,
+                        );
+                        self.after_fixed();
+                    } else {
+                        // Decoded once the dictionary is collected.
+                        self.phase = Phase::ExtDict;
+                    }
+                    return n;
+                }
+                Message::Extended { sub_id: sub, len }
+            }
+            other => Message::Unknown { id: other, len },
+        };
+        if let Message::Piece { length, .. } = message {
+            self.piece_bytes += u64::from(length);
+        }
+        self.emit(ev, message, self.msg_at, self.msg_start);
+        self.have = 0;
+        self.body_left = body;
+        self.after_fixed();
+        n
+    }
+
+    fn after_fixed(&mut self) {
+        self.phase = if self.body_left > 0 {
+            Phase::Body
+        } else {
+            Phase::Header
+        };
+    }
+
+    fn take_ext(&mut self, b: &[u8], ev: &mut Events) -> usize {
+        let n = b.len().min(self.ext_target - self.ext.len());
+        self.ext.extend_from_slice(b.get(..n).unwrap_or(&[]));
+        if self.ext.len() == self.ext_target {
+            let decoded = ExtHandshake::decode(&self.ext);
+            if self.ext_handshake.is_none() {
+                self.ext_handshake = decoded.clone();
+            }
+            self.emit(
+                ev,
+                Message::ExtendedHandshake(decoded),
+                self.msg_at,
+                self.msg_start,
+            );
+            self.body_left -= self.ext.len() as u64;
+            self.ext = Vec::new();
+            self.after_fixed();
+        }
+        n
+    }
+
+    /// While lost: finds a header to trust in this run, or counts the run as unparsed.
+    fn resync(&mut self, b: &[u8], run_start: bool, at: PacketRef, ev: &mut Events) -> usize {
+        let start_ok = run_start && trusted_alone(b);
+        let found = if start_ok {
+            Some(0)
+        } else {
+            (1..b.len().saturating_sub(5)).find(|&i| b.get(i..).is_some_and(trusted_chain))
+        };
+        match found {
+            Some(i) => {
+                self.unparsed += i as u64;
+                self.resyncs += 1;
+                ev.push(BtEvent {
+                    side: self.side,
+                    at,
+                    offset: self.pos + i as u64,
+                    message: Message::Resync {
+                        skipped: self.unparsed,
+                    },
+                });
+                self.phase = Phase::Header;
+                self.have = 0;
+                i
+            }
+            None => {
+                self.unparsed += b.len() as u64;
+                b.len()
+            }
+        }
+    }
+
+    fn emit(&mut self, ev: &mut Events, message: Message, at: PacketRef, offset: u64) {
+        let kind = message.kind();
+        if let Some(k) = kind {
+            if let Some(c) = self.counts.get_mut(k as usize) {
+                *c += 1;
+            }
+            if let Some(f) = self.first.get_mut(k as usize) {
+                f.get_or_insert(at);
+            }
+        }
+        ev.push(BtEvent {
+            side: self.side,
+            at,
+            offset,
+            message,
+        });
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return None;
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
