@@ -614,12 +614,6 @@ impl FlowDecoder {
         }
     }
 
-    fn dirs_mut(&mut self) -> &mut [DirDecoder; 2] {
-        self.dirs.get_or_insert_with(|| {
-            Box::new([DirDecoder::new(Side::Client), DirDecoder::new(Side::Server)])
-        })
-    }
-
     /// The decoder of the bytes `side` sent; `None` if the flow carried no payload.
     pub fn dir(&self, side: Side) -> Option<&DirDecoder> {
         let d = self.dirs.as_deref()?;
@@ -667,23 +661,25 @@ fn looks_like_tls(b: &[u8]) -> bool {
     matches!(b, [0x16, 0x03, ..])
 }
 
+/// Both directions' decoders, allocated on the first payload byte.
+fn dirs_of(dirs: &mut Option<Box<[DirDecoder; 2]>>, side: Side) -> &mut DirDecoder {
+    let [c, s] = &mut **dirs
+        .get_or_insert_with(|| Box::new([DirDecoder::new(Side::Client), DirDecoder::new(Side::Server)]));
+    match side {
+        Side::Client => c,
+        Side::Server => s,
+    }
+}
+
 impl StreamSink for FlowDecoder {
     fn data(&mut self, side: Side, offset: u64, bytes: &[u8], at: PacketRef) {
-        let idx = usize::from(side == Side::Server);
-        let mut events = std::mem::take(&mut self.events);
-        if let Some(d) = self.dirs_mut().get_mut(idx) {
-            d.data(offset, bytes, at, &mut events);
-        }
-        self.events = events;
+        let FlowDecoder { dirs, events } = self;
+        dirs_of(dirs, side).data(offset, bytes, at, events);
     }
 
     fn hole(&mut self, side: Side, offset: u64, len: u64, _cause: HoleCause, at: PacketRef) {
-        let idx = usize::from(side == Side::Server);
-        let mut events = std::mem::take(&mut self.events);
-        if let Some(d) = self.dirs_mut().get_mut(idx) {
-            d.hole(offset, len, at, &mut events);
-        }
-        self.events = events;
+        let FlowDecoder { dirs, events } = self;
+        dirs_of(dirs, side).hole(offset, len, at, events);
     }
 
     fn swap_sides(&mut self) {

@@ -17,6 +17,9 @@ pub struct Series {
     interval_ns: i64,
     up: Vec<u64>,
     down: Vec<u64>,
+    /// The bin the last byte fell in and the time span it covers, to spare a division per
+    /// packet (bytes arrive in time order, mostly in the same bin as the last).
+    hot: (usize, Timestamp, Timestamp),
 }
 
 impl Series {
@@ -26,6 +29,7 @@ impl Series {
             interval_ns: interval_ns.max(1),
             up: Vec::new(),
             down: Vec::new(),
+            hot: (0, start, start),
         }
     }
 
@@ -51,11 +55,22 @@ impl Series {
         if bytes == 0 {
             return;
         }
-        let mut idx = (ts.nanos_since(self.start).max(0) / self.interval_ns) as usize;
-        while idx >= MAX_BINS {
-            self.coarsen();
-            idx = (ts.nanos_since(self.start).max(0) / self.interval_ns) as usize;
-        }
+        let (hot_idx, from, until) = self.hot;
+        let idx = if from <= ts && ts < until {
+            hot_idx
+        } else {
+            let mut idx = (ts.nanos_since(self.start).max(0) / self.interval_ns) as usize;
+            while idx >= MAX_BINS {
+                self.coarsen();
+                idx = (ts.nanos_since(self.start).max(0) / self.interval_ns) as usize;
+            }
+            let from = Timestamp(self.start.0.saturating_add(idx as i64 * self.interval_ns));
+            // The first bin also takes times before the start.
+            let from = if idx == 0 { Timestamp(i64::MIN) } else { from };
+            let until = Timestamp(self.start.0.saturating_add((idx as i64 + 1) * self.interval_ns));
+            self.hot = (idx, from, until);
+            idx
+        };
         let bins = match side {
             Side::Client => &mut self.up,
             Side::Server => &mut self.down,
@@ -75,6 +90,7 @@ impl Series {
 
     fn coarsen(&mut self) {
         self.interval_ns = self.interval_ns.saturating_mul(2);
+        self.hot = (0, self.start, self.start);
         for bins in [&mut self.up, &mut self.down] {
             let merged: Vec<u64> = bins.chunks(2).map(|c| c.iter().sum()).collect();
             *bins = merged;
