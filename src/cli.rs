@@ -63,6 +63,10 @@ struct AnalyzeArgs {
     /// Most flows tracked per capture; beyond it the longest-idle flows are counted only.
     #[arg(long, default_value_t = 100_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     max_flows: u64,
+    /// List every BitTorrent message (frame, time, sender, stream offset) after each capture,
+    /// and under `messages` in JSON.
+    #[arg(long)]
+    messages: bool,
     /// Worker threads (0: one per core).
     #[arg(short = 'j', long, default_value_t = 0, value_name = "N")]
     threads: usize,
@@ -156,6 +160,7 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
     let opts = Options {
         interval_ms: args.interval_ms,
         max_flows: usize::try_from(args.max_flows).unwrap_or(usize::MAX),
+        messages: args.messages,
         ..Options::default()
     };
     let mut csv_file = match &args.csv {

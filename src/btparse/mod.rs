@@ -663,8 +663,9 @@ fn looks_like_tls(b: &[u8]) -> bool {
 
 /// Both directions' decoders, allocated on the first payload byte.
 fn dirs_of(dirs: &mut Option<Box<[DirDecoder; 2]>>, side: Side) -> &mut DirDecoder {
-    let [c, s] = &mut **dirs
-        .get_or_insert_with(|| Box::new([DirDecoder::new(Side::Client), DirDecoder::new(Side::Server)]));
+    let [c, s] = &mut **dirs.get_or_insert_with(|| {
+        Box::new([DirDecoder::new(Side::Client), DirDecoder::new(Side::Server)])
+    });
     match side {
         Side::Client => c,
         Side::Server => s,

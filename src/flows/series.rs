@@ -67,7 +67,11 @@ impl Series {
             let from = Timestamp(self.start.0.saturating_add(idx as i64 * self.interval_ns));
             // The first bin also takes times before the start.
             let from = if idx == 0 { Timestamp(i64::MIN) } else { from };
-            let until = Timestamp(self.start.0.saturating_add((idx as i64 + 1) * self.interval_ns));
+            let until = Timestamp(
+                self.start
+                    .0
+                    .saturating_add((idx as i64 + 1) * self.interval_ns),
+            );
             self.hot = (idx, from, until);
             idx
         };

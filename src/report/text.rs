@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use super::{human_bytes, human_rate};
-use crate::model::{CaptureReport, FlowReport};
+use crate::model::{BtSideReport, CaptureReport, FlowReport};
 
 /// Writes one capture's block.
 pub fn write_capture(w: &mut dyn Write, r: &CaptureReport) -> io::Result<()> {
@@ -67,8 +67,122 @@ pub fn write_capture(w: &mut dyn Write, r: &CaptureReport) -> io::Result<()> {
     if !r.flows.is_empty() {
         writeln!(w)?;
         write_flows(w, &r.flows)?;
+        write_bittorrent(w, r)?;
+        write_messages(w, r)?;
     }
     writeln!(w)
+}
+
+/// One paragraph per BitTorrent flow: who spoke, what each side sent, and framing.
+fn write_bittorrent(w: &mut dyn Write, r: &CaptureReport) -> io::Result<()> {
+    let start = r.first_time.unwrap_or(0.0);
+    for f in r.flows.iter().filter(|f| f.kind == Some("bittorrent")) {
+        let Some(bt) = &f.bittorrent else { continue };
+        writeln!(w)?;
+        writeln!(
+            w,
+            "  flow {} bittorrent, info_hash {}",
+            f.id,
+            bt.info_hash.as_deref().unwrap_or("(not captured)")
+        )?;
+        for (who, side) in [("client", &bt.client), ("server", &bt.server)] {
+            writeln!(w, "    {who} sent: {}", describe_side(side, start))?;
+        }
+    }
+    Ok(())
+}
+
+fn describe_side(s: &BtSideReport, start: f64) -> String {
+    let mut parts = Vec::new();
+    match &s.handshake {
+        Some(h) => {
+            let who = match (&h.peer_id, &h.peer_client) {
+                (Some(id), Some(name)) => format!("{id} ({name})"),
+                (Some(id), None) => id.clone(),
+                (None, _) => "peer id not captured".to_string(),
+            };
+            let flags = if h.flags.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", h.flags.join(","))
+            };
+            parts.push(format!(
+                "handshake at frame {} (+{:.3} s) {who}{flags}",
+                h.frame,
+                h.time - start
+            ));
+        }
+        None => parts.push("no handshake".to_string()),
+    }
+    if let Some(p) = s.preamble_bytes {
+        parts.push(format!("after a {p}-byte preamble"));
+    }
+    if let Some(b) = s.first.get("bitfield") {
+        parts.push(format!(
+            "bitfield at frame {} (+{:.3} s)",
+            b.frame,
+            b.time - start
+        ));
+    }
+    if let Some(e) = &s.extended {
+        if let Some(c) = &e.client {
+            parts.push(format!("extended handshake from {c:?}"));
+        }
+    }
+    let counts: Vec<String> = s.messages.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    if !counts.is_empty() {
+        parts.push(format!("messages: {}", counts.join(", ")));
+    }
+    if s.piece_bytes > 0 {
+        parts.push(format!("{} of piece data", human_bytes(s.piece_bytes)));
+    }
+    match (s.framing, s.lost_at) {
+        ("lost", Some(at)) => {
+            let mut t = format!(
+                "framing lost at stream byte {at} ({})",
+                s.lost_reason.unwrap_or("?")
+            );
+            if s.resyncs > 0 {
+                t.push_str(&format!(", regained {} times", s.resyncs));
+            }
+            parts.push(t);
+        }
+        ("not_bittorrent", _) => parts.push("no handshake in the first 4 KiB".to_string()),
+        _ => {}
+    }
+    if s.unparsed_bytes > 0 {
+        parts.push(format!("{} unparsed", human_bytes(s.unparsed_bytes)));
+    }
+    parts.join("; ")
+}
+
+/// The verbose view: every decoded message, for checking a flow by hand in Wireshark.
+fn write_messages(w: &mut dyn Write, r: &CaptureReport) -> io::Result<()> {
+    for f in &r.flows {
+        let Some(msgs) = &f.messages else { continue };
+        if msgs.is_empty() {
+            continue;
+        }
+        writeln!(w)?;
+        writeln!(
+            w,
+            "  messages of flow {} ({} -> {}):",
+            f.id, f.client, f.server
+        )?;
+        writeln!(
+            w,
+            "  {:>8}  {:>12}  {:<6}  {:>10}  message",
+            "frame", "time s", "from", "offset"
+        )?;
+        for m in msgs {
+            writeln!(
+                w,
+                "  {:>8}  {:>12.6}  {:<6}  {:>10}  {}",
+                m.frame, m.rel_time, m.from, m.offset, m.text
+            )?;
+        }
+    }
+    Ok(())
 }
 
 #[derive(Clone, Copy)]
