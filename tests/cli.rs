@@ -26,9 +26,18 @@ fn stderr(o: &Output) -> String {
 
 /// A capture with a complete connection and a reset one, written to `dir/name`.
 fn write_capture(dir: &Path, name: &str) -> PathBuf {
-    let mut a = Conv::new("198.51.100.1:40000".parse().unwrap(), "203.0.113.1:6881".parse().unwrap());
-    a.handshake().data(Side::Client, b"\x13BitTorrent protocol").data(Side::Server, &[7; 3000]).close();
-    let mut b = Conv::new("198.51.100.1:40001".parse().unwrap(), "203.0.113.1:6881".parse().unwrap());
+    let mut a = Conv::new(
+        "198.51.100.1:40000".parse().unwrap(),
+        "203.0.113.1:6881".parse().unwrap(),
+    );
+    a.handshake()
+        .data(Side::Client, b"\x13BitTorrent protocol")
+        .data(Side::Server, &[7; 3000])
+        .close();
+    let mut b = Conv::new(
+        "198.51.100.1:40001".parse().unwrap(),
+        "203.0.113.1:6881".parse().unwrap(),
+    );
     b.ts = a.ts;
     b.handshake().data(Side::Client, b"hello");
     b.send(Side::Server, TcpFlags::RST, &[]);
@@ -53,7 +62,11 @@ fn text_report_lists_every_flow() {
     let out = stdout(&o);
     assert!(out.contains("2 flows"), "{out}");
     assert!(out.contains("198.51.100.1:40000"));
-    assert!(out.lines().any(|l| l.contains("40001") && l.contains(" rst ")), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("40001") && l.contains(" rst ")),
+        "{out}"
+    );
 }
 
 #[test]
@@ -74,8 +87,18 @@ fn json_follows_the_output_contract() {
     assert_eq!(flows.len(), 2);
     for f in flows {
         for key in [
-            "id", "client", "server", "kind", "direction", "port", "established", "bytes_up",
-            "bytes_down", "goodput_bps", "close", "rsts",
+            "id",
+            "client",
+            "server",
+            "kind",
+            "direction",
+            "port",
+            "established",
+            "bytes_up",
+            "bytes_down",
+            "goodput_bps",
+            "close",
+            "rsts",
         ] {
             assert!(f.get(key).is_some(), "flow lacks {key}");
         }
@@ -88,7 +111,9 @@ fn json_follows_the_output_contract() {
     assert_eq!(flows[0]["close"], "fin");
     assert_eq!(flows[1]["close"], "rst");
     let rst = &flows[1]["rsts"][0];
-    for key in ["frame", "time", "from", "seq", "ack", "ttl", "verdict", "evidence"] {
+    for key in [
+        "frame", "time", "from", "seq", "ack", "ttl", "verdict", "evidence",
+    ] {
         assert!(rst.get(key).is_some(), "rst lacks {key}");
     }
     assert_eq!(rst["from"], "server");
@@ -114,7 +139,11 @@ fn a_bad_file_is_named_and_the_others_still_run() {
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 2, "{err}");
     assert!(lines[0].contains("notes.dump") && lines[0].contains("not a capture file"));
-    assert!(lines[0].contains("\"this is "), "shows the first bytes: {}", lines[0]);
+    assert!(
+        lines[0].contains("\"this is "),
+        "shows the first bytes: {}",
+        lines[0]
+    );
     assert!(lines[1].contains("missing.pcap") && lines[1].contains("cannot read"));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     let caps = v["captures"].as_array().unwrap();
@@ -136,14 +165,24 @@ fn a_cut_short_file_is_analysed_with_a_warning() {
     assert_eq!(o.status.code(), Some(0), "a warning is not a failure");
     assert!(stderr(&o).contains("warning") && stderr(&o).contains("last record cut short"));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert!(v["captures"][0]["notes"][0]["message"].as_str().unwrap().contains("cut short"));
+    assert!(
+        v["captures"][0]["notes"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cut short")
+    );
 }
 
 #[test]
 fn usage_errors_exit_2() {
     assert_eq!(bttrace(&["analyze"]).status.code(), Some(2));
     assert_eq!(bttrace(&["frobnicate"]).status.code(), Some(2));
-    assert_eq!(bttrace(&["analyze", "--interval-ms", "0", "x"]).status.code(), Some(2));
+    assert_eq!(
+        bttrace(&["analyze", "--interval-ms", "0", "x"])
+            .status
+            .code(),
+        Some(2)
+    );
 }
 
 #[test]
@@ -151,21 +190,49 @@ fn csv_file_is_written_and_never_silently_overwritten() {
     let dir = tempfile::tempdir().unwrap();
     let cap = write_capture(dir.path(), "two.pcap");
     let out = dir.path().join("flows.csv");
-    let args = ["analyze", "--csv", out.to_str().unwrap(), cap.to_str().unwrap()];
+    let args = [
+        "analyze",
+        "--csv",
+        out.to_str().unwrap(),
+        cap.to_str().unwrap(),
+    ];
     assert_eq!(bttrace(&args).status.code(), Some(0));
     let text = std::fs::read_to_string(&out).unwrap();
     let mut rdr = csv::Reader::from_reader(text.as_bytes());
     let headers = rdr.headers().unwrap().clone();
-    assert_eq!(headers.iter().collect::<Vec<_>>(), bttrace::report::csv::FLOW_COLUMNS);
+    assert_eq!(
+        headers.iter().collect::<Vec<_>>(),
+        bttrace::report::csv::flow_columns()
+    );
+    assert_eq!(headers.len(), 33 + 1 + 22 + 36 + 1);
     let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|r| r[0].ends_with("two.pcap")));
+    assert!(rows.iter().all(|r| r.len() == headers.len()));
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    assert_eq!(&rows[0][col("kind")], "bittorrent");
+    assert_eq!(&rows[0][col("framing_up")], "ok");
+    assert_eq!(
+        &rows[0][col("peer_id_up")],
+        "",
+        "this handshake stops at the protocol string"
+    );
 
     let again = bttrace(&args);
     assert_eq!(again.status.code(), Some(2));
     assert!(stderr(&again).contains("use --force"));
-    assert_eq!(std::fs::read_to_string(&out).unwrap(), text, "left untouched");
-    let forced = ["analyze", "--force", "--csv", out.to_str().unwrap(), cap.to_str().unwrap()];
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        text,
+        "left untouched"
+    );
+    let forced = [
+        "analyze",
+        "--force",
+        "--csv",
+        out.to_str().unwrap(),
+        cap.to_str().unwrap(),
+    ];
     assert_eq!(bttrace(&forced).status.code(), Some(0));
 }
 
@@ -191,5 +258,8 @@ fn csv_directory_gets_flows_csv_and_directories_are_walked() {
     assert_eq!(written, stdout(&o));
     let rows: Vec<&str> = written.lines().skip(1).collect();
     assert_eq!(rows.len(), 4);
-    assert!(rows[0].contains("a.pcap") && rows[3].contains("b.pcap"), "input order");
+    assert!(
+        rows[0].contains("a.pcap") && rows[3].contains("b.pcap"),
+        "input order"
+    );
 }

@@ -361,6 +361,15 @@ impl DirDecoder {
         }
     }
 
+    /// The stream ended. A handshake cut short after its protocol string is reported with
+    /// the fields that were seen, as when a hole cuts it.
+    pub fn finish(&mut self, ev: &mut Events) {
+        if self.phase == Phase::Handshake && self.have >= PSTR.len() {
+            self.hs_valid = self.hs_valid.min(self.have);
+            self.finish_handshake(ev);
+        }
+    }
+
     fn lose(&mut self, reason: LostReason, ev: &mut Events) {
         // Inside a header the loss starts where that message began; at a boundary, here.
         let inside = matches!(self.phase, Phase::Header | Phase::Handshake) && self.have > 0;

@@ -683,6 +683,14 @@ impl StreamSink for FlowDecoder {
         dirs_of(dirs, side).hole(offset, len, at, events);
     }
 
+    fn finish(&mut self) {
+        if let Some(d) = self.dirs.as_deref_mut() {
+            for dir in d.iter_mut() {
+                dir.finish(&mut self.events);
+            }
+        }
+    }
+
     fn swap_sides(&mut self) {
         if let Some(d) = self.dirs.as_deref_mut() {
             d.swap(0, 1);

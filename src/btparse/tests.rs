@@ -311,6 +311,26 @@ fn a_hole_over_the_peer_id_keeps_the_rest_of_the_handshake() {
 }
 
 #[test]
+fn a_stream_ending_inside_the_handshake_reports_what_was_seen() {
+    let hs = bt::handshake([0; 8], HASH, PEER);
+    let mut d = DirDecoder::new(Side::Client);
+    let mut ev = Events::default();
+    d.data(0, &hs[..40], at(1), &mut ev);
+    assert!(d.handshake.is_none());
+    d.finish(&mut ev);
+    let h = d.handshake.unwrap();
+    assert_eq!(
+        (h.reserved, h.info_hash, h.peer_id),
+        (Some([0; 8]), None, None)
+    );
+    // Before the protocol string is complete there is nothing to report.
+    let mut d = DirDecoder::new(Side::Client);
+    d.data(0, &hs[..19], at(1), &mut ev);
+    d.finish(&mut ev);
+    assert!(d.handshake.is_none());
+}
+
+#[test]
 fn a_hole_over_a_header_loses_framing_until_a_trusted_header() {
     let msgs = [
         Message::Have { index: 1 },

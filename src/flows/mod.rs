@@ -747,6 +747,7 @@ fn finish_flow<S: StreamSink>(flow: &mut Flow<S>, at: PacketRef) {
     for h in halves.iter_mut() {
         h.stream.flush(at, app);
     }
+    app.finish();
 }
 
 #[cfg(test)]

@@ -69,6 +69,8 @@ pub trait StreamSink {
     fn hole(&mut self, side: Side, offset: u64, len: u64, cause: HoleCause, at: PacketRef);
     /// The flow's client and server turned out to be the other way round.
     fn swap_sides(&mut self) {}
+    /// The flow is over: nothing more will come in either direction.
+    fn finish(&mut self) {}
 }
 
 /// A sink that ignores the stream (when only flow statistics are wanted).

@@ -6,10 +6,11 @@
 
 use std::io::{self, Write};
 
-use crate::model::{CaptureReport, FlowReport};
+use crate::btparse::MsgKind;
+use crate::model::{BtSideReport, CaptureReport, FlowReport};
 
-/// Columns of the flows table, in order.
-pub const FLOW_COLUMNS: [&str; 34] = [
+/// Columns of the flows table before the BitTorrent ones, in order.
+pub const FLOW_COLUMNS_BASE: [&str; 33] = [
     "capture",
     "id",
     "client",
@@ -43,8 +44,39 @@ pub const FLOW_COLUMNS: [&str; 34] = [
     "close",
     "rsts",
     "rst_frames",
-    "error",
 ];
+
+/// Per-side BitTorrent columns; each appears twice, suffixed `_up` (sent by the client) and
+/// `_down` (sent by the server), followed by one `msgs_<kind>_up/_down` pair per message kind.
+pub const BT_SIDE_COLUMNS: [&str; 11] = [
+    "peer_id",
+    "peer_client",
+    "reserved_flags",
+    "ext_client",
+    "preamble_bytes",
+    "handshake_time",
+    "bitfield_time",
+    "piece_bytes",
+    "framing",
+    "lost_at",
+    "unparsed_bytes",
+];
+
+/// Every column of the flows table, in order.
+pub fn flow_columns() -> Vec<String> {
+    let mut cols: Vec<String> = FLOW_COLUMNS_BASE.iter().map(|c| c.to_string()).collect();
+    cols.push("info_hash".into());
+    for c in BT_SIDE_COLUMNS {
+        cols.push(format!("{c}_up"));
+        cols.push(format!("{c}_down"));
+    }
+    for k in MsgKind::ALL {
+        cols.push(format!("msgs_{}_up", k.code()));
+        cols.push(format!("msgs_{}_down", k.code()));
+    }
+    cols.push("error".into());
+    cols
+}
 
 /// Makes a text cell safe to open in a spreadsheet.
 pub fn defuse(cell: &str) -> String {
@@ -94,8 +126,57 @@ fn flow_record(capture: &str, f: &FlowReport) -> Vec<String> {
         f.close.to_string(),
         f.rsts.len().to_string(),
         frames.join(" "),
-        String::new(),
     ]
+    .into_iter()
+    .chain(bt_cells(f))
+    .chain([String::new()])
+    .collect()
+}
+
+fn side_cells(s: Option<&BtSideReport>) -> [String; 11] {
+    let Some(s) = s else {
+        return Default::default();
+    };
+    let h = s.handshake.as_ref();
+    [
+        defuse(h.and_then(|h| h.peer_id.as_deref()).unwrap_or("")),
+        defuse(h.and_then(|h| h.peer_client.as_deref()).unwrap_or("")),
+        h.map(|h| h.flags.join(" ")).unwrap_or_default(),
+        defuse(
+            s.extended
+                .as_ref()
+                .and_then(|e| e.client.as_deref())
+                .unwrap_or(""),
+        ),
+        opt(s.preamble_bytes),
+        opt(h.map(|h| format!("{:.6}", h.time))),
+        opt(s.first.get("bitfield").map(|b| format!("{:.6}", b.time))),
+        s.piece_bytes.to_string(),
+        s.framing.to_string(),
+        opt(s.lost_at),
+        s.unparsed_bytes.to_string(),
+    ]
+}
+
+fn bt_cells(f: &FlowReport) -> Vec<String> {
+    let bt = f.bittorrent.as_ref();
+    let up = side_cells(bt.map(|b| &b.client));
+    let down = side_cells(bt.map(|b| &b.server));
+    let mut cells = vec![opt(bt.and_then(|b| b.info_hash.clone()))];
+    for (u, d) in up.into_iter().zip(down) {
+        cells.push(u);
+        cells.push(d);
+    }
+    for k in MsgKind::ALL {
+        for side in [bt.map(|b| &b.client), bt.map(|b| &b.server)] {
+            let n = side
+                .and_then(|s| s.messages.get(k.code()))
+                .copied()
+                .unwrap_or(0);
+            cells.push(n.to_string());
+        }
+    }
+    cells
 }
 
 /// Writes the flows table, header first, for any number of captures.
@@ -106,7 +187,7 @@ pub struct FlowsCsv<W: Write> {
 impl<W: Write> FlowsCsv<W> {
     pub fn new(w: W) -> io::Result<FlowsCsv<W>> {
         let mut w = csv::Writer::from_writer(w);
-        w.write_record(FLOW_COLUMNS).map_err(io::Error::other)?;
+        w.write_record(flow_columns()).map_err(io::Error::other)?;
         Ok(FlowsCsv { w })
     }
 
@@ -114,7 +195,7 @@ impl<W: Write> FlowsCsv<W> {
     /// disappears from the table.
     pub fn capture(&mut self, r: &CaptureReport) -> io::Result<()> {
         if r.flows.is_empty() && r.error.is_some() {
-            let mut row = vec![String::new(); FLOW_COLUMNS.len()];
+            let mut row = vec![String::new(); flow_columns().len()];
             if let Some(first) = row.first_mut() {
                 *first = defuse(&r.path);
             }
