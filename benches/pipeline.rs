@@ -37,17 +37,31 @@ fn bulk_capture(flows: u16, segments: usize, snaplen: Option<usize>) -> Vec<u8> 
     }
     let mut recs: Vec<Record> = convs
         .iter()
-        .flat_map(|c| c.packets.iter().map(|p| p.record(LinkType::ETHERNET, snaplen)))
+        .flat_map(|c| {
+            c.packets
+                .iter()
+                .map(|p| p.record(LinkType::ETHERNET, snaplen))
+        })
         .collect();
     recs.sort_by_key(|r| r.ts);
     let snap = snaplen.map_or(262_144, |s| s as u32);
-    synth::pcap(LinkType::ETHERNET, &recs, PcapOpts { snaplen: snap, ..PcapOpts::default() })
+    synth::pcap(
+        LinkType::ETHERNET,
+        &recs,
+        PcapOpts {
+            snaplen: snap,
+            ..PcapOpts::default()
+        },
+    )
 }
 
 fn bench_decode(c: &mut Criterion) {
-    let rec = Conv::new("198.51.100.1:40000".parse().unwrap(), "203.0.113.1:6881".parse().unwrap())
-        .packet(Side::Server, TcpFlags::ACK, &[0; 1448])
-        .record(LinkType::ETHERNET, None);
+    let rec = Conv::new(
+        "198.51.100.1:40000".parse().unwrap(),
+        "203.0.113.1:6881".parse().unwrap(),
+    )
+    .packet(Side::Server, TcpFlags::ACK, &[0; 1448])
+    .record(LinkType::ETHERNET, None);
     let frame = Frame {
         index: 1,
         ts: Timestamp(0),
@@ -81,7 +95,13 @@ fn bench_reassembly(c: &mut Criterion) {
             s.set_origin(SeqNum(7));
             let mut sink = Count(0);
             for i in 0..1000u32 {
-                s.push(SeqNum(7) + i * 1448, 1448, &data, PacketRef::default(), &mut sink);
+                s.push(
+                    SeqNum(7) + i * 1448,
+                    1448,
+                    &data,
+                    PacketRef::default(),
+                    &mut sink,
+                );
             }
             black_box(sink.0)
         })
@@ -92,8 +112,20 @@ fn bench_reassembly(c: &mut Criterion) {
             s.set_origin(SeqNum(7));
             let mut sink = Count(0);
             for i in (0..1000u32).step_by(2) {
-                s.push(SeqNum(7) + (i + 1) * 1448, 1448, &data, PacketRef::default(), &mut sink);
-                s.push(SeqNum(7) + i * 1448, 1448, &data, PacketRef::default(), &mut sink);
+                s.push(
+                    SeqNum(7) + (i + 1) * 1448,
+                    1448,
+                    &data,
+                    PacketRef::default(),
+                    &mut sink,
+                );
+                s.push(
+                    SeqNum(7) + i * 1448,
+                    1448,
+                    &data,
+                    PacketRef::default(),
+                    &mut sink,
+                );
             }
             black_box(sink.0)
         })
