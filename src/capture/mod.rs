@@ -63,6 +63,7 @@ pub struct LinkType(pub u32);
 impl LinkType {
     pub const NULL: LinkType = LinkType(0);
     pub const ETHERNET: LinkType = LinkType(1);
+    pub const PPP: LinkType = LinkType(9);
     /// DLT_RAW as some BSDs number it (Glasnost files may carry it).
     pub const RAW_12: LinkType = LinkType(12);
     /// DLT_RAW as other BSDs number it.
@@ -70,15 +71,23 @@ impl LinkType {
     pub const RAW: LinkType = LinkType(101);
     /// OpenBSD loopback: like NULL but the address family is big-endian.
     pub const LOOP: LinkType = LinkType(108);
+    pub const PPP_HDLC: LinkType = LinkType(50);
     pub const LINUX_SLL: LinkType = LinkType(113);
+    /// Per-Packet Information header, then the link type it names.
+    pub const PPI: LinkType = LinkType(192);
     pub const IPV4: LinkType = LinkType(228);
     pub const IPV6: LinkType = LinkType(229);
+    /// Linux netfilter NFLOG: TLVs, one of which carries the IP packet.
+    pub const NFLOG: LinkType = LinkType(239);
     pub const LINUX_SLL2: LinkType = LinkType(276);
 
     pub fn name(self) -> &'static str {
         match self {
             LinkType::NULL => "null",
             LinkType::ETHERNET => "ethernet",
+            LinkType::PPP | LinkType::PPP_HDLC => "ppp",
+            LinkType::PPI => "ppi",
+            LinkType::NFLOG => "nflog",
             LinkType::RAW_12 | LinkType::RAW_14 | LinkType::RAW => "raw-ip",
             LinkType::LOOP => "loop",
             LinkType::LINUX_SLL => "linux-sll",

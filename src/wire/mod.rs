@@ -3,7 +3,8 @@
 //! Layer: [`Frame`] in, [`Segment`] (borrowing the frame's bytes) or a [`Skip`] reason out.
 //! Link types: Ethernet (802.1Q/802.1ad/QinQ tags, 802.3 LLC/SNAP, PPPoE sessions, MPLS),
 //! Linux cooked SLL and SLL2, raw IP (LINKTYPE_RAW 101 and DLT 12/14, LINKTYPE_IPV4/IPV6),
-//! BSD null and OpenBSD loop. IPv4 and IPv6 (extension headers walked).
+//! BSD null and OpenBSD loop, PPP, PPI, and Linux NFLOG. IPv4 and IPv6 (extension headers
+//! walked). Tunnels (GRE, GTP-U, VXLAN, 6in4) are not opened: their packets count as not TCP.
 //!
 //! Lengths come from the IP header, never from the frame: Ethernet padding is never payload,
 //! and bytes cut by the snaplen are counted in [`Segment::payload_len`] though absent from
@@ -218,6 +219,42 @@ const MAX_TAGS: usize = 8;
 /// Returns the network protocol and the offset of its header.
 fn link(lt: LinkType, d: &[u8]) -> Result<(Net, usize), Skip> {
     match lt {
+        LinkType::PPI => {
+            // version, flags, header length (LE), then the link type of what follows (LE).
+            let len = usize::from(u16::from_le_bytes(
+                array::<2>(d, 2).ok_or(Skip::LinkTruncated)?,
+            ));
+            let inner = LinkType(u32::from_le_bytes(
+                array::<4>(d, 4).ok_or(Skip::LinkTruncated)?,
+            ));
+            if len < 8 || inner == LinkType::PPI {
+                return Err(Skip::LinkTruncated);
+            }
+            let rest = d.get(len..).ok_or(Skip::LinkTruncated)?;
+            let (net, off) = link(inner, rest)?;
+            Ok((net, len + off))
+        }
+        LinkType::PPP | LinkType::PPP_HDLC => {
+            // Optional HDLC address and control (ff 03), then the PPP protocol number: one
+            // byte when compressed (an odd first byte, RFC 1661 section 6.5), else two.
+            let off = if array::<2>(d, 0) == Some([0xff, 0x03]) {
+                2
+            } else {
+                0
+            };
+            let first = u8_at(d, off).ok_or(Skip::LinkTruncated)?;
+            let (proto, len) = if first & 1 == 1 {
+                (u16::from(first), 1)
+            } else {
+                (be16(d, off).ok_or(Skip::LinkTruncated)?, 2)
+            };
+            match proto {
+                0x0021 => Ok((Net::V4, off + len)),
+                0x0057 => Ok((Net::V6, off + len)),
+                _ => Err(Skip::NotIp),
+            }
+        }
+        LinkType::NFLOG => nflog(d),
         LinkType::ETHERNET => {
             let ty = be16(d, 12).ok_or(Skip::LinkTruncated)?;
             if ty <= 1500 {
@@ -263,6 +300,30 @@ fn link(lt: LinkType, d: &[u8]) -> Result<(Net, usize), Skip> {
         LinkType::IPV6 => Ok((Net::V6, 0)),
         _ => Err(Skip::UnsupportedLink),
     }
+}
+
+/// NFLOG: a 4-byte header (address family, version, group), then TLVs whose length and type
+/// are in the capturing host's byte order (little-endian in practice); type 9 is the packet.
+fn nflog(d: &[u8]) -> Result<(Net, usize), Skip> {
+    let family = u8_at(d, 0).ok_or(Skip::LinkTruncated)?;
+    let mut off = 4;
+    for _ in 0..64 {
+        let [l0, l1, t0, t1] = array::<4>(d, off).ok_or(Skip::LinkTruncated)?;
+        let len = usize::from(u16::from_le_bytes([l0, l1]));
+        let ty = u16::from_le_bytes([t0, t1]) & 0x7fff;
+        if len < 4 {
+            return Err(Skip::LinkTruncated);
+        }
+        if ty == 9 {
+            return match family {
+                2 => Ok((Net::V4, off + 4)),
+                10 => Ok((Net::V6, off + 4)),
+                _ => Ok((Net::Sniff, off + 4)),
+            };
+        }
+        off += (len + 3) & !3;
+    }
+    Err(Skip::NotIp)
 }
 
 fn ethertype(mut ty: u16, d: &[u8], mut off: usize) -> Result<(Net, usize), Skip> {

@@ -126,6 +126,25 @@ fn every_link_type_reaches_the_same_segment() {
     for raw in [LinkType::RAW_12, LinkType::RAW_14, LinkType::IPV4] {
         frames.push((raw, ip.clone()));
     }
+    // PPP with and without HDLC framing; PPI around Ethernet; NFLOG with a prefix TLV first.
+    frames.push((LinkType::PPP, [&[0xff, 0x03, 0x00, 0x21][..], &ip].concat()));
+    frames.push((LinkType::PPP_HDLC, [&[0x00, 0x21][..], &ip].concat()));
+    frames.push((LinkType::PPP, [&[0x21][..], &ip].concat()));
+    let ppi = [
+        &[0, 0, 8, 0, 1, 0, 0, 0][..],
+        &synth::frame(LinkType::ETHERNET, &ip),
+    ]
+    .concat();
+    frames.push((LinkType::PPI, ppi));
+    let nflog = [
+        &[2, 0, 0, 1][..],
+        &[8, 0, 10, 0, b'a', b'b', b'c', b'd'],
+        &((ip.len() + 4) as u16).to_le_bytes(),
+        &[9, 0],
+        &ip,
+    ]
+    .concat();
+    frames.push((LinkType::NFLOG, nflog));
     // BSD null written by a big-endian host, and OpenBSD loop.
     for l in [LinkType::NULL, LinkType::LOOP] {
         let mut f = 2u32.to_be_bytes().to_vec();
