@@ -215,6 +215,13 @@ impl<W: Write> FlowsCsv<W> {
     pub fn finish(mut self) -> io::Result<()> {
         self.w.flush()
     }
+
+    /// Flushes and returns the underlying writer.
+    pub fn into_inner(self) -> io::Result<W> {
+        self.w
+            .into_inner()
+            .map_err(|e| io::Error::other(e.to_string()))
+    }
 }
 
 #[cfg(test)]
