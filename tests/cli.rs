@@ -263,3 +263,26 @@ fn csv_directory_gets_flows_csv_and_directories_are_walked() {
         "input order"
     );
 }
+
+#[test]
+fn messages_lists_every_decoded_message_with_its_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = write_capture(dir.path(), "two.pcap");
+    let o = bttrace(&["analyze", "--messages", cap.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    assert!(out.contains("messages of flow 1"), "{out}");
+    // The client's 20-byte protocol string is frame 4 (after the SYN, SYN-ACK, ACK).
+    assert!(
+        out.lines().any(|l| l.trim_start().starts_with("4 ") && l.contains("Handshake")),
+        "{out}"
+    );
+    let j = bttrace(&["analyze", "--messages", "--format", "json", cap.to_str().unwrap()]);
+    let v: Value = serde_json::from_str(&stdout(&j)).unwrap();
+    let msgs = v["captures"][0]["flows"][0]["messages"].as_array().unwrap();
+    assert_eq!(msgs[0]["frame"], 4);
+    assert_eq!(msgs[0]["from"], "client");
+    let plain = bttrace(&["analyze", "--format", "json", cap.to_str().unwrap()]);
+    let v: Value = serde_json::from_str(&stdout(&plain)).unwrap();
+    assert!(v["captures"][0]["flows"][0]["messages"].is_null());
+}
