@@ -274,10 +274,17 @@ fn messages_lists_every_decoded_message_with_its_frame() {
     assert!(out.contains("messages of flow 1"), "{out}");
     // The client's 20-byte protocol string is frame 4 (after the SYN, SYN-ACK, ACK).
     assert!(
-        out.lines().any(|l| l.trim_start().starts_with("4 ") && l.contains("Handshake")),
+        out.lines()
+            .any(|l| l.trim_start().starts_with("4 ") && l.contains("Handshake")),
         "{out}"
     );
-    let j = bttrace(&["analyze", "--messages", "--format", "json", cap.to_str().unwrap()]);
+    let j = bttrace(&[
+        "analyze",
+        "--messages",
+        "--format",
+        "json",
+        cap.to_str().unwrap(),
+    ]);
     let v: Value = serde_json::from_str(&stdout(&j)).unwrap();
     let msgs = v["captures"][0]["flows"][0]["messages"].as_array().unwrap();
     assert_eq!(msgs[0]["frame"], 4);
