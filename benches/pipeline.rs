@@ -149,5 +149,82 @@ fn bench_pipeline(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_decode, bench_reassembly, bench_pipeline);
+/// The peer-wire decoder alone on a stream of 16 KiB-block pieces (bodies skipped by
+/// arithmetic) and on a stream of small messages (every byte parsed), then the whole pipeline
+/// on real BitTorrent captures from the fixtures.
+fn bench_peer_wire(c: &mut Criterion) {
+    use bttrace::btparse::Message;
+    let mut pieces = synth::bt::handshake([0; 8], [1; 20], b"-TR3000-abcdefghijkl");
+    for i in 0..200 {
+        pieces.extend(
+            synth::bt::message(
+                &Message::Piece {
+                    index: i,
+                    begin: 0,
+                    length: 16384,
+                },
+                7,
+            )
+            .unwrap(),
+        );
+    }
+    let mut small = synth::bt::handshake([0; 8], [1; 20], b"-TR3000-abcdefghijkl");
+    for i in 0..20_000 {
+        small.extend(synth::bt::message(&Message::Have { index: i }, 0).unwrap());
+        small.extend(
+            synth::bt::message(
+                &Message::Request {
+                    index: i,
+                    begin: 0,
+                    length: 16384,
+                },
+                0,
+            )
+            .unwrap(),
+        );
+    }
+    let mut g = c.benchmark_group("peer wire");
+    for (name, stream) in [("16 KiB pieces", &pieces), ("have+request", &small)] {
+        g.throughput(Throughput::Bytes(stream.len() as u64));
+        g.bench_function(format!("decode {name}, 1448-byte segments"), |b| {
+            b.iter(|| {
+                let mut d = bttrace::btparse::FlowDecoder::new(Default::default());
+                for (i, seg) in stream.chunks(1448).enumerate() {
+                    let at = PacketRef {
+                        frame: i as u64,
+                        ts: Timestamp(0),
+                    };
+                    d.data(Side::Server, (i * 1448) as u64, seg, at);
+                }
+                black_box(d.kind())
+            })
+        });
+    }
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    for rel in [
+        "ndpi/bittorrent_transmission.pcapng",
+        "netns/bt_download_full.pcap",
+    ] {
+        let bytes = std::fs::read(fixtures.join(rel)).unwrap();
+        g.throughput(Throughput::Bytes(bytes.len() as u64));
+        g.bench_function(format!("analyze {rel}"), |b| {
+            b.iter(|| {
+                black_box(
+                    analyze_bytes(rel, bytes.clone(), &Options::default())
+                        .flows
+                        .len(),
+                )
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_decode,
+    bench_reassembly,
+    bench_pipeline,
+    bench_peer_wire
+);
 criterion_main!(benches);
