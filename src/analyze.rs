@@ -5,7 +5,8 @@ use std::path::Path;
 use crate::btparse::{self, FlowDecoder};
 use crate::capture::{CaptureReader, Note, Timestamp};
 use crate::flows::{FlowTable, Limits, PacketRef, TableLimits};
-use crate::model::{CaptureReport, FlowReport, RetiredFlows, Tally};
+use crate::model::{CaptureReport, FlowJudgement, FlowReport, RetiredFlows, Tally};
+use crate::rst::{self, VantageSetting};
 use crate::wire::{self, Anomaly, Skip};
 
 /// How to analyse; the defaults are what `bttrace analyze` uses.
@@ -19,6 +20,8 @@ pub struct Options {
     pub reassembly: Limits,
     /// Keep every peer-wire message for the verbose view (`--messages`).
     pub messages: bool,
+    /// Where the captures were taken, when the user says so.
+    pub vantage: VantageSetting,
 }
 
 impl Default for Options {
@@ -28,6 +31,7 @@ impl Default for Options {
             max_flows: TableLimits::default().max_flows,
             reassembly: Limits::default(),
             messages: false,
+            vantage: VantageSetting::Auto,
         }
     }
 }
@@ -125,6 +129,8 @@ pub fn analyze_reader(name: String, mut reader: CaptureReader, opts: &Options) -
     let overflow = table.overflow;
     let flows = table.finish();
     let start = first.unwrap_or_default().0;
+    let vantages = rst::vantages(&flows, opts.vantage);
+    let contexts = rst::capture_contexts(&flows);
     CaptureReport {
         path: name,
         error: read_error,
@@ -150,7 +156,16 @@ pub fn analyze_reader(name: String, mut reader: CaptureReader, opts: &Options) -
         last_time: first.map(|_| last.as_secs_f64()),
         flows: flows
             .iter()
-            .map(|f| FlowReport::from_flow(f, start, opts.messages))
+            .zip(vantages.iter().zip(&contexts))
+            .map(|(f, (&vantage, &ctx))| {
+                let findings = rst::judge_flow(f, vantage, ctx);
+                let judged = FlowJudgement {
+                    vantage,
+                    findings: &findings,
+                    blocking: rst::blocking_signal(f, vantage),
+                };
+                FlowReport::from_flow(f, start, opts.messages, &judged)
+            })
             .collect(),
         flows_retired: RetiredFlows::from_overflow(overflow, limits.max_flows),
         tests: Vec::new(),

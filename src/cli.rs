@@ -13,7 +13,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::analyze::Options;
 use crate::batch;
 use crate::model::CaptureReport;
-use crate::report::{csv::FlowsCsv, json::JsonWriter, text};
+use crate::report::{
+    csv::{FlowsCsv, RstsCsv},
+    json::JsonWriter,
+    text,
+};
+use crate::rst::VantageSetting;
 
 #[derive(Parser)]
 #[command(
@@ -51,9 +56,17 @@ struct AnalyzeArgs {
     /// Output format on standard output.
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
     format: OutputFormat,
-    /// Also write the flows table as CSV to this file, or to flows.csv in this directory.
+    /// Also write the flows table as CSV to this file; or, for a directory, flows.csv and
+    /// rsts.csv in it.
     #[arg(long, value_name = "PATH")]
     csv: Option<PathBuf>,
+    /// Also write the RSTs table (verdict, evidence, Wireshark filter) as CSV to this file.
+    #[arg(long, value_name = "FILE")]
+    rsts_csv: Option<PathBuf>,
+    /// Where the captures were taken: `auto` (from TTLs and handshake timing), `client`,
+    /// `server`, or the capturing host's IP address.
+    #[arg(long, default_value = "auto", value_name = "WHERE", value_parser = parse_vantage)]
+    vantage: VantageSetting,
     /// Overwrite output files that already exist.
     #[arg(long)]
     force: bool,
@@ -70,6 +83,18 @@ struct AnalyzeArgs {
     /// Worker threads (0: one per core).
     #[arg(short = 'j', long, default_value_t = 0, value_name = "N")]
     threads: usize,
+}
+
+fn parse_vantage(s: &str) -> Result<VantageSetting, String> {
+    match s {
+        "auto" => Ok(VantageSetting::Auto),
+        "client" => Ok(VantageSetting::Client),
+        "server" => Ok(VantageSetting::Server),
+        ip => ip
+            .parse()
+            .map(VantageSetting::Host)
+            .map_err(|_| format!("{ip:?} is not auto, client, server or an IP address")),
+    }
 }
 
 pub fn main() -> ExitCode {
@@ -107,14 +132,15 @@ fn create_output(path: &Path, force: bool) -> io::Result<File> {
     })
 }
 
-/// `--csv PATH`: a directory (existing, or named with a trailing slash) gets `flows.csv`.
-fn csv_path(p: &Path) -> io::Result<PathBuf> {
+/// `--csv PATH`: a directory (existing, or named with a trailing slash) gets `flows.csv` and
+/// `rsts.csv`; a file gets the flows table.
+fn csv_paths(p: &Path) -> io::Result<(PathBuf, Option<PathBuf>)> {
     let as_dir = p.is_dir() || p.as_os_str().to_string_lossy().ends_with('/');
     if as_dir {
         fs::create_dir_all(p)?;
-        Ok(p.join("flows.csv"))
+        Ok((p.join("flows.csv"), Some(p.join("rsts.csv"))))
     } else {
-        Ok(p.to_path_buf())
+        Ok((p.to_path_buf(), None))
     }
 }
 
@@ -161,13 +187,25 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
         interval_ms: args.interval_ms,
         max_flows: usize::try_from(args.max_flows).unwrap_or(usize::MAX),
         messages: args.messages,
+        vantage: args.vantage,
         ..Options::default()
     };
-    let mut csv_file = match &args.csv {
+    let (flows_path, dir_rsts) = match &args.csv {
+        Some(p) => {
+            let (f, r) = csv_paths(p)?;
+            (Some(f), r)
+        }
+        None => (None, None),
+    };
+    let rsts_path = args.rsts_csv.clone().or(dir_rsts);
+    let mut csv_file = match &flows_path {
         Some(p) => Some(FlowsCsv::new(BufWriter::new(create_output(
-            &csv_path(p)?,
-            args.force,
+            p, args.force,
         )?))?),
+        None => None,
+    };
+    let mut rsts_file = match &rsts_path {
+        Some(p) => Some(RstsCsv::new(BufWriter::new(create_output(p, args.force)?))?),
         None => None,
     };
     let mut out = Stdout::new(args.format, BufWriter::new(io::stdout().lock()))?;
@@ -184,10 +222,16 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
         if let Some(c) = csv_file.as_mut() {
             c.capture(&r)?;
         }
+        if let Some(c) = rsts_file.as_mut() {
+            c.capture(&r)?;
+        }
         out.capture(&r)
     })?;
     out.finish(totals)?;
     if let Some(c) = csv_file {
+        c.finish()?;
+    }
+    if let Some(c) = rsts_file {
         c.finish()?;
     }
     Ok(totals)

@@ -17,6 +17,7 @@ pub mod cli;
 pub mod flows;
 pub mod model;
 pub mod report;
+pub mod rst;
 pub mod synth;
 pub mod wire;
 

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::btparse::{self, DirDecoder, FlowDecoder, Framing, MsgKind, peer_id};
 use crate::capture::{Format, LinkType, Note, Timestamp};
 use crate::flows::{Flow, Overflow, PacketRef, Roles, Side};
+use crate::rst::{BlockingSignal, Finding, Vantage};
 
 /// A count and the first frame it happened at (so a user can jump there in Wireshark).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -158,6 +159,10 @@ pub struct FlowReport {
     pub rsts: Vec<RstReport>,
     /// RSTs beyond the per-flow record limit, counted only.
     pub rsts_dropped: u32,
+    /// Where the capture was taken for this flow: `client`, `server`, `middle`, `unknown`.
+    pub vantage: &'static str,
+    /// The study's blocking signal, for flows with a RST (null otherwise).
+    pub blocking: Option<BlockingReport>,
     pub series: SeriesReport,
     /// The peer-wire view, for flows that carried payload (null otherwise).
     pub bittorrent: Option<BtReport>,
@@ -356,8 +361,51 @@ pub struct RstReport {
     pub ip_id: Option<u16>,
     pub window: u16,
     pub flags: String,
+    /// `forged` | `endpoint` | `inconclusive`.
     pub verdict: Option<&'static str>,
+    /// Stable short codes of the evidence (see the README).
     pub evidence: Vec<&'static str>,
+    /// Each piece of evidence with its strength and a sentence to check.
+    pub findings: Vec<EvidenceReport>,
+    /// A Wireshark display filter selecting this RST.
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceReport {
+    pub code: &'static str,
+    /// `strong` | `medium` | `weak` | `context` (against the claimed sender), `endpoint` (for
+    /// it), `info`.
+    pub strength: &'static str,
+    pub text: String,
+}
+
+/// The study's blocking signal for a flow that was reset.
+#[derive(Debug, Clone, Serialize)]
+pub struct BlockingReport {
+    /// Reset, not closed by either end first.
+    pub reset: bool,
+    pub rsts_received: u32,
+    pub rsts_sent: u32,
+    /// Milliseconds from the BitTorrent bitfield (or handshake) exchange to the first RST.
+    pub after_bt_exchange_ms: Option<f64>,
+    /// The first RST came before any transfer data.
+    pub before_data: bool,
+    /// Reset, RSTs received and none sent by the capturing side: the study's signal.
+    pub signal: bool,
+}
+
+impl From<BlockingSignal> for BlockingReport {
+    fn from(b: BlockingSignal) -> BlockingReport {
+        BlockingReport {
+            reset: b.reset,
+            rsts_received: b.rsts_received,
+            rsts_sent: b.rsts_sent,
+            after_bt_exchange_ms: b.after_bt_exchange_ms,
+            before_data: b.before_data,
+            signal: b.signal,
+        }
+    }
 }
 
 /// Unique payload bytes per interval since the flow's first packet.
@@ -368,8 +416,25 @@ pub struct SeriesReport {
     pub down: Vec<u64>,
 }
 
+/// What the forensics said about a flow.
+pub struct FlowJudgement<'a> {
+    pub vantage: Vantage,
+    pub findings: &'a [Finding],
+    pub blocking: Option<BlockingSignal>,
+}
+
+/// A display filter selecting one frame.
+pub fn frame_filter(frame: u64) -> String {
+    format!("frame.number == {frame}")
+}
+
 impl FlowReport {
-    pub fn from_flow(f: &Flow<FlowDecoder>, capture_start: i64, with_messages: bool) -> FlowReport {
+    pub fn from_flow(
+        f: &Flow<FlowDecoder>,
+        capture_start: i64,
+        with_messages: bool,
+        judged: &FlowJudgement<'_>,
+    ) -> FlowReport {
         let c = f.half(Side::Client);
         let s = f.half(Side::Server);
         let missing = |h: &crate::flows::Half| {
@@ -421,22 +486,42 @@ impl FlowReport {
             rsts: f
                 .rsts
                 .iter()
-                .map(|r| RstReport {
-                    frame: r.frame,
-                    time: r.ts.as_secs_f64(),
-                    rel_time: rel(r.ts, capture_start),
-                    from: r.from.name(),
-                    seq: r.seq,
-                    ack: r.ack,
-                    ttl: r.ttl,
-                    ip_id: r.ip_id,
-                    window: r.window,
-                    flags: r.flags.to_string(),
-                    verdict: None,
-                    evidence: Vec::new(),
+                .map(|r| {
+                    let finding = judged.findings.iter().find(|x| x.frame == r.frame);
+                    RstReport {
+                        frame: r.frame,
+                        time: r.ts.as_secs_f64(),
+                        rel_time: rel(r.ts, capture_start),
+                        from: r.from.name(),
+                        seq: r.seq,
+                        ack: r.ack,
+                        ttl: r.ttl,
+                        ip_id: r.ip_id,
+                        window: r.window,
+                        flags: r.flags.to_string(),
+                        verdict: finding.map(|x| x.verdict.code()),
+                        evidence: finding
+                            .map(|x| x.evidence.iter().map(|e| e.code).collect())
+                            .unwrap_or_default(),
+                        findings: finding
+                            .map(|x| {
+                                x.evidence
+                                    .iter()
+                                    .map(|e| EvidenceReport {
+                                        code: e.code,
+                                        strength: e.strength.code(),
+                                        text: e.text.clone(),
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                        filter: frame_filter(r.frame),
+                    }
                 })
                 .collect(),
             rsts_dropped: f.rsts_dropped,
+            vantage: judged.vantage.code(),
+            blocking: judged.blocking.map(BlockingReport::from),
             series: SeriesReport {
                 interval_ms: f.series.interval_ns() as f64 / 1e6,
                 up: f.series.bins(Side::Client).to_vec(),

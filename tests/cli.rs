@@ -204,7 +204,7 @@ fn csv_file_is_written_and_never_silently_overwritten() {
         headers.iter().collect::<Vec<_>>(),
         bttrace::report::csv::flow_columns()
     );
-    assert_eq!(headers.len(), 33 + 1 + 22 + 36 + 1);
+    assert_eq!(headers.len(), 40 + 1 + 22 + 36 + 1);
     let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|r| r[0].ends_with("two.pcap")));
@@ -292,4 +292,54 @@ fn messages_lists_every_decoded_message_with_its_frame() {
     let plain = bttrace(&["analyze", "--format", "json", cap.to_str().unwrap()]);
     let v: Value = serde_json::from_str(&stdout(&plain)).unwrap();
     assert!(v["captures"][0]["flows"][0]["messages"].is_null());
+}
+
+#[test]
+fn resets_table_has_verdicts_evidence_and_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = write_capture(dir.path(), "two.pcap");
+    let out = dir.path().join("tables/");
+    let o = bttrace(&[
+        "analyze",
+        "--csv",
+        out.to_str().unwrap(),
+        cap.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(out.join("rsts.csv")).unwrap();
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let headers = rdr.headers().unwrap().clone();
+    assert_eq!(
+        headers.iter().collect::<Vec<_>>(),
+        bttrace::report::csv::RST_COLUMNS
+    );
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1);
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let frame = &rows[0][col("frame")];
+    assert_eq!(
+        &rows[0][col("wireshark_filter")],
+        format!("frame.number == {frame}")
+    );
+    assert_eq!(&rows[0][col("from")], "server");
+    assert!(["forged", "endpoint", "inconclusive"].contains(&&rows[0][col("verdict")]));
+    // Stated vantage: the server is the capturing host, so its own RST is an endpoint's.
+    let o = bttrace(&[
+        "analyze",
+        "--format",
+        "json",
+        "--vantage",
+        "203.0.113.1",
+        cap.to_str().unwrap(),
+    ]);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let r = &v["captures"][0]["flows"][1]["rsts"][0];
+    assert_eq!(r["verdict"], "endpoint");
+    assert_eq!(r["evidence"][0], "sent_by_capture_host");
+    assert_eq!(
+        bttrace(&["analyze", "--vantage", "nowhere", "x"])
+            .status
+            .code(),
+        Some(2)
+    );
 }

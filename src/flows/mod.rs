@@ -27,6 +27,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod observe;
 pub mod reasm;
 pub mod seq;
 pub mod series;
@@ -38,6 +39,7 @@ use rustc_hash::FxHashMap;
 
 use crate::capture::Timestamp;
 use crate::wire::{Segment, TcpFlags};
+use observe::{AFTER_HORIZON_NS, AfterRst, Habits, PacketFacts, RstContext};
 pub use reasm::{HoleCause, Limits, PacketRef, StreamSink, StreamStats};
 use seq::SeqNum;
 use series::Series;
@@ -120,7 +122,7 @@ impl Close {
 }
 
 /// A RST as captured, for the forensics that judge it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct RstRecord {
     pub frame: u64,
     pub ts: Timestamp,
@@ -136,6 +138,10 @@ pub struct RstRecord {
     pub payload_len: u32,
     /// Stream offset of the RST's sequence number in its sender's stream.
     pub offset: Option<i64>,
+    /// The connection when the RST was captured.
+    pub context: Box<RstContext>,
+    /// What both ends did afterwards.
+    pub after: AfterRst,
 }
 
 /// At most this many RSTs are kept per flow; more are counted.
@@ -159,8 +165,11 @@ pub struct Half {
     pub window_scale: Option<u8>,
     pub sack_permitted: bool,
     pub timestamps: bool,
+    /// Lowest and highest TTL of the side's non-RST packets.
     pub ttl_min: u8,
     pub ttl_max: u8,
+    /// Recent header habits (non-RST packets), for reset forensics.
+    pub habits: Habits,
 }
 
 impl Half {
@@ -182,6 +191,17 @@ impl Half {
             timestamps: false,
             ttl_min: u8::MAX,
             ttl_max: 0,
+            habits: Habits::default(),
+        }
+    }
+
+    /// The last window this side advertised, scaled when both sides offered a scale
+    /// (RFC 7323: scaling applies only then, and never to a SYN's window).
+    fn scaled_window(&self, peer: &Half) -> Option<u64> {
+        let w = u64::from(self.habits.last?.window);
+        match (self.window_scale, peer.window_scale) {
+            (Some(s), Some(_)) => Some(w << s.min(14)),
+            _ => Some(w),
         }
     }
 
@@ -576,8 +596,10 @@ fn update<S: StreamSink>(flow: &mut Flow<S>, seg: &Segment<'_>, at: PacketRef) -
         let h = flow.half_mut(side);
         h.packets += 1;
         h.payload_bytes += u64::from(seg.payload_len);
-        h.ttl_min = h.ttl_min.min(seg.ip.ttl);
-        h.ttl_max = h.ttl_max.max(seg.ip.ttl);
+        if !flags.rst() {
+            h.ttl_min = h.ttl_min.min(seg.ip.ttl);
+            h.ttl_max = h.ttl_max.max(seg.ip.ttl);
+        }
         if flags.syn() {
             h.syns += 1;
             if h.isn.is_none() {
@@ -612,6 +634,7 @@ fn update<S: StreamSink>(flow: &mut Flow<S>, seg: &Segment<'_>, at: PacketRef) -
 
     if flags.rst() {
         record_rst(flow, seg, side, at);
+        watch_after_rsts(flow, side, at, None, None);
         // A RST's payload is diagnostic text, not stream data (RFC 9293 section 3.5.3).
         return Placed {
             flow_id: flow.id,
@@ -662,6 +685,17 @@ fn update<S: StreamSink>(flow: &mut Flow<S>, seg: &Segment<'_>, at: PacketRef) -
             h.fin = Some((off, at.frame));
         }
     }
+    let end = flow
+        .half(side)
+        .stream
+        .offset_of(data_seq + len as u32)
+        .filter(|_| len > 0);
+    watch_after_rsts(flow, side, at, end, Some(seg));
+    let facts = PacketFacts {
+        new_bytes: pushed.new,
+        ..PacketFacts::of(seg, at)
+    };
+    flow.half_mut(side).habits.observe(facts);
     Placed {
         flow_id: flow.id,
         side,
@@ -726,6 +760,27 @@ fn record_rst<S>(flow: &mut Flow<S>, seg: &Segment<'_>, side: Side, at: PacketRe
         flow.rsts_dropped += 1;
         return;
     }
+    let (s, r) = (flow.half(side), flow.half(side.peer()));
+    let context = RstContext {
+        sender_ttl: s.habits.ttl_mode(),
+        sender_ip_id: s.habits.ip_id_run(),
+        sender_end: s.stream.end_seen(),
+        sender_fin: s.fin.is_some(),
+        sender_max_ack: s.habits.max_ack.and_then(|a| r.stream.offset_of(a)),
+        sender_max_ack_seq: s.habits.max_ack,
+        receiver_end: r.stream.end_seen(),
+        receiver_fin: r.fin.is_some(),
+        receiver_window: r.scaled_window(s),
+        trigger: r.habits.last,
+        receiver_acks: r.habits.recent_acks().collect(),
+        ack_offset: seg
+            .flags
+            .ack()
+            .then(|| r.stream.offset_of(SeqNum(seg.ack)))
+            .flatten(),
+        sender_bytes: s.stats().unique,
+        receiver_bytes: r.stats().unique,
+    };
     flow.rsts.push(RstRecord {
         frame: at.frame,
         ts: at.ts,
@@ -739,7 +794,58 @@ fn record_rst<S>(flow: &mut Flow<S>, seg: &Segment<'_>, side: Side, at: PacketRe
         options: seg.options.present,
         payload_len: seg.payload_len,
         offset,
+        context: Box::new(context),
+        after: AfterRst::default(),
     });
+}
+
+/// Tells each earlier RST (within the watch horizon) about a packet from `side`; `end` is the
+/// stream offset its data reaches, for data packets. RSTs count only as RSTs, not here.
+fn watch_after_rsts<S>(
+    flow: &mut Flow<S>,
+    side: Side,
+    at: PacketRef,
+    end: Option<i64>,
+    seg: Option<&Segment<'_>>,
+) {
+    let syn = seg.is_some_and(|s| s.flags.syn());
+    let ack = seg.filter(|s| s.flags.ack()).map(|s| SeqNum(s.ack));
+    let facts = seg.map(|s| PacketFacts::of(s, at));
+    let is_rst = flow.rsts.last().is_some_and(|r| r.frame == at.frame);
+    for r in flow.rsts.iter_mut().rev() {
+        if r.frame >= at.frame {
+            continue;
+        }
+        if at.ts.nanos_since(r.ts) > AFTER_HORIZON_NS {
+            break;
+        }
+        if is_rst {
+            continue;
+        }
+        let a = &mut r.after;
+        if side == r.from {
+            a.sender_packets += 1;
+            let beyond = (r.context.sender_end as i64).max(r.offset.unwrap_or(i64::MIN));
+            if end.is_some_and(|e| e > beyond) {
+                a.sender_beyond.get_or_insert(at);
+            }
+            if syn {
+                a.sender_syn.get_or_insert(at);
+            }
+            let before = r.context.sender_max_ack_seq;
+            if at.ts > r.ts && ack.zip(before).is_some_and(|(a, b)| a.is_after(b)) {
+                a.sender_ack_progress.get_or_insert(at);
+            }
+        } else {
+            a.receiver_packets += 1;
+            if a.receiver_first.is_none() {
+                a.receiver_first = facts;
+            }
+            if end.is_some_and(|e| e > r.context.receiver_end as i64) {
+                a.receiver_beyond.get_or_insert(at);
+            }
+        }
+    }
 }
 
 fn finish_flow<S: StreamSink>(flow: &mut Flow<S>, at: PacketRef) {

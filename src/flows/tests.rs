@@ -158,7 +158,7 @@ fn reset_mid_transfer_is_recorded_with_its_header_facts() {
     c.push(rst);
     let f = &run(&c.packets)[0];
     assert_eq!(f.close(), Close::Rst);
-    let r = f.rsts[0];
+    let r = &f.rsts[0];
     assert_eq!(
         (r.from, r.ttl, r.ip_id, r.ack),
         (Side::Client, 51, Some(0x00f2), None)

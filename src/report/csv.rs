@@ -10,7 +10,7 @@ use crate::btparse::MsgKind;
 use crate::model::{BtSideReport, CaptureReport, FlowReport};
 
 /// Columns of the flows table before the BitTorrent ones, in order.
-pub const FLOW_COLUMNS_BASE: [&str; 33] = [
+pub const FLOW_COLUMNS_BASE: [&str; 40] = [
     "capture",
     "id",
     "client",
@@ -44,6 +44,13 @@ pub const FLOW_COLUMNS_BASE: [&str; 33] = [
     "close",
     "rsts",
     "rst_frames",
+    "rsts_forged",
+    "rsts_inconclusive",
+    "vantage",
+    "blocking_signal",
+    "reset_before_data",
+    "reset_after_bt_ms",
+    "wireshark_filter",
 ];
 
 /// Per-side BitTorrent columns; each appears twice, suffixed `_up` (sent by the client) and
@@ -126,11 +133,46 @@ fn flow_record(capture: &str, f: &FlowReport) -> Vec<String> {
         f.close.to_string(),
         f.rsts.len().to_string(),
         frames.join(" "),
+        count_verdict(f, "forged"),
+        count_verdict(f, "inconclusive"),
+        f.vantage.to_string(),
+        opt(f.blocking.as_ref().map(|b| b.signal)),
+        opt(f.blocking.as_ref().map(|b| b.before_data)),
+        opt(f
+            .blocking
+            .as_ref()
+            .and_then(|b| b.after_bt_exchange_ms)
+            .map(|m| format!("{m:.3}"))),
+        flow_filter(f),
     ]
     .into_iter()
     .chain(bt_cells(f))
     .chain([String::new()])
     .collect()
+}
+
+fn count_verdict(f: &FlowReport, verdict: &str) -> String {
+    f.rsts
+        .iter()
+        .filter(|r| r.verdict == Some(verdict))
+        .count()
+        .to_string()
+}
+
+/// A Wireshark display filter selecting a flow's packets (both directions).
+pub fn flow_filter(f: &FlowReport) -> String {
+    let end = |a: &str| -> Option<(String, String)> {
+        let sa: std::net::SocketAddr = a.parse().ok()?;
+        let field = if sa.is_ipv4() { "ip.addr" } else { "ipv6.addr" };
+        Some((
+            format!("{field} == {}", sa.ip()),
+            format!("tcp.port == {}", sa.port()),
+        ))
+    };
+    match (end(&f.client), end(&f.server)) {
+        (Some((ca, cp)), Some((sa, sp))) => format!("{ca} && {cp} && {sa} && {sp}"),
+        _ => String::new(),
+    }
 }
 
 fn side_cells(s: Option<&BtSideReport>) -> [String; 11] {
@@ -208,6 +250,90 @@ impl<W: Write> FlowsCsv<W> {
             self.w
                 .write_record(flow_record(&r.path, f))
                 .map_err(io::Error::other)?;
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+
+    /// Flushes and returns the underlying writer.
+    pub fn into_inner(self) -> io::Result<W> {
+        self.w
+            .into_inner()
+            .map_err(|e| io::Error::other(e.to_string()))
+    }
+}
+
+/// Columns of the RSTs table, in order.
+pub const RST_COLUMNS: [&str; 20] = [
+    "capture",
+    "flow",
+    "client",
+    "server",
+    "kind",
+    "vantage",
+    "frame",
+    "time",
+    "rel_time",
+    "from",
+    "flags",
+    "seq",
+    "ack",
+    "ttl",
+    "ip_id",
+    "window",
+    "verdict",
+    "evidence",
+    "explanation",
+    "wireshark_filter",
+];
+
+/// Writes the RSTs table: one row per RST, with its verdict and evidence.
+pub struct RstsCsv<W: Write> {
+    w: csv::Writer<W>,
+}
+
+impl<W: Write> RstsCsv<W> {
+    pub fn new(w: W) -> io::Result<RstsCsv<W>> {
+        let mut w = csv::Writer::from_writer(w);
+        w.write_record(RST_COLUMNS).map_err(io::Error::other)?;
+        Ok(RstsCsv { w })
+    }
+
+    pub fn capture(&mut self, r: &CaptureReport) -> io::Result<()> {
+        for f in &r.flows {
+            for x in &f.rsts {
+                let explanation: Vec<String> = x
+                    .findings
+                    .iter()
+                    .map(|e| format!("{} ({}): {}", e.code, e.strength, e.text))
+                    .collect();
+                let row = [
+                    defuse(&r.path),
+                    f.id.to_string(),
+                    defuse(&f.client),
+                    defuse(&f.server),
+                    opt(f.kind),
+                    f.vantage.to_string(),
+                    x.frame.to_string(),
+                    format!("{:.6}", x.time),
+                    format!("{:.6}", x.rel_time),
+                    x.from.to_string(),
+                    x.flags.clone(),
+                    x.seq.to_string(),
+                    opt(x.ack),
+                    x.ttl.to_string(),
+                    opt(x.ip_id),
+                    x.window.to_string(),
+                    opt(x.verdict),
+                    x.evidence.join(" "),
+                    defuse(&explanation.join("; ")),
+                    x.filter.clone(),
+                ];
+                self.w.write_record(row).map_err(io::Error::other)?;
+            }
         }
         Ok(())
     }

@@ -67,10 +67,54 @@ pub fn write_capture(w: &mut dyn Write, r: &CaptureReport) -> io::Result<()> {
     if !r.flows.is_empty() {
         writeln!(w)?;
         write_flows(w, &r.flows)?;
+        write_resets(w, r)?;
         write_bittorrent(w, r)?;
         write_messages(w, r)?;
     }
     writeln!(w)
+}
+
+/// Every RST with its verdict and the evidence for it.
+fn write_resets(w: &mut dyn Write, r: &CaptureReport) -> io::Result<()> {
+    let start = r.first_time.unwrap_or(0.0);
+    for f in r.flows.iter().filter(|f| !f.rsts.is_empty()) {
+        writeln!(w)?;
+        let mut head = format!(
+            "  flow {} resets (capture taken at the {}):",
+            f.id, f.vantage
+        );
+        if let Some(b) = &f.blocking {
+            if b.signal {
+                head.push_str(" the study's blocking signal (reset, RSTs received, none sent)");
+                if let Some(ms) = b.after_bt_exchange_ms {
+                    head.push_str(&format!(", {ms:.1} ms after the BitTorrent exchange"));
+                }
+                if b.before_data {
+                    head.push_str(", before any data");
+                }
+            }
+        }
+        writeln!(w, "{head}")?;
+        for x in &f.rsts {
+            writeln!(
+                w,
+                "    frame {} (+{:.3} s) from the {}, {} ttl {}: {}",
+                x.frame,
+                x.time - start,
+                x.from,
+                x.flags,
+                x.ttl,
+                x.verdict.unwrap_or("-").to_uppercase()
+            )?;
+            for e in x.findings.iter().filter(|e| e.strength != "info") {
+                writeln!(w, "      {} [{}]: {}", e.code, e.strength, e.text)?;
+            }
+        }
+        if f.rsts_dropped > 0 {
+            writeln!(w, "    ({} more RSTs counted, not judged)", f.rsts_dropped)?;
+        }
+    }
+    Ok(())
 }
 
 /// One paragraph per BitTorrent flow: who spoke, what each side sent, and framing.

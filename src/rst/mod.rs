@@ -1,0 +1,811 @@
+//! Reset forensics: every RST judged `forged`, `endpoint` or `inconclusive`, with the
+//! evidence a skeptic can check in Wireshark.
+//!
+//! Layer: finished [`Flow`]s (with the context the flow table snapshotted at each RST and what
+//! both ends did afterwards) in; one [`Finding`] per RST out.
+//!
+//! # Vantage
+//! A capture is taken at one point. Packets the capturing host sent itself carry the TTL its
+//! stack starts with (32, 64, 128 or 255) and leave at once; packets from the far end crossed
+//! hops. Per flow bttrace looks for the side whose non-RST packets all carry an initial TTL
+//! while the other side's do not, then at the handshake (the capture point answers or hears
+//! the answer at once); across the capture, the host that is the vantage in most flows is
+//! taken as the capturing host for the rest. The user can state it (`--vantage`).
+//!
+//! A RST that the capturing host sent itself is `endpoint`: a middlebox forging that host's
+//! address sends its packets away from it, never past its own capture point.
+//!
+//! # Evidence
+//! Each piece of evidence is an [`Evidence`] with a stable code, a strength and a sentence.
+//! Against the claimed sender (the RST was forged):
+//! - strong: `data_after_rst` (the sender sent bytes beyond its RST's sequence number and
+//!   beyond anything it had sent: its stack never reset), `rst_burst_rising_seq` (several RSTs
+//!   from one sender within 2 s with rising sequence numbers beyond anything it sent),
+//!   `ack_of_unsent_data` at the receiver's own capture point, `faster_than_rtt` (a RST that
+//!   answers the receiver's packet arrives sooner than half the round trip after it);
+//! - medium: `ack_of_unsent_data` elsewhere (capture loss could hide bytes), `ack_moved_backwards`,
+//!   `seq_not_reply` (a RST without ACK whose sequence number is none of the acknowledgments it
+//!   could be answering), `seq_out_of_window`, `challenge_ack` (the receiver answered with an
+//!   ACK, RFC 5961: the RST was in the window but not exact), `connection_continues` (the
+//!   receiver kept sending new data), `ttl_departure` (the TTL differs from the sender's
+//!   stable recent TTLs), `rst_both_directions` (seen from the middle, both ends "reset" within
+//!   10 ms);
+//! - weak: `ip_id_break` (the IPv4 ID breaks a sender whose IDs otherwise rise in small steps;
+//!   an ID of 0, what Linux puts in its reply resets, never counts);
+//! - context: `bt_after_handshake` / `bt_after_bitfield` (within a second of the BitTorrent
+//!   exchange, before any piece data) and `control_flows_survived` (a random-payload control
+//!   flow between the same hosts was not reset).
+//!
+//! For the claimed sender (an endpoint sent it): `sent_by_capture_host`, `ttl_consistent`,
+//! `ip_id_in_sequence`, `seq_exact` (the sequence number is the sender's next, or the
+//! acknowledgment it answers). Informational: `repeated_rst`, `no_baseline`.
+//!
+//! # The rule
+//! 1. sent by the capturing host: `endpoint`;
+//! 2. any strong evidence, two medium of different kinds, or one medium with both context
+//!    signals: `forged`;
+//! 3. one medium, or at least two weak/context signals: `inconclusive` (suspicious, unproven);
+//! 4. otherwise, with endpoint evidence (consistent TTL, IP ID in sequence, exact sequence
+//!    number): `endpoint`;
+//! 5. otherwise `inconclusive`.
+//!
+//! It leans to `inconclusive` over a false `forged`. A Linux reset for a closed socket has
+//! window 0 and no TCP options: neither is ever evidence. Retransmitted RSTs repeat their
+//! sequence number and are not a burst. Capture loss can hide a sender's data, so the
+//! acknowledgment checks are medium unless the capture was taken at the receiver. A 4-tuple
+//! reused by a new connection starts a new flow, so its packets never count as "after" an
+//! old connection's RST.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::net::IpAddr;
+
+use crate::btparse::{FlowDecoder, Kind, MsgKind};
+use crate::capture::Timestamp;
+use crate::flows::{Close, Flow, RstRecord, Side};
+
+/// Where a capture was taken, for one flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vantage {
+    Client,
+    Server,
+    /// Between the ends (a tap or a router): both sides' packets crossed hops.
+    Middle,
+    Unknown,
+}
+
+impl Vantage {
+    pub fn code(self) -> &'static str {
+        match self {
+            Vantage::Client => "client",
+            Vantage::Server => "server",
+            Vantage::Middle => "middle",
+            Vantage::Unknown => "unknown",
+        }
+    }
+
+    fn side(self) -> Option<Side> {
+        match self {
+            Vantage::Client => Some(Side::Client),
+            Vantage::Server => Some(Side::Server),
+            Vantage::Middle | Vantage::Unknown => None,
+        }
+    }
+}
+
+/// What the user says about the vantage (`--vantage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VantageSetting {
+    #[default]
+    Auto,
+    Client,
+    Server,
+    /// The capturing host's address.
+    Host(IpAddr),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Strength {
+    /// Points to the claimed sender.
+    ForEndpoint,
+    Info,
+    Context,
+    Weak,
+    Medium,
+    Strong,
+}
+
+impl Strength {
+    pub fn code(self) -> &'static str {
+        match self {
+            Strength::ForEndpoint => "endpoint",
+            Strength::Info => "info",
+            Strength::Context => "context",
+            Strength::Weak => "weak",
+            Strength::Medium => "medium",
+            Strength::Strong => "strong",
+        }
+    }
+}
+
+/// One fact about a RST, with its stable code and a sentence a reader can check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    pub code: &'static str,
+    pub strength: Strength,
+    pub text: String,
+}
+
+impl Evidence {
+    fn new(code: &'static str, strength: Strength, text: String) -> Evidence {
+        Evidence {
+            code,
+            strength,
+            text,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Forged,
+    Endpoint,
+    Inconclusive,
+}
+
+impl Verdict {
+    pub fn code(self) -> &'static str {
+        match self {
+            Verdict::Forged => "forged",
+            Verdict::Endpoint => "endpoint",
+            Verdict::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+/// The judgement of one RST.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub frame: u64,
+    pub verdict: Verdict,
+    pub vantage: Vantage,
+    pub evidence: Vec<Evidence>,
+}
+
+/// TTLs stacks start with.
+const INITIAL_TTLS: [u8; 4] = [32, 64, 128, 255];
+
+/// Detects the vantage of one flow from its packets alone.
+pub fn flow_vantage<S>(f: &Flow<S>) -> Vantage {
+    let local = |side: Side| {
+        let h = f.half(side);
+        let sent = h.packets > u64::from(h.rsts);
+        sent && h.ttl_min == h.ttl_max && INITIAL_TTLS.contains(&h.ttl_max)
+    };
+    match (local(Side::Client), local(Side::Server)) {
+        (true, false) => return Vantage::Client,
+        (false, true) => return Vantage::Server,
+        _ => {}
+    }
+    let hs = f.handshake;
+    if let (Some(syn), Some(syn_ack), Some(ack)) = (hs.syn, hs.syn_ack, hs.ack) {
+        let (a, b) = (syn_ack.nanos_since(syn), ack.nanos_since(syn_ack));
+        if a >= 0 && b >= 0 {
+            if a.saturating_mul(10) < b {
+                return Vantage::Server;
+            }
+            if b.saturating_mul(10) < a {
+                return Vantage::Client;
+            }
+            return Vantage::Middle;
+        }
+    }
+    Vantage::Unknown
+}
+
+/// Decides every flow's vantage: the user's setting, else the flow's own signs, else the
+/// capture's majority capturing host when the flow involves it.
+pub fn vantages<S>(flows: &[Flow<S>], setting: VantageSetting) -> Vec<Vantage> {
+    let own: Vec<Vantage> = flows.iter().map(flow_vantage).collect();
+    let host_of = |f: &Flow<S>, v: Vantage| match v {
+        Vantage::Client => Some(f.client.ip()),
+        Vantage::Server => Some(f.server.ip()),
+        _ => None,
+    };
+    let majority = match setting {
+        VantageSetting::Host(ip) => Some(ip),
+        _ => {
+            let mut votes: Vec<(IpAddr, usize)> = Vec::new();
+            for (f, v) in flows.iter().zip(&own) {
+                if let Some(ip) = host_of(f, *v) {
+                    match votes.iter_mut().find(|(h, _)| *h == ip) {
+                        Some((_, n)) => *n += 1,
+                        None => votes.push((ip, 1)),
+                    }
+                }
+            }
+            votes.sort_by_key(|v| std::cmp::Reverse(v.1));
+            votes.first().map(|(ip, _)| *ip)
+        }
+    };
+    flows
+        .iter()
+        .zip(own)
+        .map(|(f, v)| match setting {
+            VantageSetting::Client => Vantage::Client,
+            VantageSetting::Server => Vantage::Server,
+            VantageSetting::Host(ip) if f.client.ip() == ip => Vantage::Client,
+            VantageSetting::Host(ip) if f.server.ip() == ip => Vantage::Server,
+            VantageSetting::Host(_) => Vantage::Middle,
+            VantageSetting::Auto => match (v, majority) {
+                (Vantage::Client | Vantage::Server, _) => v,
+                (_, Some(ip)) if f.client.ip() == ip => Vantage::Client,
+                (_, Some(ip)) if f.server.ip() == ip => Vantage::Server,
+                _ => v,
+            },
+        })
+        .collect()
+}
+
+/// What the rest of the capture says about a flow: control flows between the same hosts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CaptureContext {
+    /// A control flow between the same two hosts that was not reset.
+    pub control_survived: bool,
+}
+
+/// For each flow, whether a control flow between the same hosts survived.
+pub fn capture_contexts(flows: &[Flow<FlowDecoder>]) -> Vec<CaptureContext> {
+    flows
+        .iter()
+        .map(|f| CaptureContext {
+            control_survived: flows.iter().any(|g| {
+                g.app.kind() == Kind::Control
+                    && g.client.ip() == f.client.ip()
+                    && g.server.ip() == f.server.ip()
+                    && g.close() != Close::Rst
+            }),
+        })
+        .collect()
+}
+
+const BURST_WINDOW_NS: i64 = 2_000_000_000;
+/// Bytes of the BitTorrent emulation's set-up exchange, each way, at most.
+const SETUP_BYTES: u64 = 512;
+const BOTH_WAYS_NS: i64 = 10_000_000;
+const BT_RECENT_NS: i64 = 1_000_000_000;
+/// Below this round trip, "faster than half of it" is within timing noise.
+const MIN_RTT_FOR_TIMING_NS: i64 = 2_000_000;
+
+/// Judges every RST of a flow.
+pub fn judge_flow(f: &Flow<FlowDecoder>, vantage: Vantage, ctx: CaptureContext) -> Vec<Finding> {
+    f.rsts.iter().map(|r| judge(f, r, vantage, ctx)).collect()
+}
+
+fn judge(f: &Flow<FlowDecoder>, r: &RstRecord, vantage: Vantage, ctx: CaptureContext) -> Finding {
+    let mut ev = Vec::new();
+    let sender = r.from;
+    let name = sender.name();
+    let peer = sender.peer().name();
+    if vantage.side() == Some(sender) {
+        ev.push(Evidence::new(
+            "sent_by_capture_host",
+            Strength::ForEndpoint,
+            format!("the {name} is the capturing host: its own packets cannot be forged at its own capture point"),
+        ));
+        return Finding {
+            frame: r.frame,
+            verdict: Verdict::Endpoint,
+            vantage,
+            evidence: ev,
+        };
+    }
+    let c = &r.context;
+    let at_receiver = vantage.side() == Some(sender.peer());
+
+    // Data after the RST: the sender's stack kept going.
+    if let Some(p) = r.after.sender_beyond {
+        ev.push(Evidence::new(
+            "data_after_rst",
+            Strength::Strong,
+            format!(
+                "the {name} sent new data after this RST (frame {}, {:.3} s later), beyond its RST's sequence number",
+                p.frame,
+                secs(p.ts, r.ts)
+            ),
+        ));
+    }
+
+    if let Some(p) = r.after.sender_ack_progress {
+        ev.push(Evidence::new(
+            "ack_after_rst",
+            Strength::Strong,
+            format!(
+                "the {name} acknowledged new data after this RST (frame {}, {:.3} s later): its connection was still alive",
+                p.frame,
+                secs(p.ts, r.ts)
+            ),
+        ));
+    }
+    if let Some(p) = r.after.sender_syn {
+        ev.push(Evidence::new(
+            "handshake_after_rst",
+            Strength::Medium,
+            format!(
+                "the {name} sent a SYN after this RST (frame {}): its stack was still accepting the connection",
+                p.frame
+            ),
+        ));
+    }
+
+    // Several RSTs with rising sequence numbers beyond anything sent.
+    burst(f, r, &mut ev);
+
+    // Acknowledgment impossibilities.
+    if let Some(a) = c.ack_offset {
+        let sent = c.receiver_end as i64 + i64::from(c.receiver_fin);
+        if a > sent {
+            ev.push(Evidence::new(
+                "ack_of_unsent_data",
+                if at_receiver {
+                    Strength::Strong
+                } else {
+                    Strength::Medium
+                },
+                format!(
+                    "it acknowledges {} bytes the {peer} never sent (ack {} vs {} sent){}",
+                    a - sent,
+                    r.ack.unwrap_or(0),
+                    sent,
+                    if at_receiver {
+                        ""
+                    } else {
+                        ", unless the capture lost them"
+                    }
+                ),
+            ));
+        }
+        if let Some(m) = c.sender_max_ack {
+            if a < m {
+                ev.push(Evidence::new(
+                    "ack_moved_backwards",
+                    Strength::Medium,
+                    format!(
+                        "its acknowledgment is {} bytes behind one the {name} had already sent",
+                        m - a
+                    ),
+                ));
+            }
+        }
+    }
+
+    // Sequence number: exact, a reply, or out of the window.
+    let exact = r.offset == Some(c.sender_end as i64 + i64::from(c.sender_fin))
+        || r.offset == Some(c.sender_end as i64);
+    let reply = c.receiver_acks.contains(&r.seq);
+    // A refused connection: the server's only answer to a SYN, a RST+ACK acknowledging it.
+    let refusal = sender == Side::Server
+        && f.half(Side::Server).packets == u64::from(f.half(Side::Server).rsts)
+        && c.receiver_end == 0
+        && c.ack_offset == Some(0)
+        && c.trigger.is_some_and(|t| t.flags.syn());
+    if refusal {
+        ev.push(Evidence::new(
+            "refusal",
+            Strength::ForEndpoint,
+            "a RST+ACK acknowledging the SYN, the server's only answer: a refused connection"
+                .to_string(),
+        ));
+    }
+    if let Some(off) = r.offset.filter(|_| r.flags.ack() && !exact && !reply) {
+        if off < c.sender_end as i64 {
+            ev.push(Evidence::new(
+                "seq_behind_sent",
+                Strength::Medium,
+                format!(
+                    "a RST+ACK carries its sender's next sequence number, but this one is {} bytes behind data the {name} had already sent",
+                    c.sender_end as i64 - off
+                ),
+            ));
+        }
+    }
+    if exact || reply {
+        ev.push(Evidence::new(
+            "seq_exact",
+            Strength::ForEndpoint,
+            if exact {
+                format!("its sequence number is exactly the {name}'s next one")
+            } else {
+                format!("its sequence number is an acknowledgment the {peer} sent: a reply")
+            },
+        ));
+    } else {
+        if !r.flags.ack() && !c.receiver_acks.is_empty() {
+            ev.push(Evidence::new(
+                "seq_not_reply",
+                Strength::Medium,
+                format!(
+                    "a RST without ACK answers a segment with the sequence number that segment acknowledged; seq {} is none of the {peer}'s recent acknowledgments",
+                    r.seq
+                ),
+            ));
+        }
+        if let (Some(off), Some(w)) = (r.offset, c.receiver_window) {
+            let lo = c.sender_end as i64;
+            if off < lo.saturating_sub(w as i64) || off > lo.saturating_add(w as i64).max(lo + 1) {
+                ev.push(Evidence::new(
+                    "seq_out_of_window",
+                    Strength::Medium,
+                    format!(
+                        "its sequence number is {} bytes from the {name}'s next one, outside the {peer}'s {w}-byte window",
+                        off - lo
+                    ),
+                ));
+            }
+        }
+    }
+
+    // The receiver's reaction.
+    if let Some(p) = r.after.receiver_beyond {
+        ev.push(Evidence::new(
+            "connection_continues",
+            Strength::Medium,
+            format!(
+                "the {peer} kept sending new data after it (frame {}, {:.3} s later)",
+                p.frame,
+                secs(p.ts, r.ts)
+            ),
+        ));
+    } else if let Some(first) = r.after.receiver_first {
+        let pure_ack = first.payload_len == 0
+            && first.flags.ack()
+            && !first.flags.syn()
+            && !first.flags.fin()
+            && !first.flags.rst();
+        let soon = first.ts.nanos_since(r.ts) <= f.handshake.rtt_ns().unwrap_or(0).max(200_000_000);
+        if pure_ack && soon && !exact && at_receiver {
+            ev.push(Evidence::new(
+                "challenge_ack",
+                Strength::Medium,
+                format!(
+                    "the {peer} answered with an ACK (frame {}): a RST in the window but not exact draws a challenge ACK (RFC 5961)",
+                    first.frame
+                ),
+            ));
+        }
+    }
+
+    // TTL and IP ID against the sender's own habits.
+    // A different initial TTL cannot come from a route change, so two agreeing packets are
+    // baseline enough for it; a departure of a few hops needs three.
+    match c.sender_ttl {
+        Some((usual, n, total)) if n >= 2 => {
+            let (base, rst) = (initial_ttl(usual), initial_ttl(r.ttl));
+            let habit = format!("{n} of the {name}'s {total} earlier packets had TTL {usual}");
+            if base != rst {
+                ev.push(Evidence::new(
+                    "ttl_other_stack",
+                    Strength::Strong,
+                    format!(
+                        "TTL {} can only come from a stack starting at {rst}; {habit}, a stack starting at {base}",
+                        r.ttl
+                    ),
+                ));
+            } else if n < 3 {
+                ev.push(Evidence::new(
+                    "no_baseline",
+                    Strength::Info,
+                    format!("{habit}: too few to judge a difference of a few hops"),
+                ));
+            } else if r.ttl.abs_diff(usual) > 1 {
+                ev.push(Evidence::new(
+                    "ttl_departure",
+                    Strength::Medium,
+                    format!("TTL {} where {habit}", r.ttl),
+                ));
+            } else {
+                ev.push(Evidence::new(
+                    "ttl_consistent",
+                    Strength::ForEndpoint,
+                    format!("TTL {}: {habit}", r.ttl),
+                ));
+            }
+        }
+        _ => ev.push(Evidence::new(
+            "no_baseline",
+            Strength::Info,
+            format!("the {name} sent too few other packets to compare TTLs with"),
+        )),
+    }
+    if let (Some(id), Some((last, run))) = (r.ip_id, c.sender_ip_id) {
+        if run >= 2 && id != 0 {
+            let step = id.wrapping_sub(last);
+            if (1..=1024).contains(&step) {
+                ev.push(Evidence::new(
+                    "ip_id_in_sequence",
+                    Strength::ForEndpoint,
+                    format!("IP ID {id} follows the {name}'s last ID {last}"),
+                ));
+            } else {
+                ev.push(Evidence::new(
+                    "ip_id_break",
+                    Strength::Weak,
+                    format!("IP ID {id} breaks the {name}'s rising IDs (last {last}, {run} steps)"),
+                ));
+            }
+        }
+    }
+
+    // Timing: a RST answering the receiver's packet cannot arrive before a round trip.
+    if at_receiver {
+        if let (Some(t), Some(rtt)) = (c.trigger, capture_point_rtt(f, vantage)) {
+            let delta = r.ts.nanos_since(t.ts);
+            // Only a reaction to something new in the trigger proves causality: a reply-shaped
+            // RST copying a newly advanced acknowledgment, or a RST acknowledging exactly the
+            // new data the trigger carried. (Any RST+ACK matches a pure ACK's sequence number.)
+            let answers = (t.ack_advanced && t.ack == Some(r.seq) && !r.flags.ack())
+                || (t.new_bytes > 0
+                    && r.flags.ack()
+                    && r.ack == Some(t.seq.wrapping_add(t.payload_len)))
+                || (t.flags.syn()
+                    && !t.flags.ack()
+                    && r.ack == Some(t.seq.wrapping_add(t.payload_len + 1)));
+            if answers && rtt >= MIN_RTT_FOR_TIMING_NS && delta >= 0 && delta < rtt / 2 {
+                ev.push(Evidence::new(
+                    "faster_than_rtt",
+                    Strength::Strong,
+                    format!(
+                        "it answers the {peer}'s frame {} after {:.1} ms, less than half the {:.1} ms round trip",
+                        t.frame,
+                        delta as f64 / 1e6,
+                        rtt as f64 / 1e6
+                    ),
+                ));
+            }
+        }
+    }
+
+    // Resets both ways, seen from the middle.
+    if vantage == Vantage::Middle {
+        if let Some(o) = f
+            .rsts
+            .iter()
+            .find(|o| o.from != sender && (o.ts.nanos_since(r.ts)).abs() <= BOTH_WAYS_NS)
+        {
+            ev.push(Evidence::new(
+                "rst_both_directions",
+                Strength::Medium,
+                format!("the {peer} \"reset\" too within 10 ms (frame {})", o.frame),
+            ));
+        }
+    }
+
+    // BitTorrent timing, and the control flows of the same test.
+    let bt = bt_timing(f, r.ts);
+    if let Some(e) = bt {
+        ev.push(e);
+        if ctx.control_survived {
+            ev.push(Evidence::new(
+                "control_flows_survived",
+                Strength::Context,
+                "a random-payload control flow between the same hosts was not reset".to_string(),
+            ));
+        }
+    }
+
+    if let Some(prev) = f
+        .rsts
+        .iter()
+        .find(|o| o.from == sender && o.frame < r.frame && o.seq == r.seq)
+    {
+        ev.push(Evidence::new(
+            "repeated_rst",
+            Strength::Info,
+            format!("same sequence number as the {name}'s RST in frame {} (a retransmission, not a burst)", prev.frame),
+        ));
+    }
+
+    Finding {
+        frame: r.frame,
+        verdict: combine(&ev),
+        vantage,
+        evidence: ev,
+    }
+}
+
+/// The rule (see the module documentation).
+pub fn combine(ev: &[Evidence]) -> Verdict {
+    let count = |s: Strength| ev.iter().filter(|e| e.strength == s).count();
+    let mut medium_kinds: Vec<&str> = ev
+        .iter()
+        .filter(|e| e.strength == Strength::Medium)
+        .map(|e| e.code)
+        .collect();
+    medium_kinds.dedup();
+    let (strong, medium) = (count(Strength::Strong), medium_kinds.len());
+    let (weak, context) = (count(Strength::Weak), count(Strength::Context));
+    if ev.iter().any(|e| e.code == "sent_by_capture_host") {
+        Verdict::Endpoint
+    } else if strong > 0 || medium >= 2 || (medium == 1 && context >= 2) {
+        Verdict::Forged
+    } else if medium == 1 || weak + context >= 2 {
+        Verdict::Inconclusive
+    } else if count(Strength::ForEndpoint) > 0 {
+        Verdict::Endpoint
+    } else {
+        Verdict::Inconclusive
+    }
+}
+
+fn burst(f: &Flow<FlowDecoder>, r: &RstRecord, ev: &mut Vec<Evidence>) {
+    let sent = r.context.sender_end as i64;
+    let mut group: Vec<&RstRecord> = f
+        .rsts
+        .iter()
+        .filter(|o| o.from == r.from && o.ts.nanos_since(r.ts).abs() <= BURST_WINDOW_NS)
+        .collect();
+    group.sort_by_key(|o| (o.ts, o.frame));
+    let offsets: Vec<i64> = group.iter().filter_map(|o| o.offset).collect();
+    let mut distinct = offsets.clone();
+    distinct.dedup();
+    let rising = distinct.len() >= 2 && distinct.windows(2).all(|w| matches!(w, [a, b] if a < b));
+    let beyond = distinct.iter().any(|&o| o > sent + 1);
+    if rising && beyond {
+        ev.push(Evidence::new(
+            "rst_burst_rising_seq",
+            Strength::Strong,
+            format!(
+                "{} RSTs from the {} within 2 s with rising sequence numbers, beyond anything it sent",
+                group.len(),
+                r.from.name()
+            ),
+        ));
+    }
+}
+
+/// The round trip the capture point sees: from its own packet to the far end's answer.
+fn capture_point_rtt<S>(f: &Flow<S>, vantage: Vantage) -> Option<i64> {
+    let hs = f.handshake;
+    match vantage {
+        Vantage::Client => Some(hs.syn_ack?.nanos_since(hs.syn?)),
+        Vantage::Server => Some(hs.ack?.nanos_since(hs.syn_ack?)),
+        Vantage::Middle | Vantage::Unknown => None,
+    }
+    .filter(|&n| n > 0)
+}
+
+/// `bt_after_bitfield` / `bt_after_handshake` when the RST came within a second of the
+/// BitTorrent exchange and before any piece data.
+fn bt_timing(f: &Flow<FlowDecoder>, ts: Timestamp) -> Option<Evidence> {
+    if f.app.kind() != Kind::BitTorrent {
+        return None;
+    }
+    let dirs = [f.app.dir(Side::Client)?, f.app.dir(Side::Server)?];
+    let piece_before = dirs.iter().any(|d| {
+        d.first
+            .get(MsgKind::Piece as usize)
+            .copied()
+            .flatten()
+            .is_some_and(|p| p.ts <= ts)
+    });
+    if piece_before {
+        return None;
+    }
+    let latest = |get: &dyn Fn(&crate::btparse::DirDecoder) -> Option<Timestamp>| {
+        dirs.iter()
+            .filter_map(|d| get(d))
+            .filter(|t| *t <= ts)
+            .max()
+    };
+    let bitfield = latest(&|d| {
+        d.first
+            .get(MsgKind::Bitfield as usize)
+            .copied()
+            .flatten()
+            .map(|p| p.ts)
+    });
+    let handshake = latest(&|d| d.handshake.map(|h| h.at.ts));
+    let (code, what, t) = match (bitfield, handshake) {
+        (Some(b), _) => ("bt_after_bitfield", "bitfield", b),
+        (None, Some(h)) => ("bt_after_handshake", "handshake", h),
+        (None, None) => return None,
+    };
+    let gap = ts.nanos_since(t);
+    (gap <= BT_RECENT_NS).then(|| {
+        Evidence::new(
+            code,
+            Strength::Context,
+            format!(
+                "{:.1} ms after the BitTorrent {what}, before any piece data",
+                gap as f64 / 1e6
+            ),
+        )
+    })
+}
+
+/// The initial TTL a received TTL most likely started from.
+fn initial_ttl(ttl: u8) -> u8 {
+    INITIAL_TTLS.into_iter().find(|&i| ttl <= i).unwrap_or(255)
+}
+
+fn secs(a: Timestamp, b: Timestamp) -> f64 {
+    a.nanos_since(b) as f64 / 1e9
+}
+
+/// The study's blocking signal for one flow (Glasnost's detector, DOMAIN section 3).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BlockingSignal {
+    /// Reset, not closed by either end first.
+    pub reset: bool,
+    /// RSTs that reached the capturing host, and RSTs it sent.
+    pub rsts_received: u32,
+    pub rsts_sent: u32,
+    /// Milliseconds from the BitTorrent bitfield exchange (or handshake) to the first RST.
+    pub after_bt_exchange_ms: Option<f64>,
+    /// No transfer data had moved when the first RST came (the only kind of reset Glasnost
+    /// reported): for BitTorrent no piece message yet; otherwise no more than the 512 bytes
+    /// the emulation's set-up exchange (handshake, bitfield, interested, request) takes.
+    pub before_data: bool,
+    /// The study's signal: reset, RSTs received and none sent by the capturing side.
+    pub signal: bool,
+}
+
+pub fn blocking_signal(f: &Flow<FlowDecoder>, vantage: Vantage) -> Option<BlockingSignal> {
+    let first = f.rsts.first()?;
+    let local = vantage.side();
+    let (received, sent) = match local {
+        Some(me) => (
+            f.rsts.iter().filter(|r| r.from != me).count() as u32,
+            f.rsts.iter().filter(|r| r.from == me).count() as u32,
+        ),
+        None => (f.rsts.len() as u32, 0),
+    };
+    let fins_before = [Side::Client, Side::Server]
+        .iter()
+        .any(|&s| f.half(s).fin.is_some_and(|(_, frame)| frame < first.frame));
+    let reset = f.reset && !fins_before;
+    let after = bt_timing(f, first.ts).and_then(|_| {
+        let dirs = [f.app.dir(Side::Client)?, f.app.dir(Side::Server)?];
+        dirs.iter()
+            .filter_map(|d| {
+                d.first
+                    .get(MsgKind::Bitfield as usize)
+                    .copied()
+                    .flatten()
+                    .map(|p| p.ts)
+                    .or_else(|| d.handshake.map(|h| h.at.ts))
+            })
+            .filter(|t| *t <= first.ts)
+            .max()
+            .map(|t| first.ts.nanos_since(t) as f64 / 1e6)
+    });
+    let c = &first.context;
+    let before_data = if f.app.kind() == Kind::BitTorrent {
+        [Side::Client, Side::Server].iter().all(|&s| {
+            f.app.dir(s).is_none_or(|d| {
+                d.first
+                    .get(MsgKind::Piece as usize)
+                    .copied()
+                    .flatten()
+                    .is_none_or(|p| p.ts > first.ts)
+            })
+        })
+    } else {
+        c.sender_bytes.max(c.receiver_bytes) <= SETUP_BYTES
+    };
+    Some(BlockingSignal {
+        reset,
+        rsts_received: received,
+        rsts_sent: sent,
+        after_bt_exchange_ms: after,
+        before_data,
+        signal: reset && received > 0 && sent == 0 && local.is_some(),
+    })
+}
+
+#[cfg(test)]
+mod tests;
