@@ -36,6 +36,26 @@ pub struct Cli {
 enum Command {
     /// Analyse capture files (pcap, pcapng, gzip'd) and directories of them.
     Analyze(AnalyzeArgs),
+    /// Compare two captures of the same test, one taken at each end: packets received that
+    /// were never sent (a RST among them is proven forged), sent and never received, changed.
+    Compare(CompareArgs),
+}
+
+#[derive(clap::Args)]
+struct CompareArgs {
+    /// The capture taken at the client (the end that opened the connections).
+    client_capture: PathBuf,
+    /// The capture taken at the server.
+    server_capture: PathBuf,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = CompareFormat::Text)]
+    format: CompareFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CompareFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -100,6 +120,13 @@ fn parse_vantage(s: &str) -> Result<VantageSetting, String> {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Compare(args) => match compare(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("bttrace: {e}");
+                ExitCode::from(1)
+            }
+        },
         Command::Analyze(args) => match analyze(&args) {
             Ok(totals) if totals.failed == 0 => ExitCode::SUCCESS,
             Ok(_) => ExitCode::from(1),
@@ -235,4 +262,19 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
         c.finish()?;
     }
     Ok(totals)
+}
+
+fn compare(args: &CompareArgs) -> Result<(), String> {
+    let report = crate::rst::compare::compare(&args.client_capture, &args.server_capture)?;
+    let stdout = io::stdout();
+    let mut w = BufWriter::new(stdout.lock());
+    let written = match args.format {
+        CompareFormat::Json => serde_json::to_writer_pretty(&mut w, &report)
+            .map_err(io::Error::other)
+            .and_then(|_| writeln!(w)),
+        CompareFormat::Text => text::write_compare(&mut w, &report),
+    };
+    written
+        .and_then(|_| w.flush())
+        .map_err(|e| format!("cannot write the report: {e}"))
 }

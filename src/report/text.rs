@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use super::{human_bytes, human_rate};
 use crate::model::{BtSideReport, CaptureReport, FlowReport};
+use crate::rst::compare::{CompareReport, PacketNote};
 
 /// Writes one capture's block.
 pub fn write_capture(w: &mut dyn Write, r: &CaptureReport) -> io::Result<()> {
@@ -316,4 +317,86 @@ pub fn write_totals(w: &mut dyn Write, analysed: usize, failed: usize) -> io::Re
     } else {
         writeln!(w, "{analysed} captures analysed, {failed} failed")
     }
+}
+
+/// The two-capture comparison.
+pub fn write_compare(w: &mut dyn Write, r: &CompareReport) -> io::Result<()> {
+    writeln!(w, "client capture: {}", r.client_capture)?;
+    writeln!(w, "server capture: {}", r.server_capture)?;
+    match r.clock_offset_ms {
+        Some(ms) => writeln!(
+            w,
+            "the server capture's clock is {ms:+.3} ms from the client capture's"
+        )?,
+        None => writeln!(w, "no connection appears in both captures")?,
+    }
+    for n in &r.notes {
+        writeln!(w, "note: {n}")?;
+    }
+    for p in &r.pairs {
+        writeln!(w)?;
+        writeln!(
+            w,
+            "connection {} (paired by {})",
+            p.client_view, p.paired_by
+        )?;
+        if p.nat {
+            writeln!(
+                w,
+                "  the server sees it as {} (addresses or ports rewritten on the way)",
+                p.server_view
+            )?;
+        }
+        if p.isn_rewritten {
+            writeln!(
+                w,
+                "  sequence numbers rewritten on the way; compared after translating them"
+            )?;
+        }
+        writeln!(
+            w,
+            "  {} packets in the client capture, {} in the server capture",
+            p.packets_client_capture, p.packets_server_capture
+        )?;
+        for x in &p.rsts {
+            let what = match x.proven {
+                "forged" => "FORGED: received, never sent",
+                "endpoint" => "sent by the endpoint (seen leaving it)",
+                "not_received" => "sent, never received",
+                _ => "unknown: the other capture was not running then",
+            };
+            writeln!(
+                w,
+                "  RST from the {} in the {} capture, frame {}: {what}",
+                x.from, x.capture, x.frame
+            )?;
+        }
+        let list = |w: &mut dyn Write, title: &str, notes: &[PacketNote]| -> io::Result<()> {
+            if notes.is_empty() {
+                return Ok(());
+            }
+            writeln!(w, "  {title} ({}):", notes.len())?;
+            for n in notes.iter().take(20) {
+                writeln!(
+                    w,
+                    "    {} capture frame {}: from the {} {} seq {} ack {} len {} ttl {}",
+                    n.capture, n.frame, n.from, n.flags, n.seq, n.ack, n.len, n.ttl
+                )?;
+            }
+            if notes.len() > 20 {
+                writeln!(w, "    ... {} more (see --format json)", notes.len() - 20)?;
+            }
+            Ok(())
+        };
+        list(w, "received, never sent", &p.never_sent)?;
+        list(w, "sent, never received", &p.never_received)?;
+        list(w, "changed on the way", &p.modified)?;
+    }
+    for c in &r.only_in_client_capture {
+        writeln!(w, "only in the client capture: {c}")?;
+    }
+    for c in &r.only_in_server_capture {
+        writeln!(w, "only in the server capture: {c}")?;
+    }
+    Ok(())
 }

@@ -62,6 +62,8 @@
     clippy::indexing_slicing
 )]
 
+pub mod compare;
+
 use std::net::IpAddr;
 
 use crate::btparse::{FlowDecoder, Kind, MsgKind};
