@@ -233,7 +233,9 @@ pub struct BtSideReport {
     /// Block bytes in piece messages.
     pub piece_bytes: u64,
     pub extended: Option<ExtendedReport>,
-    /// `ok` | `lost` | `not_bittorrent`.
+    /// `ok` | `lost` | `not_bittorrent` (no handshake in the first 4 KiB) | `no_handshake`
+    /// (the stream ended, or was followed beside a plaintext peer, without one) |
+    /// `no_payload`.
     pub framing: &'static str,
     /// Stream offset where the framing was lost, and why.
     pub lost_at: Option<u64>,
@@ -278,6 +280,8 @@ fn side_report(d: &DirDecoder) -> BtSideReport {
         Framing::Ok => ("ok", None, None),
         Framing::Lost { offset, reason } => ("lost", Some(offset), Some(reason.code())),
         Framing::NotBitTorrent => ("not_bittorrent", None, None),
+        Framing::NoHandshake => ("no_handshake", None, None),
+        Framing::NoPayload => ("no_payload", None, None),
     };
     BtSideReport {
         handshake: d.handshake.as_ref().map(handshake_report),

@@ -520,7 +520,10 @@ pub mod bt {
                 framed(20, &b)
             }
             Message::Unknown { id, len } => framed(*id, &body(len.saturating_sub(1))),
-            Message::Handshake(_) | Message::FramingLost(_) | Message::Resync { .. } => {
+            Message::Handshake(_)
+            | Message::Cut { .. }
+            | Message::FramingLost(_)
+            | Message::Resync { .. } => {
                 return None;
             }
         })

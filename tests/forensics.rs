@@ -48,7 +48,9 @@ fn no_ordinary_reset_is_called_forged() {
             .unwrap()
             .to_string_lossy()
             .into_owned();
-        if INJECTED.contains(&rel.as_str()) {
+        // middlebox/ holds the project's own injector captures, tested against their ground
+        // truth below.
+        if INJECTED.contains(&rel.as_str()) || rel.starts_with("middlebox/") {
             continue;
         }
         let r = analyze_file(p, &Options::default());

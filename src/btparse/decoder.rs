@@ -44,6 +44,11 @@ pub enum Framing {
     Lost { offset: u64, reason: LostReason },
     /// No handshake within the first [`MAX_PREAMBLE`] bytes: not decoded as BitTorrent.
     NotBitTorrent,
+    /// The stream ended (or, beside a plaintext peer, was followed without one) before a
+    /// handshake appeared.
+    NoHandshake,
+    /// The direction carried no payload.
+    NoPayload,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,6 +174,33 @@ fn trusted_chain(b: &[u8]) -> bool {
     at <= b.len()
 }
 
+/// A segment that parses, from its first byte to its last, into valid messages (ids a resync
+/// may land on, or extended messages, with lengths that fit; keep-alives alone do not count):
+/// chance bytes almost never fill a segment exactly.
+fn exact_fill(b: &[u8]) -> bool {
+    let mut at = 0usize;
+    let mut messages = 0;
+    while at < b.len() {
+        let Some(len) = be32(b, at) else {
+            return false;
+        };
+        if len > 0 {
+            let Some(&id) = b.get(at + 4) else {
+                return false;
+            };
+            if !(resync_id(id) || id == 20) || !fits(id, len) {
+                return false;
+            }
+            messages += 1;
+        }
+        at = match at.checked_add(4 + len as usize) {
+            Some(next) => next,
+            None => return false,
+        };
+    }
+    at == b.len() && messages > 0
+}
+
 #[derive(Debug, Clone)]
 pub struct DirDecoder {
     side: Side,
@@ -186,6 +218,15 @@ pub struct DirDecoder {
     tail: Vec<u8>,
     /// Handshake bytes before this index were captured; later ones fell in a hole.
     hs_valid: usize,
+    /// Bytes passed since the framing was last lost.
+    lost_run: u64,
+    /// The body being skipped belongs to a piece message: its bytes are block bytes, after
+    /// `fixed_left` bytes of fixed fields still to pass.
+    in_piece: bool,
+    fixed_left: u64,
+    /// Following the stream without a handshake (the peer's handshake came in plaintext after
+    /// an encryption preamble; this side's was inside the encrypted part).
+    headless: bool,
 
     pub handshake: Option<Handshake>,
     /// Bytes before the handshake (an encryption-style preamble), when it did not open the
@@ -222,6 +263,10 @@ impl DirDecoder {
             ext_target: 0,
             tail: Vec::new(),
             hs_valid: 68,
+            lost_run: 0,
+            in_piece: false,
+            fixed_left: 0,
+            headless: false,
             handshake: None,
             preamble: None,
             counts: [0; MsgKind::COUNT],
@@ -274,10 +319,7 @@ impl DirDecoder {
                 Phase::Header => self.take_header(rest, at, ev),
                 Phase::Body => {
                     let n = (rest.len() as u64).min(self.body_left);
-                    self.body_left -= n;
-                    if self.body_left == 0 {
-                        self.phase = Phase::Header;
-                    }
+                    self.skip_body(n);
                     n as usize
                 }
                 Phase::ExtDict => self.take_ext(rest, ev),
@@ -325,16 +367,32 @@ impl DirDecoder {
                     left
                 }
                 Phase::Header => {
-                    self.lose(LostReason::HeaderInHole, ev);
+                    let len = be32(&self.buf, 0).unwrap_or(0);
+                    let id = self.buf.get(4).copied().unwrap_or(0);
+                    if self.have >= 5 && fits(id, len) {
+                        // The length and id were seen, the fixed fields were cut: the message
+                        // is counted by kind, and the next one's start is known.
+                        self.emit(ev, Message::Cut { id, len }, self.msg_at, self.msg_start);
+                        let fixed = layout(id).0 as u64;
+                        let consumed = self.have as u64 - 4;
+                        self.body_left = u64::from(len) - consumed;
+                        self.in_piece = id == 7;
+                        self.fixed_left = (1 + fixed).saturating_sub(consumed);
+                        self.have = 0;
+                        self.phase = if self.body_left > 0 {
+                            Phase::Body
+                        } else {
+                            Phase::Header
+                        };
+                    } else {
+                        self.lose(LostReason::HeaderInHole, ev);
+                    }
                     0
                 }
                 Phase::Body => {
                     let n = left.min(self.body_left);
-                    self.body_left -= n;
+                    self.skip_body(n);
                     self.hole_bytes += n;
-                    if self.body_left == 0 {
-                        self.phase = Phase::Header;
-                    }
                     n
                 }
                 Phase::ExtDict => {
@@ -352,6 +410,7 @@ impl DirDecoder {
                 }
                 Phase::Lost => {
                     self.unparsed += left;
+                    self.lost_run += left;
                     left
                 }
                 Phase::Done => left,
@@ -368,15 +427,51 @@ impl DirDecoder {
             self.hs_valid = self.hs_valid.min(self.have);
             self.finish_handshake(ev);
         }
+        if self.handshake.is_none() && self.framing == Framing::Ok {
+            self.framing = match self.phase {
+                _ if self.pos == 0 => Framing::NoPayload,
+                _ => Framing::NoHandshake,
+            };
+        }
+    }
+
+    /// Follows the stream without a handshake: the peer's plaintext handshake came after an
+    /// encryption preamble, so this side's was inside the encrypted part and plaintext
+    /// messages may follow. Only from the search for a handshake.
+    pub fn follow_headless(&mut self) {
+        if self.phase == Phase::Searching && self.handshake.is_none() {
+            self.headless = true;
+            self.phase = Phase::Lost;
+            self.tail.clear();
+        }
+    }
+
+    /// A handshake was found after a preamble (not at the start of the stream).
+    pub fn handshake_after_preamble(&self) -> bool {
+        self.handshake.is_some() && self.preamble.is_some_and(|p| p > 0)
+    }
+
+    fn skip_body(&mut self, n: u64) {
+        self.body_left -= n;
+        if self.in_piece {
+            let fixed = n.min(self.fixed_left);
+            self.fixed_left -= fixed;
+            self.piece_bytes += n - fixed;
+        }
+        if self.body_left == 0 {
+            self.in_piece = false;
+            self.phase = Phase::Header;
+        }
     }
 
     fn lose(&mut self, reason: LostReason, ev: &mut Events) {
         // Inside a header the loss starts where that message began; at a boundary, here.
         let inside = matches!(self.phase, Phase::Header | Phase::Handshake) && self.have > 0;
         let offset = if inside { self.msg_start } else { self.pos };
-        if self.framing == Framing::Ok {
+        if self.framing == Framing::Ok && !self.headless {
             self.framing = Framing::Lost { offset, reason };
         }
+        self.lost_run = self.pos - offset;
         ev.push(BtEvent {
             side: self.side,
             at: self.msg_at,
@@ -583,9 +678,8 @@ impl DirDecoder {
             }
             other => Message::Unknown { id: other, len },
         };
-        if let Message::Piece { length, .. } = message {
-            self.piece_bytes += u64::from(length);
-        }
+        self.in_piece = id == 7;
+        self.fixed_left = 0;
         self.emit(ev, message, self.msg_at, self.msg_start);
         self.have = 0;
         self.body_left = body;
@@ -624,7 +718,7 @@ impl DirDecoder {
 
     /// While lost: finds a header to trust in this run, or counts the run as unparsed.
     fn resync(&mut self, b: &[u8], run_start: bool, at: PacketRef, ev: &mut Events) -> usize {
-        let start_ok = run_start && trusted_alone(b);
+        let start_ok = run_start && (trusted_alone(b) || exact_fill(b));
         let found = if start_ok {
             Some(0)
         } else {
@@ -633,21 +727,24 @@ impl DirDecoder {
         match found {
             Some(i) => {
                 self.unparsed += i as u64;
+                self.lost_run += i as u64;
                 self.resyncs += 1;
                 ev.push(BtEvent {
                     side: self.side,
                     at,
                     offset: self.pos + i as u64,
                     message: Message::Resync {
-                        skipped: self.unparsed,
+                        skipped: self.lost_run,
                     },
                 });
+                self.lost_run = 0;
                 self.phase = Phase::Header;
                 self.have = 0;
                 i
             }
             None => {
                 self.unparsed += b.len() as u64;
+                self.lost_run += b.len() as u64;
                 b.len()
             }
         }

@@ -158,6 +158,29 @@ impl MsgKind {
         MsgKind::Unknown,
     ];
 
+    /// The kind of a message id (BEP 3, 6, 10).
+    pub fn of_id(id: u8) -> MsgKind {
+        match id {
+            0 => MsgKind::Choke,
+            1 => MsgKind::Unchoke,
+            2 => MsgKind::Interested,
+            3 => MsgKind::NotInterested,
+            4 => MsgKind::Have,
+            5 => MsgKind::Bitfield,
+            6 => MsgKind::Request,
+            7 => MsgKind::Piece,
+            8 => MsgKind::Cancel,
+            9 => MsgKind::Port,
+            13 => MsgKind::Suggest,
+            14 => MsgKind::HaveAll,
+            15 => MsgKind::HaveNone,
+            16 => MsgKind::Reject,
+            17 => MsgKind::AllowedFast,
+            20 => MsgKind::Extended,
+            _ => MsgKind::Unknown,
+        }
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             MsgKind::KeepAlive => "keep_alive",
@@ -238,6 +261,11 @@ pub enum Message {
         id: u8,
         len: u32,
     },
+    /// A message whose length and id were captured but whose fields were cut.
+    Cut {
+        id: u8,
+        len: u32,
+    },
     FramingLost(LostReason),
     Resync {
         skipped: u64,
@@ -265,6 +293,7 @@ impl Message {
             Message::AllowedFast { .. } => MsgKind::AllowedFast,
             Message::ExtendedHandshake(_) | Message::Extended { .. } => MsgKind::Extended,
             Message::Unknown { .. } => MsgKind::Unknown,
+            Message::Cut { id, .. } => MsgKind::of_id(*id),
             Message::Handshake(_) | Message::FramingLost(_) | Message::Resync { .. } => {
                 return None;
             }
@@ -341,6 +370,10 @@ impl Message {
             }
             Message::Extended { sub_id, len } => format!("Extended id={sub_id} len={len}"),
             Message::Unknown { id, len } => format!("Unknown id={id} len={len}"),
+            Message::Cut { id, len } => format!(
+                "{} len={len} (fields cut by the capture)",
+                MsgKind::of_id(*id).code()
+            ),
             Message::FramingLost(r) => format!("-- framing lost ({}) --", r.code()),
             Message::Resync { skipped } => {
                 format!("-- framing regained after {skipped} unparsed bytes --")
@@ -675,7 +708,12 @@ fn dirs_of(dirs: &mut Option<Box<[DirDecoder; 2]>>, side: Side) -> &mut DirDecod
 impl StreamSink for FlowDecoder {
     fn data(&mut self, side: Side, offset: u64, bytes: &[u8], at: PacketRef) {
         let FlowDecoder { dirs, events } = self;
-        dirs_of(dirs, side).data(offset, bytes, at, events);
+        let d = dirs_of(dirs, side);
+        let had = d.handshake.is_some();
+        d.data(offset, bytes, at, events);
+        if !had && d.handshake_after_preamble() {
+            dirs_of(dirs, side.peer()).follow_headless();
+        }
     }
 
     fn hole(&mut self, side: Side, offset: u64, len: u64, _cause: HoleCause, at: PacketRef) {

@@ -48,6 +48,7 @@ const SHADOW: &[(u8, &str)] = &[
 /// The client's name and version from its peer id, where it follows a known convention.
 pub fn client_name(id: &[u8]) -> Option<String> {
     azureus(id)
+        .or_else(|| aria2(id))
         .or_else(|| mainline(id))
         .or_else(|| shadow(id))
         .or_else(|| fixed(id))
@@ -86,6 +87,21 @@ fn version_char(c: u8) -> String {
         b'A'..=b'Z' => (c - b'A' + 10).to_string(),
         b'a'..=b'z' => (c - b'a' + 36).to_string(),
         _ => "?".to_string(),
+    }
+}
+
+/// aria2: `A2-1-36-0-` and random bytes.
+fn aria2(id: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(id.strip_prefix(b"A2-")?.get(..9)?).ok()?;
+    let parts: Vec<&str> = text.split('-').take(3).collect();
+    if parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()))
+    {
+        Some(format!("aria2 {}", parts.join(".")))
+    } else {
+        None
     }
 }
 
@@ -185,6 +201,10 @@ mod tests {
         assert_eq!(
             client_name(b"-ZZ1000-abcdefghijkl").as_deref(),
             Some("unknown client ZZ 1.0")
+        );
+        assert_eq!(
+            client_name(b"A2-1-36-0-\x01\x02abcdefgh").as_deref(),
+            Some("aria2 1.36.0")
         );
         assert_eq!(client_name(&[0u8; 20]), None);
         assert_eq!(client_name(b"-TR"), None);

@@ -548,6 +548,14 @@ proptest! {
                 Message::FramingLost(_) => lost = true,
                 Message::Resync { .. } => lost = false,
                 Message::ExtendedHandshake(None) => {}
+                // Length and id seen, fields cut: a message of that id and length is there.
+                Message::Cut { id, len } => {
+                    let real = truth.get(&o);
+                    prop_assert!(real.is_some(), "cut message at {} where none starts", o);
+                    let real = real.unwrap();
+                    prop_assert_eq!(real.kind(), Some(MsgKind::of_id(id)));
+                    prop_assert_eq!(bt::message(real, 0).map(|b| b.len() as u32 - 4), Some(len));
+                }
                 m => {
                     prop_assert!(!lost, "message reported while lost: {:?}", m);
                     // A resync may rarely trust a look-alike inside a body; it must then
