@@ -125,3 +125,114 @@ fn injected_resets_in_the_small_captures_are_found() {
     // Zeek's injected RST+ACK right after the SYN.
     assert!(verdicts("zeek/rst-inject-rae.pcap").contains(&(2, "server", Some("forged"))));
 }
+
+/// The ground truth of the project's own injector captures (fixtures/middlebox/truth.tsv):
+/// (file, frame, `forged` or `endpoint`).
+fn middlebox_truth() -> Vec<(String, u64, String)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/middlebox/truth.tsv");
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let head: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let col = |n: &str| head.iter().position(|h| *h == n).unwrap();
+    lines
+        .map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            (
+                c[col("file")].to_string(),
+                c[col("frame")].parse().unwrap(),
+                c[col("truth")].to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn injector_captures_are_never_misjudged() {
+    let truth = middlebox_truth();
+    assert_eq!(truth.len(), 11);
+    for (file, frame, want) in &truth {
+        let r = analyze(&format!("middlebox/{file}"));
+        let got = r
+            .flows
+            .iter()
+            .flat_map(|f| &f.rsts)
+            .find(|x| x.frame == *frame)
+            .unwrap_or_else(|| panic!("{file}: no RST in frame {frame}"));
+        // A forged RST may stay unproven from one capture, but is never called an endpoint's;
+        // an endpoint's is never called forged.
+        let wrong = if want == "forged" {
+            "endpoint"
+        } else {
+            "forged"
+        };
+        assert_ne!(
+            got.verdict,
+            Some(wrong),
+            "{file} frame {frame}: {:?}",
+            got.findings
+        );
+    }
+    let forged_caught = truth
+        .iter()
+        .filter(|(f, fr, w)| {
+            w == "forged"
+                && analyze(&format!("middlebox/{f}"))
+                    .flows
+                    .iter()
+                    .flat_map(|x| &x.rsts)
+                    .any(|x| x.frame == *fr && x.verdict == Some("forged"))
+        })
+        .count();
+    assert_eq!(
+        forged_caught, 7,
+        "all seven injected resets are judged forged from one capture"
+    );
+}
+
+#[test]
+fn comparing_both_ends_proves_every_reset() {
+    use bttrace::rst::compare::compare;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/middlebox");
+    let truth = middlebox_truth();
+    for mode in ["none", "sandvine", "port6881", "gfw"] {
+        let r = compare(
+            &root.join(format!("{mode}-client.pcap")),
+            &root.join(format!("{mode}-server.pcap")),
+        )
+        .unwrap();
+        assert_eq!(
+            r.pairs.len(),
+            2,
+            "{mode}: BitTorrent and control flows paired"
+        );
+        assert!(r.only_in_client_capture.is_empty() && r.only_in_server_capture.is_empty());
+        for p in &r.pairs {
+            assert!(
+                p.never_received.is_empty(),
+                "{mode}: {:?}",
+                p.never_received
+            );
+            assert!(p.modified.is_empty(), "{mode}: {:?}", p.modified);
+            // Everything received and never sent is a RST the injector forged.
+            for n in &p.never_sent {
+                assert!(n.flags.contains('R'), "{mode}: {n:?}");
+            }
+            for proof in &p.rsts {
+                let file = format!("{mode}-{}.pcap", proof.capture);
+                let want = truth
+                    .iter()
+                    .find(|(f, fr, _)| *f == file && *fr == proof.frame)
+                    .map(|t| t.2.as_str());
+                assert_eq!(Some(proof.proven), want, "{file} frame {}", proof.frame);
+            }
+        }
+        let proven: usize = r.pairs.iter().map(|p| p.rsts.len()).sum();
+        let expected = truth
+            .iter()
+            .filter(|(f, _, w)| {
+                f.starts_with(&format!("{mode}-")) && (w == "forged" || f.ends_with("client.pcap"))
+            })
+            .count();
+        assert_eq!(proven, expected, "{mode}: every RST accounted for once");
+    }
+}

@@ -262,15 +262,15 @@ pub struct CaptureContext {
 
 /// For each flow, whether a control flow between the same hosts survived.
 pub fn capture_contexts(flows: &[Flow<FlowDecoder>]) -> Vec<CaptureContext> {
+    let survivors: rustc_hash::FxHashSet<(IpAddr, IpAddr)> = flows
+        .iter()
+        .filter(|g| g.app.kind() == Kind::Control && g.close() != Close::Rst)
+        .map(|g| (g.client.ip(), g.server.ip()))
+        .collect();
     flows
         .iter()
         .map(|f| CaptureContext {
-            control_survived: flows.iter().any(|g| {
-                g.app.kind() == Kind::Control
-                    && g.client.ip() == f.client.ip()
-                    && g.server.ip() == f.server.ip()
-                    && g.close() != Close::Rst
-            }),
+            control_survived: survivors.contains(&(f.client.ip(), f.server.ip())),
         })
         .collect()
 }
@@ -388,7 +388,9 @@ fn judge(f: &Flow<FlowDecoder>, r: &RstRecord, vantage: Vantage, ctx: CaptureCon
     // Sequence number: exact, a reply, or out of the window.
     let exact = r.offset == Some(c.sender_end as i64 + i64::from(c.sender_fin))
         || r.offset == Some(c.sender_end as i64);
-    let reply = c.receiver_acks.contains(&r.seq);
+    // Only a RST without ACK copies an acknowledgment into its sequence number (RFC 9293
+    // section 3.10.7.1); a RST+ACK carries its sender's next sequence number.
+    let reply = !r.flags.ack() && c.receiver_acks.contains(&r.seq);
     // A refused connection: the server's only answer to a SYN, a RST+ACK acknowledging it.
     let refusal = sender == Side::Server
         && f.half(Side::Server).packets == u64::from(f.half(Side::Server).rsts)
