@@ -90,9 +90,13 @@ const MAX_EXTENSIONS: usize = 64;
 impl ExtHandshake {
     pub fn decode(raw: &[u8]) -> Option<ExtHandshake> {
         let (v, _) = bencode::decode(raw)?;
+        // Strings from the wire never carry control characters into reports or terminals.
         let text = |b: &[u8]| {
             let b = b.get(..b.len().min(MAX_STRING)).unwrap_or(b);
-            String::from_utf8_lossy(b).into_owned()
+            String::from_utf8_lossy(b)
+                .chars()
+                .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+                .collect::<String>()
         };
         let mut out = ExtHandshake {
             client: v.get("v").and_then(bencode::Value::as_bytes).map(text),

@@ -58,7 +58,10 @@ fn azureus(id: &[u8]) -> Option<String> {
     let [b'-', c1, c2, v @ .., b'-'] = id.get(..8)? else {
         return None;
     };
-    if !v.iter().all(u8::is_ascii_alphanumeric) {
+    if !v.iter().all(u8::is_ascii_alphanumeric)
+        || !c1.is_ascii_alphanumeric()
+        || !c2.is_ascii_alphanumeric()
+    {
         return None;
     }
     let code = std::str::from_utf8(&[*c1, *c2]).ok()?.to_string();

@@ -209,14 +209,16 @@ impl NgState {
                     index - 1
                 )));
             }
-            let b = src.fill(len)?;
-            if b.len() < len {
+            let avail = src.fill(len)?;
+            if avail.len() < len {
                 return Ok(end_note(format!(
                     "last block cut short: {} of its {len} bytes are in the file; analysed the {} frames before it",
-                    b.len(),
+                    avail.len(),
                     index - 1
                 )));
             }
+            // Only this block's bytes: fields never read into the next block.
+            let b = avail.get(..len).unwrap_or(avail);
             if e.u32(b, len - 4) != Some(len as u32) {
                 return Ok(end_note(format!(
                     "block of type {btype}: trailing length {} differs from leading length {len}: the file is corrupt from here; analysed the {} frames before it",
@@ -229,6 +231,9 @@ impl NgState {
                 continue;
             }
             let packet = match btype {
+                IDB if len < 20 => Err(format!(
+                    "interface description block of {len} bytes is shorter than its 20-byte minimum"
+                )),
                 IDB => {
                     self.read_idb(b, len, offset, notes);
                     continue;
@@ -344,6 +349,11 @@ impl NgState {
     }
 
     fn parse_spb(&mut self, b: &[u8], len: usize) -> Result<Record, String> {
+        if len < 16 {
+            return Err(format!(
+                "simple packet block of {len} bytes is shorter than its 16-byte minimum"
+            ));
+        }
         let iface = self.iface(0)?.clone();
         let wire_len = self
             .endian
@@ -365,6 +375,11 @@ impl NgState {
     }
 
     fn parse_pb(&mut self, b: &[u8], len: usize) -> Result<Record, String> {
+        if len < 32 {
+            return Err(format!(
+                "packet block of {len} bytes is shorter than its 32-byte minimum"
+            ));
+        }
         let e = self.endian;
         let short = || "packet block too short".to_string();
         let if_id = u32::from(e.u16(b, 8).ok_or_else(short)?);

@@ -432,6 +432,11 @@ impl<S: StreamSink + Clone> FlowTable<S> {
                 if self.live.len() >= self.limits.max_flows {
                     self.retire_some();
                 }
+                if self.live.len() + self.done.len() >= self.limits.max_flows
+                    && !self.done.is_empty()
+                {
+                    self.retire_done();
+                }
                 Some(0)
             }
         };
@@ -448,6 +453,9 @@ impl<S: StreamSink + Clone> FlowTable<S> {
             if let Some(mut old) = self.live.insert(key, flow) {
                 finish_flow(&mut old, at);
                 self.done.push(old);
+                if self.live.len() + self.done.len() > self.limits.max_flows {
+                    self.retire_done();
+                }
             }
         }
         match self.live.get_mut(&key) {
@@ -474,6 +482,21 @@ impl<S: StreamSink + Clone> FlowTable<S> {
         }
         all.sort_by_key(|f| f.id);
         all
+    }
+
+    /// Retires the oldest eighth of the flows already ended by a newer connection on their
+    /// 4-tuple, so connections that keep reusing one 4-tuple stay within the bound too.
+    fn retire_done(&mut self) {
+        let n = (self.limits.max_flows / 8).max(1).min(self.done.len());
+        for f in self.done.drain(..n) {
+            let o = &mut self.overflow;
+            o.flows += 1;
+            o.never_established += u64::from(!f.established());
+            for side in [Side::Client, Side::Server] {
+                o.packets += f.half(side).packets;
+                o.payload_bytes += f.half(side).payload_bytes;
+            }
+        }
     }
 
     /// Retires the longest-idle eighth of the table, flows that never carried data first.

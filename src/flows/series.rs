@@ -64,13 +64,17 @@ impl Series {
                 self.coarsen();
                 idx = (ts.nanos_since(self.start).max(0) / self.interval_ns) as usize;
             }
-            let from = Timestamp(self.start.0.saturating_add(idx as i64 * self.interval_ns));
+            let from = Timestamp(
+                self.start
+                    .0
+                    .saturating_add((idx as i64).saturating_mul(self.interval_ns)),
+            );
             // The first bin also takes times before the start.
             let from = if idx == 0 { Timestamp(i64::MIN) } else { from };
             let until = Timestamp(
                 self.start
                     .0
-                    .saturating_add((idx as i64 + 1) * self.interval_ns),
+                    .saturating_add((idx as i64 + 1).saturating_mul(self.interval_ns)),
             );
             self.hot = (idx, from, until);
             idx
@@ -83,7 +87,7 @@ impl Series {
             bins.resize(idx + 1, 0);
         }
         if let Some(b) = bins.get_mut(idx) {
-            *b += bytes;
+            *b = b.saturating_add(bytes);
         }
     }
 
@@ -130,6 +134,16 @@ mod tests {
         assert!(s.bins(Side::Server).len() <= MAX_BINS);
         assert_eq!(s.interval_ns(), 400 * MS);
         assert_eq!(s.bins(Side::Server).iter().sum::<u64>(), total);
+    }
+
+    #[test]
+    fn a_flow_spanning_all_of_time_does_not_overflow() {
+        let mut s = Series::new(Timestamp(i64::MIN / 2), 100 * MS);
+        s.add(Side::Client, Timestamp(i64::MIN / 2), 1);
+        s.add(Side::Client, Timestamp(i64::MAX), 1);
+        s.add(Side::Client, Timestamp(i64::MAX - 1), 1);
+        assert_eq!(s.bins(Side::Client).iter().sum::<u64>(), 3);
+        assert!(s.bins(Side::Client).len() <= MAX_BINS);
     }
 
     #[test]

@@ -199,7 +199,9 @@ enum Net {
 pub fn decode<'a>(frame: &Frame<'a>) -> Result<Segment<'a>, Skip> {
     let (net, off) = link(frame.link, frame.data)?;
     let ip = frame.data.get(off..).ok_or(Skip::LinkTruncated)?;
-    let ip_wire_len = (frame.wire_len as usize).saturating_sub(off);
+    // A frame's wire length is at least what was captured, whoever built the frame.
+    let wire_len = (frame.wire_len as usize).max(frame.data.len());
+    let ip_wire_len = wire_len.saturating_sub(off);
     let version = u8_at(ip, 0).ok_or(Skip::IpTruncated)? >> 4;
     match (net, version) {
         (Net::V4 | Net::Sniff, 4) => ipv4(ip, ip_wire_len),
@@ -364,21 +366,31 @@ fn ethertype(mut ty: u16, d: &[u8], mut off: usize) -> Result<(Net, usize), Skip
 
 const PROTO_TCP: u8 = 6;
 
+/// A header that is not all there: cut by the snaplen if the packet was longer on the wire,
+/// else the packet itself is too short for it.
+fn short(header: usize, ip_wire_len: usize) -> Skip {
+    if ip_wire_len >= header {
+        Skip::IpTruncated
+    } else {
+        Skip::IpBadHeader
+    }
+}
+
 fn ipv4(ip: &[u8], ip_wire_len: usize) -> Result<Segment<'_>, Skip> {
-    let h = array::<20>(ip, 0).ok_or(Skip::IpTruncated)?;
+    let h = array::<20>(ip, 0).ok_or(short(20, ip_wire_len))?;
     let [vihl, _tos, l0, l1, i0, i1, f0, f1, ttl, proto, ..] = h;
     let ihl = usize::from(vihl & 0x0f) * 4;
     if ihl < 20 {
         return Err(Skip::IpBadHeader);
     }
     if ip.len() < ihl {
-        return Err(Skip::IpTruncated);
+        return Err(short(ihl, ip_wire_len));
     }
     let total = usize::from(u16::from_be_bytes([l0, l1]));
     let mut anomalies = 0;
     // Total length 0 is what TCP segmentation offload leaves: the wire length is the truth.
     let declared = if total == 0 {
-        ip_wire_len
+        ip_wire_len.max(ihl)
     } else if total < ihl {
         return Err(Skip::IpBadHeader);
     } else if total > ip_wire_len {
@@ -408,7 +420,7 @@ fn ipv4(ip: &[u8], ip_wire_len: usize) -> Result<Segment<'_>, Skip> {
 }
 
 fn ipv6(ip: &[u8], ip_wire_len: usize) -> Result<Segment<'_>, Skip> {
-    let h = array::<40>(ip, 0).ok_or(Skip::IpTruncated)?;
+    let h = array::<40>(ip, 0).ok_or(short(40, ip_wire_len))?;
     let vtcfl = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
     let plen = usize::from(u16::from_be_bytes([h[4], h[5]]));
     let mut anomalies = 0;
@@ -457,7 +469,7 @@ fn ipv6(ip: &[u8], ip_wire_len: usize) -> Result<Segment<'_>, Skip> {
         return Err(Skip::IpBadHeader);
     }
     if off > ip.len() {
-        return Err(Skip::IpTruncated);
+        return Err(short(off, ip_wire_len));
     }
     let src = IpAddr::V6(Ipv6Addr::from(array::<16>(ip, 8).ok_or(Skip::IpTruncated)?));
     let dst = IpAddr::V6(Ipv6Addr::from(
