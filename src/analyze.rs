@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use crate::btparse::{self, FlowDecoder};
-use crate::capture::{CaptureReader, Note, Timestamp};
-use crate::flows::{FlowTable, Limits, PacketRef, TableLimits};
+use crate::capture::{CaptureInfo, CaptureReader, Frame, Note, Timestamp};
+use crate::flows::{Flow, FlowTable, Limits, PacketRef, TableLimits};
 use crate::model::{CaptureReport, FlowJudgement, FlowReport, RetiredFlows, Tally};
 use crate::rst::{self, VantageSetting};
 use crate::wire::{self, Anomaly, Skip};
@@ -55,27 +55,11 @@ pub fn analyze_bytes(name: &str, bytes: Vec<u8>, opts: &Options) -> CaptureRepor
 }
 
 pub fn analyze_reader(name: String, mut reader: CaptureReader, opts: &Options) -> CaptureReport {
-    let limits = TableLimits {
-        max_flows: opts.max_flows.max(1),
-        reassembly: opts.reassembly,
-        interval_ns: i64::from(opts.interval_ms.max(1)) * 1_000_000,
-    };
-    let proto = FlowDecoder::new(btparse::Config {
-        keep_events: opts.messages,
-        max_events: 0,
-    });
-    let mut table = FlowTable::new(limits, proto);
-    let mut skipped = [Tally::default(); Skip::ALL.len()];
-    let mut anomalies = [Tally::default(); Anomaly::ALL.len()];
-    let mut tcp_segments = 0u64;
-    let mut first: Option<Timestamp> = None;
-    let mut last = Timestamp(i64::MIN);
-    let mut backwards = Tally::default();
+    let mut analyzer = Analyzer::new(opts);
     let mut read_error = None;
-
     loop {
-        let frame = match reader.next_frame() {
-            Ok(Some(f)) => f,
+        match reader.next_frame() {
+            Ok(Some(frame)) => analyzer.frame(&frame),
             Ok(None) => break,
             Err(e) => {
                 read_error = Some(format!(
@@ -84,21 +68,70 @@ pub fn analyze_reader(name: String, mut reader: CaptureReader, opts: &Options) -
                 ));
                 break;
             }
-        };
-        first.get_or_insert(frame.ts);
-        if frame.ts < last {
-            backwards.add(frame.index);
         }
-        last = last.max(frame.ts);
-        match wire::decode(&frame) {
+    }
+    let info = reader.info().clone();
+    let notes = reader.notes().to_vec();
+    analyzer.finish(name, Some(info), notes, read_error)
+}
+
+/// The per-capture pipeline, one frame at a time: files feed it from a reader, live capture
+/// from the interface, asking for a [`snapshot`](Analyzer::snapshot) as it goes.
+pub struct Analyzer {
+    opts: Options,
+    limits: TableLimits,
+    table: FlowTable<FlowDecoder>,
+    skipped: [Tally; Skip::ALL.len()],
+    anomalies: [Tally; Anomaly::ALL.len()],
+    frames: u64,
+    tcp_segments: u64,
+    first: Option<Timestamp>,
+    last: Timestamp,
+    backwards: Tally,
+}
+
+impl Analyzer {
+    pub fn new(opts: &Options) -> Analyzer {
+        let limits = TableLimits {
+            max_flows: opts.max_flows.max(1),
+            reassembly: opts.reassembly,
+            interval_ns: i64::from(opts.interval_ms.max(1)) * 1_000_000,
+        };
+        let proto = FlowDecoder::new(btparse::Config {
+            keep_events: opts.messages,
+            max_events: 0,
+        });
+        Analyzer {
+            opts: *opts,
+            limits,
+            table: FlowTable::new(limits, proto),
+            skipped: [Tally::default(); Skip::ALL.len()],
+            anomalies: [Tally::default(); Anomaly::ALL.len()],
+            frames: 0,
+            tcp_segments: 0,
+            first: None,
+            last: Timestamp(i64::MIN),
+            backwards: Tally::default(),
+        }
+    }
+
+    /// Takes the next frame, in capture order.
+    pub fn frame(&mut self, frame: &Frame<'_>) {
+        self.frames += 1;
+        self.first.get_or_insert(frame.ts);
+        if frame.ts < self.last {
+            self.backwards.add(frame.index);
+        }
+        self.last = self.last.max(frame.ts);
+        match wire::decode(frame) {
             Ok(seg) => {
-                tcp_segments += 1;
+                self.tcp_segments += 1;
                 for a in seg.anomalies() {
-                    if let Some(t) = anomalies.get_mut(a as usize) {
+                    if let Some(t) = self.anomalies.get_mut(a as usize) {
                         t.add(frame.index);
                     }
                 }
-                table.process(
+                self.table.process(
                     &seg,
                     PacketRef {
                         frame: frame.index,
@@ -107,68 +140,146 @@ pub fn analyze_reader(name: String, mut reader: CaptureReader, opts: &Options) -
                 );
             }
             Err(skip) => {
-                if let Some(t) = skipped.get_mut(skip as usize) {
+                if let Some(t) = self.skipped.get_mut(skip as usize) {
                     t.add(frame.index);
                 }
             }
         }
     }
 
-    let info = reader.info().clone();
-    let mut notes: Vec<Note> = reader.notes().to_vec();
-    if backwards.count > 0 {
-        notes.push(Note {
-            frame: Some(backwards.first_frame),
-            offset: None,
-            message: format!(
-                "capture time goes backwards {} times; intervals use the latest time seen",
-                backwards.count
-            ),
-        });
+    /// Frames taken so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
     }
-    let overflow = table.overflow;
-    let flows = table.finish();
-    let start = first.unwrap_or_default().0;
-    let vantages = rst::vantages(&flows, opts.vantage);
-    let contexts = rst::capture_contexts(&flows);
-    CaptureReport {
-        path: name,
-        error: read_error,
-        format: Some(info.format),
-        gzip: info.gzip,
-        link_types: info.link_types,
-        frames: reader.frames_read(),
-        tcp_segments,
-        skipped: Skip::ALL
-            .iter()
-            .zip(skipped)
-            .filter(|(_, t)| t.count > 0)
-            .map(|(s, t)| (s.code(), t))
-            .collect(),
-        anomalies: Anomaly::ALL
-            .iter()
-            .zip(anomalies)
-            .filter(|(_, t)| t.count > 0)
-            .map(|(a, t)| (a.code(), t))
-            .collect(),
-        notes,
-        first_time: first.map(Timestamp::as_secs_f64),
-        last_time: first.map(|_| last.as_secs_f64()),
-        flows: flows
-            .iter()
-            .zip(vantages.iter().zip(&contexts))
-            .map(|(f, (&vantage, &ctx))| {
-                let findings = rst::judge_flow(f, vantage, ctx);
-                let judged = FlowJudgement {
-                    vantage,
-                    findings: &findings,
-                    blocking: rst::blocking_signal(f, vantage),
-                };
-                FlowReport::from_flow(f, start, opts.messages, &judged)
-            })
-            .collect(),
-        flows_retired: RetiredFlows::from_overflow(overflow, limits.max_flows),
-        tests: Vec::new(),
-        summary: None,
+
+    /// Every flow as it stands, its RSTs judged on what has been seen so far (a RST keeps
+    /// gathering evidence for 10 s after it).
+    pub fn snapshot(&self) -> Vec<FlowReport> {
+        flow_reports(&self.table.flows(), &self.opts, self.start())
+    }
+
+    fn start(&self) -> i64 {
+        self.first.unwrap_or_default().0
+    }
+
+    /// Ends the capture: flushes every flow and builds the report.
+    pub fn finish(
+        self,
+        path: String,
+        info: Option<CaptureInfo>,
+        mut notes: Vec<Note>,
+        error: Option<String>,
+    ) -> CaptureReport {
+        if self.backwards.count > 0 {
+            notes.push(Note {
+                frame: Some(self.backwards.first_frame),
+                offset: None,
+                message: format!(
+                    "capture time goes backwards {} times; intervals use the latest time seen",
+                    self.backwards.count
+                ),
+            });
+        }
+        let start = self.start();
+        let overflow = self.table.overflow;
+        let flows = self.table.finish();
+        let refs: Vec<&Flow<FlowDecoder>> = flows.iter().collect();
+        CaptureReport {
+            path,
+            error,
+            format: info.as_ref().map(|i| i.format),
+            gzip: info.as_ref().is_some_and(|i| i.gzip),
+            link_types: info.map(|i| i.link_types).unwrap_or_default(),
+            frames: self.frames,
+            tcp_segments: self.tcp_segments,
+            skipped: Skip::ALL
+                .iter()
+                .zip(self.skipped)
+                .filter(|(_, t)| t.count > 0)
+                .map(|(s, t)| (s.code(), t))
+                .collect(),
+            anomalies: Anomaly::ALL
+                .iter()
+                .zip(self.anomalies)
+                .filter(|(_, t)| t.count > 0)
+                .map(|(a, t)| (a.code(), t))
+                .collect(),
+            notes,
+            first_time: self.first.map(Timestamp::as_secs_f64),
+            last_time: self.first.map(|_| self.last.as_secs_f64()),
+            flows: flow_reports(&refs, &self.opts, start),
+            flows_retired: RetiredFlows::from_overflow(overflow, self.limits.max_flows),
+            tests: Vec::new(),
+            summary: None,
+        }
+    }
+}
+
+/// Judges the flows' resets and builds their reports.
+fn flow_reports(flows: &[&Flow<FlowDecoder>], opts: &Options, start: i64) -> Vec<FlowReport> {
+    let vantages = rst::vantages(flows, opts.vantage);
+    let contexts = rst::capture_contexts(flows);
+    flows
+        .iter()
+        .zip(vantages.iter().zip(&contexts))
+        .map(|(f, (&vantage, &ctx))| {
+            let findings = rst::judge_flow(f, vantage, ctx);
+            let judged = FlowJudgement {
+                vantage,
+                findings: &findings,
+                blocking: rst::blocking_signal(f, vantage),
+            };
+            FlowReport::from_flow(f, start, opts.messages, &judged)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::LinkType;
+    use crate::flows::Side;
+    use crate::synth::Conv;
+    use crate::wire::TcpFlags;
+
+    #[test]
+    fn a_snapshot_shows_flows_and_judged_resets_before_the_end() {
+        let mut c = Conv::new(
+            "198.51.100.7:40001".parse().unwrap(),
+            "203.0.113.9:6881".parse().unwrap(),
+        );
+        c.client_ttl = 50;
+        c.handshake()
+            .data(Side::Client, b"hello")
+            .data(Side::Server, &[1; 500]);
+        let mut forged = c.packet(Side::Client, TcpFlags::RST | TcpFlags::ACK, &[]);
+        forged.ttl = 200;
+        c.push(forged);
+        c.data(Side::Client, b"still talking");
+        let mut a = Analyzer::new(&Options::default());
+        for (i, p) in c.packets.iter().enumerate() {
+            let rec = p.record(LinkType::RAW, None);
+            a.frame(&Frame {
+                index: i as u64 + 1,
+                ts: rec.ts,
+                link: LinkType::RAW,
+                data: &rec.data,
+                wire_len: rec.wire_len,
+                offset: 0,
+            });
+            if i == 4 {
+                let snap = a.snapshot();
+                assert_eq!(snap.len(), 1);
+                assert_eq!(snap[0].bytes_up, 5);
+                assert!(snap[0].rsts.is_empty());
+            }
+        }
+        let snap = a.snapshot();
+        assert_eq!(snap[0].rsts.len(), 1);
+        assert_eq!(snap[0].rsts[0].verdict, Some("forged"));
+        let report = a.finish("live".into(), None, Vec::new(), None);
+        assert_eq!(report.frames, c.packets.len() as u64);
+        assert_eq!(report.flows[0].rsts[0].verdict, Some("forged"));
+        assert_eq!(report.format, None);
     }
 }

@@ -469,6 +469,13 @@ impl<S: StreamSink + Clone> FlowTable<S> {
         }
     }
 
+    /// Every flow as it stands (ended and live), in id order, without flushing anything.
+    pub fn flows(&self) -> Vec<&Flow<S>> {
+        let mut all: Vec<&Flow<S>> = self.done.iter().chain(self.live.values()).collect();
+        all.sort_by_key(|f| f.id);
+        all
+    }
+
     /// Ends the capture: flushes every flow and returns them all in id order.
     pub fn finish(mut self) -> Vec<Flow<S>> {
         let mut all = self.done;

@@ -211,8 +211,8 @@ pub fn flow_vantage<S>(f: &Flow<S>) -> Vantage {
 
 /// Decides every flow's vantage: the user's setting, else the flow's own signs, else the
 /// capture's majority capturing host when the flow involves it.
-pub fn vantages<S>(flows: &[Flow<S>], setting: VantageSetting) -> Vec<Vantage> {
-    let own: Vec<Vantage> = flows.iter().map(flow_vantage).collect();
+pub fn vantages<S>(flows: &[&Flow<S>], setting: VantageSetting) -> Vec<Vantage> {
+    let own: Vec<Vantage> = flows.iter().map(|f| flow_vantage(f)).collect();
     let host_of = |f: &Flow<S>, v: Vantage| match v {
         Vantage::Client => Some(f.client.ip()),
         Vantage::Server => Some(f.server.ip()),
@@ -261,7 +261,7 @@ pub struct CaptureContext {
 }
 
 /// For each flow, whether a control flow between the same hosts survived.
-pub fn capture_contexts(flows: &[Flow<FlowDecoder>]) -> Vec<CaptureContext> {
+pub fn capture_contexts(flows: &[&Flow<FlowDecoder>]) -> Vec<CaptureContext> {
     let survivors: rustc_hash::FxHashSet<(IpAddr, IpAddr)> = flows
         .iter()
         .filter(|g| g.app.kind() == Kind::Control && g.close() != Close::Rst)
