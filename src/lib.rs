@@ -15,6 +15,9 @@ mod bytes;
 pub mod capture;
 pub mod cli;
 pub mod flows;
+pub mod glasnost;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod model;
 pub mod report;
 pub mod rst;

@@ -1,0 +1,357 @@
+//! Glasnost's server log (the `.log` beside a capture), both formats.
+//!
+//! Lines may start with a 13-digit epoch-milliseconds timestamp. The 2009 BitTorrent test
+//! writes `Received: [setup ]bt|tcp downstream|upstream port P duration D`, then for a
+//! transfer `Running BT|TCP downstream|upstream transfer port P .`, `End of transfer; N bytes
+//! and M pieces transferred`, `Resets: R ; Resets sent: S`, `Transferred|Transfered N bytes in
+//! T seconds: X bps` and `Client: Transferred ...`. "Downstream" there means the server
+//! receives: the user uploads. The 2010+ replayer writes `Received: replay <proto> as
+//! client|server on port P for D seconds[ as a control flow].`, `Running [control flow of
+//! ]<proto> as ... on port P .`, `End of transfer; X bytes transferred and Y bytes received`,
+//! `Resets received: R ; Resets sent: S`, `Transmitted ...` or `FAILED: ...`. "As client" means
+//! the user uploads. `Resets` count RSTs whose IP source is the client; `Resets sent` those the
+//! server sent. Unknown lines are counted, never fatal.
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Bt2009,
+    Replayer,
+}
+
+/// One transfer as the log tells it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogTransfer {
+    /// BitTorrent emulation, or its random-payload control twin.
+    pub bittorrent: bool,
+    /// The user uploads (the server receives).
+    pub upload: bool,
+    pub port: u16,
+    /// Planned duration, seconds.
+    pub duration_s: Option<f64>,
+    /// Epoch milliseconds of the `Running` line, or the last timestamp before it.
+    pub time_ms: Option<i64>,
+    /// Bytes the server counted in the transfer (received for uploads, sent for downloads).
+    pub bytes: Option<u64>,
+    /// The server's measurement: seconds and bits per second.
+    pub seconds: Option<f64>,
+    pub bps: Option<f64>,
+    /// The client's own measurement, bits per second.
+    pub client_bps: Option<f64>,
+    /// RSTs from the client, and RSTs the server sent.
+    pub resets_received: Option<u32>,
+    pub resets_sent: Option<u32>,
+    pub failed: Option<String>,
+    /// `errno` of `Connection closed (read, errno=N, ...)`.
+    pub closed_errno: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GlasnostLog {
+    pub format: Option<LogFormat>,
+    pub client_host: Option<String>,
+    pub client_ip: Option<IpAddr>,
+    pub transfers: Vec<LogTransfer>,
+    pub lines: usize,
+    /// Lines that were none of the above (kept as a count).
+    pub unknown_lines: usize,
+}
+
+/// Most transfers read from one log; a log claiming more is cut there.
+const MAX_TRANSFERS: usize = 1000;
+
+/// Splits a leading 13-digit millisecond timestamp off a line.
+fn stamp(line: &str) -> (Option<i64>, &str) {
+    let t = line.trim_start();
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 13 {
+        let (n, rest) = t.split_at(13);
+        (n.parse().ok(), rest.trim_start())
+    } else {
+        (None, t)
+    }
+}
+
+/// The first number in `s` (digits, a dot, an exponent), as f64.
+fn number(s: &str) -> Option<f64> {
+    let start = s.find(|c: char| c.is_ascii_digit())?;
+    let rest = s.get(start..)?;
+    let end = rest
+        .find(|c: char| {
+            !(c.is_ascii_digit() || c == '.' || c == 'E' || c == 'e' || c == '-' || c == '+')
+        })
+        .unwrap_or(rest.len());
+    rest.get(..end)?
+        .trim_end_matches(['.', 'E', 'e', '-', '+'])
+        .parse()
+        .ok()
+}
+
+/// The word after `key` in `s`, parsed.
+fn after<T: std::str::FromStr>(s: &str, key: &str) -> Option<T> {
+    let i = s.find(key)? + key.len();
+    s.get(i..)?
+        .split_whitespace()
+        .next()?
+        .trim_end_matches('.')
+        .parse()
+        .ok()
+}
+
+pub fn parse(text: &str) -> GlasnostLog {
+    let mut log = GlasnostLog {
+        format: None,
+        client_host: None,
+        client_ip: None,
+        transfers: Vec::new(),
+        lines: 0,
+        unknown_lines: 0,
+    };
+    let mut last_time = None;
+    for raw in text.lines() {
+        log.lines += 1;
+        let (t, line) = stamp(raw);
+        if t.is_some() {
+            last_time = t;
+        }
+        let current = log.transfers.last_mut();
+        if let Some(rest) = line
+            .strip_prefix("Client ")
+            .filter(|r| r.ends_with("connected"))
+        {
+            // "Client <host> <ip> connected"
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            if let [host, ip, ..] = words.as_slice() {
+                log.client_host = Some((*host).to_string());
+                log.client_ip = ip.parse().ok();
+            }
+        } else if let Some(rest) = line.strip_prefix("Running ") {
+            if log.transfers.len() >= MAX_TRANSFERS {
+                continue;
+            }
+            if let Some(tr) = running(rest, t.or(last_time), &mut log.format) {
+                log.transfers.push(tr);
+            } else {
+                log.unknown_lines += 1;
+            }
+        } else if let Some(rest) = line.strip_prefix("Received: ") {
+            // The command; its duration goes to the transfer that follows.
+            let _ = rest;
+        } else if let Some(rest) = line.strip_prefix("End of transfer;") {
+            if let Some(c) = current {
+                c.bytes = end_of_transfer(rest, c.upload);
+            }
+        } else if line.starts_with("Resets") {
+            if let Some(c) = current {
+                // "Resets: R ; Resets sent: S" or "Resets received: R ; Resets sent: S"
+                let (a, b) = line.split_once(';').unwrap_or((line, ""));
+                c.resets_received = number(a).map(|n| n as u32);
+                c.resets_sent = number(b).map(|n| n as u32);
+            }
+        } else if line.starts_with("Transferred ") || line.starts_with("Transfered ") {
+            if let Some(c) = current {
+                c.seconds = after(line, "bytes in ");
+                c.bps = line.rsplit_once(':').and_then(|(_, r)| number(r));
+            }
+        } else if let Some(rest) = line.strip_prefix("Client: ") {
+            let rest = rest.trim_start_matches('#').trim();
+            if rest.starts_with("Transferred") || rest.starts_with("Transfered") {
+                if let Some(c) = current {
+                    c.client_bps = rest.rsplit_once(':').and_then(|(_, r)| number(r));
+                }
+            }
+        } else if let Some(rest) = line.strip_prefix("FAILED:") {
+            if let Some(c) = current {
+                c.failed = Some(rest.trim().chars().take(200).collect());
+            }
+        } else if let Some(rest) = line.strip_prefix("Connection closed") {
+            if let Some(c) = current {
+                c.closed_errno = after(rest, "errno=").or_else(|| {
+                    rest.split("errno=")
+                        .nth(1)?
+                        .split(|c: char| !c.is_ascii_digit())
+                        .next()?
+                        .parse()
+                        .ok()
+                });
+            }
+        } else if !line.is_empty() {
+            log.unknown_lines += 1;
+        }
+    }
+    // Durations from the commands, matched in order with the transfers they announced.
+    let mut durations = text
+        .lines()
+        .map(|l| stamp(l).1)
+        .filter_map(|l| l.strip_prefix("Received: "))
+        .filter(|c| !c.trim_start().starts_with("setup"))
+        .filter_map(command_duration);
+    for tr in &mut log.transfers {
+        tr.duration_s = durations.next();
+    }
+    log
+}
+
+/// "BT downstream transfer port 6881 ." or "control flow of bt as client on port 50000 ."
+fn running(
+    rest: &str,
+    time_ms: Option<i64>,
+    format: &mut Option<LogFormat>,
+) -> Option<LogTransfer> {
+    let lower = rest.to_ascii_lowercase();
+    let port: u16 = after(&lower, "port ")?;
+    let (bittorrent, upload, fmt) = if lower.contains(" as client") || lower.contains(" as server")
+    {
+        let control = lower.starts_with("control flow of");
+        (!control, lower.contains(" as client"), LogFormat::Replayer)
+    } else {
+        let bt = lower.starts_with("bt ");
+        if !bt && !lower.starts_with("tcp ") {
+            return None;
+        }
+        (bt, lower.contains("downstream"), LogFormat::Bt2009)
+    };
+    format.get_or_insert(fmt);
+    Some(LogTransfer {
+        bittorrent,
+        upload,
+        port,
+        duration_s: None,
+        time_ms,
+        bytes: None,
+        seconds: None,
+        bps: None,
+        client_bps: None,
+        resets_received: None,
+        resets_sent: None,
+        failed: None,
+        closed_errno: None,
+    })
+}
+
+/// " 1567174546 bytes and 5978 pieces transferred" or " X bytes transferred and Y bytes
+/// received": the bytes the server counted in the transfer's direction.
+fn end_of_transfer(rest: &str, upload: bool) -> Option<u64> {
+    if rest.contains("received") {
+        let (sent, got) = rest.split_once(" and ")?;
+        let pick = if upload { got } else { sent };
+        number(pick).map(|n| n as u64)
+    } else {
+        number(rest).map(|n| n as u64)
+    }
+}
+
+fn command_duration(cmd: &str) -> Option<f64> {
+    let lower = cmd.to_ascii_lowercase();
+    after(&lower, "duration ").or_else(|| after(&lower, " for "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The study's Appendix A, as the server wrote it (its annotations removed).
+    const STUDY: &str = "1257080089509 Starting BT client v2.2.1
+1257080089509 Configuration: -p 19980 -h 255.255.255.255 -i eth0 -o
+Client frankyeung-bt.no-ip.org 192.168.1.100 connected
+Saving trace to bt_192.168.1.100_frankyeung-bt.no-ip.org_1257080094.dump
+Received: setup downstream port 6881 duration 6
+Setting up downstream transfer.
+1257080099655 Closing transfer socket
+Received: bt downstream port 6881 duration 11
+Running BT downstream transfer port 6881 .
+1257080103656 Socket 19 set to nonblocking
+1257080103656 Sending handshake message
+1257080103658 Received bitfield message
+1257080113658 Connection closed (read, errno=0, state=24)
+1257080113658 End of transfer; 1567174546 bytes and 5978 pieces transferred
+Resets: 0 ; Resets sent: 0
+Transferred 1567174546 bytes in 10.002 seconds: 1253489440 bps
+Client: Transferred 1.567096832E9 bytes in 10.001 seconds: 1.253552110388961E9
+Received: tcp downstream port 6881 duration 11
+Running TCP downstream transfer port 6881 .
+1257080220670 Connection closed (read, errno=104, state=24)
+1257080220670 End of transfer; 1592341618 bytes and 6074 pieces transferred
+Resets: 1 ; Resets sent: 0
+Transfered 1592341618 bytes in 9.997 seconds: 1274218863 bps
+Received: bt upstream port 4711 duration 10
+Running BT upstream transfer port 4711 .
+FAILED: Connection reset by peer
+";
+
+    #[test]
+    fn the_2009_log() {
+        let log = parse(STUDY);
+        assert_eq!(log.format, Some(LogFormat::Bt2009));
+        assert_eq!(log.client_host.as_deref(), Some("frankyeung-bt.no-ip.org"));
+        assert_eq!(
+            log.client_ip.map(|i| i.to_string()).as_deref(),
+            Some("192.168.1.100")
+        );
+        assert_eq!(log.transfers.len(), 3, "the setup phase is not a transfer");
+        let t = &log.transfers[0];
+        assert!(
+            t.bittorrent && t.upload,
+            "downstream: the server receives, the user uploads"
+        );
+        assert_eq!(
+            (t.port, t.duration_s, t.time_ms),
+            (6881, Some(11.0), Some(1_257_080_099_655))
+        );
+        assert_eq!(t.bytes, Some(1_567_174_546));
+        assert_eq!((t.seconds, t.bps), (Some(10.002), Some(1_253_489_440.0)));
+        assert_eq!(t.client_bps, Some(1.253552110388961e9));
+        assert_eq!(
+            (t.resets_received, t.resets_sent, t.closed_errno),
+            (Some(0), Some(0), Some(0))
+        );
+        let t = &log.transfers[1];
+        assert!(!t.bittorrent, "tcp: the control transfer");
+        assert_eq!(
+            t.bps,
+            Some(1_274_218_863.0),
+            "the misspelt 'Transfered' too"
+        );
+        assert_eq!((t.resets_received, t.closed_errno), (Some(1), Some(104)));
+        let t = &log.transfers[2];
+        assert!(t.bittorrent && !t.upload);
+        assert_eq!(t.failed.as_deref(), Some("Connection reset by peer"));
+    }
+
+    #[test]
+    fn the_replayer_log() {
+        let text = "1300000000000 Client host.example 203.0.113.5 connected
+1300000001000 Received: replay bt as client on port 6881 for 20 seconds.
+1300000001000 Running bt as client on port 6881 .
+1300000021500 End of transfer; 512 bytes transferred and 31250000 bytes received
+1300000021500 Resets received: 0 ; Resets sent: 0
+1300000021500 Transmitted 31250000 bytes (state=3)
+1300000022000 Received: replay bt as server on port 6881 for 20 seconds as a control flow.
+1300000022000 Running control flow of bt as server on port 6881 .
+1300000042500 End of transfer; 25000000 bytes transferred and 300 bytes received
+1300000042500 Resets received: 2 ; Resets sent: 0
+1300000042500 Client: Exception: java.net.SocketException: Connection reset
+Done.
+";
+        let log = parse(text);
+        assert_eq!(log.format, Some(LogFormat::Replayer));
+        assert_eq!(log.transfers.len(), 2);
+        let (a, b) = (&log.transfers[0], &log.transfers[1]);
+        assert!(a.bittorrent && a.upload);
+        assert_eq!((a.bytes, a.duration_s), (Some(31_250_000), Some(20.0)));
+        assert!(!b.bittorrent && !b.upload);
+        assert_eq!((b.bytes, b.resets_received), (Some(25_000_000), Some(2)));
+    }
+
+    #[test]
+    fn garbage_is_counted_not_fatal() {
+        let log = parse("\u{0}\u{1}binary junk\nRunning nonsense\n9999999999999999999 x\n");
+        assert!(log.transfers.is_empty());
+        assert_eq!(log.unknown_lines, 3);
+        assert_eq!(log.format, None);
+    }
+}

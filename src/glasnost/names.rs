@@ -1,0 +1,165 @@
+//! What a Glasnost capture's file name says: the client's address, its host name, the test's
+//! time, and which generation of the test made it.
+//!
+//! - `bt_<ip>_<host>_<unix seconds>.dump[.gz]`: the 2009 BitTorrent test;
+//! - `glasnost_<ip>_<host>_<unix seconds>.dump[.gz]`: the 2010+ replayer;
+//! - `YYYY-MM-DDTHH:MM:SS_<ip>_<host>.dump[.gz]`: M-Lab's archive (UTC). Host names may hold
+//!   `_`. Before 2010-01-08 the date in an M-Lab name is one day late; the corrected time is
+//!   given, and the name's own.
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+/// Which test made the capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Generation {
+    /// The 2009 BitTorrent test: ports 6881 and 4711/10009, 10 s transfers, 256 KiB pieces.
+    Bt2009,
+    /// The 2010+ replayer: 3 repetitions, 20 s, 12.5 MB pieces, a kernel-chosen neutral port.
+    Replayer,
+    /// Not told by the name (an M-Lab name, or any other capture).
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaptureName {
+    pub generation: Generation,
+    pub client_ip: IpAddr,
+    pub client_host: String,
+    /// Test start, seconds since the epoch (corrected for M-Lab's one-day error).
+    pub time: i64,
+    /// The time the name states, when it differs (M-Lab names before 2010-01-08).
+    pub time_in_name: Option<i64>,
+}
+
+/// 2010-01-08T00:00:00Z: M-Lab names before it carry a date one day late.
+const MLAB_FIXED: i64 = 1_262_908_800;
+
+/// Parses a capture's file name (the last path component); `None` when it follows none of the
+/// Glasnost conventions.
+pub fn parse(file_name: &str) -> Option<CaptureName> {
+    let stem = file_name
+        .strip_suffix(".gz")
+        .unwrap_or(file_name)
+        .strip_suffix(".dump")?;
+    if let Some(rest) = stem.strip_prefix("bt_") {
+        return classic(rest, Generation::Bt2009);
+    }
+    if let Some(rest) = stem.strip_prefix("glasnost_") {
+        return classic(rest, Generation::Replayer);
+    }
+    mlab(stem)
+}
+
+/// `<ip>_<host>_<unix seconds>` (the host may hold `_`).
+fn classic(rest: &str, generation: Generation) -> Option<CaptureName> {
+    let (ip, rest) = rest.split_once('_')?;
+    let (host, ts) = rest.rsplit_once('_')?;
+    Some(CaptureName {
+        generation,
+        client_ip: ip.parse().ok()?,
+        client_host: host.to_string(),
+        time: ts.parse().ok()?,
+        time_in_name: None,
+    })
+}
+
+/// `YYYY-MM-DDTHH:MM:SS_<ip>_<host>`.
+fn mlab(stem: &str) -> Option<CaptureName> {
+    let (when, rest) = stem.split_once('_')?;
+    let (ip, host) = rest.split_once('_')?;
+    let stated = utc_seconds(when)?;
+    let time = if stated < MLAB_FIXED {
+        stated - 86_400
+    } else {
+        stated
+    };
+    Some(CaptureName {
+        generation: Generation::Unknown,
+        client_ip: ip.parse().ok()?,
+        client_host: host.to_string(),
+        time,
+        time_in_name: (time != stated).then_some(stated),
+    })
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` (UTC) to seconds since the epoch.
+fn utc_seconds(s: &str) -> Option<i64> {
+    let (date, time) = s.split_once('T')?;
+    let mut d = date.split('-').map(|x| x.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.split(':').map(|x| x.parse::<i64>().ok());
+    let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    Some(days_from_civil(y, m, day) * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Weekday (0 = Monday) of a time in seconds since the epoch, in UTC.
+pub fn weekday(t: i64) -> u32 {
+    // 1970-01-01 was a Thursday.
+    ((t.div_euclid(86_400) + 3).rem_euclid(7)) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_study_trace_name() {
+        let n = parse("bt_192.168.1.100_frankyeung-bt.no-ip.org_1257080094.dump").unwrap();
+        assert_eq!(n.generation, Generation::Bt2009);
+        assert_eq!(n.client_ip.to_string(), "192.168.1.100");
+        assert_eq!(n.client_host, "frankyeung-bt.no-ip.org");
+        assert_eq!(n.time, 1_257_080_094);
+        assert_eq!(weekday(n.time), 6, "1 November 2009 was a Sunday");
+    }
+
+    #[test]
+    fn replayer_names_with_underscores_in_the_host() {
+        let n =
+            parse("glasnost_203.0.113.5_host_with_underscores.example_1300000000.dump.gz").unwrap();
+        assert_eq!(n.generation, Generation::Replayer);
+        assert_eq!(n.client_host, "host_with_underscores.example");
+        assert_eq!(n.time, 1_300_000_000);
+    }
+
+    #[test]
+    fn mlab_names_before_2010_01_08_are_a_day_late() {
+        let n = parse("2009-11-02T12:00:00_198.51.100.9_some_host.dump.gz").unwrap();
+        assert_eq!(n.client_host, "some_host");
+        assert_eq!(n.time_in_name, Some(1_257_163_200));
+        assert_eq!(n.time, 1_257_163_200 - 86_400);
+        // Names dated 2010-01-08 or later are right.
+        let n = parse("2010-01-08T00:00:00_198.51.100.9_h.dump.gz").unwrap();
+        assert_eq!((n.time, n.time_in_name), (1_262_908_800, None));
+        let n = parse("2010-01-07T23:59:59_198.51.100.9_h.dump").unwrap();
+        assert_eq!(n.time, 1_262_908_799 - 86_400);
+    }
+
+    #[test]
+    fn other_names_are_none() {
+        for name in [
+            "capture.pcap",
+            "bt_notanip_host_1.dump",
+            "bt_1.2.3.4_host_x.dump",
+            "2009-13-01T00:00:00_1.2.3.4_h.dump",
+        ] {
+            assert_eq!(parse(name), None, "{name}");
+        }
+    }
+}
