@@ -5,6 +5,7 @@ use std::path::Path;
 use crate::btparse::{self, FlowDecoder};
 use crate::capture::{CaptureInfo, CaptureReader, Frame, Note, Timestamp};
 use crate::flows::{Flow, FlowTable, Limits, PacketRef, TableLimits};
+use crate::glasnost;
 use crate::model::{CaptureReport, FlowJudgement, FlowReport, RetiredFlows, Tally};
 use crate::rst::{self, VantageSetting};
 use crate::wire::{self, Anomaly, Skip};
@@ -184,6 +185,17 @@ impl Analyzer {
         let overflow = self.table.overflow;
         let flows = self.table.finish();
         let refs: Vec<&Flow<FlowDecoder>> = flows.iter().collect();
+        let flow_reports = flow_reports(&refs, &self.opts, start);
+        let (tests, glasnost) = match glasnost::analyze(&path, &refs, &flow_reports) {
+            Some((t, g)) => (t, Some(g)),
+            None => (Vec::new(), None),
+        };
+        let mut flow_reports = flow_reports;
+        for t in &tests {
+            if let Some(f) = flow_reports.iter_mut().find(|f| f.id == t.flow) {
+                f.direction = t.direction.map(|d| d.code());
+            }
+        }
         CaptureReport {
             path,
             error,
@@ -207,10 +219,11 @@ impl Analyzer {
             notes,
             first_time: self.first.map(Timestamp::as_secs_f64),
             last_time: self.first.map(|_| self.last.as_secs_f64()),
-            flows: flow_reports(&refs, &self.opts, start),
+            flows: flow_reports,
             flows_retired: RetiredFlows::from_overflow(overflow, self.limits.max_flows),
-            tests: Vec::new(),
-            summary: None,
+            summary: glasnost.as_ref().map(|g| g.verdicts.summary.clone()),
+            tests,
+            glasnost,
         }
     }
 }

@@ -9,6 +9,8 @@ use serde::Serialize;
 use crate::btparse::{self, DirDecoder, FlowDecoder, Framing, MsgKind, peer_id};
 use crate::capture::{Format, LinkType, Note, Timestamp};
 use crate::flows::{Flow, Overflow, PacketRef, Roles, Side};
+use crate::glasnost::verdict::Summary;
+use crate::glasnost::{GlasnostReport, TestReport};
 use crate::rst::{BlockingSignal, Finding, Vantage};
 
 /// A count and the first frame it happened at (so a user can jump there in Wireshark).
@@ -52,10 +54,12 @@ pub struct CaptureReport {
     pub flows: Vec<FlowReport>,
     /// Flows retired early to keep the flow table within its bound, or null.
     pub flows_retired: Option<RetiredFlows>,
-    /// Glasnost transfers (filled by the Glasnost analysis).
-    pub tests: Vec<serde_json::Value>,
-    /// The study's summary row (filled by the Glasnost analysis).
-    pub summary: Option<serde_json::Value>,
+    /// Glasnost transfers, when the capture is a Glasnost test.
+    pub tests: Vec<TestReport>,
+    /// The study's summary row, when the capture is a Glasnost test.
+    pub summary: Option<Summary>,
+    /// The test as a whole: name, log, schedule, every verdict in detail.
+    pub glasnost: Option<GlasnostReport>,
 }
 
 impl CaptureReport {
@@ -78,6 +82,7 @@ impl CaptureReport {
             flows_retired: None,
             tests: Vec::new(),
             summary: None,
+            glasnost: None,
         }
     }
 

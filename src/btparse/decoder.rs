@@ -93,7 +93,8 @@ fn layout(id: u8) -> (usize, LenRule) {
     match id {
         0 | 1 | 2 | 3 | 14 | 15 => (0, LenRule::Exactly(1)),
         4 | 13 | 17 => (4, LenRule::Exactly(5)),
-        5 => (0, LenRule::AtLeast(2)),
+        // The first byte of a bitfield tells a seeder (0xff) from a leecher (0x00).
+        5 => (1, LenRule::AtLeast(2)),
         6 | 8 | 16 => (12, LenRule::Exactly(13)),
         7 => (8, LenRule::AtLeast(9)),
         9 => (2, LenRule::Exactly(3)),
@@ -237,6 +238,8 @@ pub struct DirDecoder {
     pub first: [Option<PacketRef>; MsgKind::COUNT],
     /// Block bytes carried by piece messages (their length minus 9).
     pub piece_bytes: u64,
+    /// The first byte of the first bitfield: 0xff from a seeder, 0x00 from a leecher.
+    pub first_bitfield_byte: Option<u8>,
     pub ext_handshake: Option<ExtHandshake>,
     pub framing: Framing,
     pub resyncs: u32,
@@ -272,6 +275,7 @@ impl DirDecoder {
             counts: [0; MsgKind::COUNT],
             first: [None; MsgKind::COUNT],
             piece_bytes: 0,
+            first_bitfield_byte: None,
             ext_handshake: None,
             framing: Framing::Ok,
             resyncs: 0,
@@ -624,7 +628,12 @@ impl DirDecoder {
             2 => Message::Interested,
             3 => Message::NotInterested,
             4 => Message::Have { index: word(0) },
-            5 => Message::Bitfield { len: len - 1 },
+            5 => {
+                if self.first_bitfield_byte.is_none() {
+                    self.first_bitfield_byte = f.first().copied();
+                }
+                Message::Bitfield { len: len - 1 }
+            }
             6 => Message::Request {
                 index: word(0),
                 begin: word(4),

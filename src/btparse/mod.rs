@@ -436,7 +436,15 @@ pub struct Opening {
     n_ends: usize,
     frame: u64,
     end: u64,
+    /// The packet that carried the stream past [`SETUP_BYTES`] (the start of a Glasnost
+    /// transfer's data phase), and the last packet.
+    pub data_phase: Option<PacketRef>,
+    pub last: Option<PacketRef>,
 }
+
+/// Bytes the BitTorrent emulation's seeder sends before its piece data: handshake (68),
+/// bitfield (166), unchoke (5). The control twin sends the same sizes.
+pub const SETUP_BYTES: u64 = 239;
 
 impl Default for Opening {
     fn default() -> Opening {
@@ -448,13 +456,20 @@ impl Default for Opening {
             n_ends: 0,
             frame: 0,
             end: 0,
+            data_phase: None,
+            last: None,
         }
     }
 }
 
 impl Opening {
     fn boundary(&mut self, at: PacketRef, end: u64) {
+        if self.data_phase.is_none() && end > SETUP_BYTES {
+            self.data_phase = Some(at);
+        }
+        self.last = Some(at);
         if self.n_ends >= self.ends.len() {
+            self.end = self.end.max(end);
             return;
         }
         if at.frame != self.frame && self.frame != 0 {
@@ -485,6 +500,11 @@ impl Opening {
         let end = self.end + len;
         self.boundary(at, end);
         self.sample_open = false;
+    }
+
+    /// The highest stream offset reached.
+    pub fn stream_end(&self) -> u64 {
+        self.end
     }
 
     /// Stream offsets where the first writes ended (the last one may still be growing).

@@ -281,7 +281,11 @@ impl<S> Flow<S> {
 
     pub fn close(&self) -> Close {
         let fins = self.half(Side::Client).fin.is_some() || self.half(Side::Server).fin.is_some();
-        match (self.reset, self.established(), fins) {
+        // A reset the connection survived: both ends closed with FINs after the last RST.
+        let last_rst = self.rsts.iter().map(|r| r.frame).max().unwrap_or(0);
+        let fin_after = |s: Side| self.half(s).fin.is_some_and(|(_, frame)| frame > last_rst);
+        let survived = self.reset && fin_after(Side::Client) && fin_after(Side::Server);
+        match (self.reset && !survived, self.established(), fins) {
             (true, _, _) => Close::Rst,
             (false, true, true) => Close::Fin,
             (false, true, false) => Close::Open,

@@ -100,7 +100,8 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Transfer {
     pub proto: Proto,
-    pub dir: Dir,
+    /// `None` when the transfer carried too little to tell (it still counts for blocking).
+    pub dir: Option<Dir>,
     pub port_class: PortClass,
     pub port: u16,
     pub repetition: u32,
@@ -117,7 +118,7 @@ pub struct Transfer {
 fn select(ts: &[Transfer], proto: Proto, dir: Dir, port: PortClass) -> Vec<&Transfer> {
     let mut v: Vec<&Transfer> = ts
         .iter()
-        .filter(|t| t.proto == proto && t.dir == dir && t.port_class == port)
+        .filter(|t| t.proto == proto && t.dir == Some(dir) && t.port_class == port)
         .collect();
     v.sort_by_key(|t| t.repetition);
     v
@@ -750,6 +751,7 @@ pub fn verdicts(ts: &[Transfer]) -> Verdicts {
         .iter()
         .filter(|t| t.proto == Proto::Bt && t.outcome == Outcome::Completed)
     {
+        let Some(dir) = t.dir else { continue };
         if let Some(s) = level_shift(&t.series_bps) {
             // Reported only when the control twin (same repetition) does not drop too.
             let twin = ts.iter().find(|c| {
@@ -759,7 +761,7 @@ pub fn verdicts(ts: &[Transfer]) -> Verdicts {
                     && c.repetition == t.repetition
             });
             if twin.is_none_or(|c| level_shift(&c.series_bps).is_none()) {
-                level_shifts.push((t.dir, t.port_class, t.repetition, s));
+                level_shifts.push((dir, t.port_class, t.repetition, s));
             }
         }
     }

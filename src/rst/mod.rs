@@ -771,7 +771,8 @@ pub fn blocking_signal(f: &Flow<FlowDecoder>, vantage: Vantage) -> Option<Blocki
     let fins_before = [Side::Client, Side::Server]
         .iter()
         .any(|&s| f.half(s).fin.is_some_and(|(_, frame)| frame < first.frame));
-    let reset = f.reset && !fins_before;
+    // Reset: the connection ended by RST (not one it survived), not closed by FIN first.
+    let reset = f.close() == Close::Rst && !fins_before;
     let after = bt_timing(f, first.ts).and_then(|_| {
         let dirs = [f.app.dir(Side::Client)?, f.app.dir(Side::Server)?];
         dirs.iter()

@@ -9,7 +9,7 @@ fn runs(proto: Proto, dir: Dir, port: PortClass, kbps: &[f64]) -> Vec<Transfer> 
         .enumerate()
         .map(|(i, &k)| Transfer {
             proto,
-            dir,
+            dir: Some(dir),
             port_class: port,
             port: if port == PortClass::App { 6881 } else { 10009 },
             repetition: i as u32,
