@@ -145,14 +145,14 @@ fn command(line: &str, at: i64) -> Option<Planned> {
         });
     }
     // 2009: "bt downstream port 6881 duration 11" (not the "setup ..." probes).
-    let (proto, rest) = match words.first()? {
-        &"bt" => (Proto::Bt, words.get(1..)?),
-        &"tcp" => (Proto::Tcp, words.get(1..)?),
+    let (proto, rest) = match *words.first()? {
+        "bt" => (Proto::Bt, words.get(1..)?),
+        "tcp" => (Proto::Tcp, words.get(1..)?),
         _ => return None,
     };
-    let dir = match rest.first()? {
-        &"downstream" => Dir::Upload,
-        &"upstream" => Dir::Download,
+    let dir = match *rest.first()? {
+        "downstream" => Dir::Upload,
+        "upstream" => Dir::Download,
         _ => return None,
     };
     Some(Planned {
@@ -283,7 +283,9 @@ pub fn analyze(
         .filter(|(_, f)| {
             let payload = f.half(Side::Client).stats().unique + f.half(Side::Server).stats().unique;
             let probe = f.established() && payload == 0 && f.close() == Close::Fin;
-            !probe && !(f.established() && payload == 0 && f.close() == Close::Open)
+            // A probe: set up, and closed or left open, without a byte.
+            let idle = f.established() && payload == 0 && f.close() == Close::Open;
+            !probe && !idle
         })
         .filter(|(_, f)| f.app.kind() != Kind::Encrypted)
         .collect();
