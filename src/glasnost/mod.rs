@@ -78,6 +78,23 @@ pub struct TestReport {
     pub log_disagrees: Vec<String>,
 }
 
+impl TestReport {
+    /// "bittorrent upload #1 on port 6881".
+    pub fn kind_label(&self) -> String {
+        format!(
+            "{} {} #{} on port {}",
+            if self.kind == Proto::Bt {
+                "bittorrent"
+            } else {
+                "control"
+            },
+            self.direction.map_or("?", |d| d.code()),
+            self.repetition,
+            self.port
+        )
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct TestSeries {
     pub interval_ms: f64,

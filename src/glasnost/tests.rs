@@ -1,1 +1,407 @@
+//! A whole Glasnost test built in code, played through the pipeline.
 
+use crate::analyze::{Options, analyze_bytes};
+use crate::btparse::Message;
+use crate::capture::{LinkType, Timestamp};
+use crate::flows::Side;
+use crate::glasnost::verdict::{Cell, Dir, Outcome, PortClass, Proto};
+use crate::model::CaptureReport;
+use crate::synth::{Conv, Packet, PcapOpts, bt, pcap};
+use crate::wire::TcpFlags as F;
+
+const MS: i64 = 1_000_000;
+const SERVER: &str = "203.0.113.1";
+const CLIENT: &str = "198.51.100.9";
+const NEUTRAL: u16 = 50_000;
+
+fn random(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 16) as u8
+        })
+        .collect()
+}
+
+/// What a middlebox does to one transfer.
+#[derive(Clone, Copy, PartialEq)]
+enum Fate {
+    Normal,
+    /// Sent at a fifth of the rate.
+    Throttled,
+    /// A forged RST from the client right after the bitfield exchange.
+    Reset,
+}
+
+/// One transfer: set-up exchange (68, 166, 5 bytes, as the emulation), then 2 s of data in
+/// 1000-byte segments, then FIN.
+fn transfer(
+    start: Timestamp,
+    port: u16,
+    cport: u16,
+    proto: Proto,
+    dir: Dir,
+    fate: Fate,
+    seed: u64,
+) -> Vec<Packet> {
+    let mut c = Conv::new(
+        format!("{CLIENT}:{cport}").parse().unwrap(),
+        format!("{SERVER}:{port}").parse().unwrap(),
+    );
+    c.client_ttl = 50;
+    c.ts = start;
+    c.step_ns = 20 * MS;
+    c.handshake();
+    c.step_ns = MS;
+    let (seeder, leecher) = match dir {
+        Dir::Upload => (Side::Client, Side::Server),
+        Dir::Download => (Side::Server, Side::Client),
+    };
+    let bytes = |real: Vec<u8>, n: u64| {
+        if proto == Proto::Bt {
+            real
+        } else {
+            random(real.len(), seed * 31 + n)
+        }
+    };
+    let hs = bt::handshake([0; 8], [7; 20], b"-GN0100-abcdefghijkl");
+    c.data(leecher, &bytes(hs.clone(), 1))
+        .data(seeder, &bytes(hs, 2));
+    let bf = |fill| bt::message(&Message::Bitfield { len: 161 }, fill).unwrap();
+    c.data(leecher, &bytes(bf(0x00), 3))
+        .data(seeder, &bytes(bf(0xff), 4));
+    if fate == Fate::Reset {
+        c.step_ns = 3 * MS;
+        let mut rst = c.packet(Side::Client, F::RST | F::ACK, &[]);
+        rst.ttl = 200;
+        c.push(rst);
+        return c.packets;
+    }
+    c.data(
+        leecher,
+        &bytes(bt::message(&Message::Interested, 0).unwrap(), 5),
+    )
+    .data(
+        seeder,
+        &bytes(bt::message(&Message::Unchoke, 0).unwrap(), 6),
+    );
+    let request = bt::message(
+        &Message::Request {
+            index: 0,
+            begin: 0,
+            length: 1 << 20,
+        },
+        0,
+    )
+    .unwrap();
+    c.send(leecher, F::ACK | F::PSH, &bytes(request, 7));
+    c.step_ns = if fate == Fate::Throttled {
+        25 * MS
+    } else {
+        5 * MS
+    };
+    let mut header = bt::message(
+        &Message::Piece {
+            index: 0,
+            begin: 0,
+            length: 0,
+        },
+        0,
+    )
+    .unwrap();
+    header[..4].copy_from_slice(&(9u32 + (1 << 20)).to_be_bytes());
+    let mut first = true;
+    let end = start.0 + 2_500 * MS;
+    while c.ts.0 < end {
+        let mut seg = if first { header.clone() } else { Vec::new() };
+        first = false;
+        seg.resize(1000, 0x5a);
+        let seg = if proto == Proto::Bt {
+            seg
+        } else {
+            random(1000, seed ^ c.ts.0 as u64)
+        };
+        c.send(seeder, F::ACK, &seg);
+        if c.packets.len() % 4 == 0 {
+            // The leecher's ACK at the same moment: the data keeps its pace.
+            let ack = c.packet(leecher, F::ACK, &[]);
+            c.packets.push(ack);
+        }
+    }
+    c.step_ns = MS;
+    c.close();
+    c.packets
+}
+
+/// A 2010+ test: command channel, then uploads and downloads, each BitTorrent port first,
+/// app flow then control, three repetitions.
+fn glasnost_test(
+    fates: impl Fn(Proto, Dir, PortClass, u32) -> Fate,
+    with_commands: bool,
+) -> Vec<Packet> {
+    let mut cmd = Conv::new(
+        format!("{CLIENT}:45000").parse().unwrap(),
+        format!("{SERVER}:19970").parse().unwrap(),
+    );
+    cmd.client_ttl = 50;
+    cmd.handshake();
+    let mut packets = Vec::new();
+    let mut t = Timestamp(cmd.ts.0 + 100 * MS);
+    let mut seed = 1;
+    let mut cport = 46000;
+    for dir in [Dir::Upload, Dir::Download] {
+        for (class, port) in [(PortClass::App, 6881), (PortClass::Other, NEUTRAL)] {
+            for rep in 0..3 {
+                for proto in [Proto::Bt, Proto::Tcp] {
+                    let side = if dir == Dir::Upload {
+                        "client"
+                    } else {
+                        "server"
+                    };
+                    let control = if proto == Proto::Tcp {
+                        " as a control flow"
+                    } else {
+                        ""
+                    };
+                    let line =
+                        format!("replay bt as {side} on port {port} for 2 seconds{control}.\n");
+                    cmd.ts = Timestamp(t.0 - 50 * MS);
+                    if with_commands {
+                        cmd.data(Side::Client, line.as_bytes());
+                        cmd.data(Side::Server, format!("port {port} ok\n").as_bytes());
+                    }
+                    packets.extend(transfer(
+                        t,
+                        port,
+                        cport,
+                        proto,
+                        dir,
+                        fates(proto, dir, class, rep),
+                        seed,
+                    ));
+                    seed += 1;
+                    cport += 1;
+                    t = Timestamp(t.0 + 3_000 * MS);
+                }
+            }
+        }
+    }
+    packets.extend(cmd.packets);
+    packets
+}
+
+fn run(packets: Vec<Packet>) -> CaptureReport {
+    let mut recs: Vec<_> = packets
+        .iter()
+        .map(|p| p.record(LinkType::RAW, None))
+        .collect();
+    recs.sort_by_key(|r| r.ts);
+    analyze_bytes(
+        "test",
+        pcap(LinkType::RAW, &recs, PcapOpts::default()),
+        &Options::default(),
+    )
+}
+
+#[test]
+fn an_undisturbed_test_is_all_no() {
+    let r = run(glasnost_test(|_, _, _, _| Fate::Normal, true));
+    assert_eq!(r.tests.len(), 24);
+    let g = r.glasnost.as_ref().unwrap();
+    assert_eq!(g.schedule_from, "command_channel");
+    assert_eq!((g.app_port, g.other_port), (Some(6881), Some(NEUTRAL)));
+    for (i, t) in r.tests.iter().enumerate() {
+        assert_eq!(t.outcome, Outcome::Completed, "transfer {i}");
+        assert!(t.guessed.is_empty(), "transfer {i}: {:?}", t.guessed);
+        // 1000 bytes every 5 ms: 1.6 Mbit/s.
+        let g = t.goodput_bps.unwrap();
+        assert!((g - 1.6e6).abs() < 0.1e6, "transfer {i}: {g}");
+        assert!(
+            t.series.bps.len() >= 18,
+            "transfer {i}: {} intervals",
+            t.series.bps.len()
+        );
+    }
+    // The schedule's order: uploads, then downloads; BitTorrent port first; app then control.
+    let first = &r.tests[0];
+    assert_eq!(
+        (first.kind, first.direction, first.port),
+        (Proto::Bt, Some(Dir::Upload), 6881)
+    );
+    assert_eq!((r.tests[1].kind, r.tests[1].repetition), (Proto::Tcp, 0));
+    assert_eq!(
+        (r.tests[23].kind, r.tests[23].direction, r.tests[23].port),
+        (Proto::Tcp, Some(Dir::Download), NEUTRAL)
+    );
+    let s = r.summary.as_ref().unwrap();
+    for c in [
+        s.block_bt_app_port,
+        s.block_bt_other_port,
+        s.throttle_bt_upload_app_port,
+        s.throttle_bt_upload_other_port,
+        s.throttle_bt_download_app_port,
+        s.throttle_bt_download_other_port,
+    ] {
+        assert_eq!(c, Cell::No, "{:?}", s.why);
+    }
+    // The flows carry the user's direction too.
+    assert!(
+        r.flows
+            .iter()
+            .filter(|f| f.kind == Some("bittorrent"))
+            .all(|f| f.direction.is_some())
+    );
+}
+
+#[test]
+fn throttled_uploads_and_a_reset_download_give_the_studys_answers() {
+    let fates = |proto, dir, class, rep| match (proto, dir, class, rep) {
+        (Proto::Bt, Dir::Upload, PortClass::App, _) => Fate::Throttled,
+        (Proto::Bt, Dir::Download, PortClass::Other, 1) => Fate::Reset,
+        _ => Fate::Normal,
+    };
+    // Without the command channel: the schedule comes from the flows alone.
+    let r = run(glasnost_test(fates, false));
+    let g = r.glasnost.as_ref().unwrap();
+    assert_eq!(g.schedule_from, "flows");
+    assert_eq!(r.tests.len(), 24);
+    let reset: Vec<_> = r
+        .tests
+        .iter()
+        .filter(|t| t.outcome == Outcome::Reset)
+        .collect();
+    assert_eq!(reset.len(), 1);
+    let t = reset[0];
+    assert_eq!(
+        (t.kind, t.direction, t.port),
+        (Proto::Bt, Some(Dir::Download), NEUTRAL),
+        "direction from the bitfields"
+    );
+    assert!(t.blocking_signal);
+    assert!(t.reset_after_bt_exchange_ms.unwrap() < 10.0);
+    assert_eq!(t.rsts[0].verdict, Some("forged"));
+    let s = r.summary.as_ref().unwrap();
+    assert_eq!(s.block_bt_app_port, Cell::No);
+    assert_eq!(s.block_bt_other_port, Cell::Yes, "{:?}", s.why);
+    assert_eq!(s.throttle_bt_upload_app_port, Cell::Yes, "{:?}", s.why);
+    assert_eq!(s.throttle_bt_upload_other_port, Cell::No, "{:?}", s.why);
+    assert_eq!(s.throttle_bt_download_app_port, Cell::No, "{:?}", s.why);
+    // The deduction table: BitTorrent failed where control worked (protocol), and the
+    // download failed where the upload worked on the same port (direction).
+    assert_eq!(s.blocking_basis, vec!["direction", "protocol"]);
+    assert!(s.throttling_basis.contains(&"protocol") && s.throttling_basis.contains(&"direction"));
+    let th = g
+        .verdicts
+        .throttling
+        .iter()
+        .find(|t| t.dir == Dir::Upload && t.port_class == PortClass::App)
+        .unwrap();
+    assert_eq!(th.study.limited, Some(true));
+    assert_eq!(th.glasnost.verdict, super::verdict::Diff::Differentiated);
+    assert_eq!(th.statistical.verdict, super::verdict::Diff::Differentiated);
+}
+
+#[test]
+fn ordinary_bittorrent_captures_are_not_glasnost_tests() {
+    let mut packets = transfer(
+        Timestamp(0),
+        51413,
+        40000,
+        Proto::Bt,
+        Dir::Download,
+        Fate::Normal,
+        1,
+    );
+    packets.extend(transfer(
+        Timestamp(5_000 * MS),
+        51413,
+        40001,
+        Proto::Bt,
+        Dir::Upload,
+        Fate::Normal,
+        2,
+    ));
+    let r = run(packets);
+    assert!(r.glasnost.is_none() && r.tests.is_empty() && r.summary.is_none());
+}
+
+#[test]
+fn command_lines_of_both_generations() {
+    use super::command;
+    let p = command("replay bt as client on port 6881 for 20 seconds.", 0).unwrap();
+    assert_eq!(
+        (p.proto, p.dir, p.port, p.duration_s),
+        (Proto::Bt, Dir::Upload, 6881, 20.0)
+    );
+    let p = command(
+        "replay bt as server on port 50123 for 20 seconds as a control flow.",
+        0,
+    )
+    .unwrap();
+    assert_eq!((p.proto, p.dir, p.port), (Proto::Tcp, Dir::Download, 50123));
+    let p = command("bt downstream port 6881 duration 11", 0).unwrap();
+    assert_eq!(
+        (p.proto, p.dir, p.duration_s),
+        (Proto::Bt, Dir::Upload, 11.0)
+    );
+    let p = command("tcp upstream port 4711 duration 11", 0).unwrap();
+    assert_eq!((p.proto, p.dir, p.port), (Proto::Tcp, Dir::Download, 4711));
+    assert!(command("setup downstream port 6881 duration 6", 0).is_none());
+    assert!(command("port 6881 ok", 0).is_none());
+}
+
+#[test]
+fn the_log_beside_a_capture_is_found_and_cross_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let packets = glasnost_test(|_, _, _, _| Fate::Normal, true);
+    let mut recs: Vec<_> = packets
+        .iter()
+        .map(|p| p.record(LinkType::RAW, None))
+        .collect();
+    recs.sort_by_key(|r| r.ts);
+    let path = dir
+        .path()
+        .join("glasnost_198.51.100.9_host.example_1700000000.dump");
+    std::fs::write(&path, pcap(LinkType::RAW, &recs, PcapOpts::default())).unwrap();
+    // A log that agrees on the first transfer and not on the second.
+    let log = "1700000000000 Client host.example 198.51.100.9 connected
+1700000000100 Received: replay bt as client on port 6881 for 2 seconds.
+1700000000100 Running bt as client on port 6881 .
+1700000002600 End of transfer; 0 bytes transferred and 486000 bytes received
+1700000002600 Resets received: 0 ; Resets sent: 0
+1700000003100 Received: replay bt as client on port 6881 for 2 seconds as a control flow.
+1700000003100 Running control flow of bt as client on port 6881 .
+1700000005600 End of transfer; 0 bytes transferred and 123 bytes received
+1700000005600 Resets received: 2 ; Resets sent: 0
+";
+    std::fs::write(
+        dir.path()
+            .join("glasnost_198.51.100.9_host.example_1700000000.log"),
+        log,
+    )
+    .unwrap();
+    let r = crate::analyze_file(&path, &Options::default());
+    let g = r.glasnost.as_ref().unwrap();
+    assert!(g.log_path.as_ref().unwrap().ends_with(".log"));
+    assert_eq!(g.name.as_ref().unwrap().client_host, "host.example");
+    assert!(
+        g.notes
+            .iter()
+            .any(|n| n.contains("the log lists 2 transfers, the capture shows 24"))
+    );
+    assert!(r.tests[0].log.is_some());
+    assert!(
+        r.tests[0].log_disagrees.is_empty(),
+        "{:?}",
+        r.tests[0].log_disagrees
+    );
+    let d = &r.tests[1].log_disagrees;
+    assert!(
+        d.iter().any(|x| x.contains("the log counts 123 bytes")),
+        "{d:?}"
+    );
+    assert!(d.iter().any(|x| x.contains("2 resets received")), "{d:?}");
+}
