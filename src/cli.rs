@@ -7,6 +7,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -39,6 +40,58 @@ enum Command {
     /// Compare two captures of the same test, one taken at each end: packets received that
     /// were never sent (a RST among them is proven forged), sent and never received, changed.
     Compare(CompareArgs),
+    /// Capture from a network interface (built with the `live` feature): a live view of flows
+    /// and of every reset as it is judged, then the report `analyze` gives.
+    Capture(CaptureArgs),
+}
+
+#[derive(clap::Args)]
+#[cfg_attr(not(feature = "live"), allow(dead_code))]
+struct CaptureArgs {
+    /// The network interface to capture on (`eth0`, `any`, ...).
+    #[arg(short, long, value_name = "IFACE")]
+    interface: String,
+    /// Capture filter, in tcpdump's syntax (e.g. "tcp port 6881").
+    #[arg(long, value_name = "BPF")]
+    filter: Option<String>,
+    /// Also write every captured packet to this pcap file (`bttrace analyze` reads it).
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    write: Option<PathBuf>,
+    /// Overwrite the -w file if it exists.
+    #[arg(long)]
+    force: bool,
+    /// Stop after this many seconds (default: at Ctrl-C).
+    #[arg(long, value_name = "S", value_parser = parse_seconds)]
+    duration: Option<Duration>,
+    /// Bytes kept of each packet.
+    #[arg(long, default_value_t = 262_144, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(1..))]
+    snaplen: u32,
+    /// Format of the report at the end, on standard output (with json or csv the live view
+    /// goes to standard error).
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
+    /// No live view: only the report at the end.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Where the capture is taken: `auto`, `client`, `server`, or this host's IP address.
+    #[arg(long, default_value = "auto", value_name = "WHERE", value_parser = parse_vantage)]
+    vantage: VantageSetting,
+    /// Goodput series interval in milliseconds.
+    #[arg(long, default_value_t = 100, value_name = "MS", value_parser = clap::value_parser!(u32).range(1..))]
+    interval_ms: u32,
+    /// Most flows tracked; beyond it the longest-idle flows are counted only.
+    #[arg(long, default_value_t = 100_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_flows: u64,
+    /// List every BitTorrent message in the report.
+    #[arg(long)]
+    messages: bool,
+}
+
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 && x < 1e9 => Ok(Duration::from_secs_f64(x)),
+        _ => Err(format!("{s:?} is not a number of seconds above 0")),
+    }
 }
 
 #[derive(clap::Args)]
@@ -127,6 +180,7 @@ pub fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::Capture(args) => capture(&args),
         Command::Analyze(args) => match analyze(&args) {
             Ok(totals) if totals.failed == 0 => ExitCode::SUCCESS,
             Ok(_) => ExitCode::from(1),
@@ -277,4 +331,104 @@ fn compare(args: &CompareArgs) -> Result<(), String> {
     written
         .and_then(|_| w.flush())
         .map_err(|e| format!("cannot write the report: {e}"))
+}
+
+/// What `bttrace capture` says when this build cannot capture.
+pub const NO_LIVE_CAPTURE: &str = "this bttrace was built without live capture; to get it: apt-get install libpcap-dev, then cargo build --release --features live";
+
+/// `bttrace capture`. Exit codes: 0 captured; 1 the capture ended on a read error (the report
+/// is still printed); 2 it could not start (no such interface, no permission, a bad filter, an
+/// existing -w file, or a build without the `live` feature).
+fn capture(args: &CaptureArgs) -> ExitCode {
+    #[cfg(feature = "live")]
+    {
+        live_capture(args)
+    }
+    #[cfg(not(feature = "live"))]
+    {
+        let _ = args;
+        eprintln!("bttrace: {NO_LIVE_CAPTURE}");
+        ExitCode::from(2)
+    }
+}
+
+#[cfg(feature = "live")]
+fn live_capture(args: &CaptureArgs) -> ExitCode {
+    use crate::live;
+
+    let cfg = live::Config {
+        interface: args.interface.clone(),
+        filter: args.filter.clone(),
+        write: args.write.clone(),
+        force: args.force,
+        duration: args.duration,
+        snaplen: args.snaplen,
+        analysis: Options {
+            interval_ms: args.interval_ms,
+            max_flows: usize::try_from(args.max_flows).unwrap_or(usize::MAX),
+            messages: args.messages,
+            vantage: args.vantage,
+            ..Options::default()
+        },
+    };
+    let started = live::stop_on_signals().and_then(|stop| Ok((stop, live::open(&cfg)?)));
+    let (stop, cap) = match started {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("bttrace: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut how = vec![cap.link().to_string()];
+    if let Some(f) = &args.filter {
+        how.push(format!("filter {f:?}"));
+    }
+    if let Some(p) = &args.write {
+        how.push(format!("writing {}", p.display()));
+    }
+    let until = match args.duration {
+        Some(d) => format!("for {} s or until Ctrl-C", d.as_secs_f64()),
+        None => "until Ctrl-C".to_string(),
+    };
+    eprintln!(
+        "bttrace: capturing on {} ({}), {until}",
+        args.interface,
+        how.join(", ")
+    );
+    let text_mode = matches!(args.format, OutputFormat::Text);
+    let report = match (args.quiet, text_mode) {
+        (true, _) => cap.run(&stop, None),
+        (false, true) => cap.run(&stop, Some(&mut io::stdout())),
+        (false, false) => cap.run(&stop, Some(&mut io::stderr())),
+    };
+    if let Some(e) = &report.error {
+        eprintln!("bttrace: {}: {e}", report.path);
+    }
+    if !text_mode {
+        for n in &report.notes {
+            eprintln!("bttrace: warning: {}: {n}", report.path);
+        }
+    }
+    let written =
+        Stdout::new(args.format, BufWriter::new(io::stdout().lock())).and_then(|mut out| {
+            if let Stdout::Text(w) = &mut out {
+                if !args.quiet {
+                    writeln!(w)?;
+                }
+            }
+            out.capture(&report)?;
+            out.finish(batch::Totals {
+                analysed: 1,
+                failed: 0,
+            })
+        });
+    if let Err(e) = written {
+        eprintln!("bttrace: cannot write the report: {e}");
+        return ExitCode::from(2);
+    }
+    if report.error.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
