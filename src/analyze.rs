@@ -181,6 +181,32 @@ impl Analyzer {
                 ),
             });
         }
+        let budgets = self.table.budgets;
+        if budgets.series.coarsened > 0 {
+            notes.push(Note {
+                frame: None,
+                offset: None,
+                message: format!(
+                    "the goodput series of all flows together reached their bound ({} MiB); \
+                     {} times a series doubled its interval instead of growing (each flow's \
+                     series.interval_ms says which)",
+                    (budgets.series.max * 4) >> 20,
+                    budgets.series.coarsened
+                ),
+            });
+        }
+        if budgets.pending_given_up > 0 {
+            notes.push(Note {
+                frame: None,
+                offset: None,
+                message: format!(
+                    "all flows together held {} MiB of out-of-order data; {} times a flow gave \
+                     up its gaps (counted as missing bytes)",
+                    budgets.pending_max >> 20,
+                    budgets.pending_given_up
+                ),
+            });
+        }
         let start = self.start();
         let overflow = self.table.overflow;
         let flows = self.table.finish();

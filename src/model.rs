@@ -421,8 +421,8 @@ impl From<BlockingSignal> for BlockingReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct SeriesReport {
     pub interval_ms: f64,
-    pub up: Vec<u64>,
-    pub down: Vec<u64>,
+    pub up: Vec<u32>,
+    pub down: Vec<u32>,
 }
 
 /// What the forensics said about a flow.

@@ -254,6 +254,11 @@ pub struct Flow<S> {
 }
 
 impl<S> Flow<S> {
+    /// Out-of-order bytes both directions hold, waiting for the gaps before them.
+    pub fn pending_bytes(&self) -> usize {
+        self.halves.iter().map(|h| h.stream.pending().0).sum()
+    }
+
     pub fn half(&self, side: Side) -> &Half {
         match side {
             Side::Client => &self.halves[0],
@@ -340,6 +345,40 @@ impl<S> Flow<S> {
     }
 }
 
+/// Out-of-order bytes all flows of a capture may hold together (32 MiB): beyond it, the flow
+/// being fed gives up its gaps.
+pub const PENDING_BUDGET: usize = 32 << 20;
+
+/// What the capture's flows share, and how often a shared bound was reached.
+#[derive(Debug, Clone, Copy)]
+pub struct Budgets {
+    pub series: series::Budget,
+    /// Out-of-order bytes all flows hold now, and their bound ([`PENDING_BUDGET`]).
+    pub pending_bytes: usize,
+    pub pending_max: usize,
+    /// Times a flow gave up its gaps because all flows together held `pending_max`.
+    pub pending_given_up: u64,
+}
+
+impl Default for Budgets {
+    fn default() -> Budgets {
+        Budgets {
+            series: series::Budget::default(),
+            pending_bytes: 0,
+            pending_max: PENDING_BUDGET,
+            pending_given_up: 0,
+        }
+    }
+}
+
+impl Budgets {
+    /// Gives back what a retired flow held.
+    fn release<S>(&mut self, flow: &Flow<S>) {
+        self.pending_bytes = self.pending_bytes.saturating_sub(flow.pending_bytes());
+        self.series.used = self.series.used.saturating_sub(flow.series.held_bins());
+    }
+}
+
 /// Flows retired early to keep the table within its bound.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Overflow {
@@ -393,14 +432,16 @@ pub struct Placed {
 }
 
 pub struct FlowTable<S> {
-    live: FxHashMap<FlowKey, Flow<S>>,
+    /// Boxed, so the map's spare capacity costs a pointer per slot, not a flow.
+    live: FxHashMap<FlowKey, Box<Flow<S>>>,
     /// Flows ended by a later connection on their 4-tuple.
-    done: Vec<Flow<S>>,
+    done: Vec<Box<Flow<S>>>,
     next_id: u32,
     limits: TableLimits,
     /// Each new flow's sink starts as a clone of this.
     proto: S,
     pub overflow: Overflow,
+    pub budgets: Budgets,
 }
 
 impl<S: StreamSink + Clone> FlowTable<S> {
@@ -412,6 +453,7 @@ impl<S: StreamSink + Clone> FlowTable<S> {
             limits,
             proto,
             overflow: Overflow::default(),
+            budgets: Budgets::default(),
         }
     }
 
@@ -445,16 +487,18 @@ impl<S: StreamSink + Clone> FlowTable<S> {
             }
         };
         if let Some(instance) = replace {
-            let flow = new_flow(
+            let flow = Box::new(new_flow(
                 seg,
                 at,
                 self.next_id,
                 instance,
                 &self.limits,
                 self.proto.clone(),
-            );
+            ));
             self.next_id += 1;
             if let Some(mut old) = self.live.insert(key, flow) {
+                let b = &mut self.budgets;
+                b.pending_bytes = b.pending_bytes.saturating_sub(old.pending_bytes());
                 finish_flow(&mut old, at);
                 self.done.push(old);
                 if self.live.len() + self.done.len() > self.limits.max_flows {
@@ -463,7 +507,13 @@ impl<S: StreamSink + Clone> FlowTable<S> {
             }
         }
         match self.live.get_mut(&key) {
-            Some(flow) => update(flow, seg, at),
+            Some(flow) => {
+                let held = flow.pending_bytes();
+                let placed = update(flow, seg, at, held, &mut self.budgets);
+                let b = &mut self.budgets;
+                b.pending_bytes = (b.pending_bytes + flow.pending_bytes()).saturating_sub(held);
+                placed
+            }
             // Unreachable: the flow was found or inserted above.
             None => Placed {
                 flow_id: 0,
@@ -475,15 +525,21 @@ impl<S: StreamSink + Clone> FlowTable<S> {
 
     /// Every flow as it stands (ended and live), in id order, without flushing anything.
     pub fn flows(&self) -> Vec<&Flow<S>> {
-        let mut all: Vec<&Flow<S>> = self.done.iter().chain(self.live.values()).collect();
+        let mut all: Vec<&Flow<S>> = self
+            .done
+            .iter()
+            .chain(self.live.values())
+            .map(|f| &**f)
+            .collect();
         all.sort_by_key(|f| f.id);
         all
     }
 
     /// Ends the capture: flushes every flow and returns them all in id order.
     pub fn finish(mut self) -> Vec<Flow<S>> {
-        let mut all = self.done;
-        for (_, mut f) in self.live.drain() {
+        let mut all: Vec<Flow<S>> = self.done.into_iter().map(|f| *f).collect();
+        for (_, f) in self.live.drain() {
+            let mut f = *f;
             let at = PacketRef {
                 frame: f.last_frame,
                 ts: f.last_ts,
@@ -500,6 +556,7 @@ impl<S: StreamSink + Clone> FlowTable<S> {
     fn retire_done(&mut self) {
         let n = (self.limits.max_flows / 8).max(1).min(self.done.len());
         for f in self.done.drain(..n) {
+            self.budgets.release(&f);
             let o = &mut self.overflow;
             o.flows += 1;
             o.never_established += u64::from(!f.established());
@@ -525,6 +582,7 @@ impl<S: StreamSink + Clone> FlowTable<S> {
         order.sort_unstable_by_key(|o| (o.0, o.1));
         for (_, _, key) in order.into_iter().take(n) {
             if let Some(f) = self.live.remove(&key) {
+                self.budgets.release(&f);
                 let o = &mut self.overflow;
                 o.flows += 1;
                 o.never_established += u64::from(!f.established());
@@ -617,7 +675,15 @@ fn looks_like_server(sport: u16, dport: u16) -> bool {
     }
 }
 
-fn update<S: StreamSink>(flow: &mut Flow<S>, seg: &Segment<'_>, at: PacketRef) -> Placed {
+/// `held_before` is what the flow held out of order before this segment, already counted in
+/// `budgets.pending_bytes`; the caller brings the count up to date afterwards.
+fn update<S: StreamSink>(
+    flow: &mut Flow<S>,
+    seg: &Segment<'_>,
+    at: PacketRef,
+    held_before: usize,
+    budgets: &mut Budgets,
+) -> Placed {
     adopt_handshake_roles(flow, seg);
     let side = flow.side_of(seg.src, seg.sport);
     flow.last_ts = flow.last_ts.max(at.ts);
@@ -691,6 +757,7 @@ fn update<S: StreamSink>(flow: &mut Flow<S>, seg: &Segment<'_>, at: PacketRef) -
 
     let data_seq = if flags.syn() { seq + 1 } else { seq };
     let len = u64::from(seg.payload_len);
+    let held_other_half = flow.half(side.peer()).stream.pending().0;
     let pushed = {
         let Flow { halves, app, .. } = flow;
         let idx = match side {
@@ -698,18 +765,35 @@ fn update<S: StreamSink>(flow: &mut Flow<S>, seg: &Segment<'_>, at: PacketRef) -
             Side::Server => 1,
         };
         match halves.get_mut(idx) {
-            Some(h) => h.stream.push(data_seq, len, seg.payload, at, app),
+            Some(h) => {
+                let pushed = h.stream.push(data_seq, len, seg.payload, at, app);
+                let mine = h.stream.pending().0;
+                // The other flows' share stays as it was; this one's is what it holds now.
+                let others = budgets.pending_bytes.saturating_sub(held_before);
+                // All flows together hold too much out-of-order data: this one gives up its
+                // gaps (declared overflow holes), as its own bound would.
+                if mine > 0 && others + held_other_half + mine > budgets.pending_max {
+                    h.stream.give_up(at, app);
+                    budgets.pending_given_up += 1;
+                }
+                pushed
+            }
             None => reasm::Pushed::default(),
         }
     };
     if pushed.new > 0 {
-        flow.series.add(side, at.ts, pushed.new);
+        flow.series
+            .add(side, at.ts, pushed.new, &mut budgets.series);
         let h = flow.half_mut(side);
         h.first_data.get_or_insert(at.ts);
         h.last_data = Some(h.last_data.map_or(at.ts, |t| t.max(at.ts)));
     }
     if flags.fin() {
         let h = flow.half_mut(side);
+        // The FIN's sequence number proves every byte before it was sent.
+        if let Some(end) = h.stream.offset_of(data_seq + len as u32) {
+            h.stream.note_end(end);
+        }
         if h.fin.is_none() {
             let off = h
                 .stream

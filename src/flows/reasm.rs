@@ -299,17 +299,35 @@ impl Stream {
     /// forged or bogus acknowledgment cannot make bttrace invent stream bytes.
     pub fn acked(&mut self, ack: SeqNum, at: PacketRef, sink: &mut impl StreamSink) {
         let Some(a) = self.offset_of(ack) else { return };
-        if a <= self.next as i64 || self.pending.is_empty() {
+        if a <= self.next as i64 || self.end_seen <= self.next {
             return;
         }
         let limit = (a as u64).min(self.end_seen);
         self.fill_to(limit, HoleCause::NotCaptured, at, sink);
     }
 
-    /// Delivers everything still buffered, declaring the gaps between as unfilled holes.
+    /// Delivers everything still buffered, declaring the gaps between, and any gap before
+    /// the highest offset the sender is known to have reached (a FIN's), as unfilled holes.
     pub fn flush(&mut self, at: PacketRef, sink: &mut impl StreamSink) {
         while let Some(start) = self.pending.front().map(|p| p.start) {
             self.fill_to(start, HoleCause::Unfilled, at, sink);
+        }
+        let end = self.end_seen;
+        self.fill_to(end, HoleCause::Unfilled, at, sink);
+    }
+
+    /// Gives up every gap now (all flows together hold too much out-of-order data): the
+    /// buffered data is delivered, the gaps before it declared overflow holes.
+    pub fn give_up(&mut self, at: PacketRef, sink: &mut impl StreamSink) {
+        while let Some(start) = self.pending.front().map(|p| p.start) {
+            self.fill_to(start, HoleCause::Overflow, at, sink);
+        }
+    }
+
+    /// The sender is known to have sent up to `offset` (its FIN's sequence number says so).
+    pub fn note_end(&mut self, offset: i64) {
+        if offset > self.end_seen as i64 {
+            self.end_seen = offset as u64;
         }
     }
 

@@ -230,7 +230,7 @@ fn goodput_uses_the_data_span_and_series_bins_hold_every_byte() {
     let expect = 20_000.0 * 8.0 / 0.95;
     assert!((f.goodput_bps().unwrap() - expect).abs() < 1.0);
     let bins = f.series.bins(Side::Server);
-    assert_eq!(bins.iter().sum::<u64>(), 20_000);
+    assert_eq!(bins.iter().sum::<u32>(), 20_000);
     assert_eq!(
         bins[1], 1000,
         "one packet in the 100-200 ms bin after the 3 handshake steps"
@@ -309,5 +309,86 @@ fn a_late_handshake_corrects_guessed_roles() {
     assert_eq!(f.roles, Roles::SynAck);
     assert_eq!(f.server, addr("203.0.113.9:50000"));
     assert_eq!(f.half(Side::Server).stats().unique, 4);
-    assert_eq!(f.series.bins(Side::Server).iter().sum::<u64>(), 4);
+    assert_eq!(f.series.bins(Side::Server).iter().sum::<u32>(), 4);
+}
+
+/// Feeds `packets` to `t` one by one, checking after each that the shared out-of-order count is
+/// what the flows hold and stays within its bound.
+fn feed_checking_budgets(t: &mut FlowTable<()>, packets: &[Packet]) {
+    for (i, p) in packets.iter().enumerate() {
+        let rec = p.record(LinkType::RAW, None);
+        let frame = Frame {
+            index: i as u64 + 1,
+            ts: rec.ts,
+            link: LinkType::RAW,
+            data: &rec.data,
+            wire_len: rec.wire_len,
+            offset: 0,
+        };
+        let seg = wire::decode(&frame).unwrap();
+        let at = PacketRef {
+            frame: frame.index,
+            ts: frame.ts,
+        };
+        t.process(&seg, at);
+        let held: usize = t.flows().iter().map(|f| f.pending_bytes()).sum();
+        assert_eq!(t.budgets.pending_bytes, held, "after frame {}", i + 1);
+        assert!(held <= t.budgets.pending_max, "after frame {}", i + 1);
+        let bins: usize = t.flows().iter().map(|f| f.series.held_bins()).sum();
+        assert_eq!(t.budgets.series.used, bins, "after frame {}", i + 1);
+    }
+}
+
+/// Five flows, each missing its first 1000-byte segment and then sending `after` segments.
+fn flows_with_a_gap(after: usize) -> Vec<Packet> {
+    let mut packets = Vec::new();
+    for k in 0..5u16 {
+        let client = SocketAddr::new(addr("198.51.100.7:1").ip(), 41_000 + k);
+        let mut c = Conv::new(client, addr("203.0.113.9:6881"));
+        c.handshake();
+        let lost = c.packet(Side::Server, F::ACK, &[1; 1000]);
+        c.server_seq += 1000;
+        for _ in 0..after {
+            c.send(Side::Server, F::ACK, &[2; 1000]);
+        }
+        packets.extend(c.packets.iter().filter(|p| **p != lost).cloned());
+    }
+    packets
+}
+
+#[test]
+fn flows_together_give_up_gaps_when_the_shared_out_of_order_budget_is_spent() {
+    let mut t: FlowTable<()> = FlowTable::new(TableLimits::default(), ());
+    t.budgets.pending_max = 10_000;
+    feed_checking_budgets(&mut t, &flows_with_a_gap(4));
+    // Two flows hold 4,000 bytes each; the third would pass 10,000 and gives its gap up, as
+    // do the later ones while the first two still hold theirs.
+    assert_eq!(t.budgets.pending_given_up, 3);
+    let flows = t.finish();
+    for f in &flows {
+        let st = f.half(Side::Server).stats();
+        assert_eq!(st.unique, 4000, "flow {}", f.id);
+        assert_eq!(st.overflow + st.unfilled, 1000, "flow {}", f.id);
+    }
+    assert_eq!(
+        flows
+            .iter()
+            .filter(|f| f.half(Side::Server).stats().overflow == 1000)
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn retired_flows_give_back_what_they_held() {
+    let limits = TableLimits {
+        max_flows: 2,
+        ..TableLimits::default()
+    };
+    let mut t: FlowTable<()> = FlowTable::new(limits, ());
+    // Each flow added retires an older one: the counts checked after every frame must drop
+    // with them.
+    feed_checking_budgets(&mut t, &flows_with_a_gap(3));
+    assert!(t.overflow.flows >= 3);
+    assert_eq!(t.budgets.pending_given_up, 0);
 }
