@@ -1,6 +1,8 @@
 //! The per-capture pipeline: frames, segments, flows, report. One pass over the file.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use crate::btparse::{self, FlowDecoder};
 use crate::capture::{CaptureInfo, CaptureReader, Frame, Note, Timestamp};
@@ -82,6 +84,8 @@ pub struct Analyzer {
     opts: Options,
     limits: TableLimits,
     table: FlowTable<FlowDecoder>,
+    /// What every flow's decoder shares (the bounds on text lines and kept messages).
+    shared: Arc<btparse::Shared>,
     skipped: [Tally; Skip::ALL.len()],
     anomalies: [Tally; Anomaly::ALL.len()],
     frames: u64,
@@ -103,6 +107,7 @@ impl Analyzer {
             max_events: 0,
         });
         Analyzer {
+            shared: proto.events.shared.clone(),
             opts: *opts,
             limits,
             table: FlowTable::new(limits, proto),
@@ -207,10 +212,36 @@ impl Analyzer {
                 ),
             });
         }
+        let text_cut = self.shared.text_cut.load(Ordering::Relaxed);
+        if text_cut > 0 {
+            notes.push(Note {
+                frame: None,
+                offset: None,
+                message: format!(
+                    "the text lines of all flows together reached their bound ({} MiB); {} \
+                     directions stopped collecting lines there",
+                    btparse::TEXT_BUDGET >> 20,
+                    text_cut
+                ),
+            });
+        }
+        let events_cut = self.shared.events_cut.load(Ordering::Relaxed);
+        if events_cut > 0 {
+            notes.push(Note {
+                frame: None,
+                offset: None,
+                message: format!(
+                    "--messages keeps {} messages per capture; {} more were counted, not kept \
+                     (each flow's messages_dropped says where)",
+                    btparse::EVENTS_BUDGET,
+                    events_cut
+                ),
+            });
+        }
         let start = self.start();
         let overflow = self.table.overflow;
         let flows = self.table.finish();
-        let refs: Vec<&Flow<FlowDecoder>> = flows.iter().collect();
+        let refs: Vec<&Flow<FlowDecoder>> = flows.iter().map(|f| &**f).collect();
         let flow_reports = flow_reports(&refs, &self.opts, start);
         let (tests, glasnost) = match glasnost::analyze(&path, &refs, &flow_reports) {
             Some((t, g)) => (t, Some(g)),

@@ -173,6 +173,9 @@ pub struct FlowReport {
     pub bittorrent: Option<BtReport>,
     /// Every decoded message, when asked for (`--messages`); null otherwise.
     pub messages: Option<Vec<MessageReport>>,
+    /// With `--messages`: messages decoded but not kept (beyond 100,000 in the flow or
+    /// 1,000,000 in the capture); null otherwise.
+    pub messages_dropped: Option<u64>,
 }
 
 /// Where and when something was seen.
@@ -538,6 +541,7 @@ impl FlowReport {
             },
             bittorrent: bt_report(&f.app),
             messages: with_messages.then(|| message_reports(&f.app, capture_start)),
+            messages_dropped: with_messages.then_some(f.app.events.dropped),
         }
     }
 }

@@ -305,7 +305,7 @@ impl DirDecoder {
             .unwrap_or(&[]);
         let offset = offset.max(self.pos);
         self.opening.add_data(offset, bytes, at);
-        self.text.add(bytes, at);
+        self.text.add(bytes, at, &ev.shared);
         let mut rest = bytes;
         let mut run_start = true;
         while !rest.is_empty() {

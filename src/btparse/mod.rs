@@ -15,7 +15,8 @@
 //! - `other`: anything else, including flows with no payload.
 //!
 //! Memory: a flow's decoders are allocated on its first payload byte (a SYN flood costs
-//! nothing here); events for the verbose view are kept only when asked for, up to a bound.
+//! nothing here); events for the verbose view are kept only when asked for, up to a bound per
+//! flow; text lines and events are also bounded for all flows together ([`Shared`]).
 #![deny(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -28,6 +29,8 @@ pub mod decoder;
 pub mod peer_id;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::flows::{HoleCause, PacketRef, Side, StreamSink};
 pub use decoder::{DirDecoder, Framing, LostReason};
@@ -401,13 +404,55 @@ pub struct BtEvent {
     pub message: Message,
 }
 
-/// Events kept for the verbose view (only when asked, up to `max`).
+/// Text-line bytes all flows of a capture may keep together (16 MiB).
+pub const TEXT_BUDGET: usize = 16 << 20;
+
+/// Messages all flows of a capture may keep together for the verbose view.
+pub const EVENTS_BUDGET: usize = 1_000_000;
+
+/// What the decoders of a capture's flows share: the bounds on what they keep all together,
+/// and how often those bounds were reached. Every flow's decoder holds the same one.
+#[derive(Debug)]
+pub struct Shared {
+    text_left: AtomicUsize,
+    events_left: AtomicUsize,
+    /// Directions whose text lines stopped because [`TEXT_BUDGET`] was spent.
+    pub text_cut: AtomicU64,
+    /// Messages counted, not kept, because [`EVENTS_BUDGET`] was spent.
+    pub events_cut: AtomicU64,
+}
+
+impl Shared {
+    pub fn new(text: usize, events: usize) -> Shared {
+        Shared {
+            text_left: AtomicUsize::new(text),
+            events_left: AtomicUsize::new(events),
+            text_cut: AtomicU64::new(0),
+            events_cut: AtomicU64::new(0),
+        }
+    }
+
+    fn take(left: &AtomicUsize, n: usize) -> bool {
+        left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| l.checked_sub(n))
+            .is_ok()
+    }
+}
+
+impl Default for Shared {
+    fn default() -> Shared {
+        Shared::new(TEXT_BUDGET, EVENTS_BUDGET)
+    }
+}
+
+/// Events kept for the verbose view (only when asked, up to `max` per flow and the capture's
+/// [`EVENTS_BUDGET`]); the rest are counted in `dropped`.
 #[derive(Debug, Clone, Default)]
 pub struct Events {
     keep: bool,
     max: usize,
     pub list: Vec<BtEvent>,
     pub dropped: u64,
+    pub shared: Arc<Shared>,
 }
 
 impl Events {
@@ -415,10 +460,13 @@ impl Events {
         if !self.keep {
             return;
         }
-        if self.list.len() < self.max {
-            self.list.push(e);
-        } else {
+        if self.list.len() >= self.max {
             self.dropped += 1;
+        } else if !Shared::take(&self.shared.events_left, 1) {
+            self.dropped += 1;
+            self.shared.events_cut.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.list.push(e);
         }
     }
 }
@@ -556,8 +604,11 @@ const MAX_LINES: usize = 512;
 const MAX_LINE: usize = 512;
 const MAX_TEXT: usize = 64 << 10;
 
+/// What a kept line costs the capture's [`TEXT_BUDGET`] beyond its bytes.
+const LINE_OVERHEAD: usize = 48;
+
 impl TextLines {
-    fn add(&mut self, bytes: &[u8], at: PacketRef) {
+    fn add(&mut self, bytes: &[u8], at: PacketRef, shared: &Shared) {
         if self.stopped {
             return;
         }
@@ -565,6 +616,11 @@ impl TextLines {
             self.seen += 1;
             match b {
                 b'\n' => {
+                    if !Shared::take(&shared.text_left, self.partial.len() + LINE_OVERHEAD) {
+                        shared.text_cut.fetch_add(1, Ordering::Relaxed);
+                        self.stop();
+                        return;
+                    }
                     let text = String::from_utf8_lossy(&self.partial)
                         .trim_end_matches('\r')
                         .to_string();
@@ -667,6 +723,7 @@ impl FlowDecoder {
                 },
                 list: Vec::new(),
                 dropped: 0,
+                shared: Arc::new(Shared::default()),
             },
         }
     }

@@ -586,3 +586,49 @@ proptest! {
         prop_assert_eq!(d.position(), total);
     }
 }
+
+#[test]
+fn text_lines_of_all_flows_share_one_bound() {
+    let line = b"replay BitTorrent download 6881\n";
+    let cost = line.len() - 1 + LINE_OVERHEAD;
+    let mut ev = Events {
+        shared: Arc::new(Shared::new(5 * cost, EVENTS_BUDGET)),
+        ..Events::default()
+    };
+    let mut a = DirDecoder::new(Side::Client);
+    let mut b = DirDecoder::new(Side::Client);
+    a.data(0, &line.repeat(3), at(1), &mut ev);
+    b.data(0, &line.repeat(3), at(2), &mut ev);
+    assert_eq!(a.text.lines.len(), 3);
+    assert_eq!(b.text.lines.len(), 2, "the sixth line is past the bound");
+    assert_eq!(ev.shared.text_cut.load(Ordering::Relaxed), 1);
+    // What was kept still tells a command channel.
+    assert_eq!(b.text.glasnost_commands(), 2);
+}
+
+#[test]
+fn kept_messages_are_bounded_per_flow_and_per_capture() {
+    let shared = Arc::new(Shared::new(TEXT_BUDGET, 5));
+    let mut flows: Vec<Events> = (0..2)
+        .map(|_| Events {
+            keep: true,
+            max: 4,
+            shared: shared.clone(),
+            ..Events::default()
+        })
+        .collect();
+    for ev in flows.iter_mut() {
+        let mut d = DirDecoder::new(Side::Client);
+        let mut s = bt::handshake([0; 8], HASH, PEER);
+        for _ in 0..5 {
+            s.extend(bt::message(&Message::Interested, 0).unwrap());
+        }
+        d.data(0, &s, at(1), ev);
+    }
+    // Six messages each: the first flow keeps 4 (its own bound), the second 1 (the capture's).
+    assert_eq!(flows[0].list.len(), 4);
+    assert_eq!(flows[0].dropped, 2);
+    assert_eq!(flows[1].list.len(), 1);
+    assert_eq!(flows[1].dropped, 5);
+    assert_eq!(shared.events_cut.load(Ordering::Relaxed), 5);
+}

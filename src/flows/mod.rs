@@ -535,11 +535,12 @@ impl<S: StreamSink + Clone> FlowTable<S> {
         all
     }
 
-    /// Ends the capture: flushes every flow and returns them all in id order.
-    pub fn finish(mut self) -> Vec<Flow<S>> {
-        let mut all: Vec<Flow<S>> = self.done.into_iter().map(|f| *f).collect();
-        for (_, f) in self.live.drain() {
-            let mut f = *f;
+    /// Ends the capture: flushes every flow and returns them all in id order. They stay boxed:
+    /// moving them out would need room for all of them twice.
+    pub fn finish(mut self) -> Vec<Box<Flow<S>>> {
+        let mut all = self.done;
+        all.reserve_exact(self.live.len());
+        for (_, mut f) in self.live.drain() {
             let at = PacketRef {
                 frame: f.last_frame,
                 ts: f.last_ts,

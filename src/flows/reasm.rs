@@ -158,7 +158,8 @@ pub struct Stream {
     end_seen: u64,
     pending: VecDeque<Pending>,
     pending_bytes: usize,
-    samples: [Sample; SAMPLES],
+    /// Allocated with the first data delivered: a flow without payload costs nothing here.
+    samples: Option<Box<[Sample; SAMPLES]>>,
     sample_pos: usize,
     limits: Limits,
     pub stats: StreamStats,
@@ -173,7 +174,7 @@ impl Stream {
             end_seen: 0,
             pending: VecDeque::new(),
             pending_bytes: 0,
-            samples: [Sample::default(); SAMPLES],
+            samples: None,
             sample_pos: 0,
             limits,
             stats: StreamStats::default(),
@@ -472,7 +473,10 @@ impl Stream {
         if let (Some(dst), Some(src)) = (head.get_mut(..n), data.get(..n)) {
             dst.copy_from_slice(src);
         }
-        if let Some(slot) = self.samples.get_mut(self.sample_pos) {
+        let samples = self
+            .samples
+            .get_or_insert_with(|| Box::new([Sample::default(); SAMPLES]));
+        if let Some(slot) = samples.get_mut(self.sample_pos) {
             *slot = Sample {
                 start,
                 head,
@@ -484,7 +488,7 @@ impl Stream {
 
     fn compare_with_samples(&mut self, start: u64, data: &[u8], at: PacketRef) {
         let end = start + data.len() as u64;
-        let mismatch = self.samples.iter().any(|s| {
+        let mismatch = self.samples.iter().flat_map(|b| b.iter()).any(|s| {
             s.n > 0
                 && differs(
                     s.start,

@@ -37,7 +37,7 @@ fn run_with(packets: &[Packet], limits: TableLimits) -> (Vec<Flow<()>>, Overflow
         );
     }
     let o = t.overflow;
-    (t.finish(), o)
+    (t.finish().into_iter().map(|f| *f).collect(), o)
 }
 
 fn run(packets: &[Packet]) -> Vec<Flow<()>> {

@@ -515,7 +515,8 @@ fn describe_side(s: &BtSideReport, start: f64) -> String {
 fn write_messages(w: &mut dyn Write, r: &CaptureReport) -> io::Result<()> {
     for f in &r.flows {
         let Some(msgs) = &f.messages else { continue };
-        if msgs.is_empty() {
+        let dropped = f.messages_dropped.unwrap_or(0);
+        if msgs.is_empty() && dropped == 0 {
             continue;
         }
         writeln!(w)?;
@@ -535,6 +536,9 @@ fn write_messages(w: &mut dyn Write, r: &CaptureReport) -> io::Result<()> {
                 "  {:>8}  {:>12.6}  {:<6}  {:>10}  {}",
                 m.frame, m.rel_time, m.from, m.offset, m.text
             )?;
+        }
+        if dropped > 0 {
+            writeln!(w, "  ({dropped} more messages counted, not kept)")?;
         }
     }
     Ok(())
