@@ -156,6 +156,10 @@ struct AnalyzeArgs {
     /// Worker threads (0: one per core).
     #[arg(short = 'j', long, default_value_t = 0, value_name = "N")]
     threads: usize,
+    /// At the end, print to standard error the captures, frames and bytes read, the time
+    /// taken and the peak memory.
+    #[arg(long)]
+    stats: bool,
 }
 
 fn parse_vantage(s: &str) -> Result<VantageSetting, String> {
@@ -291,7 +295,10 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
     };
     let mut out = Stdout::new(args.format, BufWriter::new(io::stdout().lock()))?;
     let text_mode = matches!(args.format, OutputFormat::Text);
+    let started = std::time::Instant::now();
+    let mut frames = 0u64;
     let totals = batch::run(&args.paths, &opts, args.threads, |r| {
+        frames += r.frames;
         if let Some(e) = &r.error {
             eprintln!("bttrace: {}: {e}", r.path);
         }
@@ -315,7 +322,23 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
     if let Some(c) = rsts_file {
         c.finish()?;
     }
+    if args.stats {
+        let peak = peak_memory_kib().map_or("unknown".to_string(), |k| format!("{k} KiB"));
+        eprintln!(
+            "bttrace: stats: {} captures ({} failed), {frames} frames in {:.3} s; peak memory {peak}",
+            totals.analysed + totals.failed,
+            totals.failed,
+            started.elapsed().as_secs_f64(),
+        );
+    }
     Ok(totals)
+}
+
+/// The process's peak resident memory (`VmHWM`), where the system says (Linux).
+fn peak_memory_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn compare(args: &CompareArgs) -> Result<(), String> {
