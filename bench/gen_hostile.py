@@ -23,6 +23,8 @@ Cases (python3 only, no dependencies; deterministic: the same arguments give the
   ooo-flows      2,000 flows (x SCALE), each missing its first segment and then sending
                  100 segments of 1448 bytes that can only wait in the out-of-order buffer
                  (each flow stays within the 256 KiB / 512-piece per-direction bound).
+  text-flows     2,000 flows (x SCALE), each sending 64 KiB of 100-byte text lines (the most
+                 a direction keeps as text), interleaved so that all of them are open at once.
 
 All payload bytes are a function of their stream offset, so overlapping copies agree.
 """
@@ -137,7 +139,7 @@ class Flow:
             n -= len(out)
         if n > 0:
             k = (o - len(self.prefix)) % len(self.period)
-            out += (self.period * 2)[k:k + n]
+            out += (self.period * (n // len(self.period) + 2))[k:k + n]
         return out
 
     def data(self, o, n, flags=ACK | PSH):
@@ -244,6 +246,17 @@ def sparse_series(w, scale):
         f.data(1, 1)
 
 
+def text_flows(w, scale):
+    n, segs = int(2_000 * scale), 46
+    line = b"log " + b"x" * 95 + b"\n"
+    flows = [Flow(w, i, period=line) for i in range(n)]
+    for f in flows:
+        f.handshake()
+    for k in range(segs):
+        for f in flows:
+            f.data(k * MSS, MSS)
+
+
 CASES = {
     "syn-flood": syn_flood,
     "syn-reuse": syn_reuse,
@@ -251,6 +264,7 @@ CASES = {
     "bulk": bulk,
     "ooo-flows": ooo_flows,
     "sparse-series": sparse_series,
+    "text-flows": text_flows,
 }
 
 

@@ -22,13 +22,14 @@
 #                  within the per-flow bound)
 #   series-20k/40k 20,000 / 40,000 flows of two 1-byte packets 409.5 s apart (each flow's
 #                  goodput series at its 4,096-bin bound)
+#   text-2k/4k     2,000 / 4,000 flows each sending 64 KiB of text lines
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 OUT=${1:-/tmp/bttrace-memory}
 BIN=$ROOT/target/release/bttrace
-ALL="syn-flood syn-reuse reorder bulk-x1 bulk-x2 bulk-x4 ooo-2k ooo-4k series-20k series-40k"
+ALL="syn-flood syn-reuse reorder bulk-x1 bulk-x2 bulk-x4 ooo-2k ooo-4k series-20k series-40k text-2k text-4k"
 CASES=${CASES:-$ALL}
 mkdir -p "$OUT"
 
@@ -57,6 +58,8 @@ declare -A GEN=(
     [ooo-4k]="ooo-flows 2"
     [series-20k]="sparse-series 1"
     [series-40k]="sparse-series 2"
+    [text-2k]="text-flows 1"
+    [text-4k]="text-flows 2"
 )
 # case -> the README's bound for it ("Bounds")
 declare -A BOUND=(
@@ -66,10 +69,12 @@ declare -A BOUND=(
     [bulk-x1]="flat: memory does not grow with capture size (~4 MB on 1.38 GB)"
     [bulk-x2]="flat: memory does not grow with capture size (~4 MB on 1.38 GB)"
     [bulk-x4]="flat: memory does not grow with capture size (~4 MB on 1.38 GB)"
-    [ooo-2k]="256 KiB per direction per flow; no total bound but --max-flows"
-    [ooo-4k]="256 KiB per direction per flow; no total bound but --max-flows"
-    [series-20k]="4096 bins per direction per flow; no total bound but --max-flows"
-    [series-40k]="4096 bins per direction per flow; no total bound but --max-flows"
+    [ooo-2k]="256 KiB per direction per flow, 32 MiB for all flows"
+    [ooo-4k]="256 KiB per direction per flow, 32 MiB for all flows"
+    [series-20k]="4096 bins per direction per flow, 16 MiB for all flows"
+    [series-40k]="4096 bins per direction per flow, 16 MiB for all flows"
+    [text-2k]="64 KiB of text per direction, 16 MiB for all flows"
+    [text-4k]="64 KiB of text per direction, 16 MiB for all flows"
 )
 
 rows=()
