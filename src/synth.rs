@@ -6,6 +6,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+pub mod glasnost;
+
 use crate::capture::{LinkType, Timestamp};
 use crate::flows::Side;
 use crate::wire::TcpFlags;

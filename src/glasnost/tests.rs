@@ -1,43 +1,29 @@
 //! A whole Glasnost test built in code, played through the pipeline.
 
 use crate::analyze::{Options, analyze_bytes};
-use crate::btparse::Message;
 use crate::capture::{LinkType, Timestamp};
-use crate::flows::Side;
 use crate::glasnost::verdict::{Cell, Dir, Outcome, PortClass, Proto};
 use crate::model::CaptureReport;
-use crate::synth::{Conv, Packet, PcapOpts, bt, pcap};
-use crate::wire::TcpFlags as F;
+use crate::synth::glasnost::{Fate, Plan};
+use crate::synth::{self, Packet, PcapOpts, pcap};
 
 const MS: i64 = 1_000_000;
-const SERVER: &str = "203.0.113.1";
-const CLIENT: &str = "198.51.100.9";
 const NEUTRAL: u16 = 50_000;
 
-fn random(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 16) as u8
-        })
-        .collect()
+/// The test of `crate::synth::glasnost` with the default plan.
+fn glasnost_test(
+    fates: impl Fn(Proto, Dir, PortClass, u32) -> Fate,
+    with_commands: bool,
+) -> Vec<Packet> {
+    synth::glasnost::test(
+        &Plan {
+            with_commands,
+            ..Plan::default()
+        },
+        fates,
+    )
 }
 
-/// What a middlebox does to one transfer.
-#[derive(Clone, Copy, PartialEq)]
-enum Fate {
-    Normal,
-    /// Sent at a fifth of the rate.
-    Throttled,
-    /// A forged RST from the client right after the bitfield exchange.
-    Reset,
-}
-
-/// One transfer: set-up exchange (68, 166, 5 bytes, as the emulation), then 2 s of data in
-/// 1000-byte segments, then FIN.
 fn transfer(
     start: Timestamp,
     port: u16,
@@ -47,150 +33,7 @@ fn transfer(
     fate: Fate,
     seed: u64,
 ) -> Vec<Packet> {
-    let mut c = Conv::new(
-        format!("{CLIENT}:{cport}").parse().unwrap(),
-        format!("{SERVER}:{port}").parse().unwrap(),
-    );
-    c.client_ttl = 50;
-    c.ts = start;
-    c.step_ns = 20 * MS;
-    c.handshake();
-    c.step_ns = MS;
-    let (seeder, leecher) = match dir {
-        Dir::Upload => (Side::Client, Side::Server),
-        Dir::Download => (Side::Server, Side::Client),
-    };
-    let bytes = |real: Vec<u8>, n: u64| {
-        if proto == Proto::Bt {
-            real
-        } else {
-            random(real.len(), seed * 31 + n)
-        }
-    };
-    let hs = bt::handshake([0; 8], [7; 20], b"-GN0100-abcdefghijkl");
-    c.data(leecher, &bytes(hs.clone(), 1))
-        .data(seeder, &bytes(hs, 2));
-    let bf = |fill| bt::message(&Message::Bitfield { len: 161 }, fill).unwrap();
-    c.data(leecher, &bytes(bf(0x00), 3))
-        .data(seeder, &bytes(bf(0xff), 4));
-    if fate == Fate::Reset {
-        c.step_ns = 3 * MS;
-        let mut rst = c.packet(Side::Client, F::RST | F::ACK, &[]);
-        rst.ttl = 200;
-        c.push(rst);
-        return c.packets;
-    }
-    c.data(
-        leecher,
-        &bytes(bt::message(&Message::Interested, 0).unwrap(), 5),
-    )
-    .data(
-        seeder,
-        &bytes(bt::message(&Message::Unchoke, 0).unwrap(), 6),
-    );
-    let request = bt::message(
-        &Message::Request {
-            index: 0,
-            begin: 0,
-            length: 1 << 20,
-        },
-        0,
-    )
-    .unwrap();
-    c.send(leecher, F::ACK | F::PSH, &bytes(request, 7));
-    c.step_ns = if fate == Fate::Throttled {
-        25 * MS
-    } else {
-        5 * MS
-    };
-    let mut header = bt::message(
-        &Message::Piece {
-            index: 0,
-            begin: 0,
-            length: 0,
-        },
-        0,
-    )
-    .unwrap();
-    header[..4].copy_from_slice(&(9u32 + (1 << 20)).to_be_bytes());
-    let mut first = true;
-    let end = start.0 + 2_500 * MS;
-    while c.ts.0 < end {
-        let mut seg = if first { header.clone() } else { Vec::new() };
-        first = false;
-        seg.resize(1000, 0x5a);
-        let seg = if proto == Proto::Bt {
-            seg
-        } else {
-            random(1000, seed ^ c.ts.0 as u64)
-        };
-        c.send(seeder, F::ACK, &seg);
-        if c.packets.len() % 4 == 0 {
-            // The leecher's ACK at the same moment: the data keeps its pace.
-            let ack = c.packet(leecher, F::ACK, &[]);
-            c.packets.push(ack);
-        }
-    }
-    c.step_ns = MS;
-    c.close();
-    c.packets
-}
-
-/// A 2010+ test: command channel, then uploads and downloads, each BitTorrent port first,
-/// app flow then control, three repetitions.
-fn glasnost_test(
-    fates: impl Fn(Proto, Dir, PortClass, u32) -> Fate,
-    with_commands: bool,
-) -> Vec<Packet> {
-    let mut cmd = Conv::new(
-        format!("{CLIENT}:45000").parse().unwrap(),
-        format!("{SERVER}:19970").parse().unwrap(),
-    );
-    cmd.client_ttl = 50;
-    cmd.handshake();
-    let mut packets = Vec::new();
-    let mut t = Timestamp(cmd.ts.0 + 100 * MS);
-    let mut seed = 1;
-    let mut cport = 46000;
-    for dir in [Dir::Upload, Dir::Download] {
-        for (class, port) in [(PortClass::App, 6881), (PortClass::Other, NEUTRAL)] {
-            for rep in 0..3 {
-                for proto in [Proto::Bt, Proto::Tcp] {
-                    let side = if dir == Dir::Upload {
-                        "client"
-                    } else {
-                        "server"
-                    };
-                    let control = if proto == Proto::Tcp {
-                        " as a control flow"
-                    } else {
-                        ""
-                    };
-                    let line =
-                        format!("replay bt as {side} on port {port} for 2 seconds{control}.\n");
-                    cmd.ts = Timestamp(t.0 - 50 * MS);
-                    if with_commands {
-                        cmd.data(Side::Client, line.as_bytes());
-                        cmd.data(Side::Server, format!("port {port} ok\n").as_bytes());
-                    }
-                    packets.extend(transfer(
-                        t,
-                        port,
-                        cport,
-                        proto,
-                        dir,
-                        fates(proto, dir, class, rep),
-                        seed,
-                    ));
-                    seed += 1;
-                    cport += 1;
-                    t = Timestamp(t.0 + 3_000 * MS);
-                }
-            }
-        }
-    }
-    packets.extend(cmd.packets);
-    packets
+    synth::glasnost::transfer(&Plan::default(), start, port, cport, proto, dir, fate, seed)
 }
 
 fn run(packets: Vec<Packet>) -> CaptureReport {
