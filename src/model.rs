@@ -89,6 +89,38 @@ impl CaptureReport {
     pub fn skipped_total(&self) -> u64 {
         self.skipped.values().map(|t| t.count).sum()
     }
+
+    /// The tested user's address: the one the file name states, else the client of the
+    /// test's first transfer, else of the first flow.
+    pub fn client_address(&self) -> Option<String> {
+        if let Some(n) = self.glasnost.as_ref().and_then(|g| g.name.as_ref()) {
+            return Some(n.client_ip.to_string());
+        }
+        let flow = self
+            .tests
+            .first()
+            .and_then(|t| self.flows.iter().find(|f| f.id == t.flow))
+            .or(self.flows.first())?;
+        let addr: std::net::SocketAddr = flow.client.parse().ok()?;
+        Some(addr.ip().to_string())
+    }
+
+    /// The user's host name, as the file name states it.
+    pub fn client_host(&self) -> Option<&str> {
+        let n = self.glasnost.as_ref()?.name.as_ref()?;
+        Some(n.client_host.as_str())
+    }
+
+    /// When the test ran, seconds since the epoch (UTC): the file name's time (M-Lab's
+    /// one-day error corrected), else the first packet's.
+    pub fn test_time(&self) -> Option<i64> {
+        if let Some(n) = self.glasnost.as_ref().and_then(|g| g.name.as_ref()) {
+            return Some(n.time);
+        }
+        self.first_time
+            .filter(|t| t.is_finite())
+            .map(|t| t.floor() as i64)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]

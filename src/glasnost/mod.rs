@@ -441,10 +441,12 @@ pub fn analyze(
         } else {
             PortClass::Other
         };
+        // Counted from 1, as the study's tables number them (#1, #2).
         let repetition = tests
             .iter()
             .filter(|t| t.kind == proto && t.direction == dir && t.port_class == port_class)
-            .count() as u32;
+            .count() as u32
+            + 1;
         tests.push(TestReport {
             kind: proto,
             direction: dir,

@@ -23,6 +23,16 @@ pub enum Generation {
     Unknown,
 }
 
+impl Generation {
+    pub fn code(self) -> &'static str {
+        match self {
+            Generation::Bt2009 => "bt2009",
+            Generation::Replayer => "replayer",
+            Generation::Unknown => "unknown",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CaptureName {
     pub generation: Generation,
@@ -115,6 +125,38 @@ pub fn weekday(t: i64) -> u32 {
     ((t.div_euclid(86_400) + 3).rem_euclid(7)) as u32
 }
 
+/// Weekday names, Monday first (the index [`weekday`] gives).
+pub const WEEKDAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
+/// The proleptic Gregorian date (year, month, day) of a day count since 1970-01-01
+/// (the inverse of [`days_from_civil`]).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// `YYYY-MM-DD` (UTC) of a time in seconds since the epoch.
+pub fn date(t: i64) -> String {
+    let (y, m, d) = civil_from_days(t.div_euclid(86_400));
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,6 +169,25 @@ mod tests {
         assert_eq!(n.client_host, "frankyeung-bt.no-ip.org");
         assert_eq!(n.time, 1_257_080_094);
         assert_eq!(weekday(n.time), 6, "1 November 2009 was a Sunday");
+        assert_eq!(WEEKDAYS[weekday(n.time) as usize], "Sunday");
+        assert_eq!(date(n.time), "2009-11-01");
+    }
+
+    #[test]
+    fn dates_round_trip() {
+        for days in [
+            -800_000, -1, 0, 1, 59, 60, 365, 10_957, 14_549, 20_000, 2_000_000,
+        ] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(
+                days_from_civil(y, i64::from(m), i64::from(d)),
+                days,
+                "{days}"
+            );
+        }
+        assert_eq!(date(0), "1970-01-01");
+        assert_eq!(date(951_782_400), "2000-02-29");
+        assert_eq!(date(-1), "1969-12-31");
     }
 
     #[test]

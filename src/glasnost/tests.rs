@@ -74,7 +74,7 @@ fn an_undisturbed_test_is_all_no() {
         (first.kind, first.direction, first.port),
         (Proto::Bt, Some(Dir::Upload), 6881)
     );
-    assert_eq!((r.tests[1].kind, r.tests[1].repetition), (Proto::Tcp, 0));
+    assert_eq!((r.tests[1].kind, r.tests[1].repetition), (Proto::Tcp, 1));
     assert_eq!(
         (r.tests[23].kind, r.tests[23].direction, r.tests[23].port),
         (Proto::Tcp, Some(Dir::Download), NEUTRAL)

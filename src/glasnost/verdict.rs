@@ -63,6 +63,15 @@ pub enum Dir {
     Download,
 }
 
+impl Proto {
+    pub fn code(self) -> &'static str {
+        match self {
+            Proto::Bt => "bittorrent",
+            Proto::Tcp => "control",
+        }
+    }
+}
+
 impl Dir {
     pub fn code(self) -> &'static str {
         match self {
@@ -90,7 +99,25 @@ pub enum Outcome {
     NoData,
 }
 
+impl PortClass {
+    pub fn code(self) -> &'static str {
+        match self {
+            PortClass::App => "app",
+            PortClass::Other => "other",
+        }
+    }
+}
+
 impl Outcome {
+    pub fn code(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Reset => "reset",
+            Outcome::NoConnection => "no_connection",
+            Outcome::NoData => "no_data",
+        }
+    }
+
     pub fn failed(self) -> bool {
         self != Outcome::Completed
     }
@@ -225,7 +252,7 @@ pub fn study_compare(reference: &[&Transfer], compared: &[&Transfer]) -> StudyCo
             let r = reference.get(i).and_then(completed);
             let c = compared.get(i).and_then(completed);
             Row {
-                repetition: i as u32,
+                repetition: i as u32 + 1,
                 reference_bps: r,
                 compared_bps: c,
                 limited: r.zip(c).map(|(r, c)| r >= 2.0 * c),
@@ -687,6 +714,30 @@ pub struct Summary {
     pub throttling_basis: Vec<&'static str>,
     /// One sentence per cell, in the order above.
     pub why: Vec<String>,
+}
+
+/// The names of the summary row's cells, in order (the JSON and CSV column names).
+pub const SUMMARY_CELLS: [&str; 6] = [
+    "block_bt_app_port",
+    "block_bt_other_port",
+    "throttle_bt_upload_app_port",
+    "throttle_bt_upload_other_port",
+    "throttle_bt_download_app_port",
+    "throttle_bt_download_other_port",
+];
+
+impl Summary {
+    /// The six cells in the order of [`SUMMARY_CELLS`].
+    pub fn cells(&self) -> [Cell; 6] {
+        [
+            self.block_bt_app_port,
+            self.block_bt_other_port,
+            self.throttle_bt_upload_app_port,
+            self.throttle_bt_upload_other_port,
+            self.throttle_bt_download_app_port,
+            self.throttle_bt_download_other_port,
+        ]
+    }
 }
 
 /// All verdicts on a test.
