@@ -4,8 +4,9 @@
 //! its reports handed on in order before the next window starts, so memory holds at most one
 //! window of reports however many files a batch has.
 
-use std::io;
+use std::io::{self, Write};
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
@@ -22,15 +23,28 @@ pub struct Totals {
     pub failed: usize,
 }
 
+/// A file to analyse, or a path that could not be listed.
+pub type Entry = Result<PathBuf, (PathBuf, io::Error)>;
+
 /// Analyses every capture under `inputs` (files, and directories walked recursively) and
 /// hands each report to `each`, in input order. `threads` 0 means one per core.
 pub fn run(
     inputs: &[PathBuf],
     opts: &Options,
     threads: usize,
+    each: impl FnMut(CaptureReport) -> io::Result<()>,
+) -> io::Result<Totals> {
+    run_files(&expand_inputs(inputs), opts, threads, each)
+}
+
+/// [`run`] on inputs already expanded (with [`expand_inputs`]), for callers that want the
+/// number of files first.
+pub fn run_files(
+    files: &[Entry],
+    opts: &Options,
+    threads: usize,
     mut each: impl FnMut(CaptureReport) -> io::Result<()>,
 ) -> io::Result<Totals> {
-    let files = expand_inputs(inputs);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -60,4 +74,104 @@ pub fn run(
         }
     }
     Ok(totals)
+}
+
+/// A one-line progress display for a terminal: files done, captures per second, failures.
+/// It redraws at most every 100 ms; [`Progress::clear`] erases it before other output.
+pub struct Progress<W: Write> {
+    w: W,
+    total: usize,
+    done: usize,
+    failed: usize,
+    started: Instant,
+    last_draw: Option<Instant>,
+    shown: bool,
+}
+
+impl<W: Write> Progress<W> {
+    pub fn new(w: W, total: usize) -> Progress<W> {
+        Progress {
+            w,
+            total,
+            done: 0,
+            failed: 0,
+            started: Instant::now(),
+            last_draw: None,
+            shown: false,
+        }
+    }
+
+    /// One more file done.
+    pub fn advance(&mut self, failed: bool) {
+        self.done += 1;
+        self.failed += usize::from(failed);
+        let now = Instant::now();
+        let due = self
+            .last_draw
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_millis(100));
+        if due || self.done == self.total {
+            self.last_draw = Some(now);
+            self.draw();
+        }
+    }
+
+    /// The text of the line.
+    pub fn line(&self) -> String {
+        let secs = self.started.elapsed().as_secs_f64();
+        let rate = if secs > 0.0 {
+            self.done as f64 / secs
+        } else {
+            0.0
+        };
+        format!(
+            "{}/{} captures, {rate:.0}/s, {} failed",
+            self.done, self.total, self.failed
+        )
+    }
+
+    fn draw(&mut self) {
+        let line = self.line();
+        // A display that cannot be written is not worth stopping the batch for.
+        let _ = write!(self.w, "\r\x1b[K{line}").and_then(|_| self.w.flush());
+        self.shown = true;
+    }
+
+    /// Erases the line (before other output, and at the end).
+    pub fn clear(&mut self) {
+        if self.shown {
+            let _ = write!(self.w, "\r\x1b[K").and_then(|_| self.w.flush());
+            self.shown = false;
+        }
+    }
+
+    /// Draws the line again after [`Progress::clear`].
+    pub fn redraw(&mut self) {
+        if self.done > 0 {
+            self.draw();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_counts_files_and_failures_and_erases_itself() {
+        let mut out = Vec::new();
+        {
+            let mut p = Progress::new(&mut out, 3);
+            p.advance(false);
+            p.advance(true);
+            p.advance(false);
+            assert!(p.line().starts_with("3/3 captures, "), "{}", p.line());
+            assert!(p.line().ends_with(", 1 failed"), "{}", p.line());
+            p.clear();
+        }
+        let text = String::from_utf8(out).unwrap();
+        // The first file and the last are always drawn; the line is erased at the end.
+        assert!(text.contains("1/3 captures"), "{text:?}");
+        assert!(text.contains("3/3 captures"), "{text:?}");
+        assert!(text.ends_with("\r\x1b[K"), "{text:?}");
+    }
 }

@@ -4,7 +4,7 @@
 //! 2 usage or output error.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -13,9 +13,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::analyze::Options;
 use crate::batch;
+use crate::capture::expand_inputs;
 use crate::model::CaptureReport;
 use crate::report::{
-    csv::{FlowsCsv, RstsCsv},
+    csv::{CapturesCsv, FlowsCsv, RstsCsv, TestsCsv},
     json::JsonWriter,
     text,
 };
@@ -129,7 +130,8 @@ struct AnalyzeArgs {
     /// Output format on standard output.
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
     format: OutputFormat,
-    /// Also write the flows table as CSV to this file; or, for a directory, flows.csv and
+    /// Also write the flows table as CSV to this file; or, for a directory (existing, or
+    /// named with a trailing `/`), the four tables captures.csv, tests.csv, flows.csv and
     /// rsts.csv in it.
     #[arg(long, value_name = "PATH")]
     csv: Option<PathBuf>,
@@ -217,15 +219,84 @@ fn create_output(path: &Path, force: bool) -> io::Result<File> {
     })
 }
 
-/// `--csv PATH`: a directory (existing, or named with a trailing slash) gets `flows.csv` and
-/// `rsts.csv`; a file gets the flows table.
-fn csv_paths(p: &Path) -> io::Result<(PathBuf, Option<PathBuf>)> {
-    let as_dir = p.is_dir() || p.as_os_str().to_string_lossy().ends_with('/');
-    if as_dir {
-        fs::create_dir_all(p)?;
-        Ok((p.join("flows.csv"), Some(p.join("rsts.csv"))))
-    } else {
-        Ok((p.to_path_buf(), None))
+/// The tables `--csv` and `--rsts-csv` ask for.
+#[derive(Default)]
+struct CsvPaths {
+    captures: Option<PathBuf>,
+    tests: Option<PathBuf>,
+    flows: Option<PathBuf>,
+    rsts: Option<PathBuf>,
+}
+
+/// `--csv PATH`: a directory (existing, or named with a trailing slash) gets `captures.csv`,
+/// `tests.csv`, `flows.csv` and `rsts.csv`; a file gets the flows table.
+fn csv_paths(csv: Option<&Path>, rsts: Option<&Path>) -> io::Result<CsvPaths> {
+    let mut paths = CsvPaths::default();
+    if let Some(p) = csv {
+        let as_dir = p.is_dir() || p.as_os_str().to_string_lossy().ends_with('/');
+        if as_dir {
+            fs::create_dir_all(p).map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot make {}: {e}", p.display()))
+            })?;
+            paths.captures = Some(p.join("captures.csv"));
+            paths.tests = Some(p.join("tests.csv"));
+            paths.flows = Some(p.join("flows.csv"));
+            paths.rsts = Some(p.join("rsts.csv"));
+        } else {
+            paths.flows = Some(p.to_path_buf());
+        }
+    }
+    if let Some(p) = rsts {
+        paths.rsts = Some(p.to_path_buf());
+    }
+    Ok(paths)
+}
+
+/// The CSV tables being written beside the main output.
+struct CsvFiles {
+    captures: Option<CapturesCsv<BufWriter<File>>>,
+    tests: Option<TestsCsv<BufWriter<File>>>,
+    flows: Option<FlowsCsv<BufWriter<File>>>,
+    rsts: Option<RstsCsv<BufWriter<File>>>,
+}
+
+impl CsvFiles {
+    fn create(p: &CsvPaths, force: bool) -> io::Result<CsvFiles> {
+        let open = |p: &Option<PathBuf>| -> io::Result<Option<BufWriter<File>>> {
+            p.as_deref()
+                .map(|p| create_output(p, force).map(BufWriter::new))
+                .transpose()
+        };
+        Ok(CsvFiles {
+            captures: open(&p.captures)?.map(CapturesCsv::new).transpose()?,
+            tests: open(&p.tests)?.map(TestsCsv::new).transpose()?,
+            flows: open(&p.flows)?.map(FlowsCsv::new).transpose()?,
+            rsts: open(&p.rsts)?.map(RstsCsv::new).transpose()?,
+        })
+    }
+
+    fn capture(&mut self, r: &CaptureReport) -> io::Result<()> {
+        if let Some(c) = self.captures.as_mut() {
+            c.capture(r)?;
+        }
+        if let Some(c) = self.tests.as_mut() {
+            c.capture(r)?;
+        }
+        if let Some(c) = self.flows.as_mut() {
+            c.capture(r)?;
+        }
+        if let Some(c) = self.rsts.as_mut() {
+            c.capture(r)?;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> io::Result<()> {
+        self.captures.map(|c| c.finish()).transpose()?;
+        self.tests.map(|c| c.finish()).transpose()?;
+        self.flows.map(|c| c.finish()).transpose()?;
+        self.rsts.map(|c| c.finish()).transpose()?;
+        Ok(())
     }
 }
 
@@ -267,6 +338,9 @@ impl<W: Write> Stdout<W> {
     }
 }
 
+/// Failed captures named again in the summary at the end of a batch.
+const FAILURES_LISTED: usize = 10;
+
 fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
     let opts = Options {
         interval_ms: args.interval_ms,
@@ -275,52 +349,56 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
         vantage: args.vantage,
         ..Options::default()
     };
-    let (flows_path, dir_rsts) = match &args.csv {
-        Some(p) => {
-            let (f, r) = csv_paths(p)?;
-            (Some(f), r)
-        }
-        None => (None, None),
-    };
-    let rsts_path = args.rsts_csv.clone().or(dir_rsts);
-    let mut csv_file = match &flows_path {
-        Some(p) => Some(FlowsCsv::new(BufWriter::new(create_output(
-            p, args.force,
-        )?))?),
-        None => None,
-    };
-    let mut rsts_file = match &rsts_path {
-        Some(p) => Some(RstsCsv::new(BufWriter::new(create_output(p, args.force)?))?),
-        None => None,
-    };
+    let mut tables = CsvFiles::create(
+        &csv_paths(args.csv.as_deref(), args.rsts_csv.as_deref())?,
+        args.force,
+    )?;
     let mut out = Stdout::new(args.format, BufWriter::new(io::stdout().lock()))?;
     let text_mode = matches!(args.format, OutputFormat::Text);
     let started = std::time::Instant::now();
     let mut frames = 0u64;
-    let totals = batch::run(&args.paths, &opts, args.threads, |r| {
+    let files = expand_inputs(&args.paths);
+    // The progress line goes to standard error when it is a terminal and the report is not
+    // being printed to that terminal too.
+    let mut progress = (io::stderr().is_terminal() && !io::stdout().is_terminal())
+        .then(|| batch::Progress::new(io::stderr(), files.len()));
+    let mut failures: Vec<String> = Vec::new();
+    let totals = batch::run_files(&files, &opts, args.threads, |r| {
         frames += r.frames;
+        if let Some(p) = progress.as_mut() {
+            p.clear();
+        }
         if let Some(e) = &r.error {
             eprintln!("bttrace: {}: {e}", r.path);
+            if failures.len() < FAILURES_LISTED {
+                failures.push(format!("{}: {e}", r.path));
+            }
         }
         if !text_mode {
             for n in &r.notes {
                 eprintln!("bttrace: warning: {}: {n}", r.path);
             }
         }
-        if let Some(c) = csv_file.as_mut() {
-            c.capture(&r)?;
+        if let Some(p) = progress.as_mut() {
+            p.advance(r.error.is_some());
         }
-        if let Some(c) = rsts_file.as_mut() {
-            c.capture(&r)?;
-        }
+        tables.capture(&r)?;
         out.capture(&r)
     })?;
-    out.finish(totals)?;
-    if let Some(c) = csv_file {
-        c.finish()?;
+    if let Some(p) = progress.as_mut() {
+        p.clear();
     }
-    if let Some(c) = rsts_file {
-        c.finish()?;
+    out.finish(totals)?;
+    tables.finish()?;
+    let all = totals.analysed + totals.failed;
+    if totals.failed > 0 && all > 1 {
+        eprintln!("bttrace: {} of {all} captures failed:", totals.failed);
+        for f in &failures {
+            eprintln!("  {f}");
+        }
+        if totals.failed > failures.len() {
+            eprintln!("  ... and {} more", totals.failed - failures.len());
+        }
     }
     if args.stats {
         let peak = peak_memory_kib().map_or("unknown".to_string(), |k| format!("{k} KiB"));

@@ -137,7 +137,11 @@ fn a_bad_file_is_named_and_the_others_still_run() {
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 2, "{err}");
+    // One line per failed file as it fails, then the failures again at the end of the batch.
+    assert_eq!(lines.len(), 5, "{err}");
+    assert_eq!(lines[2], "bttrace: 2 of 3 captures failed:");
+    assert!(lines[3].starts_with("  ") && lines[3].contains("notes.dump"));
+    assert!(lines[4].starts_with("  ") && lines[4].contains("missing.pcap"));
     assert!(lines[0].contains("notes.dump") && lines[0].contains("not a capture file"));
     assert!(
         lines[0].contains("\"this is "),

@@ -472,6 +472,8 @@ fn is_side_file(name: &str) -> bool {
         || name.ends_with(".tsv")
         || name.ends_with(".json")
         || name.ends_with(".csv")
+        || name.ends_with(".html")
+        || name.ends_with(".svg")
 }
 
 #[cfg(test)]

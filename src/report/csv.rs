@@ -1,4 +1,5 @@
-//! Flat tables for spreadsheets and DuckDB: one row per flow, with a `capture` column.
+//! Flat tables for spreadsheets and DuckDB, each with a `capture` column: one row per capture,
+//! per Glasnost transfer, per flow and per RST.
 //!
 //! Column order is fixed and documented in the README. Text cells that a spreadsheet would
 //! run as a formula (starting with `=`, `+`, `-`, `@`, tab or carriage return) are defused
@@ -7,6 +8,8 @@
 use std::io::{self, Write};
 
 use crate::btparse::MsgKind;
+use crate::glasnost::names::{self, WEEKDAYS};
+use crate::glasnost::verdict::{Outcome, SUMMARY_CELLS};
 use crate::model::{BtSideReport, CaptureReport, FlowReport};
 
 /// Columns of the flows table before the BitTorrent ones, in order.
@@ -334,6 +337,213 @@ impl<W: Write> RstsCsv<W> {
                 ];
                 self.w.write_record(row).map_err(io::Error::other)?;
             }
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+
+    /// Flushes and returns the underlying writer.
+    pub fn into_inner(self) -> io::Result<W> {
+        self.w
+            .into_inner()
+            .map_err(|e| io::Error::other(e.to_string()))
+    }
+}
+
+/// Columns of the captures table, in order: one row per capture, with its metadata and the
+/// study's summary row.
+pub const CAPTURE_COLUMNS: [&str; 34] = [
+    "capture",
+    "error",
+    "format",
+    "gzip",
+    "frames",
+    "tcp_segments",
+    "skipped_frames",
+    "flows",
+    "tests",
+    "first_time",
+    "last_time",
+    "generation",
+    "client_ip",
+    "client_host",
+    "test_time",
+    "date",
+    "weekday",
+    "log",
+    "schedule_from",
+    "app_port",
+    "other_port",
+    SUMMARY_CELLS[0],
+    SUMMARY_CELLS[1],
+    SUMMARY_CELLS[2],
+    SUMMARY_CELLS[3],
+    SUMMARY_CELLS[4],
+    SUMMARY_CELLS[5],
+    "blocking_basis",
+    "throttling_basis",
+    "tests_reset",
+    "tests_no_connection",
+    "rsts",
+    "rsts_forged",
+    "notes",
+];
+
+fn capture_record(r: &CaptureReport) -> Vec<String> {
+    let g = r.glasnost.as_ref();
+    let time = r.test_time();
+    let rsts = || r.flows.iter().flat_map(|f| &f.rsts);
+    let outcomes = |o: Outcome| r.tests.iter().filter(|t| t.outcome == o).count();
+    let cells: Vec<String> = match &r.summary {
+        Some(s) => s.cells().iter().map(|c| c.code().to_string()).collect(),
+        None => vec![String::new(); 6],
+    };
+    let mut notes: Vec<String> = r.notes.iter().map(|n| n.to_string()).collect();
+    if let Some(g) = g {
+        notes.extend(g.notes.iter().cloned());
+    }
+    let mut row = vec![
+        defuse(&r.path),
+        defuse(r.error.as_deref().unwrap_or("")),
+        opt(r.format.map(|f| f.to_string())),
+        r.gzip.to_string(),
+        r.frames.to_string(),
+        r.tcp_segments.to_string(),
+        r.skipped_total().to_string(),
+        r.flows.len().to_string(),
+        r.tests.len().to_string(),
+        opt(r.first_time.map(|t| format!("{t:.6}"))),
+        opt(r.last_time.map(|t| format!("{t:.6}"))),
+        opt(g.map(|g| g.generation.code())),
+        defuse(&r.client_address().unwrap_or_default()),
+        defuse(r.client_host().unwrap_or("")),
+        opt(time),
+        opt(time.map(names::date)),
+        opt(time.map(|t| WEEKDAYS[names::weekday(t) as usize])),
+        defuse(g.and_then(|g| g.log_path.as_deref()).unwrap_or("")),
+        opt(g.map(|g| g.schedule_from)),
+        opt(g.and_then(|g| g.app_port)),
+        opt(g.and_then(|g| g.other_port)),
+    ];
+    row.extend(cells);
+    row.extend([
+        opt(r.summary.as_ref().map(|s| s.blocking_basis.join(" "))),
+        opt(r.summary.as_ref().map(|s| s.throttling_basis.join(" "))),
+        outcomes(Outcome::Reset).to_string(),
+        outcomes(Outcome::NoConnection).to_string(),
+        rsts().count().to_string(),
+        rsts()
+            .filter(|x| x.verdict == Some("forged"))
+            .count()
+            .to_string(),
+        defuse(&notes.join("; ")),
+    ]);
+    row
+}
+
+/// Writes the captures table: one row per capture, failed ones included.
+pub struct CapturesCsv<W: Write> {
+    w: csv::Writer<W>,
+}
+
+impl<W: Write> CapturesCsv<W> {
+    pub fn new(w: W) -> io::Result<CapturesCsv<W>> {
+        let mut w = csv::Writer::from_writer(w);
+        w.write_record(CAPTURE_COLUMNS).map_err(io::Error::other)?;
+        Ok(CapturesCsv { w })
+    }
+
+    pub fn capture(&mut self, r: &CaptureReport) -> io::Result<()> {
+        self.w
+            .write_record(capture_record(r))
+            .map_err(io::Error::other)
+    }
+
+    pub fn finish(mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+
+    /// Flushes and returns the underlying writer.
+    pub fn into_inner(self) -> io::Result<W> {
+        self.w
+            .into_inner()
+            .map_err(|e| io::Error::other(e.to_string()))
+    }
+}
+
+/// Columns of the tests table, in order: one row per Glasnost transfer.
+pub const TEST_COLUMNS: [&str; 20] = [
+    "capture",
+    "test",
+    "kind",
+    "direction",
+    "port",
+    "port_class",
+    "repetition",
+    "outcome",
+    "goodput_bps",
+    "data_bytes",
+    "data_seconds",
+    "flow",
+    "rsts",
+    "rsts_forged",
+    "rst_frames",
+    "reset_after_bt_ms",
+    "blocking_signal",
+    "guessed",
+    "log_bps",
+    "log_disagrees",
+];
+
+/// Writes the tests table.
+pub struct TestsCsv<W: Write> {
+    w: csv::Writer<W>,
+}
+
+impl<W: Write> TestsCsv<W> {
+    pub fn new(w: W) -> io::Result<TestsCsv<W>> {
+        let mut w = csv::Writer::from_writer(w);
+        w.write_record(TEST_COLUMNS).map_err(io::Error::other)?;
+        Ok(TestsCsv { w })
+    }
+
+    pub fn capture(&mut self, r: &CaptureReport) -> io::Result<()> {
+        for (i, t) in r.tests.iter().enumerate() {
+            let frames: Vec<String> = t.rsts.iter().map(|x| x.frame.to_string()).collect();
+            let row = [
+                defuse(&r.path),
+                (i + 1).to_string(),
+                t.kind.code().to_string(),
+                opt(t.direction.map(|d| d.code())),
+                t.port.to_string(),
+                t.port_class.code().to_string(),
+                t.repetition.to_string(),
+                t.outcome.code().to_string(),
+                opt(t.goodput_bps.map(|g| format!("{g:.0}"))),
+                t.data_bytes.to_string(),
+                opt(t.data_seconds.map(|s| format!("{s:.6}"))),
+                t.flow.to_string(),
+                t.rsts.len().to_string(),
+                t.rsts
+                    .iter()
+                    .filter(|x| x.verdict == Some("forged"))
+                    .count()
+                    .to_string(),
+                frames.join(" "),
+                opt(t.reset_after_bt_exchange_ms.map(|m| format!("{m:.3}"))),
+                t.blocking_signal.to_string(),
+                t.guessed.join(" "),
+                opt(t
+                    .log
+                    .as_ref()
+                    .and_then(|l| l.bps)
+                    .map(|b| format!("{b:.0}"))),
+                defuse(&t.log_disagrees.join("; ")),
+            ];
+            self.w.write_record(row).map_err(io::Error::other)?;
         }
         Ok(())
     }
