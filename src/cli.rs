@@ -1,4 +1,4 @@
-//! The command line: `bttrace analyze PATH...`.
+//! The command line: `bttrace analyze`, `report`, `compare` and `capture`.
 //!
 //! Exit codes: 0 every input analysed; 1 some input failed (the others are still reported);
 //! 2 usage or output error.
@@ -41,6 +41,10 @@ enum Command {
     /// Compare two captures of the same test, one taken at each end: packets received that
     /// were never sent (a RST among them is proven forged), sent and never received, changed.
     Compare(CompareArgs),
+    /// Sum up many Glasnost captures as the study did: per ISP and weekday (or date) the
+    /// speeds of TCP and BitTorrent per port and direction, the conclusions per day, and the
+    /// summary row per ISP.
+    Report(ReportArgs),
     /// Capture from a network interface (built with the `live` feature): a live view of flows
     /// and of every reset as it is judged, then the report `analyze` gives.
     Capture(CaptureArgs),
@@ -93,6 +97,37 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
         Ok(x) if x.is_finite() && x > 0.0 && x < 1e9 => Ok(Duration::from_secs_f64(x)),
         _ => Err(format!("{s:?} is not a number of seconds above 0")),
     }
+}
+
+#[derive(clap::Args)]
+struct ReportArgs {
+    /// Capture files, or directories to search recursively (each capture's `.log` is read
+    /// from beside it).
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// A table of client address prefixes or host-name patterns and ISP names, one per line
+    /// (`198.51.100.0/24  Example ISP`, `*.example.net  Example ISP`); without it, captures
+    /// are grouped by client address.
+    #[arg(long, value_name = "FILE")]
+    isp_map: Option<PathBuf>,
+    /// Group the days of the week (as the study did) or calendar dates.
+    #[arg(long, value_enum, default_value_t = ByArg::Weekday)]
+    by: ByArg,
+    /// Also write the tables as CSV into this directory: speeds.csv, days.csv, summary.csv.
+    #[arg(long, value_name = "DIR")]
+    csv: Option<PathBuf>,
+    /// Overwrite output files that already exist.
+    #[arg(long)]
+    force: bool,
+    /// Worker threads (0: one per core).
+    #[arg(short = 'j', long, default_value_t = 0, value_name = "N")]
+    threads: usize,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ByArg {
+    Weekday,
+    Date,
 }
 
 #[derive(clap::Args)]
@@ -187,6 +222,14 @@ pub fn main() -> ExitCode {
             }
         },
         Command::Capture(args) => capture(&args),
+        Command::Report(args) => match report(&args) {
+            Ok(totals) if totals.failed == 0 => ExitCode::SUCCESS,
+            Ok(_) => ExitCode::from(1),
+            Err(e) => {
+                eprintln!("bttrace: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Analyze(args) => match analyze(&args) {
             Ok(totals) if totals.failed == 0 => ExitCode::SUCCESS,
             Ok(_) => ExitCode::from(1),
@@ -357,14 +400,41 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
     let text_mode = matches!(args.format, OutputFormat::Text);
     let started = std::time::Instant::now();
     let mut frames = 0u64;
-    let files = expand_inputs(&args.paths);
+    let totals = run_batch(&args.paths, &opts, args.threads, !text_mode, |r| {
+        frames += r.frames;
+        tables.capture(r)?;
+        out.capture(r)
+    })?;
+    out.finish(totals)?;
+    tables.finish()?;
+    if args.stats {
+        let peak = peak_memory_kib().map_or("unknown".to_string(), |k| format!("{k} KiB"));
+        eprintln!(
+            "bttrace: stats: {} captures ({} failed), {frames} frames in {:.3} s; peak memory {peak}",
+            totals.analysed + totals.failed,
+            totals.failed,
+            started.elapsed().as_secs_f64(),
+        );
+    }
+    Ok(totals)
+}
+
+/// Runs a batch with the progress line and the failure summary of `analyze`, handing each
+/// report to `each`.
+fn run_batch(
+    paths: &[PathBuf],
+    opts: &Options,
+    threads: usize,
+    show_notes: bool,
+    mut each: impl FnMut(&CaptureReport) -> io::Result<()>,
+) -> io::Result<batch::Totals> {
+    let files = expand_inputs(paths);
     // The progress line goes to standard error when it is a terminal and the report is not
     // being printed to that terminal too.
     let mut progress = (io::stderr().is_terminal() && !io::stdout().is_terminal())
         .then(|| batch::Progress::new(io::stderr(), files.len()));
     let mut failures: Vec<String> = Vec::new();
-    let totals = batch::run_files(&files, &opts, args.threads, |r| {
-        frames += r.frames;
+    let totals = batch::run_files(&files, opts, threads, |r| {
         if let Some(p) = progress.as_mut() {
             p.clear();
         }
@@ -374,7 +444,7 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
                 failures.push(format!("{}: {e}", r.path));
             }
         }
-        if !text_mode {
+        if show_notes {
             for n in &r.notes {
                 eprintln!("bttrace: warning: {}: {n}", r.path);
             }
@@ -382,14 +452,11 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
         if let Some(p) = progress.as_mut() {
             p.advance(r.error.is_some());
         }
-        tables.capture(&r)?;
-        out.capture(&r)
+        each(&r)
     })?;
     if let Some(p) = progress.as_mut() {
         p.clear();
     }
-    out.finish(totals)?;
-    tables.finish()?;
     let all = totals.analysed + totals.failed;
     if totals.failed > 0 && all > 1 {
         eprintln!("bttrace: {} of {all} captures failed:", totals.failed);
@@ -400,14 +467,50 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
             eprintln!("  ... and {} more", totals.failed - failures.len());
         }
     }
-    if args.stats {
-        let peak = peak_memory_kib().map_or("unknown".to_string(), |k| format!("{k} KiB"));
-        eprintln!(
-            "bttrace: stats: {} captures ({} failed), {frames} frames in {:.3} s; peak memory {peak}",
-            totals.analysed + totals.failed,
-            totals.failed,
-            started.elapsed().as_secs_f64(),
-        );
+    Ok(totals)
+}
+
+fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
+    use crate::report::weekly;
+    use crate::weekly::{Aggregator, GroupBy, IspMap};
+
+    let map = match &args.isp_map {
+        Some(p) => {
+            let text = fs::read_to_string(p)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", p.display())))?;
+            IspMap::parse(&text).map_err(|e| {
+                io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", p.display()))
+            })?
+        }
+        None => IspMap::default(),
+    };
+    let by = match args.by {
+        ByArg::Weekday => GroupBy::Weekday,
+        ByArg::Date => GroupBy::Date,
+    };
+    // Create the CSV files before the batch, so a name clash stops it before the work.
+    let csv_files = match &args.csv {
+        Some(dir) => {
+            fs::create_dir_all(dir).map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot make {}: {e}", dir.display()))
+            })?;
+            let open = |name: &str| create_output(&dir.join(name), args.force).map(BufWriter::new);
+            Some((open("speeds.csv")?, open("days.csv")?, open("summary.csv")?))
+        }
+        None => None,
+    };
+    let mut agg = Aggregator::new(map, by);
+    let totals = run_batch(&args.paths, &Options::default(), args.threads, false, |r| {
+        agg.add(r);
+        Ok(())
+    })?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    weekly::write_text(&mut out, &agg)?;
+    out.flush()?;
+    if let Some((speeds, days, summary)) = csv_files {
+        weekly::write_speeds_csv(speeds, &agg)?.flush()?;
+        weekly::write_days_csv(days, &agg)?.flush()?;
+        weekly::write_summary_csv(summary, &agg)?.flush()?;
     }
     Ok(totals)
 }

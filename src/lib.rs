@@ -22,6 +22,7 @@ pub mod model;
 pub mod report;
 pub mod rst;
 pub mod synth;
+pub mod weekly;
 pub mod wire;
 
 pub use analyze::{Options, analyze_bytes, analyze_file};

@@ -2,11 +2,13 @@
 //!
 //! - [`text`]: the human report, one block per capture;
 //! - [`json`]: the output contract, `{"captures": [...]}`, streamed one capture at a time;
-//! - [`csv`]: flat tables (one row per flow) with a `capture` column.
+//! - [`csv`]: flat tables (per capture, test, flow, RST) with a `capture` column;
+//! - [`weekly`]: the study's per-ISP, per-weekday tables for many captures.
 
 pub mod csv;
 pub mod json;
 pub mod text;
+pub mod weekly;
 
 /// Formats a byte count for people: `950 B`, `12.3 kB`, `4.56 MB` (SI units, as Wireshark).
 pub fn human_bytes(n: u64) -> String {

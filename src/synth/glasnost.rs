@@ -243,3 +243,113 @@ pub fn capture(packets: &[Packet], payload_cut: Option<usize>) -> Vec<u8> {
     recs.sort_by_key(|r| r.ts);
     pcap(LinkType::RAW, &recs, PcapOpts::default())
 }
+
+/// An ISP of the synthetic week: its clients' prefix and what its middlebox does.
+#[derive(Debug, Clone, Copy)]
+pub struct IspProfile {
+    pub name: &'static str,
+    /// Clients are `<prefix>.<first_host + n>`, inside `prefix_len`.
+    pub prefix: [u8; 3],
+    pub first_host: u8,
+    pub prefix_len: u8,
+    /// What happens to each transfer (kind, direction, port class, repetition from 0).
+    pub fates: fn(Proto, Dir, PortClass, u32) -> Fate,
+    /// The summary row the study would give, in `SUMMARY_CELLS` order.
+    pub expected: [&'static str; 6],
+}
+
+/// Three ISPs as the study found them: one that leaves BitTorrent alone (HGC), one that
+/// throttles it in both directions on every port (PCCW), one that blocks port 6881 whatever
+/// the payload (HK Broadband).
+pub const WEEK_ISPS: [IspProfile; 3] = [
+    IspProfile {
+        name: "Open Net",
+        prefix: [198, 51, 100],
+        first_host: 10,
+        prefix_len: 26,
+        fates: |_, _, _, _| Fate::Normal,
+        expected: ["no", "no", "no", "no", "no", "no"],
+    },
+    IspProfile {
+        name: "Slow Net",
+        prefix: [198, 51, 100],
+        first_host: 70,
+        prefix_len: 26,
+        fates: |proto, _, _, _| {
+            if proto == Proto::Bt {
+                Fate::Throttled
+            } else {
+                Fate::Normal
+            }
+        },
+        expected: ["no", "no", "yes", "yes", "yes", "yes"],
+    },
+    IspProfile {
+        name: "Block Net",
+        prefix: [198, 51, 100],
+        first_host: 130,
+        prefix_len: 26,
+        fates: |_, _, class, _| {
+            if class == PortClass::App {
+                Fate::NoConnection
+            } else {
+                Fate::Normal
+            }
+        },
+        expected: ["yes", "no", "n/a", "no", "n/a", "no"],
+    },
+];
+
+/// Monday 2 November 2009, 12:00 UTC: the synthetic week's first test.
+pub const WEEK_START: i64 = 1_257_163_200;
+
+/// The pace of data segments on day `day` (0 = Monday): a little slower each day, so the
+/// weekly tables differ from day to day.
+pub fn week_pace_us(base: &Plan, day: u32) -> i64 {
+    base.pace_us + 250 * i64::from(day)
+}
+
+/// Writes a week of Glasnost tests into `dir`: for each ISP of [`WEEK_ISPS`] and each day,
+/// `per_day` captures named as Glasnost's servers named them, cut to `payload_cut` payload
+/// bytes per packet, and `isps.txt`, the ISP table `bttrace report --isp-map` reads. Returns
+/// the capture paths.
+pub fn write_week(
+    dir: &std::path::Path,
+    base: &Plan,
+    per_day: u32,
+    payload_cut: Option<usize>,
+) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut paths = Vec::new();
+    let mut table = String::from("# client prefix, then the ISP\n");
+    for isp in WEEK_ISPS {
+        let [a, b, c] = isp.prefix;
+        let net = isp.first_host & !(u8::MAX >> (isp.prefix_len - 24));
+        table.push_str(&format!(
+            "{a}.{b}.{c}.{net}/{}  {}\n",
+            isp.prefix_len, isp.name
+        ));
+        for day in 0..7u32 {
+            for i in 0..per_day {
+                let host = isp.first_host.wrapping_add((i % 40) as u8);
+                let client = IpAddr::from([a, b, c, host]);
+                let time = WEEK_START + i64::from(day) * 86_400 + i64::from(i) * 600;
+                let plan = Plan {
+                    client,
+                    start: Timestamp(time * 1_000_000_000),
+                    pace_us: week_pace_us(base, day),
+                    ..base.clone()
+                };
+                let bytes = capture(&test(&plan, isp.fates), payload_cut);
+                let name = format!(
+                    "glasnost_{client}_client{host}.{}.example_{time}.dump",
+                    isp.name.to_ascii_lowercase().replace(' ', "-")
+                );
+                let path = dir.join(name);
+                std::fs::write(&path, bytes)?;
+                paths.push(path);
+            }
+        }
+    }
+    std::fs::write(dir.join("isps.txt"), table)?;
+    Ok(paths)
+}

@@ -1,0 +1,377 @@
+//! The study's tables for many captures (`bttrace report`): per ISP and port the weekly
+//! speeds of TCP and BitTorrent uploads and downloads, the combined per-day table, the
+//! conclusions per day, and the summary of seed section 8.1 across ISPs; as text and as CSV.
+
+use std::io::{self, Write};
+
+use crate::glasnost::verdict::{Dir, PortClass, Proto, SUMMARY_CELLS};
+use crate::report::csv::defuse;
+use crate::weekly::{Aggregator, CellCounts, Day, GroupBy, Isp};
+
+/// Column headings of the six summary cells, as the study words them.
+pub const CELL_HEADINGS: [&str; 6] = [
+    "Block BT (BT port)",
+    "Block BT (other port)",
+    "Throttle BT upload (BT port)",
+    "Throttle BT upload (other port)",
+    "Throttle BT download (BT port)",
+    "Throttle BT download (other port)",
+];
+
+/// Text table: first column left-aligned, the others right-aligned.
+fn write_table(w: &mut dyn Write, header: &[String], rows: &[Vec<String>]) -> io::Result<()> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if let Some(wd) = widths.get_mut(i) {
+                *wd = (*wd).max(c.chars().count());
+            }
+        }
+    }
+    let line = |w: &mut dyn Write, cells: &[String]| -> io::Result<()> {
+        let mut out = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let wd = widths.get(i).copied().unwrap_or(0);
+            if i == 0 {
+                out.push_str(&format!("  {c:<wd$}"));
+            } else {
+                out.push_str(&format!("  {c:>wd$}"));
+            }
+        }
+        writeln!(w, "{}", out.trim_end())
+    };
+    line(w, header)?;
+    for r in rows {
+        line(w, r)?;
+    }
+    Ok(())
+}
+
+fn kbps(x: Option<f64>) -> String {
+    x.map_or("-".to_string(), |b| format!("{:.1}", b / 1000.0))
+}
+
+/// "port 6881" or "other port (50000, 50001)".
+pub fn port_label(isp: &Isp, class: PortClass) -> String {
+    let ports: Vec<String> = isp
+        .ports
+        .get(&class)
+        .map(|p| p.iter().map(|x| x.to_string()).collect())
+        .unwrap_or_default();
+    match class {
+        PortClass::App => format!("BT port ({})", ports.join(", ")),
+        PortClass::Other => format!("other port ({})", ports.join(", ")),
+    }
+}
+
+/// One slot's cell: the mean goodput in kbps, or what happened when no transfer completed.
+fn slot_text(day: &Day, key: (PortClass, Dir, Proto, u32)) -> String {
+    match day.slots.get(&key) {
+        Some(s) if s.goodput.n > 0 => kbps(s.goodput.value()),
+        Some(s) if s.failed > 0 => "failed".to_string(),
+        _ => "-".to_string(),
+    }
+}
+
+fn write_isp(w: &mut dyn Write, a: &Aggregator, name: &str, isp: &Isp) -> io::Result<()> {
+    let with_tests = isp.captures - isp.without_tests;
+    let span = match (&isp.first_date, &isp.last_date) {
+        (Some(f), Some(l)) if f == l => format!(", {f}"),
+        (Some(f), Some(l)) => format!(", {f} to {l}"),
+        _ => String::new(),
+    };
+    writeln!(
+        w,
+        "ISP {name}: {with_tests} Glasnost test{}{span}",
+        if with_tests == 1 { "" } else { "s" }
+    )?;
+    if isp.without_tests > 0 {
+        writeln!(
+            w,
+            "  ({} more capture{} without Glasnost tests, not counted)",
+            isp.without_tests,
+            if isp.without_tests == 1 { "" } else { "s" }
+        )?;
+    }
+    let day_word = match a.by {
+        GroupBy::Weekday => "Weekday",
+        GroupBy::Date => "Date",
+    };
+    let reps = isp.repetitions.max(1);
+    for class in [PortClass::App, PortClass::Other] {
+        if !isp.ports.contains_key(&class) {
+            continue;
+        }
+        for dir in [Dir::Download, Dir::Upload] {
+            writeln!(w)?;
+            writeln!(
+                w,
+                "  {}, {}, kbps",
+                capitalise(&port_label(isp, class)),
+                dir.code()
+            )?;
+            let mut header = vec![day_word.to_string(), "Tests".to_string()];
+            for proto in ["TCP", "BT"] {
+                for r in 1..=reps {
+                    header.push(format!("{proto} #{r}"));
+                }
+                header.push(format!("{proto} average"));
+            }
+            let rows: Vec<Vec<String>> = isp
+                .days
+                .iter()
+                .map(|(k, d)| {
+                    let mut row = vec![a.day_label(*k), d.captures.to_string()];
+                    for proto in [Proto::Tcp, Proto::Bt] {
+                        for r in 1..=reps {
+                            row.push(slot_text(d, (class, dir, proto, r)));
+                        }
+                        row.push(kbps(d.average(class, dir, proto)));
+                    }
+                    row
+                })
+                .collect();
+            write_table(w, &header, &rows)?;
+        }
+        writeln!(w)?;
+        writeln!(
+            w,
+            "  {}: averages, kbps",
+            capitalise(&port_label(isp, class))
+        )?;
+        let header: Vec<String> = [
+            day_word,
+            "TCP download",
+            "TCP upload",
+            "BT download",
+            "BT upload",
+        ]
+        .map(String::from)
+        .to_vec();
+        let rows: Vec<Vec<String>> = isp
+            .days
+            .iter()
+            .map(|(k, d)| {
+                vec![
+                    a.day_label(*k),
+                    kbps(d.average(class, Dir::Download, Proto::Tcp)),
+                    kbps(d.average(class, Dir::Upload, Proto::Tcp)),
+                    kbps(d.average(class, Dir::Download, Proto::Bt)),
+                    kbps(d.average(class, Dir::Upload, Proto::Bt)),
+                ]
+            })
+            .collect();
+        write_table(w, &header, &rows)?;
+    }
+    writeln!(w)?;
+    writeln!(w, "  Conclusions per {}", day_word.to_ascii_lowercase())?;
+    let mut header = vec![day_word.to_string()];
+    header.extend(CELL_HEADINGS.map(String::from));
+    let rows: Vec<Vec<String>> = isp
+        .days
+        .iter()
+        .map(|(k, d)| {
+            let mut row = vec![a.day_label(*k)];
+            row.extend(d.cells.iter().map(CellCounts::to_string));
+            row
+        })
+        .collect();
+    write_table(w, &header, &rows)
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// The whole report as text.
+pub fn write_text(w: &mut dyn Write, a: &Aggregator) -> io::Result<()> {
+    writeln!(
+        w,
+        "{} capture{} ({} failed), {} ISP{}",
+        a.captures,
+        if a.captures == 1 { "" } else { "s" },
+        a.failed,
+        a.isps.len(),
+        if a.isps.len() == 1 { "" } else { "s" }
+    )?;
+    for (name, isp) in &a.isps {
+        writeln!(w)?;
+        write_isp(w, a, name, isp)?;
+    }
+    writeln!(w)?;
+    writeln!(w, "Summary of results (the study's section 8.1)")?;
+    let mut header = vec!["ISP".to_string(), "Tests".to_string()];
+    header.extend(CELL_HEADINGS.map(String::from));
+    let rows: Vec<Vec<String>> = a
+        .isps
+        .iter()
+        .map(|(name, isp)| {
+            let mut row = vec![name.clone(), (isp.captures - isp.without_tests).to_string()];
+            row.extend(isp.cells().iter().map(CellCounts::to_string));
+            row
+        })
+        .collect();
+    write_table(w, &header, &rows)?;
+    writeln!(
+        w,
+        "\n  A cell is yes only when most of the tests where it applies say yes (shown as \
+         yes (k/n) when not all agree); n/a: the port never connected."
+    )
+}
+
+fn cell_value(c: &CellCounts) -> String {
+    c.combined().map_or(String::new(), |c| c.code().to_string())
+}
+
+fn cell_counts(c: &CellCounts) -> String {
+    format!("{}/{}/{}/{}", c.yes, c.no, c.inconclusive, c.not_applicable)
+}
+
+fn cell_columns() -> Vec<String> {
+    let mut cols = Vec::new();
+    for c in SUMMARY_CELLS {
+        cols.push(c.to_string());
+    }
+    for c in SUMMARY_CELLS {
+        cols.push(format!("{c}_counts"));
+    }
+    cols
+}
+
+fn cell_cells(cells: &[CellCounts; 6]) -> Vec<String> {
+    let mut out: Vec<String> = cells.iter().map(cell_value).collect();
+    out.extend(cells.iter().map(cell_counts));
+    out
+}
+
+/// Columns of `speeds.csv`: one row per ISP, day, port, direction, kind and repetition
+/// (`repetition` empty: the average over repetitions).
+pub const SPEED_COLUMNS: [&str; 11] = [
+    "isp",
+    "day",
+    "tests",
+    "port_class",
+    "ports",
+    "direction",
+    "kind",
+    "repetition",
+    "completed",
+    "failed",
+    "mean_bps",
+];
+
+/// Columns of `days.csv` before the cells.
+pub const DAY_COLUMNS: [&str; 3] = ["isp", "day", "tests"];
+
+/// Columns of `summary.csv` before the cells.
+pub const SUMMARY_COLUMNS: [&str; 5] = ["isp", "tests", "without_tests", "first_date", "last_date"];
+
+fn csv_err(e: csv::Error) -> io::Error {
+    io::Error::other(e)
+}
+
+/// The speeds table (long form, for DuckDB or a pivot table).
+pub fn write_speeds_csv<W: Write>(w: W, a: &Aggregator) -> io::Result<W> {
+    let mut c = csv::Writer::from_writer(w);
+    c.write_record(SPEED_COLUMNS).map_err(csv_err)?;
+    for (name, isp) in &a.isps {
+        for (k, d) in &isp.days {
+            for class in [PortClass::App, PortClass::Other] {
+                let ports: Vec<String> = isp
+                    .ports
+                    .get(&class)
+                    .map(|p| p.iter().map(|x| x.to_string()).collect())
+                    .unwrap_or_default();
+                for dir in [Dir::Download, Dir::Upload] {
+                    for proto in [Proto::Tcp, Proto::Bt] {
+                        let mut avg = crate::weekly::Mean::default();
+                        let mut failed = 0;
+                        let mut any = false;
+                        for ((c2, d2, p2, rep), s) in &d.slots {
+                            if (*c2, *d2, *p2) != (class, dir, proto) {
+                                continue;
+                            }
+                            any = true;
+                            avg.sum += s.goodput.sum;
+                            avg.n += s.goodput.n;
+                            failed += s.failed;
+                            c.write_record([
+                                defuse(name),
+                                a.day_label(*k),
+                                d.captures.to_string(),
+                                class.code().to_string(),
+                                ports.join(" "),
+                                dir.code().to_string(),
+                                proto.code().to_string(),
+                                rep.to_string(),
+                                s.goodput.n.to_string(),
+                                s.failed.to_string(),
+                                s.goodput
+                                    .value()
+                                    .map_or(String::new(), |v| format!("{v:.0}")),
+                            ])
+                            .map_err(csv_err)?;
+                        }
+                        if any {
+                            c.write_record([
+                                defuse(name),
+                                a.day_label(*k),
+                                d.captures.to_string(),
+                                class.code().to_string(),
+                                ports.join(" "),
+                                dir.code().to_string(),
+                                proto.code().to_string(),
+                                String::new(),
+                                avg.n.to_string(),
+                                failed.to_string(),
+                                avg.value().map_or(String::new(), |v| format!("{v:.0}")),
+                            ])
+                            .map_err(csv_err)?;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    c.into_inner().map_err(|e| io::Error::other(e.to_string()))
+}
+
+/// The conclusions per day: the six cells combined, and their counts (yes/no/inconclusive/n/a).
+pub fn write_days_csv<W: Write>(w: W, a: &Aggregator) -> io::Result<W> {
+    let mut c = csv::Writer::from_writer(w);
+    let mut header: Vec<String> = DAY_COLUMNS.map(String::from).to_vec();
+    header.extend(cell_columns());
+    c.write_record(&header).map_err(csv_err)?;
+    for (name, isp) in &a.isps {
+        for (k, d) in &isp.days {
+            let mut row = vec![defuse(name), a.day_label(*k), d.captures.to_string()];
+            row.extend(cell_cells(&d.cells));
+            c.write_record(&row).map_err(csv_err)?;
+        }
+    }
+    c.into_inner().map_err(|e| io::Error::other(e.to_string()))
+}
+
+/// The summary across ISPs (seed section 8.1).
+pub fn write_summary_csv<W: Write>(w: W, a: &Aggregator) -> io::Result<W> {
+    let mut c = csv::Writer::from_writer(w);
+    let mut header: Vec<String> = SUMMARY_COLUMNS.map(String::from).to_vec();
+    header.extend(cell_columns());
+    c.write_record(&header).map_err(csv_err)?;
+    for (name, isp) in &a.isps {
+        let mut row = vec![
+            defuse(name),
+            (isp.captures - isp.without_tests).to_string(),
+            isp.without_tests.to_string(),
+            isp.first_date.clone().unwrap_or_default(),
+            isp.last_date.clone().unwrap_or_default(),
+        ];
+        row.extend(cell_cells(&isp.cells()));
+        c.write_record(&row).map_err(csv_err)?;
+    }
+    c.into_inner().map_err(|e| io::Error::other(e.to_string()))
+}
