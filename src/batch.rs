@@ -1,8 +1,8 @@
 //! Many captures: analysed in parallel across cores, reported in input order.
 //!
-//! Files are taken in windows of a few per thread; each window is analysed in parallel and
-//! its reports handed on in order before the next window starts, so memory holds at most one
-//! window of reports however many files a batch has.
+//! Files are taken in windows of a few per thread; each window is analysed in parallel while
+//! the reports of the window before are handed on in order, so memory holds at most two
+//! windows of reports however many files a batch has.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -50,9 +50,8 @@ pub fn run_files(
         .build()
         .map_err(io::Error::other)?;
     let window = pool.current_num_threads().max(1) * WINDOW_PER_THREAD;
-    let mut totals = Totals::default();
-    for chunk in files.chunks(window) {
-        let reports: Vec<CaptureReport> = pool.install(|| {
+    let analyse = |chunk: &[Entry]| -> Vec<CaptureReport> {
+        pool.install(|| {
             chunk
                 .par_iter()
                 .map(|entry| match entry {
@@ -63,7 +62,10 @@ pub fn run_files(
                     ),
                 })
                 .collect()
-        });
+        })
+    };
+    let mut totals = Totals::default();
+    let mut hand_on = |reports: Vec<CaptureReport>| -> io::Result<()> {
         for r in reports {
             if r.error.is_some() {
                 totals.failed += 1;
@@ -72,6 +74,26 @@ pub fn run_files(
             }
             each(r)?;
         }
+        Ok(())
+    };
+    // While the pool analyses one window, this thread hands on the reports of the one before
+    // (writing them out is then off the workers' path): at most two windows are held.
+    let mut chunks = files.chunks(window);
+    let mut ready = chunks.next().map(analyse);
+    while let Some(reports) = ready.take() {
+        let next = chunks.next();
+        ready = std::thread::scope(|s| -> io::Result<Option<Vec<CaptureReport>>> {
+            let worker = next.map(|chunk| s.spawn(move || analyse(chunk)));
+            let handed = hand_on(reports);
+            let next_reports = match worker {
+                Some(w) => Some(
+                    w.join()
+                        .map_err(|_| io::Error::other("a worker panicked"))?,
+                ),
+                None => None,
+            };
+            handed.map(|_| next_reports)
+        })?;
     }
     Ok(totals)
 }
