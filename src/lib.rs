@@ -19,6 +19,7 @@ pub mod glasnost;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod model;
+pub mod plot;
 pub mod report;
 pub mod rst;
 pub mod synth;
