@@ -228,11 +228,7 @@ pub fn clean_text(s: &str) -> String {
 
 /// The last component of a capture path (either separator), for titles.
 fn file_name(path: &str) -> String {
-    let name = path
-        .rsplit(['/', '\\'])
-        .find(|p| !p.is_empty())
-        .unwrap_or(path);
-    clean_text(name)
+    clean_text(crate::report::view::file_name(path))
 }
 
 /// Upload before download, BitTorrent port before the neutral one, then port, repetition,

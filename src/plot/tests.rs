@@ -399,7 +399,15 @@ proptest! {
 fn dump_for_eyes() {
     let r = synthetic("captures/test.pcap");
     std::fs::write("/tmp/goodput.svg", goodput_chart(&r).unwrap()).unwrap();
-    let days = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+    let days = [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ];
     let c = WeekdayChart {
         title: "HGC: average speeds per weekday (kbps)".into(),
         days: days

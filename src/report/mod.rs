@@ -3,11 +3,15 @@
 //! - [`text`]: the human report, one block per capture;
 //! - [`json`]: the output contract, `{"captures": [...]}`, streamed one capture at a time;
 //! - [`csv`]: flat tables (per capture, test, flow, RST) with a `capture` column;
-//! - [`weekly`]: the study's per-ISP, per-weekday tables for many captures.
+//! - [`weekly`]: the study's per-ISP, per-weekday tables for many captures;
+//! - [`html`]: a capture's self-contained HTML page (tables and charts);
+//! - [`view`]: what a capture's report says as sentences and rows, shared by text and HTML.
 
 pub mod csv;
+pub mod html;
 pub mod json;
 pub mod text;
+pub mod view;
 pub mod weekly;
 
 /// Formats a byte count for people: `950 B`, `12.3 kB`, `4.56 MB` (SI units, as Wireshark).

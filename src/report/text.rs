@@ -2,9 +2,8 @@
 
 use std::io::{self, Write};
 
-use super::{human_bytes, human_rate};
-use crate::glasnost::verdict::{Cell, Dir, Outcome, PortClass, Proto, Row, Throttling};
-use crate::glasnost::{GlasnostReport, TestReport};
+use super::human_bytes;
+use super::view::{self, Align, FLOW_COLUMNS};
 use crate::model::{BtSideReport, CaptureReport, FlowReport};
 use crate::rst::compare::{CompareReport, PacketNote};
 
@@ -17,55 +16,9 @@ pub fn write_capture(w: &mut dyn Write, r: &CaptureReport) -> io::Result<()> {
             return writeln!(w);
         }
     }
-    let mut head = Vec::new();
-    if let Some(f) = r.format {
-        head.push(if r.gzip {
-            format!("{f}, gzip")
-        } else {
-            f.to_string()
-        });
-    }
-    if !r.link_types.is_empty() {
-        let links: Vec<String> = r.link_types.iter().map(|l| l.to_string()).collect();
-        head.push(links.join(" + "));
-    }
-    head.push(format!("{} frames", r.frames));
-    head.push(format!("{} TCP segments", r.tcp_segments));
-    head.push(format!("{} flows", r.flows.len()));
-    if let (Some(a), Some(b)) = (r.first_time, r.last_time) {
-        head.push(format!("{:.3} s", b - a));
-    }
-    writeln!(w, "  {}", head.join(" | "))?;
-    if !r.skipped.is_empty() {
-        let parts: Vec<String> = r
-            .skipped
-            .iter()
-            .map(|(code, t)| format!("{code} {} (first: frame {})", t.count, t.first_frame))
-            .collect();
-        writeln!(
-            w,
-            "  skipped {} frames: {}",
-            r.skipped_total(),
-            parts.join(", ")
-        )?;
-    }
-    if !r.anomalies.is_empty() {
-        let parts: Vec<String> = r
-            .anomalies
-            .iter()
-            .map(|(code, t)| format!("{code} {} (first: frame {})", t.count, t.first_frame))
-            .collect();
-        writeln!(w, "  anomalies: {}", parts.join(", "))?;
-    }
-    for n in &r.notes {
-        writeln!(w, "  note: {n}")?;
-    }
-    if let Some(o) = &r.flows_retired {
-        writeln!(
-            w,
-            "  note: flow table limit {} reached: {} flows ({} never established, {} packets) were counted but not listed",
-            o.max_flows, o.flows, o.never_established, o.packets
-        )?;
+    writeln!(w, "  {}", view::capture_facts(r).join(" | "))?;
+    for line in view::capture_notes(r) {
+        writeln!(w, "  {line}")?;
     }
     if !r.flows.is_empty() {
         writeln!(w)?;
@@ -78,309 +31,48 @@ pub fn write_capture(w: &mut dyn Write, r: &CaptureReport) -> io::Result<()> {
     writeln!(w)
 }
 
-fn kbps(bps: Option<f64>) -> String {
-    bps.map_or("-".to_string(), |b| format!("{:.0} Kbps", b / 1000.0))
-}
-
-fn cell(c: Cell) -> &'static str {
-    match c {
-        Cell::Yes => "yes",
-        Cell::No => "no",
-        Cell::NotApplicable => "n/a",
-        Cell::Inconclusive => "inconclusive",
-    }
-}
-
-/// The study's sentence on how BitTorrent fared in one direction on one port.
-fn fared_sentence(tests: &[&TestReport], dir: Dir, port: u16) -> Option<String> {
-    let bt: Vec<&&TestReport> = tests
-        .iter()
-        .filter(|t| t.kind == Proto::Bt && t.direction == Some(dir))
-        .collect();
-    let what = match dir {
-        Dir::Upload => "BitTorrent upload (seeding)",
-        Dir::Download => "BitTorrent download",
-    };
-    if bt.is_empty() {
-        return None;
-    }
-    let failed: Vec<&&&TestReport> = bt.iter().filter(|t| t.outcome.failed()).collect();
-    if failed.is_empty() {
-        return Some(format!("The {what} worked."));
-    }
-    if failed.len() == bt.len() && failed.iter().all(|t| t.outcome == Outcome::NoConnection) {
-        return Some(format!(
-            "There was a problem with the {what}. No connection on port {port} was ever possible: a traffic shaper or a firewall likely blocks this port for all connections."
-        ));
-    }
-    let reasons: Vec<String> = failed
-        .iter()
-        .map(|t| match t.outcome {
-            Outcome::Reset => {
-                let when = t
-                    .reset_after_bt_exchange_ms
-                    .map(|ms| format!(" {ms:.1} ms after the BitTorrent exchange"))
-                    .unwrap_or_default();
-                let how = if t.blocking_signal {
-                    ", by RSTs the server received and never sent"
-                } else {
-                    ""
-                };
-                format!("#{} reset{when}{how} (flow {})", t.repetition, t.flow)
-            }
-            Outcome::NoConnection => format!("#{} never connected (flow {})", t.repetition, t.flow),
-            Outcome::NoData => format!("#{} moved no data (flow {})", t.repetition, t.flow),
-            Outcome::Completed => String::new(),
-        })
-        .collect();
-    Some(format!(
-        "There was a problem with the {what}: {}.",
-        reasons.join("; ")
-    ))
-}
-
-/// One row of a rate table; `reference_first` puts the reference column (TCP, or the
-/// neutral port) first, as the study's tables do for BitTorrent against TCP.
-fn row_line(w: &mut dyn Write, label: &str, r: &Row, reference_first: bool) -> io::Result<()> {
-    let conclusion = match r.limited {
-        Some(true) => "Potential rate limiting",
-        Some(false) => "No rate limiting",
-        None => "-",
-    };
-    let (a, b) = if reference_first {
-        (r.reference_bps, r.compared_bps)
-    } else {
-        (r.compared_bps, r.reference_bps)
-    };
-    writeln!(
-        w,
-        "    {:<13} {:>14} {:>17}   {conclusion}",
-        format!("{label} #{}", r.repetition),
-        kbps(a),
-        kbps(b)
-    )
-}
-
-fn verdict_lines(w: &mut dyn Write, t: &Throttling, ports: bool) -> io::Result<()> {
-    let (g, s) = if ports {
-        match (&t.glasnost_ports, &t.statistical_ports) {
-            (Some(g), Some(s)) => (g, s),
-            _ => return Ok(()),
-        }
-    } else {
-        (&t.glasnost, &t.statistical)
-    };
-    writeln!(
-        w,
-        "      {}: Glasnost's rule {} ({}); statistics {} ({})",
-        t.dir.code(),
-        g.verdict.code(),
-        g.why,
-        s.verdict.code(),
-        s.why
-    )
-}
-
 /// The test, shaped like the study's section 6.
 fn write_glasnost(w: &mut dyn Write, r: &CaptureReport) -> io::Result<()> {
-    let Some(g) = &r.glasnost else { return Ok(()) };
-    writeln!(w)?;
-    write_glasnost_head(w, g, r.tests.len())?;
-    let v = &g.verdicts;
-    for (class, port) in [
-        (PortClass::App, g.app_port),
-        (PortClass::Other, g.other_port),
-    ] {
-        let Some(port) = port else { continue };
-        let here: Vec<&TestReport> = r.tests.iter().filter(|t| t.port_class == class).collect();
-        let title = match class {
-            PortClass::App => {
-                format!("Is BitTorrent traffic on a well-known BitTorrent port ({port}) throttled?")
-            }
-            PortClass::Other => format!(
-                "Is BitTorrent traffic on a non-standard BitTorrent port ({port}) throttled?"
-            ),
-        };
-        writeln!(w)?;
-        writeln!(w, "  {title}")?;
-        for dir in [Dir::Upload, Dir::Download] {
-            if let Some(s) = fared_sentence(&here, dir, port) {
-                writeln!(w, "    {s}")?;
-            }
-        }
-        let mine: Vec<&Throttling> = v
-            .throttling
-            .iter()
-            .filter(|t| t.port_class == class)
-            .collect();
-        if mine.iter().any(|t| !t.study.rows.is_empty()) {
-            writeln!(
-                w,
-                "    {:<13} {:>14} {:>17}   Conclusion",
-                "Transfer", "Speed TCP", "Speed BitTorrent"
-            )?;
-            for t in &mine {
-                let label = if t.dir == Dir::Upload {
-                    "Upload"
-                } else {
-                    "Download"
-                };
-                for row in &t.study.rows {
-                    row_line(w, label, row, true)?;
-                }
-            }
-            for t in mine.iter().filter(|t| !t.study.rows.is_empty()) {
-                verdict_lines(w, t, false)?;
-            }
-        }
-    }
-    let app: Vec<&Throttling> = v
-        .throttling
-        .iter()
-        .filter(|t| {
-            t.port_class == PortClass::App
-                && t.study_ports.as_ref().is_some_and(|s| !s.rows.is_empty())
-        })
-        .collect();
-    if let (false, Some(port)) = (app.is_empty(), g.app_port) {
-        writeln!(w)?;
-        writeln!(
-            w,
-            "  Is TCP traffic on a well-known BitTorrent port ({port}) throttled?"
-        )?;
-        writeln!(
-            w,
-            "    {:<13} {:>14} {:>17}   Conclusion",
-            "TCP Transfer", "BitTorrent port", "Non-BT port"
-        )?;
-        for t in &app {
-            let label = if t.dir == Dir::Upload {
-                "Upload"
-            } else {
-                "Download"
-            };
-            if let Some(sp) = &t.study_ports {
-                for row in &sp.rows {
-                    row_line(w, label, row, false)?;
-                }
-            }
-        }
-        for t in &app {
-            verdict_lines(w, t, true)?;
-        }
-    }
-    for (dir, class, rep, shift) in &v.level_shifts {
-        writeln!(
-            w,
-            "  BitTorrent {} #{rep} on the {} port slowed from {} to {} after {} intervals (a level shift)",
-            dir.code(),
-            if *class == PortClass::App {
-                "BitTorrent"
-            } else {
-                "neutral"
-            },
-            kbps(Some(shift.before_bps)),
-            kbps(Some(shift.after_bps)),
-            shift.at_interval
-        )?;
-    }
-    let s = &v.summary;
-    writeln!(w)?;
-    let app_port = g
-        .app_port
-        .map_or("BitTorrent port".to_string(), |p| format!("port {p}"));
-    let labels = [
-        format!("Block BT ({app_port})"),
-        "Block BT (other ports)".to_string(),
-        format!("Slow down BT upload ({app_port})"),
-        "Slow down BT upload (other ports)".to_string(),
-        format!("Slow down BT download ({app_port})"),
-        "Slow down BT download (other ports)".to_string(),
-    ];
-    let cells = [
-        s.block_bt_app_port,
-        s.block_bt_other_port,
-        s.throttle_bt_upload_app_port,
-        s.throttle_bt_upload_other_port,
-        s.throttle_bt_download_app_port,
-        s.throttle_bt_download_other_port,
-    ];
-    writeln!(w, "  Summary:")?;
-    for ((label, c), why) in labels.iter().zip(cells).zip(&s.why) {
-        writeln!(w, "    {label:<38} {:<12} {why}", cell(c))?;
-    }
-    let basis = |b: &[&str]| {
-        if b.is_empty() {
-            "none".to_string()
-        } else {
-            b.join(", ")
-        }
+    let Some(g) = view::glasnost_view(r) else {
+        return Ok(());
     };
-    writeln!(
-        w,
-        "    blocking basis: {}; throttling basis: {}",
-        basis(&s.blocking_basis),
-        basis(&s.throttling_basis)
-    )?;
-    let disagreements: Vec<String> = r
-        .tests
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| !t.log_disagrees.is_empty())
-        .map(|(i, t)| {
-            format!(
-                "transfer {} ({}): {}",
-                i + 1,
-                t.kind_label(),
-                t.log_disagrees.join("; ")
-            )
-        })
-        .collect();
-    for d in disagreements {
+    writeln!(w)?;
+    writeln!(w, "  {}", g.head)?;
+    if let Some(l) = &g.log {
+        writeln!(w, "  log: {l}")?;
+    }
+    for t in &g.tables {
+        writeln!(w)?;
+        writeln!(w, "  {}", t.title)?;
+        for s in &t.sentences {
+            writeln!(w, "    {s}")?;
+        }
+        if t.rows.is_empty() {
+            continue;
+        }
+        for [label, a, b, conclusion] in
+            std::iter::once(t.header.map(String::from)).chain(t.rows.iter().cloned())
+        {
+            writeln!(w, "    {label:<13} {a:>14} {b:>17}   {conclusion}")?;
+        }
+        for v in &t.verdicts {
+            writeln!(w, "      {v}")?;
+        }
+    }
+    for s in &g.level_shifts {
+        writeln!(w, "  {s}")?;
+    }
+    writeln!(w)?;
+    writeln!(w, "  Summary:")?;
+    for [label, cell, why] in &g.summary {
+        writeln!(w, "    {label:<38} {cell:<12} {why}")?;
+    }
+    writeln!(w, "    {}", g.basis)?;
+    for d in &g.log_disagreements {
         writeln!(w, "  log: {d}")?;
     }
     for n in &g.notes {
         writeln!(w, "  note: {n}")?;
-    }
-    Ok(())
-}
-
-fn write_glasnost_head(w: &mut dyn Write, g: &GlasnostReport, transfers: usize) -> io::Result<()> {
-    let generation = match g.generation {
-        crate::glasnost::names::Generation::Bt2009 => "2009 BitTorrent test",
-        crate::glasnost::names::Generation::Replayer => "2010+ replayer",
-        crate::glasnost::names::Generation::Unknown => "Glasnost test",
-    };
-    let mut head = format!("  {generation}");
-    if let Some(n) = &g.name {
-        const DAYS: [&str; 7] = [
-            "Monday",
-            "Tuesday",
-            "Wednesday",
-            "Thursday",
-            "Friday",
-            "Saturday",
-            "Sunday",
-        ];
-        let day = DAYS
-            .get(crate::glasnost::names::weekday(n.time) as usize)
-            .unwrap_or(&"");
-        head.push_str(&format!(
-            ", client {} ({}), {day}",
-            n.client_ip, n.client_host
-        ));
-    }
-    head.push_str(&format!(
-        "; {transfers} transfers, schedule from {}",
-        if g.schedule_from == "command_channel" {
-            "the command channel"
-        } else {
-            "the flows"
-        }
-    ));
-    writeln!(w, "{head}")?;
-    if let Some(l) = &g.log_path {
-        writeln!(w, "  log: {l}")?;
     }
     Ok(())
 }
@@ -390,22 +82,7 @@ fn write_resets(w: &mut dyn Write, r: &CaptureReport) -> io::Result<()> {
     let start = r.first_time.unwrap_or(0.0);
     for f in r.flows.iter().filter(|f| !f.rsts.is_empty()) {
         writeln!(w)?;
-        let mut head = format!(
-            "  flow {} resets (capture taken at the {}):",
-            f.id, f.vantage
-        );
-        if let Some(b) = &f.blocking {
-            if b.signal {
-                head.push_str(" the study's blocking signal (reset, RSTs received, none sent)");
-                if let Some(ms) = b.after_bt_exchange_ms {
-                    head.push_str(&format!(", {ms:.1} ms after the BitTorrent exchange"));
-                }
-                if b.before_data {
-                    head.push_str(", before any data");
-                }
-            }
-        }
-        writeln!(w, "{head}")?;
+        writeln!(w, "  {}", view::reset_heading(f))?;
         for x in &f.rsts {
             writeln!(
                 w,
@@ -544,57 +221,9 @@ fn write_messages(w: &mut dyn Write, r: &CaptureReport) -> io::Result<()> {
     Ok(())
 }
 
-#[derive(Clone, Copy)]
-enum Align {
-    Left,
-    Right,
-}
-
-const COLUMNS: [(&str, Align); 13] = [
-    ("id", Align::Right),
-    ("client", Align::Left),
-    ("server", Align::Left),
-    ("kind", Align::Left),
-    ("pkts up/down", Align::Right),
-    ("bytes up/down", Align::Right),
-    ("retx", Align::Right),
-    ("lost", Align::Right),
-    ("dur s", Align::Right),
-    ("rtt ms", Align::Right),
-    ("goodput", Align::Right),
-    ("close", Align::Left),
-    ("rsts", Align::Right),
-];
-
-fn flow_row(f: &FlowReport) -> Vec<String> {
-    let mut client = f.client.clone();
-    if f.roles == "guessed" {
-        client.push('?');
-    }
-    vec![
-        f.id.to_string(),
-        client,
-        f.server.clone(),
-        f.kind.unwrap_or("-").to_string(),
-        format!("{}/{}", f.packets_up, f.packets_down),
-        format!(
-            "{} / {}",
-            human_bytes(f.bytes_up),
-            human_bytes(f.bytes_down)
-        ),
-        human_bytes(f.retrans_up + f.retrans_down),
-        human_bytes(f.missing_up + f.missing_down),
-        format!("{:.2}", f.duration_s),
-        f.rtt_ms.map_or("-".to_string(), |r| format!("{r:.1}")),
-        f.goodput_bps.map_or("-".to_string(), human_rate),
-        f.close.to_string(),
-        f.rsts.len().to_string(),
-    ]
-}
-
 fn write_flows(w: &mut dyn Write, flows: &[FlowReport]) -> io::Result<()> {
-    let rows: Vec<Vec<String>> = flows.iter().map(flow_row).collect();
-    let mut widths: Vec<usize> = COLUMNS.iter().map(|(h, _)| h.len()).collect();
+    let rows: Vec<Vec<String>> = flows.iter().map(view::flow_row).collect();
+    let mut widths: Vec<usize> = FLOW_COLUMNS.iter().map(|(h, _)| h.len()).collect();
     for row in &rows {
         for (wd, cell) in widths.iter_mut().zip(row) {
             *wd = (*wd).max(cell.chars().count());
@@ -603,7 +232,7 @@ fn write_flows(w: &mut dyn Write, flows: &[FlowReport]) -> io::Result<()> {
     let line = |cells: Vec<&str>| -> String {
         let parts: Vec<String> = cells
             .iter()
-            .zip(COLUMNS.iter().zip(&widths))
+            .zip(FLOW_COLUMNS.iter().zip(&widths))
             .map(|(c, ((_, align), wd))| match align {
                 Align::Left => format!("{c:<wd$}"),
                 Align::Right => format!("{c:>wd$}"),
@@ -611,15 +240,16 @@ fn write_flows(w: &mut dyn Write, flows: &[FlowReport]) -> io::Result<()> {
             .collect();
         format!("  {}", parts.join("  ").trim_end())
     };
-    writeln!(w, "{}", line(COLUMNS.iter().map(|(h, _)| *h).collect()))?;
+    writeln!(
+        w,
+        "{}",
+        line(FLOW_COLUMNS.iter().map(|(h, _)| *h).collect())
+    )?;
     for row in &rows {
         writeln!(w, "{}", line(row.iter().map(String::as_str).collect()))?;
     }
     if flows.iter().any(|f| f.roles == "guessed") {
-        writeln!(
-            w,
-            "  (client?: the capture starts mid-connection; client and server were guessed from the ports)"
-        )?;
+        writeln!(w, "  {}", view::GUESSED_CLIENT)?;
     }
     Ok(())
 }

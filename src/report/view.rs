@@ -1,0 +1,461 @@
+//! What a capture's report says, as sentences and table rows: the text report lays them out in
+//! columns, the HTML page in tables. One source, so the two never tell different stories.
+//!
+//! - [`capture_facts`], [`capture_notes`]: what was read, and what got in the way;
+//! - [`FLOW_COLUMNS`], [`flow_row`]: the flows table;
+//! - [`glasnost_view`]: the test shaped like the study's section 6 (per port the table
+//!   "Transfer | Speed TCP | Speed BitTorrent | Conclusion", the sentences on how BitTorrent
+//!   fared, Glasnost's and the statistical verdicts, the summary row);
+//! - [`reset_heading`]: what a reset flow's RSTs amount to.
+
+use super::{human_bytes, human_rate};
+use crate::glasnost::names::{self, Generation};
+use crate::glasnost::verdict::{Dir, Outcome, PortClass, Proto, Row, Throttling};
+use crate::glasnost::{GlasnostReport, TestReport};
+use crate::model::{CaptureReport, FlowReport};
+
+/// The last component of a capture's path (either separator), for titles and file names.
+pub fn file_name(path: &str) -> &str {
+    path.rsplit(['/', '\\'])
+        .find(|p| !p.is_empty())
+        .unwrap_or(path)
+}
+
+/// A rate as the study's tables print it: `2803 Kbps`, or `-` when there is none.
+pub fn kbps(bps: Option<f64>) -> String {
+    bps.map_or("-".to_string(), |b| format!("{:.0} Kbps", b / 1000.0))
+}
+
+/// The capture at a glance: format, link types, frames, segments, flows, duration.
+pub fn capture_facts(r: &CaptureReport) -> Vec<String> {
+    let mut head = Vec::new();
+    if let Some(f) = r.format {
+        head.push(if r.gzip {
+            format!("{f}, gzip")
+        } else {
+            f.to_string()
+        });
+    }
+    if !r.link_types.is_empty() {
+        let links: Vec<String> = r.link_types.iter().map(|l| l.to_string()).collect();
+        head.push(links.join(" + "));
+    }
+    head.push(format!("{} frames", r.frames));
+    head.push(format!("{} TCP segments", r.tcp_segments));
+    head.push(format!("{} flows", r.flows.len()));
+    if let (Some(a), Some(b)) = (r.first_time, r.last_time) {
+        head.push(format!("{:.3} s", b - a));
+    }
+    head
+}
+
+/// Skipped frames, anomalies, notes and the flow table's limit, one line each (the text
+/// report prints them as they are).
+pub fn capture_notes(r: &CaptureReport) -> Vec<String> {
+    let mut lines = Vec::new();
+    let tallies = |m: &std::collections::BTreeMap<&'static str, crate::model::Tally>| {
+        m.iter()
+            .map(|(code, t)| format!("{code} {} (first: frame {})", t.count, t.first_frame))
+            .collect::<Vec<String>>()
+            .join(", ")
+    };
+    if !r.skipped.is_empty() {
+        lines.push(format!(
+            "skipped {} frames: {}",
+            r.skipped_total(),
+            tallies(&r.skipped)
+        ));
+    }
+    if !r.anomalies.is_empty() {
+        lines.push(format!("anomalies: {}", tallies(&r.anomalies)));
+    }
+    for n in &r.notes {
+        lines.push(format!("note: {n}"));
+    }
+    if let Some(o) = &r.flows_retired {
+        lines.push(format!(
+            "note: flow table limit {} reached: {} flows ({} never established, {} packets) were counted but not listed",
+            o.max_flows, o.flows, o.never_established, o.packets
+        ));
+    }
+    lines
+}
+
+/// How a column of the flows table is aligned in text.
+#[derive(Clone, Copy)]
+pub enum Align {
+    Left,
+    Right,
+}
+
+pub const FLOW_COLUMNS: [(&str, Align); 13] = [
+    ("id", Align::Right),
+    ("client", Align::Left),
+    ("server", Align::Left),
+    ("kind", Align::Left),
+    ("pkts up/down", Align::Right),
+    ("bytes up/down", Align::Right),
+    ("retx", Align::Right),
+    ("lost", Align::Right),
+    ("dur s", Align::Right),
+    ("rtt ms", Align::Right),
+    ("goodput", Align::Right),
+    ("close", Align::Left),
+    ("rsts", Align::Right),
+];
+
+/// Said under the flows table when a client was guessed (marked `?`).
+pub const GUESSED_CLIENT: &str =
+    "(client?: the capture starts mid-connection; client and server were guessed from the ports)";
+
+/// One row of the flows table, in [`FLOW_COLUMNS`] order.
+pub fn flow_row(f: &FlowReport) -> Vec<String> {
+    let mut client = f.client.clone();
+    if f.roles == "guessed" {
+        client.push('?');
+    }
+    vec![
+        f.id.to_string(),
+        client,
+        f.server.clone(),
+        f.kind.unwrap_or("-").to_string(),
+        format!("{}/{}", f.packets_up, f.packets_down),
+        format!(
+            "{} / {}",
+            human_bytes(f.bytes_up),
+            human_bytes(f.bytes_down)
+        ),
+        human_bytes(f.retrans_up + f.retrans_down),
+        human_bytes(f.missing_up + f.missing_down),
+        format!("{:.2}", f.duration_s),
+        f.rtt_ms.map_or("-".to_string(), |r| format!("{r:.1}")),
+        f.goodput_bps.map_or("-".to_string(), human_rate),
+        f.close.to_string(),
+        f.rsts.len().to_string(),
+    ]
+}
+
+/// What a reset flow's RSTs amount to: "flow 3 resets (capture taken at the client): the
+/// study's blocking signal ...".
+pub fn reset_heading(f: &FlowReport) -> String {
+    let mut head = format!("flow {} resets (capture taken at the {}):", f.id, f.vantage);
+    if let Some(b) = &f.blocking {
+        if b.signal {
+            head.push_str(" the study's blocking signal (reset, RSTs received, none sent)");
+            if let Some(ms) = b.after_bt_exchange_ms {
+                head.push_str(&format!(", {ms:.1} ms after the BitTorrent exchange"));
+            }
+            if b.before_data {
+                head.push_str(", before any data");
+            }
+        }
+    }
+    head
+}
+
+/// One of the study's rate tables with what is said around it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StudyTable {
+    /// "Is BitTorrent traffic on a well-known BitTorrent port (6881) throttled?"
+    pub title: String,
+    /// How BitTorrent fared in each direction (blocking), the study's sentences.
+    pub sentences: Vec<String>,
+    /// `Transfer | Speed TCP | Speed BitTorrent | Conclusion`, or for TCP across ports
+    /// `TCP Transfer | BitTorrent port | Non-BT port | Conclusion`.
+    pub header: [&'static str; 4],
+    /// "Upload #1", two rates, the conclusion; empty when nothing was compared.
+    pub rows: Vec<[String; 4]>,
+    /// Glasnost's rule and the statistical verdict per direction.
+    pub verdicts: Vec<String>,
+}
+
+/// The Glasnost test as the study's section 6 shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GlasnostView {
+    /// "2010+ replayer, client ... (host), Monday; 24 transfers, schedule from the command
+    /// channel".
+    pub head: String,
+    /// The `.log` read beside the capture.
+    pub log: Option<String>,
+    /// Per port (the BitTorrent port, then the neutral one), then TCP across ports.
+    pub tables: Vec<StudyTable>,
+    /// BitTorrent transfers that slowed part-way.
+    pub level_shifts: Vec<String>,
+    /// The study's summary row: label, `yes` | `no` | `n/a` | `inconclusive`, why.
+    pub summary: Vec<[String; 3]>,
+    /// "blocking basis: ...; throttling basis: ...".
+    pub basis: String,
+    /// Where the capture and the log disagree, per transfer.
+    pub log_disagreements: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// The study's sentence on how BitTorrent fared in one direction on one port.
+fn fared_sentence(tests: &[&TestReport], dir: Dir, port: u16) -> Option<String> {
+    let bt: Vec<&&TestReport> = tests
+        .iter()
+        .filter(|t| t.kind == Proto::Bt && t.direction == Some(dir))
+        .collect();
+    let what = match dir {
+        Dir::Upload => "BitTorrent upload (seeding)",
+        Dir::Download => "BitTorrent download",
+    };
+    if bt.is_empty() {
+        return None;
+    }
+    let failed: Vec<&&&TestReport> = bt.iter().filter(|t| t.outcome.failed()).collect();
+    if failed.is_empty() {
+        return Some(format!("The {what} worked."));
+    }
+    if failed.len() == bt.len() && failed.iter().all(|t| t.outcome == Outcome::NoConnection) {
+        return Some(format!(
+            "There was a problem with the {what}. No connection on port {port} was ever possible: a traffic shaper or a firewall likely blocks this port for all connections."
+        ));
+    }
+    let reasons: Vec<String> = failed
+        .iter()
+        .map(|t| match t.outcome {
+            Outcome::Reset => {
+                let when = t
+                    .reset_after_bt_exchange_ms
+                    .map(|ms| format!(" {ms:.1} ms after the BitTorrent exchange"))
+                    .unwrap_or_default();
+                let how = if t.blocking_signal {
+                    ", by RSTs the server received and never sent"
+                } else {
+                    ""
+                };
+                format!("#{} reset{when}{how} (flow {})", t.repetition, t.flow)
+            }
+            Outcome::NoConnection => format!("#{} never connected (flow {})", t.repetition, t.flow),
+            Outcome::NoData => format!("#{} moved no data (flow {})", t.repetition, t.flow),
+            Outcome::Completed => String::new(),
+        })
+        .collect();
+    Some(format!(
+        "There was a problem with the {what}: {}.",
+        reasons.join("; ")
+    ))
+}
+
+/// One row of a rate table; `reference_first` puts the reference column (TCP, or the
+/// neutral port) first, as the study's tables do for BitTorrent against TCP.
+fn row_cells(dir: Dir, r: &Row, reference_first: bool) -> [String; 4] {
+    let label = match dir {
+        Dir::Upload => "Upload",
+        Dir::Download => "Download",
+    };
+    let conclusion = match r.limited {
+        Some(true) => "Potential rate limiting",
+        Some(false) => "No rate limiting",
+        None => "-",
+    };
+    let (a, b) = if reference_first {
+        (r.reference_bps, r.compared_bps)
+    } else {
+        (r.compared_bps, r.reference_bps)
+    };
+    [
+        format!("{label} #{}", r.repetition),
+        kbps(a),
+        kbps(b),
+        conclusion.to_string(),
+    ]
+}
+
+fn verdict_sentence(t: &Throttling, ports: bool) -> Option<String> {
+    let (g, s) = if ports {
+        (t.glasnost_ports.as_ref()?, t.statistical_ports.as_ref()?)
+    } else {
+        (&t.glasnost, &t.statistical)
+    };
+    Some(format!(
+        "{}: Glasnost's rule {} ({}); statistics {} ({})",
+        t.dir.code(),
+        g.verdict.code(),
+        g.why,
+        s.verdict.code(),
+        s.why
+    ))
+}
+
+fn glasnost_head(g: &GlasnostReport, transfers: usize) -> String {
+    let generation = match g.generation {
+        Generation::Bt2009 => "2009 BitTorrent test",
+        Generation::Replayer => "2010+ replayer",
+        Generation::Unknown => "Glasnost test",
+    };
+    let mut head = generation.to_string();
+    if let Some(n) = &g.name {
+        const DAYS: [&str; 7] = [
+            "Monday",
+            "Tuesday",
+            "Wednesday",
+            "Thursday",
+            "Friday",
+            "Saturday",
+            "Sunday",
+        ];
+        let day = DAYS.get(names::weekday(n.time) as usize).unwrap_or(&"");
+        head.push_str(&format!(
+            ", client {} ({}), {day}",
+            n.client_ip, n.client_host
+        ));
+    }
+    head.push_str(&format!(
+        "; {transfers} transfers, schedule from {}",
+        if g.schedule_from == "command_channel" {
+            "the command channel"
+        } else {
+            "the flows"
+        }
+    ));
+    head
+}
+
+/// The test shaped like the study's section 6; `None` when the capture is no Glasnost test.
+pub fn glasnost_view(r: &CaptureReport) -> Option<GlasnostView> {
+    let g = r.glasnost.as_ref()?;
+    let v = &g.verdicts;
+    let mut tables = Vec::new();
+    for (class, port) in [
+        (PortClass::App, g.app_port),
+        (PortClass::Other, g.other_port),
+    ] {
+        let Some(port) = port else { continue };
+        let here: Vec<&TestReport> = r.tests.iter().filter(|t| t.port_class == class).collect();
+        let title = match class {
+            PortClass::App => {
+                format!("Is BitTorrent traffic on a well-known BitTorrent port ({port}) throttled?")
+            }
+            PortClass::Other => format!(
+                "Is BitTorrent traffic on a non-standard BitTorrent port ({port}) throttled?"
+            ),
+        };
+        let mine: Vec<&Throttling> = v
+            .throttling
+            .iter()
+            .filter(|t| t.port_class == class)
+            .collect();
+        tables.push(StudyTable {
+            title,
+            sentences: [Dir::Upload, Dir::Download]
+                .into_iter()
+                .filter_map(|dir| fared_sentence(&here, dir, port))
+                .collect(),
+            header: ["Transfer", "Speed TCP", "Speed BitTorrent", "Conclusion"],
+            rows: mine
+                .iter()
+                .flat_map(|t| t.study.rows.iter().map(|row| row_cells(t.dir, row, true)))
+                .collect(),
+            verdicts: mine
+                .iter()
+                .filter(|t| !t.study.rows.is_empty())
+                .filter_map(|t| verdict_sentence(t, false))
+                .collect(),
+        });
+    }
+    let app: Vec<&Throttling> = v
+        .throttling
+        .iter()
+        .filter(|t| {
+            t.port_class == PortClass::App
+                && t.study_ports.as_ref().is_some_and(|s| !s.rows.is_empty())
+        })
+        .collect();
+    if let (false, Some(port)) = (app.is_empty(), g.app_port) {
+        tables.push(StudyTable {
+            title: format!("Is TCP traffic on a well-known BitTorrent port ({port}) throttled?"),
+            sentences: Vec::new(),
+            header: [
+                "TCP Transfer",
+                "BitTorrent port",
+                "Non-BT port",
+                "Conclusion",
+            ],
+            rows: app
+                .iter()
+                .flat_map(|t| {
+                    t.study_ports
+                        .iter()
+                        .flat_map(|sp| sp.rows.iter().map(|row| row_cells(t.dir, row, false)))
+                })
+                .collect(),
+            verdicts: app
+                .iter()
+                .filter_map(|t| verdict_sentence(t, true))
+                .collect(),
+        });
+    }
+    let level_shifts = v
+        .level_shifts
+        .iter()
+        .map(|(dir, class, rep, shift)| {
+            format!(
+                "BitTorrent {} #{rep} on the {} port slowed from {} to {} after {} intervals (a level shift)",
+                dir.code(),
+                if *class == PortClass::App {
+                    "BitTorrent"
+                } else {
+                    "neutral"
+                },
+                kbps(Some(shift.before_bps)),
+                kbps(Some(shift.after_bps)),
+                shift.at_interval
+            )
+        })
+        .collect();
+    let s = &v.summary;
+    let app_port = g
+        .app_port
+        .map_or("BitTorrent port".to_string(), |p| format!("port {p}"));
+    let labels = [
+        format!("Block BT ({app_port})"),
+        "Block BT (other ports)".to_string(),
+        format!("Slow down BT upload ({app_port})"),
+        "Slow down BT upload (other ports)".to_string(),
+        format!("Slow down BT download ({app_port})"),
+        "Slow down BT download (other ports)".to_string(),
+    ];
+    let summary = labels
+        .into_iter()
+        .zip(s.cells())
+        .zip(&s.why)
+        .map(|((label, c), why)| [label, c.code().to_string(), why.clone()])
+        .collect();
+    let basis = |b: &[&str]| {
+        if b.is_empty() {
+            "none".to_string()
+        } else {
+            b.join(", ")
+        }
+    };
+    let log_disagreements = r
+        .tests
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !t.log_disagrees.is_empty())
+        .map(|(i, t)| {
+            format!(
+                "transfer {} ({}): {}",
+                i + 1,
+                t.kind_label(),
+                t.log_disagrees.join("; ")
+            )
+        })
+        .collect();
+    Some(GlasnostView {
+        head: glasnost_head(g, r.tests.len()),
+        log: g.log_path.clone(),
+        tables,
+        level_shifts,
+        summary,
+        basis: format!(
+            "blocking basis: {}; throttling basis: {}",
+            basis(&s.blocking_basis),
+            basis(&s.throttling_basis)
+        ),
+        log_disagreements,
+        notes: g.notes.clone(),
+    })
+}
