@@ -680,4 +680,4 @@ impl BarChart {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

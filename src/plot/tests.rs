@@ -6,7 +6,7 @@ use crate::synth::glasnost::{Fate, Plan, capture, test};
 
 /// A short synthetic Glasnost test: BitTorrent throttled on downloads at the BitTorrent port,
 /// one upload reset, one control download never connected.
-fn synthetic(path: &str) -> CaptureReport {
+pub(crate) fn synthetic(path: &str) -> CaptureReport {
     let plan = Plan {
         transfer_ms: 1_000,
         spacing_ms: 1_500,
@@ -392,35 +392,4 @@ proptest! {
             .count();
         prop_assert_eq!(rects_filled(&svg, TCP_COLOR), bars + 1);
     }
-}
-
-#[test]
-#[ignore]
-fn dump_for_eyes() {
-    let r = synthetic("captures/test.pcap");
-    std::fs::write("/tmp/goodput.svg", goodput_chart(&r).unwrap()).unwrap();
-    let days = [
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-        "Thursday",
-        "Friday",
-        "Saturday",
-        "Sunday",
-    ];
-    let c = WeekdayChart {
-        title: "HGC: average speeds per weekday (kbps)".into(),
-        days: days
-            .iter()
-            .enumerate()
-            .map(|(i, d)| WeekdayBars {
-                day: d.to_string(),
-                tcp_download_bps: Some(2.8e6 - i as f64 * 1e5),
-                tcp_upload_bps: (i != 3).then_some(5.3e6),
-                bt_download_bps: Some(2.6e6),
-                bt_upload_bps: Some(5.2e6),
-            })
-            .collect(),
-    };
-    std::fs::write("/tmp/week.svg", weekday_chart(&c)).unwrap();
 }

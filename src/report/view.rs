@@ -287,16 +287,9 @@ fn glasnost_head(g: &GlasnostReport, transfers: usize) -> String {
     };
     let mut head = generation.to_string();
     if let Some(n) = &g.name {
-        const DAYS: [&str; 7] = [
-            "Monday",
-            "Tuesday",
-            "Wednesday",
-            "Thursday",
-            "Friday",
-            "Saturday",
-            "Sunday",
-        ];
-        let day = DAYS.get(names::weekday(n.time) as usize).unwrap_or(&"");
+        let day = names::WEEKDAYS
+            .get(names::weekday(n.time) as usize)
+            .unwrap_or(&"");
         head.push_str(&format!(
             ", client {} ({}), {day}",
             n.client_ip, n.client_host

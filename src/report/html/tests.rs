@@ -1,31 +1,10 @@
 use super::*;
-use crate::glasnost::verdict::{Dir, PortClass, Proto};
-use crate::synth::glasnost::{Fate, Plan, capture, test};
+use crate::plot::tests::synthetic;
 
 fn render(p: &Page) -> String {
     let mut out = Vec::new();
     write_page(&mut out, p).expect("write to a Vec");
     String::from_utf8(out).expect("UTF-8")
-}
-
-fn synthetic(path: &str) -> CaptureReport {
-    let plan = Plan {
-        transfer_ms: 1_000,
-        spacing_ms: 1_500,
-        ..Plan::default()
-    };
-    let packets = test(&plan, |proto, dir, class, rep| {
-        match (proto, dir, class, rep) {
-            (Proto::Bt, Dir::Upload, PortClass::App, 1) => Fate::Reset,
-            (Proto::Bt, Dir::Download, _, _) => Fate::Throttled,
-            _ => Fate::Normal,
-        }
-    });
-    crate::analyze_bytes(
-        path,
-        capture(&packets, Some(200)),
-        &crate::Options::default(),
-    )
 }
 
 #[test]
@@ -198,11 +177,4 @@ fn write_capture_page_writes_into_the_folder() {
     assert_eq!(path, dir.path().join("t.pcap.html"));
     let html = std::fs::read_to_string(&path).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
-}
-
-#[test]
-#[ignore]
-fn dump_for_eyes() {
-    let r = synthetic("week/glasnost_<odd>.dump");
-    std::fs::write("/tmp/page.html", render(&capture_page(&r))).unwrap();
 }
