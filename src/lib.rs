@@ -4,7 +4,8 @@
 //!
 //! Data flows one way, file to verdict:
 //! [`capture`] (files to frames) → [`wire`] (frames to TCP segments) → [`flows`] (connections,
-//! sparse reassembly, statistics) → [`model`] (result records) → [`report`] (text, JSON, CSV).
+//! sparse reassembly, statistics) → [`model`] (result records) → [`report`] (text, JSON, CSV,
+//! and HTML pages with [`plot`]'s SVG charts).
 //! [`analyze_file`] runs the whole pipeline on one file; [`batch`] runs it over many.
 #![forbid(unsafe_code)]
 

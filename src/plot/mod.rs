@@ -49,6 +49,8 @@ pub const LINE_WIDTH: u32 = 2;
 pub const MAX_POINTS: usize = 1000;
 /// Panels drawn in the goodput chart; further (direction, port) pairs are named, not drawn.
 pub const MAX_PANELS: usize = 16;
+/// Lines drawn per panel of the goodput chart; further transfers are counted, not drawn.
+pub const MAX_LINES: usize = 60;
 /// Bar groups drawn; further groups are named in a note, not drawn.
 pub const MAX_GROUPS: usize = 200;
 /// Rates above this (bits per second, 1 Pbit/s) are taken as damaged, not measured.
@@ -86,7 +88,8 @@ pub fn goodput_chart(r: &CaptureReport) -> Option<String> {
     tests.sort_by_key(|t| order_key(t));
     for t in tests {
         let key = (t.direction, t.port_class, t.port);
-        match panels.iter_mut().find(|p| p.key == key) {
+        // Sorted, so a panel's transfers are adjacent.
+        match panels.last_mut().filter(|p| p.key == key) {
             Some(p) => p.tests.push(t),
             None => panels.push(Panel {
                 key,
@@ -115,7 +118,8 @@ pub fn comparison_chart(r: &CaptureReport) -> Option<String> {
         let key = (t.direction, t.port_class, t.port, t.repetition);
         let slot = usize::from(t.kind == Proto::Bt);
         let bar = test_bar(t);
-        match groups.iter_mut().find(|(k, _)| *k == key) {
+        // Sorted, so a group's transfers are adjacent.
+        match groups.last_mut().filter(|(k, _)| *k == key) {
             // A second transfer of the same kind and repetition (a damaged schedule) keeps
             // the first.
             Some((_, g)) => {
@@ -207,7 +211,7 @@ pub fn weekday_chart(c: &WeekdayChart) -> String {
 // ---------------------------------------------------------------- shared pieces
 
 /// Text safe to put in a chart: control characters and XML's non-characters become U+FFFD,
-/// at most [`MAX_TEXT`] characters. The backend escapes `<`, `>`, `&` and quotes.
+/// at most 120 characters (and an ellipsis). The backend escapes `<`, `>`, `&` and quotes.
 pub fn clean_text(s: &str) -> String {
     let mut out: String = s
         .chars()
@@ -441,8 +445,12 @@ fn draw_panel(cell: &DrawingArea<SVGBackend, Shift>, p: &Panel) -> Drawn {
     let (w, _) = cell.dim_in_pixel();
     let legend_w = 170.min(w / 2);
     let (plot, legend) = cell.split_horizontally(w - legend_w);
-    let lines: Vec<(&TestReport, Vec<Segment>)> =
-        p.tests.iter().map(|t| (*t, line_segments(t))).collect();
+    let lines: Vec<(&TestReport, Vec<Segment>)> = p
+        .tests
+        .iter()
+        .take(MAX_LINES)
+        .map(|t| (*t, line_segments(t)))
+        .collect();
     let points = || lines.iter().flat_map(|(_, s)| s.iter().flatten());
     let x_max = axis_top(points().map(|p| p.0).reduce(f64::max));
     let y_max = axis_top(points().map(|p| p.1).reduce(f64::max));
@@ -501,9 +509,15 @@ fn draw_panel(cell: &DrawingArea<SVGBackend, Shift>, p: &Panel) -> Drawn {
             legend_entry(&legend, (4, 40 + 18 * i as i32), swatch, &text)?;
         }
     }
-    if lines.len() > shown {
+    if p.tests.len() > shown {
+        let not_drawn = p.tests.len() - lines.len();
+        let text = if not_drawn > 0 {
+            format!("{} more ({not_drawn} not drawn)", p.tests.len() - shown)
+        } else {
+            format!("{} more", p.tests.len() - shown)
+        };
         legend.draw(&Text::new(
-            format!("{} more", lines.len() - shown),
+            text,
             (22, 40 + 18 * shown as i32),
             text_style(13.0, GREY).pos(Pos::new(HPos::Left, VPos::Center)),
         ))?;

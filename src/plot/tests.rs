@@ -299,6 +299,21 @@ fn degenerate_inputs_draw() {
     assert!(texts(&g).iter().any(|t| t.starts_with("24 more panels")));
     let c = comparison_chart(&with_tests("x", many)).unwrap();
     assert_eq!(rects_filled(&c, TCP_COLOR), 41);
+    // Many transfers on one port: lines and groups beyond the bounds are counted, not drawn.
+    let crowd: Vec<TestReport> = (0..20_000)
+        .map(|i| transfer(Proto::Bt, Some(Dir::Upload), i, Some(1e6), vec![1e6; 4]))
+        .collect();
+    let r = with_tests("x", crowd);
+    let g = goodput_chart(&r).unwrap();
+    assert_eq!(data_lines(&g), MAX_LINES);
+    assert!(
+        texts(&g).iter().any(|t| t.ends_with("(19940 not drawn)")),
+        "{:?}",
+        texts(&g)
+    );
+    let c = comparison_chart(&r).unwrap();
+    assert_eq!(rects_filled(&c, BT_COLOR), MAX_GROUPS + 1);
+    assert!(texts(&c).iter().any(|t| t == "19800 more groups not drawn"));
 }
 
 fn any_rate() -> impl Strategy<Value = Option<f64>> {
