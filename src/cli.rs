@@ -116,6 +116,10 @@ struct ReportArgs {
     /// Also write the tables as CSV into this directory: speeds.csv, days.csv, summary.csv.
     #[arg(long, value_name = "DIR")]
     csv: Option<PathBuf>,
+    /// Also write HTML pages into this directory: index.html (the summary across ISPs) and a
+    /// page per ISP with its weekday tables and charts.
+    #[arg(long, value_name = "DIR")]
+    html: Option<PathBuf>,
     /// Overwrite output files that already exist.
     #[arg(long)]
     force: bool,
@@ -197,6 +201,10 @@ struct AnalyzeArgs {
     /// taken and the peak memory.
     #[arg(long)]
     stats: bool,
+    /// Also write an HTML page per capture (the study's tables, charts of goodput and of
+    /// BitTorrent against TCP, resets, flows) into this directory.
+    #[arg(long, value_name = "DIR")]
+    html: Option<PathBuf>,
 }
 
 fn parse_vantage(s: &str) -> Result<VantageSetting, String> {
@@ -396,6 +404,7 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
         &csv_paths(args.csv.as_deref(), args.rsts_csv.as_deref())?,
         args.force,
     )?;
+    let mut pages = args.html.as_deref().map(HtmlPages::new).transpose()?;
     let mut out = Stdout::new(args.format, BufWriter::new(io::stdout().lock()))?;
     let text_mode = matches!(args.format, OutputFormat::Text);
     let started = std::time::Instant::now();
@@ -403,6 +412,9 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
     let totals = run_batch(&args.paths, &opts, args.threads, !text_mode, |r| {
         frames += r.frames;
         tables.capture(r)?;
+        if let Some(p) = pages.as_mut() {
+            p.capture(r, args.force)?;
+        }
         out.capture(r)
     })?;
     out.finish(totals)?;
@@ -417,6 +429,49 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
         );
     }
     Ok(totals)
+}
+
+/// `--html DIR` of `analyze`: a page per capture. Two captures of the same file name (in
+/// different folders) get `name.html` and `name-2.html`.
+struct HtmlPages {
+    dir: PathBuf,
+    used: std::collections::HashSet<String>,
+}
+
+impl HtmlPages {
+    fn new(dir: &Path) -> io::Result<HtmlPages> {
+        make_dir(dir)?;
+        Ok(HtmlPages {
+            dir: dir.to_path_buf(),
+            used: std::collections::HashSet::new(),
+        })
+    }
+
+    fn capture(&mut self, r: &CaptureReport, force: bool) -> io::Result<()> {
+        use crate::report::html;
+        let name = html::page_file_name(&r.path);
+        let stem = name.strip_suffix(".html").unwrap_or(&name).to_string();
+        let mut unique = name;
+        let mut n = 1;
+        while self.used.contains(&unique) {
+            n += 1;
+            unique = format!("{stem}-{n}.html");
+        }
+        self.used.insert(unique.clone());
+        write_html(&self.dir.join(unique), &html::capture_page(r), force)
+    }
+}
+
+fn make_dir(dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot make {}: {e}", dir.display())))
+}
+
+fn write_html(path: &Path, page: &crate::report::html::Page, force: bool) -> io::Result<()> {
+    let mut w = BufWriter::new(create_output(path, force)?);
+    crate::report::html::write_page(&mut w, page)
+        .and_then(|_| w.flush())
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display())))
 }
 
 /// Runs a batch with the progress line and the failure summary of `analyze`, handing each
@@ -499,6 +554,9 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
         }
         None => None,
     };
+    if let Some(dir) = &args.html {
+        make_dir(dir)?;
+    }
     let mut agg = Aggregator::new(map, by);
     let totals = run_batch(&args.paths, &Options::default(), args.threads, false, |r| {
         agg.add(r);
@@ -511,6 +569,11 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
         weekly::write_speeds_csv(speeds, &agg)?.flush()?;
         weekly::write_days_csv(days, &agg)?.flush()?;
         weekly::write_summary_csv(summary, &agg)?.flush()?;
+    }
+    if let Some(dir) = &args.html {
+        for (name, page) in weekly::html_pages(&agg) {
+            write_html(&dir.join(name), &page, args.force)?;
+        }
     }
     Ok(totals)
 }

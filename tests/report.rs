@@ -238,6 +238,43 @@ fn reports_and_tables_do_not_depend_on_the_number_of_threads() {
 }
 
 #[test]
+fn html_pages_show_the_summary_and_each_isps_weekday_charts() {
+    let dir = tempfile::tempdir().unwrap();
+    week(dir.path());
+    let html = dir.path().join("html");
+    let o = bttrace(&[
+        "report",
+        s(dir.path()),
+        "--isp-map",
+        s(&dir.path().join("isps.txt")),
+        "--html",
+        s(&html),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let index = std::fs::read_to_string(html.join("index.html")).unwrap();
+    for isp in WEEK_ISPS {
+        assert!(index.contains(isp.name), "{}", isp.name);
+    }
+    // One page per ISP, in name order: Block Net, Open Net, Slow Net; each with a weekday
+    // chart per port (the BitTorrent port and the neutral one) and the conclusions.
+    for (i, name) in ["Block Net", "Open Net", "Slow Net"].iter().enumerate() {
+        let page = std::fs::read_to_string(html.join(format!("isp-{}.html", i + 1))).unwrap();
+        assert!(page.contains(&format!("ISP {name}")), "{name}");
+        assert_eq!(page.matches("<svg").count(), 2, "{name}");
+        assert!(page.contains("Sunday") && page.contains("Conclusions per weekday"));
+    }
+    // Pages are not replaced without --force.
+    let o = bttrace(&["report", s(dir.path()), "--html", s(&html)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--force"));
+    // analyze --html: a page per capture.
+    let pages = dir.path().join("pages");
+    let o = bttrace(&["analyze", s(dir.path()), "--html", s(&pages)]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(std::fs::read_dir(&pages).unwrap().count(), 21);
+}
+
+#[test]
 fn grouping_by_date_and_by_client_address() {
     let dir = tempfile::tempdir().unwrap();
     let captures = week(dir.path());

@@ -1,10 +1,13 @@
 //! The study's tables for many captures (`bttrace report`): per ISP and port the weekly
 //! speeds of TCP and BitTorrent uploads and downloads, the combined per-day table, the
-//! conclusions per day, and the summary of seed section 8.1 across ISPs; as text and as CSV.
+//! conclusions per day, and the summary of seed section 8.1 across ISPs; as text, as CSV, and
+//! as HTML pages with weekday charts.
 
 use std::io::{self, Write};
 
+use super::html;
 use crate::glasnost::verdict::{Dir, PortClass, Proto, SUMMARY_CELLS};
+use crate::plot::{WeekdayBars, WeekdayChart, weekday_chart};
 use crate::report::csv::defuse;
 use crate::weekly::{Aggregator, CellCounts, Day, GroupBy, Isp};
 
@@ -17,6 +20,10 @@ pub const CELL_HEADINGS: [&str; 6] = [
     "Throttle BT download (BT port)",
     "Throttle BT download (other port)",
 ];
+
+/// How cells of several tests are combined, in one sentence.
+const COMBINATION: &str = "A cell is yes only when most of the tests where it applies say yes \
+     (shown as yes (k/n) when not all agree); n/a: the port never connected.";
 
 /// Text table: first column left-aligned, the others right-aligned.
 fn write_table(w: &mut dyn Write, header: &[String], rows: &[Vec<String>]) -> io::Result<()> {
@@ -216,11 +223,7 @@ pub fn write_text(w: &mut dyn Write, a: &Aggregator) -> io::Result<()> {
         })
         .collect();
     write_table(w, &header, &rows)?;
-    writeln!(
-        w,
-        "\n  A cell is yes only when most of the tests where it applies say yes (shown as \
-         yes (k/n) when not all agree); n/a: the port never connected."
-    )
+    writeln!(w, "\n  {COMBINATION}")
 }
 
 fn cell_value(c: &CellCounts) -> String {
@@ -374,4 +377,127 @@ pub fn write_summary_csv<W: Write>(w: W, a: &Aggregator) -> io::Result<W> {
         c.write_record(&row).map_err(csv_err)?;
     }
     c.into_inner().map_err(|e| io::Error::other(e.to_string()))
+}
+
+// ---------------------------------------------------------------- HTML
+
+/// Pages for the report: `index.html` (the summary across ISPs, linking each ISP's page) and
+/// one page per ISP with its weekly tables and charts. Returns (file name, page) pairs.
+pub fn html_pages(a: &Aggregator) -> Vec<(String, html::Page)> {
+    let day_word = match a.by {
+        GroupBy::Weekday => "Weekday",
+        GroupBy::Date => "Date",
+    };
+    let mut pages = Vec::new();
+    let mut summary_rows = Vec::new();
+    for (i, (name, isp)) in a.isps.iter().enumerate() {
+        let file = format!("isp-{}.html", i + 1);
+        let mut row = vec![name.clone(), (isp.captures - isp.without_tests).to_string()];
+        row.extend(isp.cells().iter().map(CellCounts::to_string));
+        row.push(file.clone());
+        summary_rows.push(row);
+        let mut sections = Vec::new();
+        for class in [PortClass::App, PortClass::Other] {
+            if !isp.ports.contains_key(&class) {
+                continue;
+            }
+            let label = capitalise(&port_label(isp, class));
+            let days: Vec<WeekdayBars> = isp
+                .days
+                .iter()
+                .map(|(k, d)| WeekdayBars {
+                    day: a.day_label(*k),
+                    tcp_download_bps: d.average(class, Dir::Download, Proto::Tcp),
+                    tcp_upload_bps: d.average(class, Dir::Upload, Proto::Tcp),
+                    bt_download_bps: d.average(class, Dir::Download, Proto::Bt),
+                    bt_upload_bps: d.average(class, Dir::Upload, Proto::Bt),
+                })
+                .collect();
+            let rows = days
+                .iter()
+                .map(|d| {
+                    vec![
+                        d.day.clone(),
+                        kbps(d.tcp_download_bps),
+                        kbps(d.tcp_upload_bps),
+                        kbps(d.bt_download_bps),
+                        kbps(d.bt_upload_bps),
+                    ]
+                })
+                .collect();
+            let chart = weekday_chart(&WeekdayChart {
+                title: format!("{name}: {label}, average speeds (kbps)"),
+                days,
+            });
+            sections.push(html::Section {
+                heading: label.clone(),
+                paragraphs: Vec::new(),
+                tables: vec![html::Table {
+                    caption: format!("{label}: averages, kbps"),
+                    header: [
+                        day_word,
+                        "TCP download",
+                        "TCP upload",
+                        "BT download",
+                        "BT upload",
+                    ]
+                    .map(String::from)
+                    .to_vec(),
+                    rows,
+                }],
+                svgs: vec![chart],
+            });
+        }
+        let mut header = vec![day_word.to_string(), "Tests".to_string()];
+        header.extend(CELL_HEADINGS.map(String::from));
+        let rows = isp
+            .days
+            .iter()
+            .map(|(k, d)| {
+                let mut row = vec![a.day_label(*k), d.captures.to_string()];
+                row.extend(d.cells.iter().map(CellCounts::to_string));
+                row
+            })
+            .collect();
+        sections.push(html::Section {
+            heading: format!("Conclusions per {}", day_word.to_ascii_lowercase()),
+            paragraphs: vec![COMBINATION.to_string()],
+            tables: vec![html::Table {
+                caption: String::new(),
+                header,
+                rows,
+            }],
+            svgs: Vec::new(),
+        });
+        pages.push((
+            file,
+            html::Page {
+                title: format!("ISP {name}"),
+                sections,
+            },
+        ));
+    }
+    let mut header = vec!["ISP".to_string(), "Tests".to_string()];
+    header.extend(CELL_HEADINGS.map(String::from));
+    header.push("Page".to_string());
+    let index = html::Page {
+        title: format!(
+            "{} captures ({} failed), {} ISPs",
+            a.captures,
+            a.failed,
+            a.isps.len()
+        ),
+        sections: vec![html::Section {
+            heading: "Summary of results (the study's section 8.1)".to_string(),
+            paragraphs: vec![COMBINATION.to_string()],
+            tables: vec![html::Table {
+                caption: String::new(),
+                header,
+                rows: summary_rows,
+            }],
+            svgs: Vec::new(),
+        }],
+    };
+    pages.insert(0, ("index.html".to_string(), index));
+    pages
 }
