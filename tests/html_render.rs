@@ -237,3 +237,83 @@ fn a_glasnost_page_renders_in_chromium() {
         assert!(n > 2_000, "{n} pixels of {color}: the bars did not render");
     }
 }
+
+/// The weekly report's page of an ISP: per port a weekday table and a chart with four bars a
+/// day (TCP and BitTorrent, download and upload), and no bar where nothing was measured.
+#[test]
+fn an_isps_weekly_page_renders_in_chromium() {
+    use bttrace::plot::{BT_UPLOAD_COLOR, TCP_UPLOAD_COLOR};
+    use bttrace::report::html::write_page;
+    use bttrace::report::weekly::html_pages;
+    use bttrace::synth::glasnost::write_week;
+    use bttrace::weekly::{Aggregator, GroupBy, IspMap};
+
+    let dir = tempfile::tempdir().unwrap();
+    let plan = Plan {
+        transfer_ms: 1_000,
+        spacing_ms: 1_500,
+        ..Plan::default()
+    };
+    let captures = write_week(dir.path(), &plan, 1, Some(200)).expect("the week");
+    let map = IspMap::parse(&std::fs::read_to_string(dir.path().join("isps.txt")).unwrap())
+        .expect("the ISP table");
+    let mut agg = Aggregator::new(map, GroupBy::Weekday);
+    for c in &captures {
+        agg.add(&bttrace::analyze_file(c, &Options::default()));
+    }
+    let pages = html_pages(&agg);
+    let names: Vec<&str> = pages.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["index.html", "isp-1.html", "isp-2.html", "isp-3.html"]
+    );
+    for (name, page) in &pages {
+        let mut f = File::create(dir.path().join(name)).unwrap();
+        write_page(&mut f, page).unwrap();
+    }
+    let Some(browser) = chromium() else { return };
+    let profile = dir.path().join("profile");
+    let dom_of = |name: &str| {
+        let out = dir.path().join(format!("{name}.dom"));
+        run_browser(
+            &browser,
+            &profile,
+            &dir.path().join(name),
+            &["--dump-dom"],
+            &out,
+        );
+        std::fs::read_to_string(out).expect("the dumped DOM")
+    };
+    let bars = |svg: &str, color: &str| {
+        count(svg, |n| {
+            n.has_tag_name("rect") && n.attribute("fill") == Some(color)
+        })
+    };
+    let colors = [TCP_COLOR, TCP_UPLOAD_COLOR, BT_COLOR, BT_UPLOAD_COLOR];
+
+    // Slow Net (the third page): every day measured on both ports: 7 bars and a legend
+    // swatch per series.
+    let dom = dom_of("isp-3.html");
+    assert!(dom.contains("ISP Slow Net"));
+    let charts = svgs(&dom);
+    assert_eq!(charts.len(), 2);
+    for chart in &charts {
+        for c in colors {
+            assert_eq!(bars(chart, c), 8, "{c}");
+        }
+    }
+    // Block Net (the first page): port 6881 never connected, so its chart has legend swatches
+    // and no bar; the neutral port's has them all.
+    let dom = dom_of("isp-1.html");
+    let charts = svgs(&dom);
+    assert_eq!(charts.len(), 2);
+    for c in colors {
+        assert_eq!(bars(&charts[0], c), 1, "{c}");
+        assert_eq!(bars(&charts[1], c), 8, "{c}");
+    }
+    // The index: the summary row of each ISP.
+    let dom = dom_of("index.html");
+    for isp in ["Block Net", "Open Net", "Slow Net"] {
+        assert!(dom.contains(&format!("<td>{isp}</td>")), "{isp}");
+    }
+}
