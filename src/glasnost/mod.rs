@@ -58,7 +58,7 @@ pub struct TestReport {
     pub goodput_bps: Option<f64>,
     /// `completed` | `reset` | `no_connection` | `no_data`.
     pub outcome: Outcome,
-    /// The flow carrying it.
+    /// The flow carrying it; 0 when the capture holds no packet of it (flows count from 1).
     pub flow: u32,
     /// Data-phase bytes from the seeder and the phase's duration.
     pub data_bytes: u64,
@@ -318,8 +318,13 @@ pub fn analyze(
     let interval_ms = reports.first().map_or(100.0, |r| r.series.interval_ms);
 
     // Pair planned transfers with flows: the next flow to the planned port after the command.
+    // A planned transfer without any packet in the capture (its SYNs never reached the server)
+    // is a transfer that got no connection, as long as the capture goes on after it (a capture
+    // cut short says nothing of the transfers it did not reach).
     let mut used = vec![false; candidates.len()];
-    let mut matched: Vec<(usize, Option<Planned>)> = Vec::new();
+    let mut matched: Vec<(Option<usize>, Option<Planned>)> = Vec::new();
+    let capture_end = flows.iter().map(|f| f.last_ts.0).max().unwrap_or(i64::MIN);
+    let mut unseen = 0;
     for p in &plan {
         let hit = candidates.iter().enumerate().position(|(i, (_, f))| {
             !used.get(i).copied().unwrap_or(true)
@@ -330,20 +335,43 @@ pub fn analyze(
             if let Some(u) = used.get_mut(i) {
                 *u = true;
             }
-            matched.push((i, Some(*p)));
+            matched.push((Some(i), Some(*p)));
+        } else if capture_end > p.at + NO_CONNECTION_AFTER_NS {
+            matched.push((None, Some(*p)));
+        } else {
+            unseen += 1;
         }
     }
     for (i, u) in used.iter().enumerate() {
         if !u {
-            matched.push((i, None));
+            matched.push((Some(i), None));
         }
     }
-    matched.sort_by_key(|(i, _)| candidates.get(*i).map(|(_, f)| f.first_ts));
-    if !plan.is_empty() && plan.len() != matched.iter().filter(|m| m.1.is_some()).count() {
+    matched.sort_by_key(|(i, p)| match i {
+        Some(i) => candidates.get(*i).map(|(_, f)| f.first_ts.0),
+        None => p.map(|p| p.at),
+    });
+    let connected = matched
+        .iter()
+        .filter(|m| m.0.is_some() && m.1.is_some())
+        .count();
+    if !plan.is_empty() && plan.len() != connected {
+        let absent = plan.len() - connected - unseen;
         notes.push(format!(
-            "the command channel announced {} transfers; {} of them have a connection in the capture",
+            "the command channel announced {} transfers; {connected} of them have a connection in the capture{}{}",
             plan.len(),
-            matched.iter().filter(|m| m.1.is_some()).count()
+            if absent > 0 {
+                format!(
+                    "; {absent} have no packet in it though the capture goes on: reported as no_connection"
+                )
+            } else {
+                String::new()
+            },
+            if unseen > 0 {
+                format!("; the capture ends before {unseen} of them")
+            } else {
+                String::new()
+            },
         ));
     }
 
@@ -351,7 +379,11 @@ pub fn analyze(
     let mut tests: Vec<TestReport> = Vec::new();
     let mut last_proto: Vec<(u16, Proto)> = Vec::new();
     for (i, planned) in &matched {
-        let Some((fi, f)) = candidates.get(*i) else {
+        let Some((fi, f)) = i.and_then(|i| candidates.get(i)) else {
+            if let Some(p) = planned {
+                last_proto.push((p.port, p.proto));
+                tests.push(unconnected(p, &tests, app_port, interval_ms));
+            }
             continue;
         };
         let report = reports.get(*fi);
@@ -523,6 +555,53 @@ pub fn analyze(
         notes,
     };
     Some((tests, report))
+}
+
+/// How long after its command a transfer must have left a packet in the capture, if the
+/// capture goes on, before it counts as one that got no connection.
+const NO_CONNECTION_AFTER_NS: i64 = 1_000_000_000;
+
+/// A transfer the command channel announced and the capture holds no packet of: the client's
+/// SYNs never reached the server. It got no connection; its kind, direction and port are the
+/// command's.
+fn unconnected(
+    p: &Planned,
+    tests: &[TestReport],
+    app_port: Option<u16>,
+    interval_ms: f64,
+) -> TestReport {
+    let port_class = if Some(p.port) == app_port || is_app_port(p.port) {
+        PortClass::App
+    } else {
+        PortClass::Other
+    };
+    let repetition = tests
+        .iter()
+        .filter(|t| t.kind == p.proto && t.direction == Some(p.dir) && t.port_class == port_class)
+        .count() as u32
+        + 1;
+    TestReport {
+        kind: p.proto,
+        direction: Some(p.dir),
+        port: p.port,
+        port_class,
+        repetition,
+        goodput_bps: None,
+        outcome: Outcome::NoConnection,
+        flow: 0,
+        data_bytes: 0,
+        data_seconds: None,
+        series: TestSeries {
+            interval_ms,
+            bps: Vec::new(),
+        },
+        rsts: Vec::new(),
+        reset_after_bt_exchange_ms: None,
+        blocking_signal: false,
+        guessed: vec!["no packet in the capture: kind and direction from the command channel"],
+        log: None,
+        log_disagrees: Vec::new(),
+    }
 }
 
 /// Pairs the log's transfers with the capture's, in order, and notes every disagreement.

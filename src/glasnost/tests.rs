@@ -248,3 +248,68 @@ fn the_log_beside_a_capture_is_found_and_cross_checked() {
     );
     assert!(d.iter().any(|x| x.contains("2 resets received")), "{d:?}");
 }
+
+#[test]
+fn announced_transfers_without_a_packet_in_the_capture_got_no_connection() {
+    // Port 6881 dropped near the client: the server's capture holds the commands for port
+    // 6881 and not one packet of those transfers; the neutral port works.
+    let packets: Vec<Packet> = glasnost_test(|_, _, _, _| Fate::Normal, true)
+        .into_iter()
+        .filter(|p| p.src.port() != 6881 && p.dst.port() != 6881)
+        .collect();
+    let r = run(packets);
+    assert_eq!(r.tests.len(), 24, "every announced transfer is a test");
+    for (i, t) in r.tests.iter().enumerate() {
+        // The schedule's order: on each direction 6 transfers on 6881, then 6 on the other.
+        let on_app = (i / 6) % 2 == 0;
+        assert_eq!(t.port, if on_app { 6881 } else { NEUTRAL }, "transfer {i}");
+        let kind = if i % 2 == 0 { Proto::Bt } else { Proto::Tcp };
+        let dir = if i < 12 { Dir::Upload } else { Dir::Download };
+        assert_eq!((t.kind, t.direction), (kind, Some(dir)), "transfer {i}");
+        assert_eq!(t.repetition, (i as u32 % 6) / 2 + 1, "transfer {i}");
+        if on_app {
+            assert_eq!(t.outcome, Outcome::NoConnection, "transfer {i}");
+            assert_eq!((t.flow, t.port_class), (0, PortClass::App), "transfer {i}");
+            assert!(!t.guessed.is_empty());
+        } else {
+            assert_eq!(t.outcome, Outcome::Completed, "transfer {i}");
+        }
+    }
+    let g = r.glasnost.as_ref().unwrap();
+    assert_eq!((g.app_port, g.other_port), (Some(6881), Some(NEUTRAL)));
+    assert!(
+        g.notes
+            .iter()
+            .any(|n| n.contains("12 have no packet in it")),
+        "{:?}",
+        g.notes
+    );
+    let s = r.summary.as_ref().unwrap();
+    assert_eq!(s.block_bt_app_port, Cell::Yes, "{:?}", s.why);
+    assert_eq!(s.block_bt_other_port, Cell::No, "{:?}", s.why);
+    assert_eq!(s.throttle_bt_upload_app_port, Cell::NotApplicable);
+    assert_eq!(s.throttle_bt_upload_other_port, Cell::No, "{:?}", s.why);
+    assert_eq!(s.blocking_basis, vec!["port"]);
+}
+
+#[test]
+fn a_capture_cut_short_does_not_turn_unreached_transfers_into_blocking() {
+    // The server stopped recording during the first upload on the neutral port: the commands
+    // after it are in the capture (the command channel was whole up to then) but nothing
+    // goes on after them.
+    let all = glasnost_test(|_, _, _, _| Fate::Normal, true);
+    let first_neutral = all
+        .iter()
+        .filter(|p| p.dst.port() == NEUTRAL)
+        .map(|p| p.ts)
+        .min()
+        .unwrap();
+    let packets: Vec<Packet> = all.into_iter().filter(|p| p.ts < first_neutral).collect();
+    let r = run(packets);
+    assert!(
+        r.tests.iter().all(|t| t.outcome != Outcome::NoConnection),
+        "{:?}",
+        r.tests.iter().map(|t| t.outcome).collect::<Vec<_>>()
+    );
+    assert_eq!(r.tests.len(), 6);
+}
