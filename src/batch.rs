@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 
 use crate::analyze::{Options, analyze_file};
-use crate::capture::expand_inputs;
+use crate::capture::walk_inputs;
 use crate::model::CaptureReport;
 
 /// Files per thread in one window.
@@ -34,13 +34,13 @@ pub fn run(
     threads: usize,
     each: impl FnMut(CaptureReport) -> io::Result<()>,
 ) -> io::Result<Totals> {
-    run_files(&expand_inputs(inputs), opts, threads, each)
+    run_files(walk_inputs(inputs), opts, threads, each)
 }
 
-/// [`run`] on inputs already expanded (with [`expand_inputs`]), for callers that want the
-/// number of files first.
+/// [`run`] on files from any source, in the order given ([`walk_inputs`] walks directories
+/// without listing the whole tree first). At most two windows of files and reports are held.
 pub fn run_files(
-    files: &[Entry],
+    files: impl Iterator<Item = Entry>,
     opts: &Options,
     threads: usize,
     mut each: impl FnMut(CaptureReport) -> io::Result<()>,
@@ -78,12 +78,16 @@ pub fn run_files(
     };
     // While the pool analyses one window, this thread hands on the reports of the one before
     // (writing them out is then off the workers' path): at most two windows are held.
-    let mut chunks = files.chunks(window);
-    let mut ready = chunks.next().map(analyse);
+    let mut files = files.peekable();
+    let mut next_chunk = move || -> Option<Vec<Entry>> {
+        files.peek()?;
+        Some(files.by_ref().take(window).collect())
+    };
+    let mut ready = next_chunk().map(|c| analyse(&c));
     while let Some(reports) = ready.take() {
-        let next = chunks.next();
+        let next = next_chunk();
         ready = std::thread::scope(|s| -> io::Result<Option<Vec<CaptureReport>>> {
-            let worker = next.map(|chunk| s.spawn(move || analyse(chunk)));
+            let worker = next.as_deref().map(|chunk| s.spawn(move || analyse(chunk)));
             let handed = hand_on(reports);
             let next_reports = match worker {
                 Some(w) => Some(

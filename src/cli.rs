@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::analyze::Options;
 use crate::batch;
-use crate::capture::expand_inputs;
+use crate::capture::walk_inputs;
 use crate::model::CaptureReport;
 use crate::report::{
     csv::{CapturesCsv, FlowsCsv, RstsCsv, TestsCsv},
@@ -483,13 +483,12 @@ fn run_batch(
     show_notes: bool,
     mut each: impl FnMut(&CaptureReport) -> io::Result<()>,
 ) -> io::Result<batch::Totals> {
-    let files = expand_inputs(paths);
     // The progress line goes to standard error when it is a terminal and the report is not
-    // being printed to that terminal too.
+    // being printed to that terminal too. Its total comes from a first walk that only counts.
     let mut progress = (io::stderr().is_terminal() && !io::stdout().is_terminal())
-        .then(|| batch::Progress::new(io::stderr(), files.len()));
+        .then(|| batch::Progress::new(io::stderr(), walk_inputs(paths).count()));
     let mut failures: Vec<String> = Vec::new();
-    let totals = batch::run_files(&files, opts, threads, |r| {
+    let totals = batch::run_files(walk_inputs(paths), opts, threads, |r| {
         if let Some(p) = progress.as_mut() {
             p.clear();
         }

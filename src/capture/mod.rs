@@ -427,38 +427,63 @@ fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
 
 /// Expands files and directories (recursively, in sorted order) into the capture files to
 /// analyse. Directories contribute every regular file except Glasnost `.log` files and hidden
-/// files; files named explicitly are always taken.
+/// files; files named explicitly are always taken. See [`walk_inputs`] for the same without
+/// holding the whole list.
 pub fn expand_inputs(inputs: &[PathBuf]) -> Vec<Result<PathBuf, (PathBuf, io::Error)>> {
-    let mut out = Vec::new();
-    for p in inputs {
-        if p.is_dir() {
-            walk_dir(p, &mut out);
-        } else {
-            out.push(Ok(p.clone()));
-        }
-    }
-    out
+    walk_inputs(inputs).collect()
 }
 
-fn walk_dir(dir: &Path, out: &mut Vec<Result<PathBuf, (PathBuf, io::Error)>>) {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
-            out.push(Err((dir.to_path_buf(), e)));
-            return;
-        }
-    };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for p in paths {
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with('.') {
-            continue;
-        }
-        if p.is_dir() {
-            walk_dir(&p, out);
-        } else if p.is_file() && !is_side_file(name) {
-            out.push(Ok(p));
+/// The files of [`expand_inputs`], one at a time: memory holds the listings of the
+/// directories being walked (one per level), not the whole tree, so an archive of any number
+/// of files can be walked.
+pub fn walk_inputs(inputs: &[PathBuf]) -> InputWalk {
+    InputWalk {
+        stack: vec![(Vec::from(inputs).into_iter(), true)],
+    }
+}
+
+/// Iterator of [`walk_inputs`].
+pub struct InputWalk {
+    /// Listings being walked, innermost last; `true` for the paths the user named.
+    stack: Vec<(std::vec::IntoIter<PathBuf>, bool)>,
+}
+
+impl Iterator for InputWalk {
+    type Item = Result<PathBuf, (PathBuf, io::Error)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let (listing, named) = self.stack.last_mut()?;
+            let named = *named;
+            let Some(p) = listing.next() else {
+                self.stack.pop();
+                continue;
+            };
+            if !named {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                if name.starts_with('.') {
+                    continue;
+                }
+            }
+            if p.is_dir() {
+                match std::fs::read_dir(&p) {
+                    Ok(entries) => {
+                        let mut paths: Vec<PathBuf> =
+                            entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+                        paths.sort();
+                        self.stack.push((paths.into_iter(), false));
+                    }
+                    Err(e) => return Some(Err((p, e))),
+                }
+                continue;
+            }
+            if named {
+                return Some(Ok(p));
+            }
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if p.is_file() && !is_side_file(name) {
+                return Some(Ok(p));
+            }
         }
     }
 }
