@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """to_glasnost_form: rewrite a pcap into the form a Glasnost server (2010+) wrote its traces in.
 
-Usage: to_glasnost_form.py [--payload 200] [--host IP] IN.pcap OUT.pcap
+Usage: to_glasnost_form.py [--payload 200] [--host IP] [--command-port 19970 ...] IN.pcap OUT.pcap
 
 Output: microsecond pcap, link type RAW IP (LINKTYPE_RAW 101), file snaplen 4096; IPv4 only
 (everything else, ARP included, is dropped, as Glasnost's `host <client ip>` filter on an IPv4
 server left nothing else). Every TCP packet is cut to IP header + TCP header + at most the
-first --payload (200) payload bytes, except the command channel (TCP port 19970), which is kept
+first --payload (200) payload bytes, except the command channel (TCP port 19970, or the ports
+given with --command-port, repeatable; --command-port 0 keeps no port whole), which is kept
 whole; other IPv4 packets are kept whole up to 4096 bytes. Each record's original length is the
 IP total length (link-layer header and Ethernet padding gone), so the stream position of every
 byte stays known where the bytes are missing. With --host, only packets to or from that address
@@ -43,8 +44,9 @@ def ip_offset(linktype, frame):
     raise ValueError("unsupported link type %d" % linktype)
 
 
-def glasnost_cut(ip, payload_keep=200):
-    """For an IPv4 packet (bytes from its IP header on), return (kept bytes, original length)."""
+def glasnost_cut(ip, payload_keep=200, command_ports=(COMMAND_PORT,)):
+    """For an IPv4 packet (bytes from its IP header on), return (kept bytes, original length).
+    TCP packets to or from one of `command_ports` are kept whole."""
     ihl = (ip[0] & 0x0F) * 4
     total = struct.unpack(">H", ip[2:4])[0]
     keep = total
@@ -52,12 +54,12 @@ def glasnost_cut(ip, payload_keep=200):
     if ip[9] == 6 and frag_off == 0 and len(ip) >= ihl + 13:
         sport, dport = struct.unpack(">HH", ip[ihl:ihl + 4])
         thl = (ip[ihl + 12] >> 4) * 4
-        if COMMAND_PORT not in (sport, dport):
+        if sport not in command_ports and dport not in command_ports:
             keep = ihl + thl + min(payload_keep, max(0, total - ihl - thl))
     return ip[:min(keep, total, SNAPLEN)], total
 
 
-def convert(src, dst, payload_keep=200, host=None):
+def convert(src, dst, payload_keep=200, host=None, command_ports=(COMMAND_PORT,)):
     """Read pcap from file object src, write the Glasnost form to dst; return (kept, dropped)."""
     head = src.read(24)
     magic = head[:4]
@@ -86,7 +88,7 @@ def convert(src, dst, payload_keep=200, host=None):
         if len(ip) < 20 or ip[0] >> 4 != 4 or (want and want not in (ip[12:16], ip[16:20])):
             dropped += 1
             continue
-        data, orig = glasnost_cut(ip, payload_keep)
+        data, orig = glasnost_cut(ip, payload_keep, command_ports)
         dst.write(struct.pack("<IIII", sec, frac // 1000 if nano else frac, len(data), orig))
         dst.write(data)
         kept += 1
@@ -99,9 +101,13 @@ def main(argv=None):
     ap.add_argument("output")
     ap.add_argument("--payload", type=int, default=200, help="TCP payload bytes kept per packet")
     ap.add_argument("--host", help="keep only packets to or from this IPv4 address")
+    ap.add_argument("--command-port", type=int, action="append", metavar="PORT",
+                    help="keep TCP packets to or from PORT whole (repeatable; default %d, the "
+                    "command channel; 0 = none)" % COMMAND_PORT)
     a = ap.parse_args(argv)
+    ports = tuple(p for p in (a.command_port or [COMMAND_PORT]) if p)
     with open(a.input, "rb") as src, open(a.output, "wb") as dst:
-        kept, dropped = convert(src, dst, a.payload, a.host)
+        kept, dropped = convert(src, dst, a.payload, a.host, ports)
     print("%s: %d packets written, %d dropped (not IPv4 or not the host)" % (a.output, kept, dropped),
           file=sys.stderr)
     return 0
