@@ -29,7 +29,6 @@ Standard library only.
 import argparse
 import collections
 import datetime
-import hashlib
 import json
 import os
 import re
