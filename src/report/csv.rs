@@ -224,49 +224,21 @@ fn bt_cells(f: &FlowReport) -> Vec<String> {
     cells
 }
 
-/// Writes the flows table, header first, for any number of captures.
-pub struct FlowsCsv<W: Write> {
-    w: csv::Writer<W>,
-}
-
-impl<W: Write> FlowsCsv<W> {
-    pub fn new(w: W) -> io::Result<FlowsCsv<W>> {
-        let mut w = csv::Writer::from_writer(w);
-        w.write_record(flow_columns()).map_err(io::Error::other)?;
-        Ok(FlowsCsv { w })
-    }
-
-    /// One row per flow; a capture that failed gets one row carrying its error, so no input
-    /// disappears from the table.
-    pub fn capture(&mut self, r: &CaptureReport) -> io::Result<()> {
-        if r.flows.is_empty() && r.error.is_some() {
-            let mut row = vec![String::new(); flow_columns().len()];
-            if let Some(first) = row.first_mut() {
-                *first = defuse(&r.path);
-            }
-            if let Some(last) = row.last_mut() {
-                *last = defuse(r.error.as_deref().unwrap_or(""));
-            }
-            return self.w.write_record(&row).map_err(io::Error::other);
+/// The flows table's rows of a capture: one per flow; a capture that failed gets one row
+/// carrying its error, so no input disappears from the table.
+fn flow_rows(r: &CaptureReport, out: &mut Vec<Vec<String>>) {
+    if r.flows.is_empty() && r.error.is_some() {
+        let mut row = vec![String::new(); flow_columns().len()];
+        if let Some(first) = row.first_mut() {
+            *first = defuse(&r.path);
         }
-        for f in &r.flows {
-            self.w
-                .write_record(flow_record(&r.path, f))
-                .map_err(io::Error::other)?;
+        if let Some(last) = row.last_mut() {
+            *last = defuse(r.error.as_deref().unwrap_or(""));
         }
-        Ok(())
+        out.push(row);
+        return;
     }
-
-    pub fn finish(mut self) -> io::Result<()> {
-        self.w.flush()
-    }
-
-    /// Flushes and returns the underlying writer.
-    pub fn into_inner(self) -> io::Result<W> {
-        self.w
-            .into_inner()
-            .map_err(|e| io::Error::other(e.to_string()))
-    }
+    out.extend(r.flows.iter().map(|f| flow_record(&r.path, f)));
 }
 
 /// Columns of the RSTs table, in order.
@@ -293,63 +265,39 @@ pub const RST_COLUMNS: [&str; 20] = [
     "wireshark_filter",
 ];
 
-/// Writes the RSTs table: one row per RST, with its verdict and evidence.
-pub struct RstsCsv<W: Write> {
-    w: csv::Writer<W>,
-}
-
-impl<W: Write> RstsCsv<W> {
-    pub fn new(w: W) -> io::Result<RstsCsv<W>> {
-        let mut w = csv::Writer::from_writer(w);
-        w.write_record(RST_COLUMNS).map_err(io::Error::other)?;
-        Ok(RstsCsv { w })
-    }
-
-    pub fn capture(&mut self, r: &CaptureReport) -> io::Result<()> {
-        for f in &r.flows {
-            for x in &f.rsts {
-                let explanation: Vec<String> = x
-                    .findings
-                    .iter()
-                    .map(|e| format!("{} ({}): {}", e.code, e.strength, e.text))
-                    .collect();
-                let row = [
-                    defuse(&r.path),
-                    f.id.to_string(),
-                    defuse(&f.client),
-                    defuse(&f.server),
-                    opt(f.kind),
-                    f.vantage.to_string(),
-                    x.frame.to_string(),
-                    format!("{:.6}", x.time),
-                    format!("{:.6}", x.rel_time),
-                    x.from.to_string(),
-                    x.flags.clone(),
-                    x.seq.to_string(),
-                    opt(x.ack),
-                    x.ttl.to_string(),
-                    opt(x.ip_id),
-                    x.window.to_string(),
-                    opt(x.verdict),
-                    x.evidence.join(" "),
-                    defuse(&explanation.join("; ")),
-                    x.filter.clone(),
-                ];
-                self.w.write_record(row).map_err(io::Error::other)?;
-            }
+/// The RSTs table's rows of a capture: one per RST, with its verdict and evidence.
+fn rst_rows(r: &CaptureReport, out: &mut Vec<Vec<String>>) {
+    for f in &r.flows {
+        for x in &f.rsts {
+            let explanation: Vec<String> = x
+                .findings
+                .iter()
+                .map(|e| format!("{} ({}): {}", e.code, e.strength, e.text))
+                .collect();
+            let row = [
+                defuse(&r.path),
+                f.id.to_string(),
+                defuse(&f.client),
+                defuse(&f.server),
+                opt(f.kind),
+                f.vantage.to_string(),
+                x.frame.to_string(),
+                format!("{:.6}", x.time),
+                format!("{:.6}", x.rel_time),
+                x.from.to_string(),
+                x.flags.clone(),
+                x.seq.to_string(),
+                opt(x.ack),
+                x.ttl.to_string(),
+                opt(x.ip_id),
+                x.window.to_string(),
+                opt(x.verdict),
+                x.evidence.join(" "),
+                defuse(&explanation.join("; ")),
+                x.filter.clone(),
+            ];
+            out.push(Vec::from(row));
         }
-        Ok(())
-    }
-
-    pub fn finish(mut self) -> io::Result<()> {
-        self.w.flush()
-    }
-
-    /// Flushes and returns the underlying writer.
-    pub fn into_inner(self) -> io::Result<W> {
-        self.w
-            .into_inner()
-            .map_err(|e| io::Error::other(e.to_string()))
     }
 }
 
@@ -444,36 +392,6 @@ fn capture_record(r: &CaptureReport) -> Vec<String> {
     row
 }
 
-/// Writes the captures table: one row per capture, failed ones included.
-pub struct CapturesCsv<W: Write> {
-    w: csv::Writer<W>,
-}
-
-impl<W: Write> CapturesCsv<W> {
-    pub fn new(w: W) -> io::Result<CapturesCsv<W>> {
-        let mut w = csv::Writer::from_writer(w);
-        w.write_record(CAPTURE_COLUMNS).map_err(io::Error::other)?;
-        Ok(CapturesCsv { w })
-    }
-
-    pub fn capture(&mut self, r: &CaptureReport) -> io::Result<()> {
-        self.w
-            .write_record(capture_record(r))
-            .map_err(io::Error::other)
-    }
-
-    pub fn finish(mut self) -> io::Result<()> {
-        self.w.flush()
-    }
-
-    /// Flushes and returns the underlying writer.
-    pub fn into_inner(self) -> io::Result<W> {
-        self.w
-            .into_inner()
-            .map_err(|e| io::Error::other(e.to_string()))
-    }
-}
-
 /// Columns of the tests table, in order: one row per Glasnost transfer.
 pub const TEST_COLUMNS: [&str; 20] = [
     "capture",
@@ -498,51 +416,123 @@ pub const TEST_COLUMNS: [&str; 20] = [
     "log_disagrees",
 ];
 
-/// Writes the tests table.
-pub struct TestsCsv<W: Write> {
-    w: csv::Writer<W>,
+/// The tests table's rows of a capture: one per Glasnost transfer.
+fn test_rows(r: &CaptureReport, out: &mut Vec<Vec<String>>) {
+    for (i, t) in r.tests.iter().enumerate() {
+        let frames: Vec<String> = t.rsts.iter().map(|x| x.frame.to_string()).collect();
+        let row = [
+            defuse(&r.path),
+            (i + 1).to_string(),
+            t.kind.code().to_string(),
+            opt(t.direction.map(|d| d.code())),
+            t.port.to_string(),
+            t.port_class.code().to_string(),
+            t.repetition.to_string(),
+            t.outcome.code().to_string(),
+            opt(t.goodput_bps.map(|g| format!("{g:.0}"))),
+            t.data_bytes.to_string(),
+            opt(t.data_seconds.map(|s| format!("{s:.6}"))),
+            t.flow.to_string(),
+            t.rsts.len().to_string(),
+            t.rsts
+                .iter()
+                .filter(|x| x.verdict == Some("forged"))
+                .count()
+                .to_string(),
+            frames.join(" "),
+            opt(t.reset_after_bt_exchange_ms.map(|m| format!("{m:.3}"))),
+            t.blocking_signal.to_string(),
+            t.guessed.join(" "),
+            opt(t
+                .log
+                .as_ref()
+                .and_then(|l| l.bps)
+                .map(|b| format!("{b:.0}"))),
+            defuse(&t.log_disagrees.join("; ")),
+        ];
+        out.push(Vec::from(row));
+    }
 }
 
-impl<W: Write> TestsCsv<W> {
-    pub fn new(w: W) -> io::Result<TestsCsv<W>> {
+/// One of the tables: its columns and the rows a capture gives.
+pub trait Rows {
+    fn columns() -> Vec<String>;
+    fn rows(r: &CaptureReport, out: &mut Vec<Vec<String>>);
+}
+
+/// The captures table ([`CAPTURE_COLUMNS`]).
+pub struct Captures;
+/// The tests table ([`TEST_COLUMNS`]).
+pub struct Tests;
+/// The flows table ([`flow_columns`]).
+pub struct Flows;
+/// The RSTs table ([`RST_COLUMNS`]).
+pub struct Rsts;
+
+impl Rows for Captures {
+    fn columns() -> Vec<String> {
+        CAPTURE_COLUMNS.map(String::from).to_vec()
+    }
+    fn rows(r: &CaptureReport, out: &mut Vec<Vec<String>>) {
+        out.push(capture_record(r));
+    }
+}
+
+impl Rows for Tests {
+    fn columns() -> Vec<String> {
+        TEST_COLUMNS.map(String::from).to_vec()
+    }
+    fn rows(r: &CaptureReport, out: &mut Vec<Vec<String>>) {
+        test_rows(r, out);
+    }
+}
+
+impl Rows for Flows {
+    fn columns() -> Vec<String> {
+        flow_columns()
+    }
+    fn rows(r: &CaptureReport, out: &mut Vec<Vec<String>>) {
+        flow_rows(r, out);
+    }
+}
+
+impl Rows for Rsts {
+    fn columns() -> Vec<String> {
+        RST_COLUMNS.map(String::from).to_vec()
+    }
+    fn rows(r: &CaptureReport, out: &mut Vec<Vec<String>>) {
+        rst_rows(r, out);
+    }
+}
+
+/// Writes one table, header first, for any number of captures.
+pub struct Table<W: Write, K: Rows> {
+    w: csv::Writer<W>,
+    rows: Vec<Vec<String>>,
+    kind: std::marker::PhantomData<K>,
+}
+
+pub type CapturesCsv<W> = Table<W, Captures>;
+pub type TestsCsv<W> = Table<W, Tests>;
+pub type FlowsCsv<W> = Table<W, Flows>;
+pub type RstsCsv<W> = Table<W, Rsts>;
+
+impl<W: Write, K: Rows> Table<W, K> {
+    pub fn new(w: W) -> io::Result<Table<W, K>> {
         let mut w = csv::Writer::from_writer(w);
-        w.write_record(TEST_COLUMNS).map_err(io::Error::other)?;
-        Ok(TestsCsv { w })
+        w.write_record(K::columns()).map_err(io::Error::other)?;
+        Ok(Table {
+            w,
+            rows: Vec::new(),
+            kind: std::marker::PhantomData,
+        })
     }
 
+    /// The capture's rows.
     pub fn capture(&mut self, r: &CaptureReport) -> io::Result<()> {
-        for (i, t) in r.tests.iter().enumerate() {
-            let frames: Vec<String> = t.rsts.iter().map(|x| x.frame.to_string()).collect();
-            let row = [
-                defuse(&r.path),
-                (i + 1).to_string(),
-                t.kind.code().to_string(),
-                opt(t.direction.map(|d| d.code())),
-                t.port.to_string(),
-                t.port_class.code().to_string(),
-                t.repetition.to_string(),
-                t.outcome.code().to_string(),
-                opt(t.goodput_bps.map(|g| format!("{g:.0}"))),
-                t.data_bytes.to_string(),
-                opt(t.data_seconds.map(|s| format!("{s:.6}"))),
-                t.flow.to_string(),
-                t.rsts.len().to_string(),
-                t.rsts
-                    .iter()
-                    .filter(|x| x.verdict == Some("forged"))
-                    .count()
-                    .to_string(),
-                frames.join(" "),
-                opt(t.reset_after_bt_exchange_ms.map(|m| format!("{m:.3}"))),
-                t.blocking_signal.to_string(),
-                t.guessed.join(" "),
-                opt(t
-                    .log
-                    .as_ref()
-                    .and_then(|l| l.bps)
-                    .map(|b| format!("{b:.0}"))),
-                defuse(&t.log_disagrees.join("; ")),
-            ];
+        self.rows.clear();
+        K::rows(r, &mut self.rows);
+        for row in &self.rows {
             self.w.write_record(row).map_err(io::Error::other)?;
         }
         Ok(())
