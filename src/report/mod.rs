@@ -16,37 +16,24 @@ pub mod weekly;
 
 /// Formats a byte count for people: `950 B`, `12.3 kB`, `4.56 MB` (SI units, as Wireshark).
 pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
     if n < 1000 {
         return format!("{n} B");
     }
-    let mut v = n as f64 / 1000.0;
-    let mut unit = UNITS[0];
-    for u in &UNITS[1..] {
-        if v < 1000.0 {
-            break;
-        }
-        v /= 1000.0;
-        unit = u;
-    }
-    if v < 10.0 {
-        format!("{v:.2} {unit}")
-    } else if v < 100.0 {
-        format!("{v:.1} {unit}")
-    } else {
-        format!("{v:.0} {unit}")
-    }
+    scaled(n as f64 / 1000.0, &["kB", "MB", "GB", "TB", "PB"])
 }
 
 /// Formats a rate in bits per second: `850 bit/s`, `12.3 Mbit/s`.
 pub fn human_rate(bps: f64) -> String {
-    const UNITS: [&str; 4] = ["kbit/s", "Mbit/s", "Gbit/s", "Tbit/s"];
     if !bps.is_finite() || bps < 1000.0 {
         return format!("{:.0} bit/s", bps.max(0.0));
     }
-    let mut v = bps / 1000.0;
-    let mut unit = UNITS[0];
-    for u in &UNITS[1..] {
+    scaled(bps / 1000.0, &["kbit/s", "Mbit/s", "Gbit/s", "Tbit/s"])
+}
+
+/// `v` in the first of `units`, stepped up by thousands, with three significant digits.
+fn scaled(mut v: f64, units: &[&str]) -> String {
+    let mut unit = units.first().copied().unwrap_or("");
+    for u in units.iter().skip(1) {
         if v < 1000.0 {
             break;
         }

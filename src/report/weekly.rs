@@ -273,14 +273,19 @@ pub const DAY_COLUMNS: [&str; 3] = ["isp", "day", "tests"];
 /// Columns of `summary.csv` before the cells.
 pub const SUMMARY_COLUMNS: [&str; 5] = ["isp", "tests", "without_tests", "first_date", "last_date"];
 
-fn csv_err(e: csv::Error) -> io::Error {
-    io::Error::other(e)
+/// Writes a header and rows as CSV and returns the writer.
+fn write_csv<W: Write>(w: W, header: Vec<String>, rows: Vec<Vec<String>>) -> io::Result<W> {
+    let mut c = csv::Writer::from_writer(w);
+    c.write_record(&header).map_err(io::Error::other)?;
+    for row in rows {
+        c.write_record(&row).map_err(io::Error::other)?;
+    }
+    c.into_inner().map_err(|e| io::Error::other(e.to_string()))
 }
 
 /// The speeds table (long form, for DuckDB or a pivot table).
 pub fn write_speeds_csv<W: Write>(w: W, a: &Aggregator) -> io::Result<W> {
-    let mut c = csv::Writer::from_writer(w);
-    c.write_record(SPEED_COLUMNS).map_err(csv_err)?;
+    let mut rows = Vec::new();
     for (name, isp) in &a.isps {
         for (k, d) in &isp.days {
             for class in [PortClass::App, PortClass::Other] {
@@ -291,6 +296,21 @@ pub fn write_speeds_csv<W: Write>(w: W, a: &Aggregator) -> io::Result<W> {
                     .unwrap_or_default();
                 for dir in [Dir::Download, Dir::Upload] {
                     for proto in [Proto::Tcp, Proto::Bt] {
+                        let row = |rep: String, completed: u32, failed: u32, mean: Option<f64>| {
+                            vec![
+                                defuse(name),
+                                a.day_label(*k),
+                                d.captures.to_string(),
+                                class.code().to_string(),
+                                ports.join(" "),
+                                dir.code().to_string(),
+                                proto.code().to_string(),
+                                rep,
+                                completed.to_string(),
+                                failed.to_string(),
+                                mean.map_or(String::new(), |v| format!("{v:.0}")),
+                            ]
+                        };
                         let mut avg = crate::weekly::Mean::default();
                         let mut failed = 0;
                         let mut any = false;
@@ -302,81 +322,59 @@ pub fn write_speeds_csv<W: Write>(w: W, a: &Aggregator) -> io::Result<W> {
                             avg.sum += s.goodput.sum;
                             avg.n += s.goodput.n;
                             failed += s.failed;
-                            c.write_record([
-                                defuse(name),
-                                a.day_label(*k),
-                                d.captures.to_string(),
-                                class.code().to_string(),
-                                ports.join(" "),
-                                dir.code().to_string(),
-                                proto.code().to_string(),
+                            rows.push(row(
                                 rep.to_string(),
-                                s.goodput.n.to_string(),
-                                s.failed.to_string(),
-                                s.goodput
-                                    .value()
-                                    .map_or(String::new(), |v| format!("{v:.0}")),
-                            ])
-                            .map_err(csv_err)?;
+                                s.goodput.n,
+                                s.failed,
+                                s.goodput.value(),
+                            ));
                         }
                         if any {
-                            c.write_record([
-                                defuse(name),
-                                a.day_label(*k),
-                                d.captures.to_string(),
-                                class.code().to_string(),
-                                ports.join(" "),
-                                dir.code().to_string(),
-                                proto.code().to_string(),
-                                String::new(),
-                                avg.n.to_string(),
-                                failed.to_string(),
-                                avg.value().map_or(String::new(), |v| format!("{v:.0}")),
-                            ])
-                            .map_err(csv_err)?;
+                            rows.push(row(String::new(), avg.n, failed, avg.value()));
                         }
                     }
                 }
             }
         }
     }
-    c.into_inner().map_err(|e| io::Error::other(e.to_string()))
+    write_csv(w, SPEED_COLUMNS.map(String::from).to_vec(), rows)
 }
 
 /// The conclusions per day: the six cells combined, and their counts (yes/no/inconclusive/n/a).
 pub fn write_days_csv<W: Write>(w: W, a: &Aggregator) -> io::Result<W> {
-    let mut c = csv::Writer::from_writer(w);
     let mut header: Vec<String> = DAY_COLUMNS.map(String::from).to_vec();
     header.extend(cell_columns());
-    c.write_record(&header).map_err(csv_err)?;
+    let mut rows = Vec::new();
     for (name, isp) in &a.isps {
         for (k, d) in &isp.days {
             let mut row = vec![defuse(name), a.day_label(*k), d.captures.to_string()];
             row.extend(cell_cells(&d.cells));
-            c.write_record(&row).map_err(csv_err)?;
+            rows.push(row);
         }
     }
-    c.into_inner().map_err(|e| io::Error::other(e.to_string()))
+    write_csv(w, header, rows)
 }
 
 /// The summary across ISPs (seed section 8.1).
 pub fn write_summary_csv<W: Write>(w: W, a: &Aggregator) -> io::Result<W> {
-    let mut c = csv::Writer::from_writer(w);
     let mut header: Vec<String> = SUMMARY_COLUMNS.map(String::from).to_vec();
     header.extend(cell_columns());
-    c.write_record(&header).map_err(csv_err)?;
-    for (name, isp) in &a.isps {
-        let mut row = vec![
-            defuse(name),
-            (isp.captures - isp.without_tests).to_string(),
-            isp.without_tests.to_string(),
-            isp.first_date.clone().unwrap_or_default(),
-            isp.last_date.clone().unwrap_or_default(),
-        ];
-        row.extend(cell_cells(&isp.cells()));
-        c.write_record(&row).map_err(csv_err)?;
-    }
-    c.into_inner().map_err(|e| io::Error::other(e.to_string()))
+    let rows = a
+        .isps
+        .iter()
+        .map(|(name, isp)| {
+            let mut row = vec![
+                defuse(name),
+                (isp.captures - isp.without_tests).to_string(),
+                isp.without_tests.to_string(),
+                isp.first_date.clone().unwrap_or_default(),
+                isp.last_date.clone().unwrap_or_default(),
+            ];
+            row.extend(cell_cells(&isp.cells()));
+            row
+        })
+        .collect();
+    write_csv(w, header, rows)
 }
 
 // ---------------------------------------------------------------- HTML
