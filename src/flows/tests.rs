@@ -15,8 +15,9 @@ fn conv() -> Conv {
     Conv::new(addr("198.51.100.7:40001"), addr("203.0.113.9:6881"))
 }
 
-fn run_with(packets: &[Packet], limits: TableLimits) -> (Vec<Flow<()>>, Overflow) {
-    let mut t: FlowTable<()> = FlowTable::new(limits, ());
+/// Feeds `packets` to `t` one by one, calling `after` with the table and the frame number
+/// after each.
+fn feed(t: &mut FlowTable<()>, packets: &[Packet], mut after: impl FnMut(&FlowTable<()>, u64)) {
     for (i, p) in packets.iter().enumerate() {
         let rec = p.record(LinkType::RAW, None);
         let frame = Frame {
@@ -35,7 +36,13 @@ fn run_with(packets: &[Packet], limits: TableLimits) -> (Vec<Flow<()>>, Overflow
                 ts: frame.ts,
             },
         );
+        after(t, frame.index);
     }
+}
+
+fn run_with(packets: &[Packet], limits: TableLimits) -> (Vec<Flow<()>>, Overflow) {
+    let mut t: FlowTable<()> = FlowTable::new(limits, ());
+    feed(&mut t, packets, |_, _| {});
     let o = t.overflow;
     (t.finish().into_iter().map(|f| *f).collect(), o)
 }
@@ -315,28 +322,13 @@ fn a_late_handshake_corrects_guessed_roles() {
 /// Feeds `packets` to `t` one by one, checking after each that the shared out-of-order count is
 /// what the flows hold and stays within its bound.
 fn feed_checking_budgets(t: &mut FlowTable<()>, packets: &[Packet]) {
-    for (i, p) in packets.iter().enumerate() {
-        let rec = p.record(LinkType::RAW, None);
-        let frame = Frame {
-            index: i as u64 + 1,
-            ts: rec.ts,
-            link: LinkType::RAW,
-            data: &rec.data,
-            wire_len: rec.wire_len,
-            offset: 0,
-        };
-        let seg = wire::decode(&frame).unwrap();
-        let at = PacketRef {
-            frame: frame.index,
-            ts: frame.ts,
-        };
-        t.process(&seg, at);
+    feed(t, packets, |t, frame| {
         let held: usize = t.flows().iter().map(|f| f.pending_bytes()).sum();
-        assert_eq!(t.budgets.pending_bytes, held, "after frame {}", i + 1);
-        assert!(held <= t.budgets.pending_max, "after frame {}", i + 1);
+        assert_eq!(t.budgets.pending_bytes, held, "after frame {frame}");
+        assert!(held <= t.budgets.pending_max, "after frame {frame}");
         let bins: usize = t.flows().iter().map(|f| f.series.held_bins()).sum();
-        assert_eq!(t.budgets.series.used, bins, "after frame {}", i + 1);
-    }
+        assert_eq!(t.budgets.series.used, bins, "after frame {frame}");
+    });
 }
 
 /// Five flows, each missing its first 1000-byte segment and then sending `after` segments.
