@@ -122,12 +122,10 @@ fn in_prefix(ip: IpAddr, net: IpAddr, len: u8) -> bool {
 /// `*` matches any run of characters; everything else matches itself.
 fn glob(pattern: &str, text: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
+    // Without a `*` there is one part, and the pattern must equal the text.
     let [first, middle @ .., last] = parts.as_slice() else {
         return pattern == text;
     };
-    if parts.len() == 1 {
-        return pattern == text;
-    }
     let Some(mut rest) = text.strip_prefix(first) else {
         return false;
     };
@@ -260,17 +258,24 @@ pub struct Day {
 }
 
 impl Day {
+    /// All repetitions of one port, direction and kind together: the completed transfers'
+    /// goodput and the failed transfers.
+    pub fn total(&self, class: PortClass, dir: Dir, proto: Proto) -> Slot {
+        let mut t = Slot::default();
+        for ((c, d, p, _), s) in &self.slots {
+            if (*c, *d, *p) == (class, dir, proto) {
+                t.goodput.sum += s.goodput.sum;
+                t.goodput.n += s.goodput.n;
+                t.failed += s.failed;
+            }
+        }
+        t
+    }
+
     /// The average over repetitions of one port, direction and kind: the mean of the
     /// completed transfers' goodput.
     pub fn average(&self, class: PortClass, dir: Dir, proto: Proto) -> Option<f64> {
-        let mut m = Mean::default();
-        for ((c, d, p, _), s) in &self.slots {
-            if (*c, *d, *p) == (class, dir, proto) {
-                m.sum += s.goodput.sum;
-                m.n += s.goodput.n;
-            }
-        }
-        m.value()
+        self.total(class, dir, proto).goodput.value()
     }
 }
 

@@ -80,6 +80,59 @@ fn slot_text(day: &Day, key: (PortClass, Dir, Proto, u32)) -> String {
     }
 }
 
+fn day_word(by: GroupBy) -> &'static str {
+    match by {
+        GroupBy::Weekday => "Weekday",
+        GroupBy::Date => "Date",
+    }
+}
+
+/// Per day, the average speeds of one port: TCP and BitTorrent, download and upload.
+fn day_averages(a: &Aggregator, isp: &Isp, class: PortClass) -> Vec<WeekdayBars> {
+    isp.days
+        .iter()
+        .map(|(k, d)| WeekdayBars {
+            day: a.day_label(*k),
+            tcp_download_bps: d.average(class, Dir::Download, Proto::Tcp),
+            tcp_upload_bps: d.average(class, Dir::Upload, Proto::Tcp),
+            bt_download_bps: d.average(class, Dir::Download, Proto::Bt),
+            bt_upload_bps: d.average(class, Dir::Upload, Proto::Bt),
+        })
+        .collect()
+}
+
+fn averages_header(day_word: &str) -> Vec<String> {
+    [
+        day_word,
+        "TCP download",
+        "TCP upload",
+        "BT download",
+        "BT upload",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn averages_row(d: &WeekdayBars) -> Vec<String> {
+    vec![
+        d.day.clone(),
+        kbps(d.tcp_download_bps),
+        kbps(d.tcp_upload_bps),
+        kbps(d.bt_download_bps),
+        kbps(d.bt_upload_bps),
+    ]
+}
+
+/// An ISP's row of the summary table: name, tests, the six cells combined.
+fn summary_row(name: &str, isp: &Isp) -> Vec<String> {
+    let mut row = vec![
+        name.to_string(),
+        (isp.captures - isp.without_tests).to_string(),
+    ];
+    row.extend(isp.cells().iter().map(CellCounts::to_string));
+    row
+}
+
 fn write_isp(w: &mut dyn Write, a: &Aggregator, name: &str, isp: &Isp) -> io::Result<()> {
     let with_tests = isp.captures - isp.without_tests;
     let span = match (&isp.first_date, &isp.last_date) {
@@ -100,10 +153,7 @@ fn write_isp(w: &mut dyn Write, a: &Aggregator, name: &str, isp: &Isp) -> io::Re
             if isp.without_tests == 1 { "" } else { "s" }
         )?;
     }
-    let day_word = match a.by {
-        GroupBy::Weekday => "Weekday",
-        GroupBy::Date => "Date",
-    };
+    let day_word = day_word(a.by);
     let reps = isp.repetitions.max(1);
     for class in [PortClass::App, PortClass::Other] {
         if !isp.ports.contains_key(&class) {
@@ -146,29 +196,11 @@ fn write_isp(w: &mut dyn Write, a: &Aggregator, name: &str, isp: &Isp) -> io::Re
             "  {}: averages, kbps",
             capitalise(&port_label(isp, class))
         )?;
-        let header: Vec<String> = [
-            day_word,
-            "TCP download",
-            "TCP upload",
-            "BT download",
-            "BT upload",
-        ]
-        .map(String::from)
-        .to_vec();
-        let rows: Vec<Vec<String>> = isp
-            .days
+        let rows: Vec<Vec<String>> = day_averages(a, isp, class)
             .iter()
-            .map(|(k, d)| {
-                vec![
-                    a.day_label(*k),
-                    kbps(d.average(class, Dir::Download, Proto::Tcp)),
-                    kbps(d.average(class, Dir::Upload, Proto::Tcp)),
-                    kbps(d.average(class, Dir::Download, Proto::Bt)),
-                    kbps(d.average(class, Dir::Upload, Proto::Bt)),
-                ]
-            })
+            .map(averages_row)
             .collect();
-        write_table(w, &header, &rows)?;
+        write_table(w, &averages_header(day_word), &rows)?;
     }
     writeln!(w)?;
     writeln!(w, "  Conclusions per {}", day_word.to_ascii_lowercase())?;
@@ -216,11 +248,7 @@ pub fn write_text(w: &mut dyn Write, a: &Aggregator) -> io::Result<()> {
     let rows: Vec<Vec<String>> = a
         .isps
         .iter()
-        .map(|(name, isp)| {
-            let mut row = vec![name.clone(), (isp.captures - isp.without_tests).to_string()];
-            row.extend(isp.cells().iter().map(CellCounts::to_string));
-            row
-        })
+        .map(|(name, isp)| summary_row(name, isp))
         .collect();
     write_table(w, &header, &rows)?;
     writeln!(w, "\n  {COMBINATION}")
@@ -311,26 +339,25 @@ pub fn write_speeds_csv<W: Write>(w: W, a: &Aggregator) -> io::Result<W> {
                                 mean.map_or(String::new(), |v| format!("{v:.0}")),
                             ]
                         };
-                        let mut avg = crate::weekly::Mean::default();
-                        let mut failed = 0;
-                        let mut any = false;
                         for ((c2, d2, p2, rep), s) in &d.slots {
-                            if (*c2, *d2, *p2) != (class, dir, proto) {
-                                continue;
+                            if (*c2, *d2, *p2) == (class, dir, proto) {
+                                rows.push(row(
+                                    rep.to_string(),
+                                    s.goodput.n,
+                                    s.failed,
+                                    s.goodput.value(),
+                                ));
                             }
-                            any = true;
-                            avg.sum += s.goodput.sum;
-                            avg.n += s.goodput.n;
-                            failed += s.failed;
-                            rows.push(row(
-                                rep.to_string(),
-                                s.goodput.n,
-                                s.failed,
-                                s.goodput.value(),
-                            ));
                         }
-                        if any {
-                            rows.push(row(String::new(), avg.n, failed, avg.value()));
+                        // A slot exists only for a transfer seen, completed or failed.
+                        let total = d.total(class, dir, proto);
+                        if total.goodput.n + total.failed > 0 {
+                            rows.push(row(
+                                String::new(),
+                                total.goodput.n,
+                                total.failed,
+                                total.goodput.value(),
+                            ));
                         }
                     }
                 }
@@ -382,16 +409,12 @@ pub fn write_summary_csv<W: Write>(w: W, a: &Aggregator) -> io::Result<W> {
 /// Pages for the report: `index.html` (the summary across ISPs, linking each ISP's page) and
 /// one page per ISP with its weekly tables and charts. Returns (file name, page) pairs.
 pub fn html_pages(a: &Aggregator) -> Vec<(String, html::Page)> {
-    let day_word = match a.by {
-        GroupBy::Weekday => "Weekday",
-        GroupBy::Date => "Date",
-    };
+    let day_word = day_word(a.by);
     let mut pages = Vec::new();
     let mut summary_rows = Vec::new();
     for (i, (name, isp)) in a.isps.iter().enumerate() {
         let file = format!("isp-{}.html", i + 1);
-        let mut row = vec![name.clone(), (isp.captures - isp.without_tests).to_string()];
-        row.extend(isp.cells().iter().map(CellCounts::to_string));
+        let mut row = summary_row(name, isp);
         row.push(file.clone());
         summary_rows.push(row);
         let mut sections = Vec::new();
@@ -400,29 +423,8 @@ pub fn html_pages(a: &Aggregator) -> Vec<(String, html::Page)> {
                 continue;
             }
             let label = capitalise(&port_label(isp, class));
-            let days: Vec<WeekdayBars> = isp
-                .days
-                .iter()
-                .map(|(k, d)| WeekdayBars {
-                    day: a.day_label(*k),
-                    tcp_download_bps: d.average(class, Dir::Download, Proto::Tcp),
-                    tcp_upload_bps: d.average(class, Dir::Upload, Proto::Tcp),
-                    bt_download_bps: d.average(class, Dir::Download, Proto::Bt),
-                    bt_upload_bps: d.average(class, Dir::Upload, Proto::Bt),
-                })
-                .collect();
-            let rows = days
-                .iter()
-                .map(|d| {
-                    vec![
-                        d.day.clone(),
-                        kbps(d.tcp_download_bps),
-                        kbps(d.tcp_upload_bps),
-                        kbps(d.bt_download_bps),
-                        kbps(d.bt_upload_bps),
-                    ]
-                })
-                .collect();
+            let days = day_averages(a, isp, class);
+            let rows = days.iter().map(averages_row).collect();
             let chart = weekday_chart(&WeekdayChart {
                 title: format!("{name}: {label}, average speeds (kbps)"),
                 days,
@@ -432,15 +434,7 @@ pub fn html_pages(a: &Aggregator) -> Vec<(String, html::Page)> {
                 paragraphs: Vec::new(),
                 tables: vec![html::Table {
                     caption: format!("{label}: averages, kbps"),
-                    header: [
-                        day_word,
-                        "TCP download",
-                        "TCP upload",
-                        "BT download",
-                        "BT upload",
-                    ]
-                    .map(String::from)
-                    .to_vec(),
+                    header: averages_header(day_word),
                     rows,
                 }],
                 svgs: vec![chart],
