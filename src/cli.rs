@@ -16,7 +16,7 @@ use crate::batch;
 use crate::capture::walk_inputs;
 use crate::model::CaptureReport;
 use crate::report::{
-    csv::{CapturesCsv, FlowsCsv, RstsCsv, TestsCsv},
+    csv::{CaptureTable, CapturesCsv, FlowsCsv, RstsCsv, TestsCsv},
     json::JsonWriter,
     text,
 };
@@ -304,50 +304,34 @@ fn csv_paths(csv: Option<&Path>, rsts: Option<&Path>) -> io::Result<CsvPaths> {
 }
 
 /// The CSV tables being written beside the main output.
-struct CsvFiles {
-    captures: Option<CapturesCsv<BufWriter<File>>>,
-    tests: Option<TestsCsv<BufWriter<File>>>,
-    flows: Option<FlowsCsv<BufWriter<File>>>,
-    rsts: Option<RstsCsv<BufWriter<File>>>,
-}
+struct CsvFiles(Vec<Box<dyn CaptureTable>>);
 
 impl CsvFiles {
     fn create(p: &CsvPaths, force: bool) -> io::Result<CsvFiles> {
-        let open = |p: &Option<PathBuf>| -> io::Result<Option<BufWriter<File>>> {
-            p.as_deref()
-                .map(|p| create_output(p, force).map(BufWriter::new))
-                .transpose()
-        };
-        Ok(CsvFiles {
-            captures: open(&p.captures)?.map(CapturesCsv::new).transpose()?,
-            tests: open(&p.tests)?.map(TestsCsv::new).transpose()?,
-            flows: open(&p.flows)?.map(FlowsCsv::new).transpose()?,
-            rsts: open(&p.rsts)?.map(RstsCsv::new).transpose()?,
-        })
+        fn table<T: CaptureTable + 'static>(
+            path: &Option<PathBuf>,
+            force: bool,
+            new: fn(BufWriter<File>) -> io::Result<T>,
+        ) -> io::Result<Option<Box<dyn CaptureTable>>> {
+            let Some(path) = path else { return Ok(None) };
+            let t = new(BufWriter::new(create_output(path, force)?))?;
+            Ok(Some(Box::new(t)))
+        }
+        let tables = [
+            table(&p.captures, force, CapturesCsv::new)?,
+            table(&p.tests, force, TestsCsv::new)?,
+            table(&p.flows, force, FlowsCsv::new)?,
+            table(&p.rsts, force, RstsCsv::new)?,
+        ];
+        Ok(CsvFiles(tables.into_iter().flatten().collect()))
     }
 
     fn capture(&mut self, r: &CaptureReport) -> io::Result<()> {
-        if let Some(c) = self.captures.as_mut() {
-            c.capture(r)?;
-        }
-        if let Some(c) = self.tests.as_mut() {
-            c.capture(r)?;
-        }
-        if let Some(c) = self.flows.as_mut() {
-            c.capture(r)?;
-        }
-        if let Some(c) = self.rsts.as_mut() {
-            c.capture(r)?;
-        }
-        Ok(())
+        self.0.iter_mut().try_for_each(|t| t.capture(r))
     }
 
     fn finish(self) -> io::Result<()> {
-        self.captures.map(|c| c.finish()).transpose()?;
-        self.tests.map(|c| c.finish()).transpose()?;
-        self.flows.map(|c| c.finish()).transpose()?;
-        self.rsts.map(|c| c.finish()).transpose()?;
-        Ok(())
+        self.0.into_iter().try_for_each(|t| t.finish())
     }
 }
 

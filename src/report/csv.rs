@@ -512,6 +512,22 @@ pub struct Table<W: Write, K: Rows> {
     kind: std::marker::PhantomData<K>,
 }
 
+/// Any of the tables, for callers writing several at once.
+pub trait CaptureTable {
+    fn capture(&mut self, r: &CaptureReport) -> io::Result<()>;
+    fn finish(self: Box<Self>) -> io::Result<()>;
+}
+
+impl<W: Write, K: Rows> CaptureTable for Table<W, K> {
+    fn capture(&mut self, r: &CaptureReport) -> io::Result<()> {
+        Table::capture(self, r)
+    }
+
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        Table::finish(*self)
+    }
+}
+
 pub type CapturesCsv<W> = Table<W, Captures>;
 pub type TestsCsv<W> = Table<W, Tests>;
 pub type FlowsCsv<W> = Table<W, Flows>;
