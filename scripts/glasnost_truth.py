@@ -32,9 +32,11 @@ import datetime
 import json
 import os
 import re
-import struct
 import subprocess
 import sys
+
+# Both ends' captures are read as middlebox_truth reads its own (Ethernet or raw IP).
+from middlebox_truth import read_pcap
 
 CLIENT, SERVER = "198.51.100.1", "203.0.113.1"
 APP_PORT = 6881
@@ -120,48 +122,6 @@ SCENARIOS = collections.OrderedDict([
 ])
 
 # ------------------------------------------------------------------------------ captures
-
-Pkt = collections.namedtuple("Pkt", "ts src sport dst dport flags seq ack ttl ipid win plen")
-
-
-def read_pcap(path):
-    """IPv4/TCP packets of a classic pcap (Ethernet or raw IP)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    magic = data[:4]
-    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
-        e = "<"
-    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
-        e = ">"
-    else:
-        raise ValueError("%s: not a classic pcap file" % path)
-    nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
-    linktype = struct.unpack(e + "I", data[20:24])[0] & 0x0FFFFFFF
-    off, out = 24, []
-    while off + 16 <= len(data):
-        sec, frac, incl, _orig = struct.unpack(e + "IIII", data[off:off + 16])
-        frame = data[off + 16:off + 16 + incl]
-        off += 16 + incl
-        if linktype == 1:
-            if frame[12:14] != b"\x08\x00":
-                continue
-            ip = frame[14:]
-        elif linktype in (101, 12, 14):
-            ip = frame
-        else:
-            raise ValueError("%s: link type %d" % (path, linktype))
-        if len(ip) < 40 or ip[0] >> 4 != 4 or ip[9] != 6:
-            continue
-        ihl = (ip[0] & 0x0F) * 4
-        total = struct.unpack("!H", ip[2:4])[0]
-        sport, dport, seq, ack, doff, flags, win = struct.unpack("!HHIIBBH", ip[ihl:ihl + 16])
-        plen = total - ihl - (doff >> 4) * 4
-        out.append(Pkt(sec + frac / (1e9 if nano else 1e6),
-                       "%d.%d.%d.%d" % tuple(ip[12:16]), sport,
-                       "%d.%d.%d.%d" % tuple(ip[16:20]), dport, flags, seq, ack, ip[8],
-                       struct.unpack("!H", ip[4:6])[0], win, plen))
-    return out
-
 
 def conn_packets(pkts, cport, sport):
     return [p for p in pkts if (p.src == CLIENT and p.sport == cport and p.dport == sport)

@@ -43,7 +43,8 @@ Pkt = collections.namedtuple(
 
 
 def read_pcap(path):
-    """Ethernet/IPv4/TCP packets of a classic pcap file (micro- or nanosecond)."""
+    """IPv4/TCP packets of a classic pcap file (micro- or nanosecond; Ethernet or raw IP),
+    numbered by frame as Wireshark numbers them."""
     out = []
     with open(path, "rb") as f:
         data = f.read()
@@ -55,28 +56,30 @@ def read_pcap(path):
     else:
         raise ValueError("%s: not a classic pcap file" % path)
     nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
-    linktype = struct.unpack(e + "I", data[20:24])[0]
-    if linktype != 1:
-        raise ValueError("%s: link type %d, expected Ethernet" % (path, linktype))
+    linktype = struct.unpack(e + "I", data[20:24])[0] & 0x0FFFFFFF
+    if linktype not in (1, 101, 12, 14):
+        raise ValueError("%s: link type %d, expected Ethernet or raw IP" % (path, linktype))
     pos, frame = 24, 0
     while pos + 16 <= len(data):
         sec, frac, incl, _orig = struct.unpack(e + "IIII", data[pos:pos + 16])
         pkt = data[pos + 16:pos + 16 + incl]
         pos += 16 + incl
         frame += 1
-        if len(pkt) < 54 or pkt[12:14] != b"\x08\x00":
+        if linktype == 1:
+            if pkt[12:14] != b"\x08\x00":
+                continue
+            ip = pkt[14:]
+        else:
+            ip = pkt
+        if len(ip) < 40 or ip[0] >> 4 != 4 or ip[9] != 6:
             continue
-        ip = pkt[14:]
         ihl = (ip[0] & 15) * 4
-        if ip[9] != 6:
-            continue
         total = struct.unpack("!H", ip[2:4])[0]
-        tcp = ip[ihl:total]
-        sport, dport, seq, ack, off, flags, win = struct.unpack("!HHIIBBH", tcp[:16])
+        sport, dport, seq, ack, off, flags, win = struct.unpack("!HHIIBBH", ip[ihl:ihl + 16])
         out.append(Pkt(frame, sec + frac / (1e9 if nano else 1e6),
                        "%d.%d.%d.%d" % tuple(ip[12:16]), sport, "%d.%d.%d.%d" % tuple(ip[16:20]),
                        dport, flags, seq, ack, ip[8], struct.unpack("!H", ip[4:6])[0], win,
-                       len(tcp) - (off >> 4) * 4))
+                       total - ihl - (off >> 4) * 4))
     return out
 
 
