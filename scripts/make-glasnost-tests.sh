@@ -147,19 +147,6 @@ router_stats() {
     } 2>&1
 }
 
-capture_start() {     # NS IFACE FILE FILTER: tcpdump in NS; sets CAP_PID
-    local ns=$1 dev=$2 file=$3 filter=$4 err=$TMP/cap-$2.err
-    ip netns exec "$ns" tcpdump -n -i "$dev" -s 0 --time-stamp-precision=micro -Z root -U \
-        -w "$file" "$filter" 2>"$err" &
-    CAP_PID=$!
-    PIDS+=("$CAP_PID")
-    for _ in $(seq 100); do
-        grep -q 'listening on' "$err" && { sleep 0.2; return 0; }
-        sleep 0.05
-    done
-    cat "$err" >&2; return 1
-}
-
 stop_pid() { kill -INT "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 # run_once SCENARIO DIR: one attempt; leaves everything in DIR; returns verify's status.
@@ -169,8 +156,8 @@ run_once() {
     topo_up "$P"
     middlebox "$s"
     # Glasnost's own filter at the server: host <client ip>.
-    capture_start "$SRV" s0 "$d/server-full.pcap" "host $CLIENT"; local cap_s=$CAP_PID
-    capture_start "$CLI" c0 "$d/client-full.pcap" "host $SERVER"; local cap_c=$CAP_PID
+    topo_capture "$SRV" s0 "$d/server-full.pcap" "host $CLIENT"; local cap_s=$CAP_PID
+    topo_capture "$CLI" c0 "$d/client-full.pcap" "host $SERVER"; local cap_c=$CAP_PID
     local inj=""
     case $s in sandvine) mode=sandvine ;; port6881-rst) mode=port6881 ;; esac
     if [[ -n $mode ]]; then

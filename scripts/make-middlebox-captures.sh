@@ -63,19 +63,6 @@ for mode in "${MODES[@]}"; do
 done
 rm -f "$OUT/truth.tsv" "$OUT/README.md"
 
-# capture_start NS IFACE FILE FILTER: tcpdump in NS in the background; sets CAP_PID.
-capture_start() {
-    local ns=$1 dev=$2 file=$3 filter=$4 err=$TMP/cap-$2.err
-    ip netns exec "$ns" tcpdump -n -i "$dev" -s 0 --time-stamp-precision=micro -Z root \
-        -w "$file" "$filter" 2>"$err" &
-    CAP_PID=$!
-    PIDS+=("$CAP_PID")
-    for _ in $(seq 100); do
-        grep -q 'listening on' "$err" && { sleep 0.2; return 0; }
-        sleep 0.05
-    done
-    cat "$err" >&2; return 1
-}
 capture_stop() {
     kill -INT "$1"; wait "$1" || true
 }
@@ -99,9 +86,9 @@ for mode in "${MODES[@]}"; do
     i=$((i + 1))
     bt_port=$((50000 + 100 * i + 1)) ctl_port=$((50000 + 100 * i + 2))
     echo "== $mode (client ports $bt_port bittorrent, $ctl_port control)" >&2
-    capture_start "$CLI" c0 "$OUT/$mode-client.pcap" "host $SERVER"
+    topo_capture "$CLI" c0 "$OUT/$mode-client.pcap" "host $SERVER"
     CAP_C=$CAP_PID
-    capture_start "$SRV" s0 "$OUT/$mode-server.pcap" "host $CLIENT"
+    topo_capture "$SRV" s0 "$OUT/$mode-server.pcap" "host $CLIENT"
     CAP_S=$CAP_PID
     rm -f "$TMP/ready"
     inj_opts="--seed $i${INJ_ARGS[$mode]:+ ${INJ_ARGS[$mode]}}"
@@ -129,8 +116,8 @@ for mode in "${MODES[@]}"; do
     grep -v '^#' "$OUT/$mode-injector.log" | sed 's/^/    forged: /' >&2 || true
     # The commands, quoted in README.md.
     cat >"$TMP/cmds-$mode.txt" <<EOF
-tcpdump -n -i c0 -s 0 --time-stamp-precision=micro -w $mode-client.pcap 'host $SERVER'   (in $CLI)
-tcpdump -n -i s0 -s 0 --time-stamp-precision=micro -w $mode-server.pcap 'host $CLIENT'   (in $SRV)
+tcpdump -n -i c0 -s 0 --time-stamp-precision=micro -U -w $mode-client.pcap 'host $SERVER'   (in $CLI)
+tcpdump -n -i s0 -s 0 --time-stamp-precision=micro -U -w $mode-server.pcap 'host $CLIENT'   (in $SRV)
 rst_injector.py --mode $mode --client-if rc --server-if rs $inj_opts --log $mode-injector.log   (in $RTR)
 then at the same time (servers in $SRV, clients in $CLI, each under timeout $PEER_TIMEOUT):
 btpeer.py --role server --listen $SERVER:6881 --kind bt $COMMON --rate $RATE

@@ -3,6 +3,9 @@
 #   topo_up PREFIX      create PREFIX-cli, PREFIX-rtr, PREFIX-srv (deleting stale ones first)
 #   topo_down PREFIX    delete them (safe to call twice; use it in an EXIT trap)
 #   topo_wait_listen NS PORT   wait until a TCP socket listens on PORT inside NS
+#   topo_capture NS IFACE FILE FILTER   tcpdump on IFACE inside NS into FILE, in the background,
+#                       returning once it listens; sets CAP_PID and appends it to the caller's
+#                       PIDS array; its messages go to $TMP/cap-IFACE.err (TMP set by the caller)
 #
 #   PREFIX-cli                  PREFIX-rtr                        PREFIX-srv
 #   c0 198.51.100.1/24 ---- rc 198.51.100.254/24
@@ -54,5 +57,19 @@ topo_wait_listen() {
         sleep 0.05
     done
     echo "nothing listens on port $port in $ns" >&2
+    return 1
+}
+
+topo_capture() {
+    local ns=$1 dev=$2 file=$3 filter=$4 err=${TMP:?}/cap-$2.err
+    ip netns exec "$ns" tcpdump -n -i "$dev" -s 0 --time-stamp-precision=micro -Z root -U \
+        -w "$file" "$filter" 2>"$err" &
+    CAP_PID=$!
+    PIDS+=("$CAP_PID")
+    for _ in $(seq 100); do
+        grep -q 'listening on' "$err" && { sleep 0.2; return 0; }
+        sleep 0.05
+    done
+    cat "$err" >&2
     return 1
 }
