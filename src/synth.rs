@@ -6,6 +6,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+pub mod bulk;
 pub mod glasnost;
 
 use crate::capture::{LinkType, Timestamp};
