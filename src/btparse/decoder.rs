@@ -161,7 +161,7 @@ fn trusted_alone(b: &[u8]) -> bool {
 
 /// Three consecutive headers inside `b`, starting at `b[0]`, all of ids a resync may land on
 /// with lengths that fit them: field bytes almost never imitate that.
-fn trusted_chain(b: &[u8]) -> bool {
+pub(super) fn trusted_chain(b: &[u8]) -> bool {
     let mut at = 0usize;
     for _ in 0..3 {
         let (Some(len), Some(&id)) = (be32(b, at), b.get(at + 4)) else {
@@ -173,6 +173,17 @@ fn trusted_chain(b: &[u8]) -> bool {
         at += 4 + len as usize;
     }
     at <= b.len()
+}
+
+/// The first offset after `b[0]` where [`trusted_chain`] holds. Every length that fits an id
+/// is at most [`MAX_MESSAGE`] (2^25), so a header's first byte is zero: only the zero bytes of
+/// `b` are tried, found with a SIMD search (random piece data has one in 256).
+pub(super) fn chain_start(b: &[u8]) -> Option<usize> {
+    let end = b.len().saturating_sub(5);
+    let hay = b.get(1..end.max(1)).unwrap_or(&[]);
+    memchr::memchr_iter(0, hay)
+        .map(|i| i + 1)
+        .find(|&i| b.get(i..).is_some_and(trusted_chain))
 }
 
 /// A segment that parses, from its first byte to its last, into valid messages (ids a resync
@@ -728,11 +739,7 @@ impl DirDecoder {
     /// While lost: finds a header to trust in this run, or counts the run as unparsed.
     fn resync(&mut self, b: &[u8], run_start: bool, at: PacketRef, ev: &mut Events) -> usize {
         let start_ok = run_start && (trusted_alone(b) || exact_fill(b));
-        let found = if start_ok {
-            Some(0)
-        } else {
-            (1..b.len().saturating_sub(5)).find(|&i| b.get(i..).is_some_and(trusted_chain))
-        };
+        let found = if start_ok { Some(0) } else { chain_start(b) };
         match found {
             Some(i) => {
                 self.unparsed += i as u64;

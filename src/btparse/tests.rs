@@ -567,6 +567,22 @@ proptest! {
     }
 
     #[test]
+    fn the_chain_search_tries_every_offset_a_chain_can_start_at(
+        noise in proptest::collection::vec(any::<u8>(), 0..400),
+        chain in proptest::collection::vec(arb_message(), 0..4),
+        at in any::<prop::sample::Index>(),
+    ) {
+        // Random bytes with perhaps a few real messages inside: the zero-byte prefilter finds
+        // what trying every offset finds.
+        let mut b = noise;
+        let (msgs, _) = encode(&chain);
+        let at = at.index(b.len() + 1);
+        b.splice(at..at, msgs.get(68..).unwrap_or(&[]).iter().copied());
+        let every = (1..b.len().saturating_sub(5)).find(|&i| decoder::trusted_chain(&b[i..]));
+        prop_assert_eq!(decoder::chain_start(&b), every);
+    }
+
+    #[test]
     fn arbitrary_bytes_and_holes_never_panic(
         runs in proptest::collection::vec(
             prop_oneof![
