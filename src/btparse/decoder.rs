@@ -12,6 +12,17 @@
 //!   of a segment, an id with a length that fits it (and, for a piece, index and offset that
 //!   fit a torrent), or anywhere when the message after it is a valid header too. Until then,
 //!   bytes are counted as unparsed and no message is reported.
+//! - A bulk transfer repeats its piece size, so after a header lost in a hole the next one is
+//!   *predicted* where a message as long as the last one would end (and the one after, while
+//!   the predicted places fall in holes too). Where a predicted place was captured, the five
+//!   bytes of length and id must repeat the last message's: then framing is regained there;
+//!   if they differ, predicting stops. Anywhere in a captured run, a header repeating the last
+//!   one's length and id that would be trusted at a segment's start is trusted too. Chance
+//!   bytes match five given bytes once in 2^40, and the messages skipped in the holes are not
+//!   counted: counts after a loss stay lower bounds.
+//! - Only zero bytes can start a header (no length that fits reaches 2^24), so a lost
+//!   direction tries only those, found with a SIMD search: piece data costs a few
+//!   nanoseconds a segment, not one trial per byte.
 //! - A stream that does not open with a handshake is searched for one within its first
 //!   [`MAX_PREAMBLE`] bytes (a handshake after an encryption-style preamble).
 #![deny(
@@ -175,15 +186,28 @@ pub(super) fn trusted_chain(b: &[u8]) -> bool {
     at <= b.len()
 }
 
-/// The first offset after `b[0]` where [`trusted_chain`] holds. Every length that fits an id
-/// is at most [`MAX_MESSAGE`] (2^25), so a header's first byte is zero: only the zero bytes of
-/// `b` are tried, found with a SIMD search (random piece data has one in 256).
-pub(super) fn chain_start(b: &[u8]) -> Option<usize> {
-    let end = b.len().saturating_sub(5);
+/// Bytes from a message's start to the next one's, from its length prefix.
+fn step(header: &[u8; 5]) -> u64 {
+    4 + u64::from(u32::from_be_bytes([
+        header[0], header[1], header[2], header[3],
+    ]))
+}
+
+/// The first offset after `b[0]` where a lost direction may resynchronise: a chain of three
+/// headers ([`trusted_chain`]), or a header repeating `last` (the length and id of the last
+/// message read) that would be trusted at the start of a segment ([`trusted_alone`]): a bulk
+/// transfer repeats its piece size, and chance bytes match five given bytes once in 2^40.
+/// Every length that fits an id is at most [`MAX_MESSAGE`] (2^25), so a header's first byte
+/// is zero: only the zero bytes of `b` are tried, found with a SIMD search (random piece data
+/// has one in 256).
+pub(super) fn resync_point(b: &[u8], last: Option<&[u8; 5]>) -> Option<usize> {
+    let end = b.len().saturating_sub(4);
     let hay = b.get(1..end.max(1)).unwrap_or(&[]);
-    memchr::memchr_iter(0, hay)
-        .map(|i| i + 1)
-        .find(|&i| b.get(i..).is_some_and(trusted_chain))
+    memchr::memchr_iter(0, hay).map(|i| i + 1).find(|&i| {
+        b.get(i..).is_some_and(|t| {
+            trusted_chain(t) || last.is_some_and(|h| t.get(..5) == Some(&h[..]) && trusted_alone(t))
+        })
+    })
 }
 
 /// A segment that parses, from its first byte to its last, into valid messages (ids a resync
@@ -232,6 +256,11 @@ pub struct DirDecoder {
     hs_valid: usize,
     /// Bytes passed since the framing was last lost.
     lost_run: u64,
+    /// Length prefix and id of the last message whose header was read.
+    last: Option<[u8; 5]>,
+    /// While lost: the stream offset where the next header is expected if every message
+    /// since the loss repeated the last one's length (a bulk transfer repeats its piece size).
+    predict: Option<u64>,
     /// The body being skipped belongs to a piece message: its bytes are block bytes, after
     /// `fixed_left` bytes of fixed fields still to pass.
     in_piece: bool,
@@ -278,6 +307,8 @@ impl DirDecoder {
             tail: Vec::new(),
             hs_valid: 68,
             lost_run: 0,
+            last: None,
+            predict: None,
             in_piece: false,
             fixed_left: 0,
             headless: false,
@@ -388,6 +419,7 @@ impl DirDecoder {
                         // The length and id were seen, the fixed fields were cut: the message
                         // is counted by kind, and the next one's start is known.
                         self.emit(ev, Message::Cut { id, len }, self.msg_at, self.msg_start);
+                        self.last = array::<5>(&self.buf, 0);
                         let fixed = layout(id).0 as u64;
                         let consumed = self.have as u64 - 4;
                         self.body_left = u64::from(len) - consumed;
@@ -426,6 +458,7 @@ impl DirDecoder {
                 Phase::Lost => {
                     self.unparsed += left;
                     self.lost_run += left;
+                    self.predict_past(self.pos + left);
                     left
                 }
                 Phase::Done => left,
@@ -483,6 +516,18 @@ impl DirDecoder {
         // Inside a header the loss starts where that message began; at a boundary, here.
         let inside = matches!(self.phase, Phase::Header | Phase::Handshake) && self.have > 0;
         let offset = if inside { self.msg_start } else { self.pos };
+        // A header in a hole, at a known message start: the next header is predicted where
+        // a message as long as the last one would end, unless the captured first bytes of
+        // this one already differ from the last one's.
+        let seen = self.buf.get(..self.have.min(5)).unwrap_or(&[]);
+        self.predict = match (reason, self.phase, self.last) {
+            (LostReason::HeaderInHole, Phase::Header, Some(last))
+                if last.get(..seen.len()) == Some(seen) =>
+            {
+                Some(offset + step(&last))
+            }
+            _ => None,
+        };
         if self.framing == Framing::Ok && !self.headless {
             self.framing = Framing::Lost { offset, reason };
         }
@@ -626,6 +671,7 @@ impl DirDecoder {
             self.lose(LostReason::Implausible, ev);
             return n;
         }
+        self.last = array::<5>(&self.buf, 0);
         let fixed = layout(id).0;
         if self.have < 5 + fixed {
             return n;
@@ -738,8 +784,17 @@ impl DirDecoder {
 
     /// While lost: finds a header to trust in this run, or counts the run as unparsed.
     fn resync(&mut self, b: &[u8], run_start: bool, at: PacketRef, ev: &mut Events) -> usize {
+        let predicted = self.check_predictions(b);
         let start_ok = run_start && (trusted_alone(b) || exact_fill(b));
-        let found = if start_ok { Some(0) } else { chain_start(b) };
+        let found = if start_ok {
+            Some(0)
+        } else {
+            let scanned = resync_point(b, self.last.as_ref());
+            match (predicted, scanned) {
+                (Some(p), Some(q)) => Some(p.min(q)),
+                (p, q) => p.or(q),
+            }
+        };
         match found {
             Some(i) => {
                 self.unparsed += i as u64;
@@ -754,6 +809,7 @@ impl DirDecoder {
                     },
                 });
                 self.lost_run = 0;
+                self.predict = None;
                 self.phase = Phase::Header;
                 self.have = 0;
                 i
@@ -762,6 +818,43 @@ impl DirDecoder {
                 self.unparsed += b.len() as u64;
                 self.lost_run += b.len() as u64;
                 b.len()
+            }
+        }
+    }
+
+    /// Checks the predicted header positions that fall in `b` (at `self.pos`): the first
+    /// where all five bytes of the last header repeat is returned; where fewer were
+    /// captured and they repeat, the prediction moves on a message; where they differ, the
+    /// message in the hole was of another length and predicting stops.
+    fn check_predictions(&mut self, b: &[u8]) -> Option<usize> {
+        let last = self.last?;
+        while let Some(p) = self.predict {
+            let Some(i) = p.checked_sub(self.pos).map(|i| i as usize) else {
+                self.predict = None;
+                break;
+            };
+            if i >= b.len() {
+                break;
+            }
+            let seen = b.get(i..b.len().min(i + 5)).unwrap_or(&[]);
+            if last.get(..seen.len()) != Some(seen) {
+                self.predict = None;
+            } else if seen.len() == 5 {
+                return Some(i);
+            } else {
+                self.predict = Some(p + step(&last));
+            }
+        }
+        None
+    }
+
+    /// Moves the predicted header position past `end`, a message at a time: headers there
+    /// fell in a hole and cannot be checked.
+    fn predict_past(&mut self, end: u64) {
+        if let (Some(p), Some(last)) = (self.predict, self.last) {
+            if p < end {
+                let step = step(&last);
+                self.predict = Some(p + (end - p).div_ceil(step) * step);
             }
         }
     }
