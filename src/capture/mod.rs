@@ -34,6 +34,11 @@ use serde::Serialize;
 use crate::bytes::describe_prefix;
 use source::{ByteSource, CountingReader};
 
+/// Files this large (on disk) are read ahead by a thread while they are analysed: below it,
+/// a file is read in a few blocks and a thread would cost more than it saves (and a batch of
+/// small files keeps every core busy with files already).
+pub const PREFETCH_MIN: u64 = 4 << 20;
+
 /// The largest record or block bttrace buffers (16 MiB). Real captures stay far below it
 /// (a 64 KiB TSO super-frame, a 256 KiB snaplen); a larger claim means the file is corrupt.
 pub const MAX_RECORD: usize = 16 << 20;
@@ -215,10 +220,12 @@ pub struct CaptureReader {
 }
 
 impl CaptureReader {
-    /// Opens a capture file, detecting its format (and gzip) from its first bytes.
+    /// Opens a capture file, detecting its format (and gzip) from its first bytes. A file of
+    /// [`PREFETCH_MIN`] bytes or more is read ahead by a thread of its own.
     pub fn open(path: &Path) -> Result<CaptureReader, CaptureError> {
         let file = File::open(path)?;
-        CaptureReader::from_read(Box::new(file))
+        let large = file.metadata().is_ok_and(|m| m.len() >= PREFETCH_MIN);
+        CaptureReader::from_read_ahead(Box::new(file), large)
     }
 
     /// Reads a capture held in memory (tests, fuzzing).
@@ -227,19 +234,35 @@ impl CaptureReader {
     }
 
     /// Reads a capture from any byte stream.
-    pub fn from_read(mut input: Box<dyn Read + Send>) -> Result<CaptureReader, CaptureError> {
+    pub fn from_read(input: Box<dyn Read + Send>) -> Result<CaptureReader, CaptureError> {
+        CaptureReader::from_read_ahead(input, false)
+    }
+
+    /// Reads a capture from any byte stream; with `read_ahead`, a thread reads (and
+    /// decompresses) the stream while the caller analyses what came before.
+    pub fn from_read_ahead(
+        mut input: Box<dyn Read + Send>,
+        read_ahead: bool,
+    ) -> Result<CaptureReader, CaptureError> {
         let mut magic = [0u8; 8];
         let got = read_up_to(&mut input, &mut magic)?;
         let head = magic.get(..got).unwrap_or(&[]);
         let rest: Box<dyn Read + Send> = Box::new(io::Cursor::new(head.to_vec()).chain(input));
+        let source = |input, count| {
+            if read_ahead {
+                ByteSource::prefetching(input, count)
+            } else {
+                Ok(ByteSource::new(input, count))
+            }
+        };
         if head.starts_with(&[0x1f, 0x8b]) {
             let count = Arc::new(AtomicU64::new(0));
             let counted = CountingReader::new(rest, Arc::clone(&count));
             let gz = flate2::read::MultiGzDecoder::new(counted);
-            let src = ByteSource::new(Box::new(gz), Some(count));
+            let src = source(Box::new(gz), Some(count))?;
             return CaptureReader::start(src, true);
         }
-        CaptureReader::start(ByteSource::new(rest, None), false)
+        CaptureReader::start(source(rest, None)?, false)
     }
 
     fn start(mut src: ByteSource, gzip: bool) -> Result<CaptureReader, CaptureError> {

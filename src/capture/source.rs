@@ -9,13 +9,28 @@
 //! Gzip-compressed files are decompressed on the fly into the same buffer. A damaged or cut-off
 //! compressed stream ends the input early; the damage is kept as a note for the reader to turn
 //! into a warning, so everything before it is still analysed.
+//!
+//! A large file is read ahead by a thread of its own ([`ByteSource::prefetching`]): while the
+//! analysis works on one block, the thread copies the next ones out of the page cache (or
+//! decompresses them), so reading and analysing overlap on two cores. It fills blocks of
+//! [`BLOCK`] bytes after [`HEADROOM`] bytes of room, hands them over through a channel, and
+//! gets them back once used: at most [`PREFETCH_BLOCKS`] blocks exist at a time. The
+//! unconsumed end of a block (a record cut by the block boundary) is copied into the next
+//! block's headroom, so records stay contiguous without copying the block itself.
 
 use std::io::{self, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
 /// Size of one read from the underlying file.
 const BLOCK: usize = 1 << 20;
+/// Room before a prefetched block's data for the end of the previous block: a record of
+/// libpcap's largest snaplen (256 KiB) plus its header. Longer records are joined by copying.
+const HEADROOM: usize = (256 << 10) + 64;
+/// Prefetched blocks in existence at once (being read, waiting, and in use): about 5 MiB.
+pub(crate) const PREFETCH_BLOCKS: usize = 4;
 
 /// Counts the bytes read from the file under a decompressor, so a damaged gzip stream can be
 /// reported at its compressed byte offset.
@@ -48,8 +63,99 @@ pub(crate) struct StreamDamage {
     pub message: String,
 }
 
+/// What the read-ahead thread hands over.
+enum Block {
+    /// A block with `len` bytes of data after its headroom.
+    Data(Vec<u8>, usize),
+    End,
+    Damage(String, Option<u64>),
+    Failed(io::Error),
+}
+
+/// The read-ahead thread and its two channels: filled blocks in, used blocks back.
+struct Prefetch {
+    filled: Receiver<Block>,
+    free: SyncSender<Vec<u8>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        // Dropping the channels ends the thread (its next send or receive fails).
+        let (_, dead) = sync_channel(0);
+        drop(std::mem::replace(&mut self.filled, dead));
+        let (dead, _) = sync_channel(0);
+        drop(std::mem::replace(&mut self.free, dead));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+enum Input {
+    Direct(Box<dyn Read + Send>),
+    Prefetched(Prefetch),
+}
+
+/// One read's outcome, errors sorted: a damaged compressed stream ends the input with a note,
+/// anything else is the file system failing.
+enum Got {
+    Data(usize),
+    Eof,
+    Damage(String),
+    Failed(io::Error),
+}
+
+fn read_some(inner: &mut dyn Read, dst: &mut [u8], compressed: bool) -> Got {
+    loop {
+        return match inner.read(dst) {
+            Ok(0) => Got::Eof,
+            Ok(k) => Got::Data(k),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if compressed && is_stream_damage(&e) => Got::Damage(e.to_string()),
+            Err(e) => Got::Failed(e),
+        };
+    }
+}
+
+/// The read-ahead thread: fills each free block completely (or to the end of the input) and
+/// sends it on, until the input ends or the reader is dropped.
+fn prefetch(
+    mut inner: Box<dyn Read + Send>,
+    count: Option<Arc<AtomicU64>>,
+    free: Receiver<Vec<u8>>,
+    filled: SyncSender<Block>,
+) {
+    while let Ok(mut block) = free.recv() {
+        block.resize(HEADROOM + BLOCK, 0);
+        let mut n = 0;
+        let last = loop {
+            let dst = block.get_mut(HEADROOM + n..).unwrap_or(&mut []);
+            if dst.is_empty() {
+                break None;
+            }
+            match read_some(&mut inner, dst, count.is_some()) {
+                Got::Data(k) => n += k,
+                Got::Eof => break Some(Block::End),
+                Got::Damage(m) => {
+                    let at = count.as_ref().map(|c| c.load(Ordering::Relaxed));
+                    break Some(Block::Damage(m, at));
+                }
+                Got::Failed(e) => break Some(Block::Failed(e)),
+            }
+        };
+        if n > 0 && filled.send(Block::Data(block, n)).is_err() {
+            return;
+        }
+        if let Some(last) = last {
+            let _ = filled.send(last);
+            return;
+        }
+    }
+}
+
 pub(crate) struct ByteSource {
-    inner: Box<dyn Read + Send>,
+    inner: Input,
     buf: Vec<u8>,
     /// First unconsumed byte in `buf`.
     start: usize,
@@ -69,7 +175,7 @@ impl ByteSource {
         compressed_count: Option<Arc<AtomicU64>>,
     ) -> Self {
         ByteSource {
-            inner,
+            inner: Input::Direct(inner),
             buf: vec![0; BLOCK],
             start: 0,
             end: 0,
@@ -78,6 +184,37 @@ impl ByteSource {
             compressed_count,
             damage: None,
         }
+    }
+
+    /// A source whose input is read ahead by a thread of its own (for large files).
+    pub(crate) fn prefetching(
+        inner: Box<dyn Read + Send>,
+        compressed_count: Option<Arc<AtomicU64>>,
+    ) -> io::Result<Self> {
+        let (free_tx, free_rx) = sync_channel(PREFETCH_BLOCKS);
+        let (filled_tx, filled_rx) = sync_channel(PREFETCH_BLOCKS);
+        // One block stays with the reader; the thread may fill the others meanwhile.
+        for _ in 1..PREFETCH_BLOCKS {
+            let _ = free_tx.send(Vec::new());
+        }
+        let count = compressed_count.clone();
+        let thread = std::thread::Builder::new()
+            .name("bttrace-read".into())
+            .spawn(move || prefetch(inner, count, free_rx, filled_tx))?;
+        Ok(ByteSource {
+            inner: Input::Prefetched(Prefetch {
+                filled: filled_rx,
+                free: free_tx,
+                thread: Some(thread),
+            }),
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            offset: 0,
+            eof: false,
+            compressed_count,
+            damage: None,
+        })
     }
 
     /// Offset in the decompressed input of the next unconsumed byte.
@@ -105,6 +242,9 @@ impl ByteSource {
     }
 
     fn refill(&mut self, n: usize) -> io::Result<()> {
+        if let Input::Prefetched(_) = self.inner {
+            return self.refill_prefetched(n);
+        }
         // Move the unconsumed tail to the front, then grow if one record needs more room.
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
@@ -114,16 +254,18 @@ impl ByteSource {
         if self.buf.len() < n {
             self.buf.resize(n, 0);
         }
+        let Input::Direct(inner) = &mut self.inner else {
+            return Ok(());
+        };
         while self.end < n && !self.eof {
             let dst = match self.buf.get_mut(self.end..) {
                 Some(d) if !d.is_empty() => d,
                 _ => break,
             };
-            match self.inner.read(dst) {
-                Ok(0) => self.eof = true,
-                Ok(k) => self.end += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if self.compressed_count.is_some() && is_stream_damage(&e) => {
+            match read_some(inner, dst, self.compressed_count.is_some()) {
+                Got::Eof => self.eof = true,
+                Got::Data(k) => self.end += k,
+                Got::Damage(message) => {
                     self.eof = true;
                     self.damage = Some(StreamDamage {
                         decompressed_offset: self.offset + self.end as u64,
@@ -131,10 +273,61 @@ impl ByteSource {
                             .compressed_count
                             .as_ref()
                             .map(|c| c.load(Ordering::Relaxed)),
-                        message: e.to_string(),
+                        message,
                     });
                 }
-                Err(e) => return Err(e),
+                Got::Failed(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes prefetched blocks until `n` bytes are available, carrying the unconsumed end of
+    /// the current block into the next one's headroom.
+    fn refill_prefetched(&mut self, n: usize) -> io::Result<()> {
+        let Input::Prefetched(p) = &self.inner else {
+            return Ok(());
+        };
+        while self.end - self.start < n && !self.eof {
+            match p.filled.recv() {
+                Ok(Block::Data(mut block, len)) => {
+                    let tail = self.end - self.start;
+                    let kept = self.buf.get(self.start..self.end).unwrap_or(&[]);
+                    if let Some(room) = block.get_mut(HEADROOM - tail.min(HEADROOM)..HEADROOM)
+                        && tail <= HEADROOM
+                    {
+                        room.copy_from_slice(kept);
+                        let used = std::mem::replace(&mut self.buf, block);
+                        self.start = HEADROOM - tail;
+                        self.end = HEADROOM + len;
+                        if used.len() == HEADROOM + BLOCK {
+                            let _ = p.free.send(used);
+                        }
+                    } else {
+                        // A record longer than the headroom: join by copying (rare).
+                        let mut joined = Vec::with_capacity(tail + len);
+                        joined.extend_from_slice(kept);
+                        joined
+                            .extend_from_slice(block.get(HEADROOM..HEADROOM + len).unwrap_or(&[]));
+                        self.buf = joined;
+                        self.start = 0;
+                        self.end = tail + len;
+                        let _ = p.free.send(block);
+                    }
+                }
+                Ok(Block::Damage(message, compressed_offset)) => {
+                    self.eof = true;
+                    self.damage = Some(StreamDamage {
+                        decompressed_offset: self.offset + (self.end - self.start) as u64,
+                        compressed_offset,
+                        message,
+                    });
+                }
+                Ok(Block::Failed(e)) => {
+                    self.eof = true;
+                    return Err(e);
+                }
+                Ok(Block::End) | Err(_) => self.eof = true,
             }
         }
         Ok(())

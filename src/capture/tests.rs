@@ -246,6 +246,68 @@ fn a_cut_gzip_stream_keeps_what_came_before() {
     );
 }
 
+fn read_all_ahead(bytes: Vec<u8>) -> Result<(Vec<Owned>, Vec<Note>), CaptureError> {
+    let mut r = CaptureReader::from_read_ahead(Box::new(std::io::Cursor::new(bytes)), true)?;
+    let mut out = Vec::new();
+    while let Some(f) = r.next_frame().unwrap() {
+        out.push((f.index, f.ts, f.link, f.data.to_vec(), f.wire_len));
+    }
+    Ok((out, r.notes().to_vec()))
+}
+
+#[test]
+fn reading_ahead_in_a_thread_gives_the_same_frames_and_notes() {
+    // Records from a few bytes to 600 KB, so that records straddle blocks, some longer than
+    // the room kept before a block for them; about 8 MB in all, plain, gzipped and cut.
+    let recs: Vec<Record> = (0..400usize)
+        .map(|i| {
+            let len = if i % 50 == 7 {
+                600_000
+            } else {
+                (i * 7919) % 20_000
+            };
+            Record {
+                ts: Timestamp(1_700_000_000_000_000_000 + i as i64 * 1000),
+                data: vec![i as u8; len],
+                wire_len: len as u32,
+            }
+        })
+        .collect();
+    let o = PcapOpts {
+        snaplen: 1 << 20,
+        ..PcapOpts::default()
+    };
+    let plain = synth::pcap(LinkType::ETHERNET, &recs, o);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&plain).unwrap();
+    let gz = gz.finish().unwrap();
+    let cut_gz = gz[..gz.len() * 2 / 3].to_vec();
+    let cut_plain = plain[..plain.len() - 1000].to_vec();
+    for (name, bytes) in [
+        ("plain", plain),
+        ("gzip", gz),
+        ("cut gzip", cut_gz),
+        ("cut plain", cut_plain),
+    ] {
+        let direct = read_all(bytes.clone()).unwrap();
+        let ahead = read_all_ahead(bytes).unwrap();
+        assert_eq!(direct.0.len(), ahead.0.len(), "{name}");
+        assert!(direct.0 == ahead.0, "{name}: frames differ");
+        assert_eq!(direct.1, ahead.1, "{name}");
+        assert!(direct.0.len() > 200, "{name}: {} frames", direct.0.len());
+    }
+}
+
+#[test]
+fn a_reader_dropped_early_stops_its_read_ahead_thread() {
+    let bytes = synth::pcap(LinkType::ETHERNET, &records(2000), PcapOpts::default());
+    let mut r =
+        CaptureReader::from_read_ahead(Box::new(std::io::Cursor::new(bytes)), true).unwrap();
+    assert!(r.next_frame().unwrap().is_some());
+    // Dropping joins the thread: this returns only once it has ended.
+    drop(r);
+}
+
 #[test]
 fn a_record_cut_short_ends_the_file_with_a_note() {
     let full = pcap_bytes(3, PcapOpts::default());
