@@ -88,11 +88,13 @@ pub fn flow_columns() -> Vec<String> {
     cols
 }
 
-/// Makes a text cell safe to open in a spreadsheet.
+/// Makes a text cell safe to open in a spreadsheet (and to print: control characters, as a
+/// newline or ESC in a file name, are escaped).
 pub fn defuse(cell: &str) -> String {
+    let cell = super::escape_controls(cell);
     match cell.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
-        _ => cell.to_string(),
+        _ => cell.into_owned(),
     }
 }
 
