@@ -93,6 +93,64 @@ pub struct Analyzer {
     first: Option<Timestamp>,
     last: Timestamp,
     backwards: Tally,
+    clock: Clock,
+}
+
+/// A frame whose time lies more than this (a day) from the frame before it is suspect.
+const TIME_JUMP_NS: i64 = 86_400 * 1_000_000_000;
+
+/// Tells a damaged timestamp from a clock that stepped. A frame more than [`TIME_JUMP_NS`]
+/// from the time before it is held back (copied: it is rare) until the next frame says which
+/// it was: if that one is near the time before, the jump was one damaged record
+/// (`timestamp_outlier`, an anomaly), analysed at the time before it; if it is near the
+/// jumped time, the capture's clock stepped, and both are analysed as they stand.
+#[derive(Debug, Default)]
+struct Clock {
+    /// The time of the last frame taken as it stands.
+    trusted: Option<Timestamp>,
+    /// A frame that jumped, waiting for the next one.
+    held: Option<HeldFrame>,
+    outliers: Tally,
+    steps: Tally,
+    largest_step_ns: i64,
+}
+
+#[derive(Debug)]
+struct HeldFrame {
+    index: u64,
+    ts: Timestamp,
+    link: crate::capture::LinkType,
+    data: Vec<u8>,
+    wire_len: u32,
+    offset: u64,
+}
+
+impl HeldFrame {
+    fn of(f: &Frame<'_>) -> HeldFrame {
+        HeldFrame {
+            index: f.index,
+            ts: f.ts,
+            link: f.link,
+            data: f.data.to_vec(),
+            wire_len: f.wire_len,
+            offset: f.offset,
+        }
+    }
+
+    fn frame(&self) -> Frame<'_> {
+        Frame {
+            index: self.index,
+            ts: self.ts,
+            link: self.link,
+            data: &self.data,
+            wire_len: self.wire_len,
+            offset: self.offset,
+        }
+    }
+}
+
+fn near(a: Timestamp, b: Timestamp) -> bool {
+    a.nanos_since(b).unsigned_abs() <= TIME_JUMP_NS as u64
 }
 
 impl Analyzer {
@@ -118,17 +176,60 @@ impl Analyzer {
             first: None,
             last: Timestamp(i64::MIN),
             backwards: Tally::default(),
+            clock: Clock::default(),
         }
     }
 
     /// Takes the next frame, in capture order.
     pub fn frame(&mut self, frame: &Frame<'_>) {
         self.frames += 1;
-        self.first.get_or_insert(frame.ts);
-        if frame.ts < self.last {
+        match self.clock.trusted {
+            Some(t) if self.clock.held.is_none() && near(frame.ts, t) => {
+                self.clock.trusted = Some(frame.ts);
+                self.take(frame, frame.ts);
+            }
+            None => {
+                self.clock.trusted = Some(frame.ts);
+                self.take(frame, frame.ts);
+            }
+            Some(t) => self.frame_after_jump(frame, t),
+        }
+    }
+
+    /// A frame far from the trusted time, or the frame after one.
+    fn frame_after_jump(&mut self, frame: &Frame<'_>, trusted: Timestamp) {
+        let Some(held) = self.clock.held.take() else {
+            self.clock.held = Some(HeldFrame::of(frame));
+            return;
+        };
+        if near(frame.ts, held.ts) && !near(frame.ts, trusted) {
+            // The clock stepped: the held frame was right.
+            self.clock.steps.add(held.index);
+            let step = held.ts.nanos_since(trusted).saturating_abs();
+            self.clock.largest_step_ns = self.clock.largest_step_ns.max(step);
+            self.take(&held.frame(), held.ts);
+            self.clock.trusted = Some(frame.ts);
+            self.take(frame, frame.ts);
+            return;
+        }
+        // One damaged timestamp: the held frame is analysed at the time before it.
+        self.clock.outliers.add(held.index);
+        self.take(&held.frame(), trusted);
+        if near(frame.ts, trusted) {
+            self.clock.trusted = Some(frame.ts);
+            self.take(frame, frame.ts);
+        } else {
+            self.clock.held = Some(HeldFrame::of(frame));
+        }
+    }
+
+    /// Analyses a frame at time `ts`.
+    fn take(&mut self, frame: &Frame<'_>, ts: Timestamp) {
+        self.first.get_or_insert(ts);
+        if ts < self.last {
             self.backwards.add(frame.index);
         }
-        self.last = self.last.max(frame.ts);
+        self.last = self.last.max(ts);
         match wire::decode(frame) {
             Ok(seg) => {
                 self.tcp_segments += 1;
@@ -141,7 +242,7 @@ impl Analyzer {
                     &seg,
                     PacketRef {
                         frame: frame.index,
-                        ts: frame.ts,
+                        ts,
                     },
                 );
             }
@@ -170,12 +271,18 @@ impl Analyzer {
 
     /// Ends the capture: flushes every flow and builds the report.
     pub fn finish(
-        self,
+        mut self,
         path: String,
         info: Option<CaptureInfo>,
         mut notes: Vec<Note>,
         error: Option<String>,
     ) -> CaptureReport {
+        if let (Some(held), Some(t)) = (self.clock.held.take(), self.clock.trusted) {
+            // The last frame jumped and nothing came after it to say it was a clock step.
+            self.clock.outliers.add(held.index);
+            self.take(&held.frame(), t);
+        }
+        notes.extend(self.clock.notes());
         if self.backwards.count > 0 {
             notes.push(Note {
                 frame: Some(self.backwards.first_frame),
@@ -270,8 +377,9 @@ impl Analyzer {
             anomalies: Anomaly::ALL
                 .iter()
                 .zip(self.anomalies)
-                .filter(|(_, t)| t.count > 0)
                 .map(|(a, t)| (a.code(), t))
+                .chain([(TIMESTAMP_OUTLIER, self.clock.outliers)])
+                .filter(|(_, t)| t.count > 0)
                 .collect(),
             notes,
             first_time: self.first.map(Timestamp::as_secs_f64),
@@ -282,6 +390,40 @@ impl Analyzer {
             tests,
             glasnost,
         }
+    }
+}
+
+/// The anomaly code of a frame whose timestamp lies far from its neighbours.
+pub const TIMESTAMP_OUTLIER: &str = "timestamp_outlier";
+
+impl Clock {
+    fn notes(&self) -> Vec<Note> {
+        let mut notes = Vec::new();
+        if self.outliers.count > 0 {
+            notes.push(Note {
+                frame: Some(self.outliers.first_frame),
+                offset: None,
+                message: format!(
+                    "{} frames carry a timestamp more than a day from the frames around them \
+                     (a damaged record): each was analysed at the time of the frame before it \
+                     (anomaly {TIMESTAMP_OUTLIER})",
+                    self.outliers.count
+                ),
+            });
+        }
+        if self.steps.count > 0 {
+            notes.push(Note {
+                frame: Some(self.steps.first_frame),
+                offset: None,
+                message: format!(
+                    "capture time jumps {} times by more than a day and stays there (a clock \
+                     step; the largest {:.0} s): intervals span the jump",
+                    self.steps.count,
+                    self.largest_step_ns as f64 / 1e9
+                ),
+            });
+        }
+        notes
     }
 }
 

@@ -112,10 +112,13 @@ impl CaptureReport {
     }
 
     /// When the test ran, seconds since the epoch (UTC): the file name's time (M-Lab's
-    /// one-day error corrected), else the first packet's.
+    /// one-day error corrected) where it is a plausible one
+    /// ([`plausible_time`](crate::glasnost::names::plausible_time)), else the first packet's.
     pub fn test_time(&self) -> Option<i64> {
         if let Some(n) = self.glasnost.as_ref().and_then(|g| g.name.as_ref()) {
-            return Some(n.time);
+            if crate::glasnost::names::plausible_time(n.time) {
+                return Some(n.time);
+            }
         }
         self.first_time
             .filter(|t| t.is_finite())
@@ -193,9 +196,14 @@ pub struct FlowReport {
     pub goodput_bps: Option<f64>,
     /// `fin` | `rst` | `open` | `never_established`.
     pub close: &'static str,
+    /// The RSTs judged: the first [`MAX_RSTS`](crate::flows::MAX_RSTS) of the flow.
     pub rsts: Vec<RstReport>,
     /// RSTs beyond the per-flow record limit, counted only.
     pub rsts_dropped: u32,
+    /// Every RST segment the flow carried, judged or not.
+    pub rsts_seen: u64,
+    /// The RSTs judged (the length of `rsts`).
+    pub rsts_judged: u64,
     /// Where the capture was taken for this flow: `client`, `server`, `middle`, `unknown`.
     pub vantage: &'static str,
     /// The study's blocking signal, for flows with a RST (null otherwise).
@@ -564,6 +572,8 @@ impl FlowReport {
                 })
                 .collect(),
             rsts_dropped: f.rsts_dropped,
+            rsts_seen: u64::from(c.rsts) + u64::from(s.rsts),
+            rsts_judged: f.rsts.len() as u64,
             vantage: judged.vantage.code(),
             blocking: judged.blocking.map(BlockingReport::from),
             series: SeriesReport {

@@ -828,10 +828,7 @@ fn pcapng_timestamps_out_of_range_are_clamped_with_a_note() {
     b.extend_from_slice(&syn(1000, 1_700_000_000_000_000_000));
     b.extend_from_slice(&syn(1001, u64::MAX));
     let r = analyze("ts-overflow.pcapng", b);
-    note(
-        &r,
-        "some timestamps were out of range and have been clamped",
-    );
+    note(&r, "some timestamps were out of range");
     assert_eq!(r.frames, 2);
     assert_eq!(r.flows.len(), 2);
 }
@@ -871,10 +868,7 @@ fn a_flow_spanning_the_whole_timestamp_range_does_not_overflow_the_series() {
     b.extend_from_slice(&epb(0, 0, &conv.packets[0].ip_bytes()));
     b.extend_from_slice(&epb(0, u64::MAX, &conv.packets[1].ip_bytes()));
     let r = analyze("series-overflow.pcapng", b);
-    note(
-        &r,
-        "some timestamps were out of range and have been clamped",
-    );
+    note(&r, "some timestamps were out of range");
     assert_eq!(r.flows.len(), 1);
     assert_eq!(r.flows[0].bytes_up, 20);
     assert!(r.flows[0].series.up.len() <= 4096);
@@ -1373,6 +1367,17 @@ fn resets_beyond_the_per_flow_record_bound_are_counted() {
     let f = the_flow(&r);
     assert_eq!(f.rsts.len(), 256);
     assert_eq!(f.rsts_dropped, 300 - 256);
+    // The true count and the judged count, in every format.
+    assert_eq!((f.rsts_seen, f.rsts_judged), (300, 256));
+    assert!(r.text.contains("300 (256 judged)"), "{}", r.text);
+    let mut csv = bttrace::report::csv::FlowsCsv::new(Vec::new()).unwrap();
+    csv.capture(&r).unwrap();
+    let csv = String::from_utf8(csv.into_inner().unwrap()).unwrap();
+    let mut lines = csv.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| row[head.iter().position(|h| *h == name).unwrap()];
+    assert_eq!((col("rsts"), col("rsts_judged")), ("300", "256"));
 }
 
 /// One server-to-client bulk flow of 600 segments of 1000 bytes, sent in reverse order
@@ -1425,6 +1430,132 @@ fn out_of_order_storm_beyond_the_buffer_gives_gaps_up_and_keeps_the_books_straig
     assert_eq!(f.bytes_down + f.missing_down, 600_000);
     assert_eq!(f.bytes_down + f.retrans_down, f.payload_down);
     assert_eq!(f.payload_down, 1_200_000);
+}
+
+// ---- times that cannot be, and notes that must not mislead -----------------------------------
+
+const T0: i64 = 1_700_000_000_000_000_000;
+const DAY_NS: i64 = 86_400_000_000_000;
+
+/// A 10 s transfer: 1,000 segments of 1,250 bytes from the server, one every 10 ms, each
+/// acknowledged (1 Mbit/s).
+fn steady_conv() -> Conv {
+    let mut conv = Conv::new(client(), server());
+    conv.ts = Timestamp(T0);
+    conv.step_ns = 5_000_000;
+    conv.handshake();
+    for _ in 0..1000 {
+        conv.data(Side::Server, &[0x5a; 1250]);
+    }
+    conv.close();
+    conv
+}
+
+#[test]
+fn one_corrupted_timestamp_is_an_anomaly_not_a_79_year_flow() {
+    let mut recs = records(&steady_conv());
+    // Record 1001 (a data segment) says 79 years later.
+    recs[1000].ts = Timestamp(recs[1000].ts.0 + 79 * 365 * DAY_NS);
+    let r = analyze("outlier", pcap_of(&recs, PcapOpts::default()));
+    let f = the_flow(&r);
+    assert!(f.duration_s < 11.0, "{} s", f.duration_s);
+    assert_eq!(anomaly(&r, "timestamp_outlier"), (1, 1001));
+    note(&r, "more than a day from the frames around them");
+    let g = f.goodput_bps.expect("goodput");
+    assert!((900_000.0..1_100_000.0).contains(&g), "{g} bit/s");
+    assert_eq!(f.bytes_down, 1_250_000);
+    assert!(
+        !r.notes.iter().any(|n| n.message.contains("goes backwards")),
+        "{:?}",
+        r.notes
+    );
+}
+
+#[test]
+fn a_clock_that_steps_and_stays_is_taken_as_it_stands() {
+    let mut recs = records(&steady_conv());
+    // From record 1001 on, the clock is 10 days ahead: a step, not a damaged record.
+    for r in recs.iter_mut().skip(1000) {
+        r.ts = Timestamp(r.ts.0 + 10 * DAY_NS);
+    }
+    let r = analyze("step", pcap_of(&recs, PcapOpts::default()));
+    assert!(
+        !r.anomalies.contains_key("timestamp_outlier"),
+        "{:?}",
+        r.anomalies
+    );
+    note(&r, "a clock step");
+    let f = the_flow(&r);
+    assert!(f.duration_s > 10.0 * 86_400.0, "{} s", f.duration_s);
+}
+
+#[test]
+fn a_long_flow_reaching_its_own_series_bound_is_not_blamed_on_the_shared_budget() {
+    let mut conv = Conv::new(client(), server());
+    conv.ts = Timestamp(T0);
+    conv.handshake().data(Side::Server, &[1; 100]);
+    conv.ts = Timestamp(conv.ts.0 + 10 * DAY_NS);
+    conv.data(Side::Server, &[2; 100]).close();
+    let r = analyze("long", pcap_of(&records(&conv), PcapOpts::default()));
+    let f = the_flow(&r);
+    assert!(f.series.interval_ms > 100.0, "{}", f.series.interval_ms);
+    assert!(f.series.down.len() <= 4096);
+    assert!(
+        !r.notes
+            .iter()
+            .any(|n| n.message.contains("all flows together")),
+        "the shared budget is blamed: {:?}",
+        r.notes
+    );
+}
+
+/// An interface description block with `if_tsresol` 9 and `if_tsoffset` `secs`.
+fn idb_with_offset(secs: i64) -> Vec<u8> {
+    let mut body = 101u16.to_le_bytes().to_vec();
+    body.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    body.extend_from_slice(&9u16.to_le_bytes());
+    body.extend_from_slice(&1u16.to_le_bytes());
+    body.extend_from_slice(&[9, 0, 0, 0]);
+    body.extend_from_slice(&14u16.to_le_bytes());
+    body.extend_from_slice(&8u16.to_le_bytes());
+    body.extend_from_slice(&secs.to_le_bytes());
+    body.extend_from_slice(&[0, 0, 0, 0]);
+    ng_block(1, &body)
+}
+
+#[test]
+fn an_if_tsoffset_far_in_the_past_clamps_to_the_past() {
+    let mut b = ng_block(0x0A0D_0D0A, &shb_body(1, 0, &[]));
+    b.extend_from_slice(&idb_with_offset(i64::MIN));
+    let mut conv = Conv::new(client(), server());
+    conv.send(Side::Client, TcpFlags::SYN, &[]);
+    b.extend_from_slice(&epb(
+        0,
+        1_700_000_000_000_000_000,
+        &conv.packets[0].ip_bytes(),
+    ));
+    let r = analyze("tsoffset.pcapng", b);
+    note(&r, "some timestamps were out of range");
+    let t = r.first_time.unwrap();
+    assert!(t < -9.0e9, "clamped to {t}: not before 1677");
+}
+
+#[test]
+fn file_name_dates_that_cannot_be_do_not_replace_the_packets_time() {
+    for stated in ["-1", "9223372036854775807", "0"] {
+        let name = format!("bt_198.51.100.7_host.example.net_{stated}.dump");
+        let r = analyze(&name, base_pcap());
+        let g = r.glasnost.as_ref().expect("a Glasnost name");
+        assert_eq!(g.name.as_ref().unwrap().time.to_string(), stated);
+        let first = r.first_time.unwrap().floor() as i64;
+        assert_eq!(r.test_time(), Some(first), "{name}");
+    }
+    // A plausible one still stands.
+    let r = analyze(
+        "bt_198.51.100.7_host.example.net_1257080094.dump",
+        base_pcap(),
+    );
+    assert_eq!(r.test_time(), Some(1_257_080_094));
 }
 
 // ---- peak memory of the CLI ------------------------------------------------------------------

@@ -13,7 +13,7 @@ use crate::glasnost::verdict::{Outcome, SUMMARY_CELLS};
 use crate::model::{BtSideReport, CaptureReport, FlowReport};
 
 /// Columns of the flows table before the BitTorrent ones, in order.
-pub const FLOW_COLUMNS_BASE: [&str; 40] = [
+pub const FLOW_COLUMNS_BASE: [&str; 41] = [
     "capture",
     "id",
     "client",
@@ -46,6 +46,7 @@ pub const FLOW_COLUMNS_BASE: [&str; 40] = [
     "goodput_bps",
     "close",
     "rsts",
+    "rsts_judged",
     "rst_frames",
     "rsts_forged",
     "rsts_inconclusive",
@@ -136,7 +137,8 @@ fn flow_record(capture: &str, f: &FlowReport) -> Vec<String> {
         f.overlap_mismatches.to_string(),
         opt(f.goodput_bps.map(|g| format!("{g:.0}"))),
         f.close.to_string(),
-        f.rsts.len().to_string(),
+        f.rsts_seen.to_string(),
+        f.rsts_judged.to_string(),
         frames.join(" "),
         count_verdict(f, "forged"),
         count_verdict(f, "inconclusive"),
@@ -305,7 +307,7 @@ fn rst_rows(r: &CaptureReport, out: &mut Vec<Vec<String>>) {
 
 /// Columns of the captures table, in order: one row per capture, with its metadata and the
 /// study's summary row.
-pub const CAPTURE_COLUMNS: [&str; 34] = [
+pub const CAPTURE_COLUMNS: [&str; 35] = [
     "capture",
     "error",
     "format",
@@ -338,6 +340,7 @@ pub const CAPTURE_COLUMNS: [&str; 34] = [
     "tests_reset",
     "tests_no_connection",
     "rsts",
+    "rsts_judged",
     "rsts_forged",
     "notes",
 ];
@@ -384,6 +387,7 @@ fn capture_record(r: &CaptureReport) -> Vec<String> {
         opt(r.summary.as_ref().map(|s| s.throttling_basis.join(" "))),
         outcomes(Outcome::Reset).to_string(),
         outcomes(Outcome::NoConnection).to_string(),
+        r.flows.iter().map(|f| f.rsts_seen).sum::<u64>().to_string(),
         rsts().count().to_string(),
         rsts()
             .filter(|x| x.verdict == Some("forged"))
