@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::btparse::{self, FlowDecoder};
-use crate::capture::{CaptureInfo, CaptureReader, Frame, Note, Timestamp};
+use crate::capture::{CaptureInfo, CaptureReader, Frame, GzipBound, Note, Timestamp};
 use crate::flows::{Flow, FlowTable, Limits, PacketRef, TableLimits};
 use crate::glasnost;
 use crate::model::{CaptureReport, FlowJudgement, FlowReport, RetiredFlows, Tally};
@@ -25,6 +25,8 @@ pub struct Options {
     pub messages: bool,
     /// Where the captures were taken, when the user says so.
     pub vantage: VantageSetting,
+    /// How far a gzip-compressed capture may expand (default 100 times, past 256 MiB).
+    pub gzip: GzipBound,
 }
 
 impl Default for Options {
@@ -35,6 +37,7 @@ impl Default for Options {
             reassembly: Limits::default(),
             messages: false,
             vantage: VantageSetting::Auto,
+            gzip: GzipBound::default(),
         }
     }
 }
@@ -43,7 +46,7 @@ impl Default for Options {
 /// `error` says why.
 pub fn analyze_file(path: &Path, opts: &Options) -> CaptureReport {
     let name = path.display().to_string();
-    match CaptureReader::open(path) {
+    match CaptureReader::open_with(path, opts.gzip) {
         Ok(reader) => analyze_reader(name, reader, opts),
         Err(e) => CaptureReport::failed(name, e.to_string()),
     }
@@ -51,7 +54,7 @@ pub fn analyze_file(path: &Path, opts: &Options) -> CaptureReport {
 
 /// Analyses a capture held in memory (tests, fuzzing).
 pub fn analyze_bytes(name: &str, bytes: Vec<u8>, opts: &Options) -> CaptureReport {
-    match CaptureReader::from_bytes(bytes) {
+    match CaptureReader::from_read_with(Box::new(std::io::Cursor::new(bytes)), opts.gzip) {
         Ok(reader) => analyze_reader(name.to_string(), reader, opts),
         Err(e) => CaptureReport::failed(name.to_string(), e.to_string()),
     }

@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::analyze::Options;
 use crate::batch;
-use crate::capture::walk_inputs;
+use crate::capture::{GzipBound, walk_inputs};
 use crate::model::CaptureReport;
 use crate::output::{self, say, say_more};
 use crate::report::{
@@ -127,6 +127,10 @@ struct ReportArgs {
     /// Worker threads (0: one per core).
     #[arg(short = 'j', long, default_value_t = 0, value_name = "N")]
     threads: usize,
+    /// Stop reading a gzip-compressed capture that expands more than N times its compressed
+    /// size (past its first 256 MiB); 0 for no bound.
+    #[arg(long, default_value_t = GzipBound::DEFAULT_RATIO, value_name = "N")]
+    gzip_ratio: u64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -206,6 +210,10 @@ struct AnalyzeArgs {
     /// BitTorrent against TCP, resets, flows) into this directory.
     #[arg(long, value_name = "DIR")]
     html: Option<PathBuf>,
+    /// Stop reading a gzip-compressed capture that expands more than N times its compressed
+    /// size (past its first 256 MiB); 0 for no bound.
+    #[arg(long, default_value_t = GzipBound::DEFAULT_RATIO, value_name = "N")]
+    gzip_ratio: u64,
 }
 
 fn parse_vantage(s: &str) -> Result<VantageSetting, String> {
@@ -387,6 +395,7 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
         max_flows: usize::try_from(args.max_flows).unwrap_or(usize::MAX),
         messages: args.messages,
         vantage: args.vantage,
+        gzip: GzipBound::ratio(args.gzip_ratio),
         ..Options::default()
     };
     let mut tables = CsvFiles::create(
@@ -549,7 +558,11 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
         make_dir(dir)?;
     }
     let mut agg = Aggregator::new(map, by);
-    let totals = run_batch(&args.paths, &Options::default(), args.threads, false, |r| {
+    let opts = Options {
+        gzip: GzipBound::ratio(args.gzip_ratio),
+        ..Options::default()
+    };
+    let totals = run_batch(&args.paths, &opts, args.threads, false, |r| {
         agg.add(r);
         Ok(())
     })?;

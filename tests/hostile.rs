@@ -1262,6 +1262,51 @@ fn gzip_of_a_damaged_capture_reports_both() {
     assert_eq!(r.frames, PIECE as u64 - 1);
 }
 
+/// A gzip bomb in small: 20,000 records of 100 zero bytes (2.3 MB) compress a thousandfold.
+fn zeros_gz() -> Vec<u8> {
+    let recs: Vec<Record> = (0..20_000)
+        .map(|_| Record {
+            ts: Timestamp(T0),
+            data: vec![0; 100],
+            wire_len: 100,
+        })
+        .collect();
+    gzip(&pcap_of(&recs, PcapOpts::default()))
+}
+
+#[test]
+fn a_gzip_stream_expanding_beyond_its_ratio_bound_stops_with_a_note() {
+    let gz = zeros_gz();
+    assert!(gz.len() < 20_000, "{} bytes compressed", gz.len());
+    let bound = bttrace::capture::GzipBound {
+        ratio: 10,
+        free: 64 << 10,
+    };
+    let opts = Options {
+        gzip: bound,
+        ..Options::default()
+    };
+    let r = analyze_with("bomb.pcap.gz", gz.clone(), opts);
+    assert!(r.error.is_none());
+    assert!(r.frames > 0 && r.frames < 20_000, "{} frames", r.frames);
+    let n = note(&r, "beyond the bound of 10 times");
+    assert!(n.message.contains("--gzip-ratio"), "{n}");
+    // Nothing else is said about the record the bound cut.
+    assert!(
+        !r.notes.iter().any(|n| n.message.contains("cut short")),
+        "{:?}",
+        r.notes
+    );
+    // Lifted, every frame is read.
+    let opts = Options {
+        gzip: bttrace::capture::GzipBound { ratio: 0, ..bound },
+        ..Options::default()
+    };
+    let r = analyze_with("bomb.pcap.gz", gz, opts);
+    assert_eq!(r.frames, 20_000);
+    assert!(r.notes.is_empty(), "{:?}", r.notes);
+}
+
 // ---- bounds on hostile traffic (small versions of bench/memory.sh) --------------------------
 
 fn syn(src: SocketAddr, dst: SocketAddr, isn: u32, ts: i64) -> Record {

@@ -32,6 +32,7 @@ use std::sync::atomic::AtomicU64;
 use serde::Serialize;
 
 use crate::bytes::describe_prefix;
+pub use source::GzipBound;
 use source::{ByteSource, CountingReader};
 
 /// The largest record or block bttrace buffers (16 MiB). Real captures stay far below it
@@ -217,8 +218,13 @@ pub struct CaptureReader {
 impl CaptureReader {
     /// Opens a capture file, detecting its format (and gzip) from its first bytes.
     pub fn open(path: &Path) -> Result<CaptureReader, CaptureError> {
+        CaptureReader::open_with(path, GzipBound::default())
+    }
+
+    /// [`open`](CaptureReader::open) with a bound on how far a gzip stream may expand.
+    pub fn open_with(path: &Path, bound: GzipBound) -> Result<CaptureReader, CaptureError> {
         let file = File::open(path)?;
-        CaptureReader::from_read(Box::new(file))
+        CaptureReader::from_read_with(Box::new(file), bound)
     }
 
     /// Reads a capture held in memory (tests, fuzzing).
@@ -227,7 +233,15 @@ impl CaptureReader {
     }
 
     /// Reads a capture from any byte stream.
-    pub fn from_read(mut input: Box<dyn Read + Send>) -> Result<CaptureReader, CaptureError> {
+    pub fn from_read(input: Box<dyn Read + Send>) -> Result<CaptureReader, CaptureError> {
+        CaptureReader::from_read_with(input, GzipBound::default())
+    }
+
+    /// [`from_read`](CaptureReader::from_read) with a bound on how far gzip may expand.
+    pub fn from_read_with(
+        mut input: Box<dyn Read + Send>,
+        bound: GzipBound,
+    ) -> Result<CaptureReader, CaptureError> {
         let mut magic = [0u8; 8];
         let got = read_up_to(&mut input, &mut magic)?;
         let head = magic.get(..got).unwrap_or(&[]);
@@ -236,7 +250,7 @@ impl CaptureReader {
             let count = Arc::new(AtomicU64::new(0));
             let counted = CountingReader::new(rest, Arc::clone(&count));
             let gz = flate2::read::MultiGzDecoder::new(counted);
-            let src = ByteSource::new(Box::new(gz), Some(count));
+            let src = ByteSource::new(Box::new(gz), Some(count)).with_bound(bound);
             return CaptureReader::start(src, true);
         }
         CaptureReader::start(ByteSource::new(rest, None), false)
@@ -343,8 +357,27 @@ impl CaptureReader {
             }
             Step::End(note) => {
                 self.done = true;
-                if let Some(note) = note {
+                // A record cut by the gzip bound is the bound's doing, said below.
+                if let Some(note) = note.filter(|_| self.src.expanded().is_none()) {
                     self.notes.push(note);
+                }
+                if let Some(x) = self.src.expanded() {
+                    self.notes.push(Note {
+                        frame: None,
+                        offset: Some(x.decompressed),
+                        message: format!(
+                            "the gzip stream expanded to {} bytes from {} compressed bytes, beyond \
+                             the bound of {} times (past the first {} MiB) that keeps a \
+                             decompression bomb from running for hours: reading stopped there; \
+                             analysed the {} frames before it (--gzip-ratio raises the bound, 0 \
+                             lifts it)",
+                            x.decompressed,
+                            x.compressed,
+                            x.bound.ratio,
+                            x.bound.free >> 20,
+                            self.frames
+                        ),
+                    });
                 }
                 if let Some(d) = self.src.damage() {
                     let at = d

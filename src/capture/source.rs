@@ -9,6 +9,12 @@
 //! Gzip-compressed files are decompressed on the fly into the same buffer. A damaged or cut-off
 //! compressed stream ends the input early; the damage is kept as a note for the reader to turn
 //! into a warning, so everything before it is still analysed.
+//!
+//! A compressed stream may also expand without end: gzip reaches about 1,000 to 1 on runs of
+//! equal bytes, so 10 MB can hold 10 GiB and take minutes to read. [`GzipBound`] stops a
+//! stream that has expanded more than a ratio of what was read (100 by default, past the
+//! first 256 MiB): captures compress 1.1 to 10 times, a bomb a hundred times more. The
+//! reader says where it stopped, and the bound can be raised or lifted.
 
 use std::io::{self, Read};
 use std::sync::Arc;
@@ -38,6 +44,56 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
+/// How far a compressed stream may expand: at most `ratio` times the compressed bytes read,
+/// beyond the first `free` bytes; `ratio` 0 means no bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GzipBound {
+    pub ratio: u64,
+    /// Decompressed bytes always allowed, whatever the ratio (default [`GzipBound::FREE`]).
+    pub free: u64,
+}
+
+impl GzipBound {
+    /// The default for `free`: 256 MiB.
+    pub const FREE: u64 = 256 << 20;
+    /// The default ratio.
+    pub const DEFAULT_RATIO: u64 = 100;
+
+    /// The default bound with this ratio.
+    pub fn ratio(ratio: u64) -> GzipBound {
+        GzipBound {
+            ratio,
+            ..GzipBound::default()
+        }
+    }
+
+    /// Whether `decompressed` bytes out of `compressed` are beyond the bound.
+    pub fn exceeded(self, decompressed: u64, compressed: u64) -> bool {
+        self.ratio > 0
+            && decompressed
+                > self
+                    .free
+                    .saturating_add(self.ratio.saturating_mul(compressed))
+    }
+}
+
+impl Default for GzipBound {
+    fn default() -> GzipBound {
+        GzipBound {
+            ratio: Self::DEFAULT_RATIO,
+            free: Self::FREE,
+        }
+    }
+}
+
+/// Where a compressed stream was stopped because it expanded beyond its [`GzipBound`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Expanded {
+    pub decompressed: u64,
+    pub compressed: u64,
+    pub bound: GzipBound,
+}
+
 /// Where the input stopped early because the compressed stream was damaged.
 #[derive(Debug, Clone)]
 pub(crate) struct StreamDamage {
@@ -61,6 +117,8 @@ pub(crate) struct ByteSource {
     /// Set for compressed inputs: counts compressed bytes read.
     compressed_count: Option<Arc<AtomicU64>>,
     damage: Option<StreamDamage>,
+    bound: GzipBound,
+    expanded: Option<Expanded>,
 }
 
 impl ByteSource {
@@ -77,7 +135,20 @@ impl ByteSource {
             eof: false,
             compressed_count,
             damage: None,
+            bound: GzipBound::default(),
+            expanded: None,
         }
+    }
+
+    /// Sets how far a compressed stream may expand.
+    pub(crate) fn with_bound(mut self, bound: GzipBound) -> Self {
+        self.bound = bound;
+        self
+    }
+
+    /// Set when a compressed stream was stopped at its bound.
+    pub(crate) fn expanded(&self) -> Option<Expanded> {
+        self.expanded
     }
 
     /// Offset in the decompressed input of the next unconsumed byte.
@@ -121,7 +192,10 @@ impl ByteSource {
             };
             match self.inner.read(dst) {
                 Ok(0) => self.eof = true,
-                Ok(k) => self.end += k,
+                Ok(k) => {
+                    self.end += k;
+                    self.check_expansion();
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if self.compressed_count.is_some() && is_stream_damage(&e) => {
                     self.eof = true;
@@ -138,6 +212,22 @@ impl ByteSource {
             }
         }
         Ok(())
+    }
+
+    fn check_expansion(&mut self) {
+        let Some(count) = &self.compressed_count else {
+            return;
+        };
+        let decompressed = self.offset + self.end as u64;
+        let compressed = count.load(Ordering::Relaxed);
+        if self.bound.exceeded(decompressed, compressed) {
+            self.eof = true;
+            self.expanded = Some(Expanded {
+                decompressed,
+                compressed,
+                bound: self.bound,
+            });
+        }
     }
 
     /// Marks `n` buffered bytes as used.
@@ -200,6 +290,16 @@ mod tests {
             assert_eq!(src.offset(), seen.len() as u64);
         }
         assert_eq!(seen, data);
+    }
+
+    #[test]
+    fn the_gzip_bound_allows_a_free_start_then_a_ratio() {
+        let b = GzipBound::default();
+        assert!(!b.exceeded(GzipBound::FREE, 0));
+        assert!(b.exceeded(GzipBound::FREE + 1, 0));
+        assert!(!b.exceeded(GzipBound::FREE + 100 * 1000, 1000));
+        assert!(b.exceeded(GzipBound::FREE + 100 * 1000 + 1, 1000));
+        assert!(!GzipBound::ratio(0).exceeded(u64::MAX, 0));
     }
 
     #[test]
