@@ -350,6 +350,8 @@ impl Analyzer {
         }
         let start = self.start();
         let overflow = self.table.overflow;
+        let flows_retired = RetiredFlows::from_overflow(overflow, self.limits.max_flows);
+        notes.extend(flows_retired.map(|r| r.note()));
         let flows = self.table.finish();
         let refs: Vec<&Flow<FlowDecoder>> = flows.iter().map(|f| &**f).collect();
         let flow_reports = flow_reports(&refs, &self.opts, start);
@@ -388,7 +390,7 @@ impl Analyzer {
             first_time: self.first.map(Timestamp::as_secs_f64),
             last_time: self.first.map(|_| self.last.as_secs_f64()),
             flows: flow_reports,
-            flows_retired: RetiredFlows::from_overflow(overflow, self.limits.max_flows),
+            flows_retired,
             summary: glasnost.as_ref().map(|g| g.verdicts.summary.clone()),
             tests,
             glasnost,

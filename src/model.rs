@@ -126,12 +126,23 @@ impl CaptureReport {
     }
 }
 
+/// Connections retired to keep the flow table within its bound: counted, not listed.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct RetiredFlows {
     pub flows: u64,
     pub never_established: u64,
+    /// Packets and payload bytes of the retired connections (those after retirement
+    /// included): in no listed flow.
     pub packets: u64,
     pub payload_bytes: u64,
+    /// Of those, the packets (and payload bytes) that came after their connection was
+    /// retired: counted to it, never taken for new flows.
+    pub packets_after: u64,
+    pub payload_after: u64,
+    /// Retired connections no longer remembered (bounded memory), and flows that opened
+    /// mid-stream after that (some may be later packets of a forgotten connection).
+    pub forgotten: u64,
+    pub opened_after_forgetting: u64,
     /// The bound that was hit.
     pub max_flows: usize,
 }
@@ -143,8 +154,40 @@ impl RetiredFlows {
             never_established: o.never_established,
             packets: o.packets,
             payload_bytes: o.payload_bytes,
+            packets_after: o.packets_after,
+            payload_after: o.payload_after,
+            forgotten: o.forgotten,
+            opened_after_forgetting: o.opened_after_forgetting,
             max_flows,
         })
+    }
+
+    /// What the retirement did to the numbers, as a note (every format carries it).
+    pub fn note(&self) -> Note {
+        let mut message = format!(
+            "flow table limit {} reached: {} connections ({} never established) were retired \
+             and counted, not listed; their {} packets ({} payload bytes, {} packets of them \
+             after retirement, counted to their connection and never taken for new flows) are \
+             in no flow, nor in the kinds, resets and tests (--max-flows raises the limit)",
+            self.max_flows,
+            self.flows,
+            self.never_established,
+            self.packets,
+            self.payload_bytes,
+            self.packets_after
+        );
+        if self.forgotten > 0 {
+            message.push_str(&format!(
+                "; {} retired connections were forgotten to bound memory, and {} flows opened \
+                 mid-stream after that (some may be later packets of forgotten ones)",
+                self.forgotten, self.opened_after_forgetting
+            ));
+        }
+        Note {
+            frame: None,
+            offset: None,
+            message,
+        }
     }
 }
 

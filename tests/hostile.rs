@@ -1346,6 +1346,117 @@ fn a_syn_flood_beyond_the_flow_bound_retires_flows_and_counts_them() {
     assert!(r.text.contains("flow table limit 100 reached"));
 }
 
+/// `n` connections open at once: every handshake, then each one's request, each one's
+/// answer, then every close, interleaved across the connections.
+fn concurrent_pcap(n: u16) -> Vec<u8> {
+    let mut convs: Vec<Conv> = (0..n)
+        .map(|i| {
+            let c = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)), 10_000 + i);
+            let mut conv = Conv::new(c, server());
+            conv.client_seq = 1000 + u32::from(i) * 7919;
+            conv
+        })
+        .collect();
+    let mut recs = Vec::new();
+    let mut t = T0;
+    // Round by round, every connection plays its next step.
+    for round in 0..4 {
+        for c in convs.iter_mut() {
+            let before = c.packets.len();
+            match round {
+                0 => c.handshake(),
+                1 => c.data(Side::Client, b"GET"),
+                2 => c.data(Side::Server, &[9; 500]),
+                _ => c.close(),
+            };
+            for p in &c.packets[before..] {
+                let mut r = p.record(LinkType::ETHERNET, None);
+                r.ts = Timestamp(t);
+                t += 1000;
+                recs.push(r);
+            }
+        }
+    }
+    pcap_of(&recs, PcapOpts::default())
+}
+
+/// The flow-table bound never invents flows: connections retired while open are remembered,
+/// and their later packets are counted to them instead of opening flows with guessed roles.
+#[test]
+fn retiring_open_connections_never_turns_their_later_packets_into_new_flows() {
+    let opts = Options {
+        max_flows: 100,
+        ..Options::default()
+    };
+    let r = analyze_with("concurrent", concurrent_pcap(250), opts);
+    let retired = r.flows_retired.expect("flows_retired");
+    assert_eq!(retired.flows + r.flows.len() as u64, 250, "{retired:?}");
+    assert_eq!(retired.never_established, 0, "{retired:?}");
+    assert!(
+        r.flows.iter().all(|f| f.roles == "syn"),
+        "a flow with guessed roles"
+    );
+    assert!(
+        r.flows
+            .iter()
+            .all(|f| f.bytes_up == 3 && f.bytes_down == 500)
+    );
+    // Every packet is in a listed flow or counted to a retired one.
+    let listed: u64 = r.flows.iter().map(|f| f.packets_up + f.packets_down).sum();
+    assert_eq!(listed + retired.packets, r.tcp_segments);
+    assert!(
+        retired.packets_after > 0 && retired.forgotten == 0,
+        "{retired:?}"
+    );
+    // Said in every format: the note (text, JSON, the captures table's notes) and the
+    // captures table's own columns.
+    let n = note(&r, "flow table limit 100 reached");
+    assert!(n.message.contains("never taken for new flows"), "{n}");
+    assert!(r.text.contains("flow table limit 100 reached"));
+    let mut csv = bttrace::report::csv::CapturesCsv::new(Vec::new()).unwrap();
+    csv.capture(&r).unwrap();
+    let csv = String::from_utf8(csv.into_inner().unwrap()).unwrap();
+    let mut rdr = csv::Reader::from_reader(csv.as_bytes());
+    let head = rdr.headers().unwrap().clone();
+    let row = rdr.records().next().unwrap().unwrap();
+    let col = |name: &str| &row[head.iter().position(|h| h == name).unwrap()];
+    assert_eq!(col("flows_retired"), retired.flows.to_string());
+    assert_eq!(col("retired_packets"), retired.packets.to_string());
+    assert!(col("notes").contains("flow table limit 100 reached"));
+}
+
+/// A new connection on the 4-tuple of a retired one is a new flow, as on a live one.
+#[test]
+fn a_new_syn_on_a_retired_four_tuple_is_a_new_connection() {
+    let mut recs: Vec<Record> = Vec::new();
+    for i in 0..20u32 {
+        let src = SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::new(198, 51, 100, 2)),
+            20_000 + i as u16,
+        );
+        recs.push(syn(src, server(), 1000 + i, T0 + i64::from(i) * 1000));
+    }
+    // The first 4-tuple again, a new ISN: a new connection; then its retransmission.
+    let first = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 2)), 20_000);
+    recs.push(syn(first, server(), 777_777, T0 + 100_000));
+    recs.push(syn(first, server(), 777_777, T0 + 200_000));
+    let opts = Options {
+        max_flows: 8,
+        ..Options::default()
+    };
+    let r = analyze_with("reopened", pcap_of(&recs, PcapOpts::default()), opts);
+    let retired = r.flows_retired.expect("flows_retired");
+    let reopened: Vec<_> = r
+        .flows
+        .iter()
+        .filter(|f| f.client == first.to_string())
+        .collect();
+    assert_eq!(reopened.len(), 1, "{:?}", r.flows.len());
+    assert_eq!(reopened[0].instance, 1);
+    assert_eq!(reopened[0].packets_up, 2);
+    assert_eq!(retired.flows + r.flows.len() as u64, 21);
+}
+
 /// Regression (fixed in ef12415); the bug was: rst::capture_contexts (src/rst/mod.rs)
 /// compares every flow with every other flow, calling FlowDecoder::kind() each time:
 /// O(flows^2). 30,000 SYNs take 6 s in release, 100,000 take 2-5 min; a capture at the --max-

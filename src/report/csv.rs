@@ -307,7 +307,7 @@ fn rst_rows(r: &CaptureReport, out: &mut Vec<Vec<String>>) {
 
 /// Columns of the captures table, in order: one row per capture, with its metadata and the
 /// study's summary row.
-pub const CAPTURE_COLUMNS: [&str; 35] = [
+pub const CAPTURE_COLUMNS: [&str; 38] = [
     "capture",
     "error",
     "format",
@@ -316,6 +316,9 @@ pub const CAPTURE_COLUMNS: [&str; 35] = [
     "tcp_segments",
     "skipped_frames",
     "flows",
+    "flows_retired",
+    "retired_packets",
+    "retired_payload_bytes",
     "tests",
     "first_time",
     "last_time",
@@ -367,6 +370,9 @@ fn capture_record(r: &CaptureReport) -> Vec<String> {
         r.tcp_segments.to_string(),
         r.skipped_total().to_string(),
         r.flows.len().to_string(),
+        r.flows_retired.map_or(0, |o| o.flows).to_string(),
+        r.flows_retired.map_or(0, |o| o.packets).to_string(),
+        r.flows_retired.map_or(0, |o| o.payload_bytes).to_string(),
         r.tests.len().to_string(),
         opt(r.first_time.map(|t| format!("{t:.6}"))),
         opt(r.last_time.map(|t| format!("{t:.6}"))),

@@ -72,12 +72,6 @@ pub fn capture_notes(r: &CaptureReport) -> Vec<String> {
     for n in &r.notes {
         lines.push(format!("note: {n}"));
     }
-    if let Some(o) = &r.flows_retired {
-        lines.push(format!(
-            "note: flow table limit {} reached: {} flows ({} never established, {} packets) were counted but not listed",
-            o.max_flows, o.flows, o.never_established, o.packets
-        ));
-    }
     lines
 }
 
