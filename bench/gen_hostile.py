@@ -25,6 +25,21 @@ Cases (python3 only, no dependencies; deterministic: the same arguments give the
                  (each flow stays within the 256 KiB / 512-piece per-direction bound).
   text-flows     2,000 flows (x SCALE), each sending 64 KiB of 100-byte text lines (the most
                  a direction keeps as text), interleaved so that all of them are open at once.
+  swapped-blocks a 20 MB BitTorrent download (1,280 pieces of 16 KiB, 1448-byte segments)
+                 whose 290 kB blocks (200 segments) arrive swapped in pairs, every byte
+                 captured; the receiver acknowledges what it holds in order.
+  two-queues     the same download captured on two queues written one after the other:
+                 segments and their ACKs alternate between the queues, each queue's packets
+                 keep their times, the second queue's are written after the first's.
+  concurrent     250,000 connections (x SCALE) open at once: every handshake completes,
+                 then each moves a request and an answer, then closes; more connections than
+                 the default flow-table bound (100,000).
+  ts-outlier     one 10 s transfer (1,000 segments, 1 Mbit/s) whose 500th segment carries a
+                 timestamp 79 years later (one corrupted record).
+  long-flow      one connection with two data segments 10 days apart (its goodput series
+                 reaches the per-flow bin bound; the shared budget is nowhere near).
+  rst-storm      one connection, then 100,000 RSTs (x SCALE) from the server with rising
+                 sequence numbers.
 
 All payload bytes are a function of their stream offset, so overlapping copies agree.
 """
@@ -257,6 +272,140 @@ def text_flows(w, scale):
             f.data(k * MSS, MSS)
 
 
+def bt_download_parts():
+    hs, prefix, period = bt_stream_parts()
+    pieces = 1280
+    total = len(prefix) + pieces * len(period)
+    return hs, prefix, period, total
+
+
+def bt_download_schedule(swap_block):
+    """Segment numbers of the download in the order they arrive: blocks of `swap_block`
+    segments swapped in pairs (0 for no swapping)."""
+    _, _, _, total = bt_download_parts()
+    nseg = (total + MSS - 1) // MSS
+    segs = list(range(nseg))
+    if swap_block:
+        out = []
+        for start in range(0, nseg, 2 * swap_block):
+            a = segs[start:start + swap_block]
+            b = segs[start + swap_block:start + 2 * swap_block]
+            out += b + a
+        segs = out
+    return segs, total
+
+
+def download_packets(f, segs, total, csent):
+    """(data args, ack args) pairs of the download: each data segment and the client's
+    cumulative ACK of the bytes it then holds in order."""
+    held = set()
+    contiguous = 0
+    nseg = (total + MSS - 1) // MSS
+    for k in segs:
+        o = k * MSS
+        n = min(MSS, total - o)
+        held.add(k)
+        while contiguous < nseg and contiguous in held:
+            contiguous += 1
+        acked = min(contiguous * MSS, total)
+        yield ((f.s, f.c, f.sp, f.cp, f.siss + 1 + o, f.ciss + 1 + csent, ACK | PSH,
+                f.stream(o, n)),
+               (f.c, f.s, f.cp, f.sp, f.ciss + 1 + csent, f.siss + 1 + acked, ACK))
+
+
+def start_download(w):
+    hs, prefix, period, total = bt_download_parts()
+    f = Flow(w, 0, prefix, period)
+    f.handshake()
+    request = struct.pack(">IB", 1, 2) + struct.pack(">IBIII", 13, 6, 0, 0, 16384)
+    cmsg = hs + request
+    w.packet(f.c, f.s, f.cp, f.sp, f.ciss + 1, f.siss + 1, ACK | PSH, cmsg)
+    return f, len(cmsg), total
+
+
+def end_download(w, f, csent, total):
+    w.packet(f.s, f.c, f.sp, f.cp, f.siss + 1 + total, f.ciss + 1 + csent, FIN | ACK)
+    w.packet(f.c, f.s, f.cp, f.sp, f.ciss + 1 + csent, f.siss + 2 + total, FIN | ACK)
+    w.packet(f.s, f.c, f.sp, f.cp, f.siss + 2 + total, f.ciss + 2 + csent, ACK)
+
+
+def swapped_blocks(w, scale):
+    f, csent, total = start_download(w)
+    segs, _ = bt_download_schedule(200)
+    for data, ack in download_packets(f, segs, total, csent):
+        w.packet(*data)
+        w.packet(*ack)
+    end_download(w, f, csent, total)
+
+
+def two_queues(w, scale):
+    f, csent, total = start_download(w)
+    segs, _ = bt_download_schedule(0)
+    t0 = w.usec
+    queues = ([], [])
+    for i, (data, ack) in enumerate(download_packets(f, segs, total, csent)):
+        q = queues[i % 2]
+        q.append((t0 + 20 * i + 10, data))
+        q.append((t0 + 20 * i + 20, ack))
+    for q in queues:
+        for usec, args in q:
+            w.usec = usec - 10
+            w.packet(*args)
+    w.usec = t0 + 20 * len(segs)
+    end_download(w, f, csent, total)
+
+
+def concurrent(w, scale):
+    n = int(250_000 * scale)
+    flows = [Flow(w, i) for i in range(n)]
+    for f in flows:
+        f.handshake()
+    for f in flows:
+        w.packet(f.c, f.s, f.cp, f.sp, f.ciss + 1, f.siss + 1, ACK | PSH, f.stream(0, 100))
+    for f in flows:
+        f.w.packet(f.s, f.c, f.sp, f.cp, f.siss + 1, f.ciss + 101, ACK | PSH, f.stream(0, 1000))
+    for f in flows:
+        w.packet(f.c, f.s, f.cp, f.sp, f.ciss + 101, f.siss + 1001, FIN | ACK)
+        w.packet(f.s, f.c, f.sp, f.cp, f.siss + 1001, f.ciss + 102, FIN | ACK)
+        w.packet(f.c, f.s, f.cp, f.sp, f.ciss + 102, f.siss + 1002, ACK)
+
+
+def ts_outlier(w, scale):
+    f = Flow(w, 0)
+    f.handshake()
+    for k in range(1000):
+        w.usec = 10_000 * (k + 1) - 10
+        if k == 500:
+            saved = w.usec
+            w.usec += 79 * 365 * 86400 * 1_000_000
+            f.data(k * MSS, MSS)
+            w.usec = saved
+        else:
+            f.data(k * MSS, MSS)
+        f.ack((k + 1) * MSS)
+    f.fin(1000 * MSS)
+
+
+def long_flow(w, scale):
+    f = Flow(w, 0)
+    f.handshake()
+    f.data(0, MSS)
+    f.ack(MSS)
+    w.usec += 10 * 86400 * 1_000_000
+    f.data(MSS, MSS)
+    f.ack(2 * MSS)
+    f.fin(2 * MSS)
+
+
+def rst_storm(w, scale):
+    f = Flow(w, 0)
+    f.handshake()
+    f.data(0, MSS)
+    f.ack(MSS)
+    for k in range(int(100_000 * scale)):
+        w.packet(f.s, f.c, f.sp, f.cp, f.siss + 1 + MSS + 1000 * k, 0, RST)
+
+
 CASES = {
     "syn-flood": syn_flood,
     "syn-reuse": syn_reuse,
@@ -265,6 +414,12 @@ CASES = {
     "ooo-flows": ooo_flows,
     "sparse-series": sparse_series,
     "text-flows": text_flows,
+    "swapped-blocks": swapped_blocks,
+    "two-queues": two_queues,
+    "concurrent": concurrent,
+    "ts-outlier": ts_outlier,
+    "long-flow": long_flow,
+    "rst-storm": rst_storm,
 }
 
 

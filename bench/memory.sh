@@ -23,13 +23,18 @@
 #   series-20k/40k 20,000 / 40,000 flows of two 1-byte packets 409.5 s apart (each flow's
 #                  goodput series at its 4,096-bin bound)
 #   text-2k/4k     2,000 / 4,000 flows each sending 64 KiB of text lines
+#   concurrent-250k/500k  250,000 / 500,000 connections open at once, every handshake
+#                  complete (beyond the 100,000-flow bound: retired connections are
+#                  remembered, their later packets counted to them)
+#   swapped        a 20 MB download whose 290 kB blocks arrive swapped in pairs
+#   two-queues     the same download captured on two queues written one after the other
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 OUT=${1:-/tmp/bttrace-memory}
 BIN=$ROOT/target/release/bttrace
-ALL="syn-flood syn-reuse reorder bulk-x1 bulk-x2 bulk-x4 ooo-2k ooo-4k series-20k series-40k text-2k text-4k"
+ALL="syn-flood syn-reuse reorder bulk-x1 bulk-x2 bulk-x4 ooo-2k ooo-4k series-20k series-40k text-2k text-4k concurrent-250k concurrent-500k swapped two-queues"
 CASES=${CASES:-$ALL}
 mkdir -p "$OUT"
 
@@ -60,6 +65,10 @@ declare -A GEN=(
     [series-40k]="sparse-series 2"
     [text-2k]="text-flows 1"
     [text-4k]="text-flows 2"
+    [concurrent-250k]="concurrent 1"
+    [concurrent-500k]="concurrent 2"
+    [swapped]="swapped-blocks 1"
+    [two-queues]="two-queues 1"
 )
 # case -> the README's bound for it ("Bounds")
 declare -A BOUND=(
@@ -75,6 +84,10 @@ declare -A BOUND=(
     [series-40k]="4096 bins per direction per flow, 16 MiB for all flows"
     [text-2k]="64 KiB of text per direction, 16 MiB for all flows"
     [text-4k]="64 KiB of text per direction, 16 MiB for all flows"
+    [concurrent-250k]="<= 100,000 flows kept; retired connections remembered in 16 B each"
+    [concurrent-500k]="<= 100,000 flows kept; retired connections remembered in 16 B each"
+    [swapped]="out-of-order buffer per direction and 32 MiB for all flows"
+    [two-queues]="out-of-order buffer per direction and 32 MiB for all flows"
 )
 
 rows=()

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::btparse::{self, FlowDecoder};
-use crate::capture::{CaptureInfo, CaptureReader, Frame, Note, Timestamp};
+use crate::capture::{CaptureInfo, CaptureReader, Frame, GzipBound, Note, Timestamp};
 use crate::flows::{Flow, FlowTable, Limits, PacketRef, TableLimits};
 use crate::glasnost;
 use crate::model::{CaptureReport, FlowJudgement, FlowReport, RetiredFlows, Tally};
@@ -25,6 +25,8 @@ pub struct Options {
     pub messages: bool,
     /// Where the captures were taken, when the user says so.
     pub vantage: VantageSetting,
+    /// How far a gzip-compressed capture may expand (default 100 times, past 256 MiB).
+    pub gzip: GzipBound,
 }
 
 impl Default for Options {
@@ -35,6 +37,7 @@ impl Default for Options {
             reassembly: Limits::default(),
             messages: false,
             vantage: VantageSetting::Auto,
+            gzip: GzipBound::default(),
         }
     }
 }
@@ -43,7 +46,7 @@ impl Default for Options {
 /// `error` says why.
 pub fn analyze_file(path: &Path, opts: &Options) -> CaptureReport {
     let name = path.display().to_string();
-    match CaptureReader::open(path) {
+    match CaptureReader::open_with(path, opts.gzip) {
         Ok(reader) => analyze_reader(name, reader, opts),
         Err(e) => CaptureReport::failed(name, e.to_string()),
     }
@@ -51,7 +54,7 @@ pub fn analyze_file(path: &Path, opts: &Options) -> CaptureReport {
 
 /// Analyses a capture held in memory (tests, fuzzing).
 pub fn analyze_bytes(name: &str, bytes: Vec<u8>, opts: &Options) -> CaptureReport {
-    match CaptureReader::from_bytes(bytes) {
+    match CaptureReader::from_read_with(Box::new(std::io::Cursor::new(bytes)), opts.gzip) {
         Ok(reader) => analyze_reader(name.to_string(), reader, opts),
         Err(e) => CaptureReport::failed(name.to_string(), e.to_string()),
     }
@@ -93,6 +96,64 @@ pub struct Analyzer {
     first: Option<Timestamp>,
     last: Timestamp,
     backwards: Tally,
+    clock: Clock,
+}
+
+/// A frame whose time lies more than this (a day) from the frame before it is suspect.
+const TIME_JUMP_NS: i64 = 86_400 * 1_000_000_000;
+
+/// Tells a damaged timestamp from a clock that stepped. A frame more than [`TIME_JUMP_NS`]
+/// from the time before it is held back (copied: it is rare) until the next frame says which
+/// it was: if that one is near the time before, the jump was one damaged record
+/// (`timestamp_outlier`, an anomaly), analysed at the time before it; if it is near the
+/// jumped time, the capture's clock stepped, and both are analysed as they stand.
+#[derive(Debug, Default)]
+struct Clock {
+    /// The time of the last frame taken as it stands.
+    trusted: Option<Timestamp>,
+    /// A frame that jumped, waiting for the next one.
+    held: Option<HeldFrame>,
+    outliers: Tally,
+    steps: Tally,
+    largest_step_ns: i64,
+}
+
+#[derive(Debug)]
+struct HeldFrame {
+    index: u64,
+    ts: Timestamp,
+    link: crate::capture::LinkType,
+    data: Vec<u8>,
+    wire_len: u32,
+    offset: u64,
+}
+
+impl HeldFrame {
+    fn of(f: &Frame<'_>) -> HeldFrame {
+        HeldFrame {
+            index: f.index,
+            ts: f.ts,
+            link: f.link,
+            data: f.data.to_vec(),
+            wire_len: f.wire_len,
+            offset: f.offset,
+        }
+    }
+
+    fn frame(&self) -> Frame<'_> {
+        Frame {
+            index: self.index,
+            ts: self.ts,
+            link: self.link,
+            data: &self.data,
+            wire_len: self.wire_len,
+            offset: self.offset,
+        }
+    }
+}
+
+fn near(a: Timestamp, b: Timestamp) -> bool {
+    a.nanos_since(b).unsigned_abs() <= TIME_JUMP_NS as u64
 }
 
 impl Analyzer {
@@ -118,17 +179,60 @@ impl Analyzer {
             first: None,
             last: Timestamp(i64::MIN),
             backwards: Tally::default(),
+            clock: Clock::default(),
         }
     }
 
     /// Takes the next frame, in capture order.
     pub fn frame(&mut self, frame: &Frame<'_>) {
         self.frames += 1;
-        self.first.get_or_insert(frame.ts);
-        if frame.ts < self.last {
+        match self.clock.trusted {
+            Some(t) if self.clock.held.is_none() && near(frame.ts, t) => {
+                self.clock.trusted = Some(frame.ts);
+                self.take(frame, frame.ts);
+            }
+            None => {
+                self.clock.trusted = Some(frame.ts);
+                self.take(frame, frame.ts);
+            }
+            Some(t) => self.frame_after_jump(frame, t),
+        }
+    }
+
+    /// A frame far from the trusted time, or the frame after one.
+    fn frame_after_jump(&mut self, frame: &Frame<'_>, trusted: Timestamp) {
+        let Some(held) = self.clock.held.take() else {
+            self.clock.held = Some(HeldFrame::of(frame));
+            return;
+        };
+        if near(frame.ts, held.ts) && !near(frame.ts, trusted) {
+            // The clock stepped: the held frame was right.
+            self.clock.steps.add(held.index);
+            let step = held.ts.nanos_since(trusted).saturating_abs();
+            self.clock.largest_step_ns = self.clock.largest_step_ns.max(step);
+            self.take(&held.frame(), held.ts);
+            self.clock.trusted = Some(frame.ts);
+            self.take(frame, frame.ts);
+            return;
+        }
+        // One damaged timestamp: the held frame is analysed at the time before it.
+        self.clock.outliers.add(held.index);
+        self.take(&held.frame(), trusted);
+        if near(frame.ts, trusted) {
+            self.clock.trusted = Some(frame.ts);
+            self.take(frame, frame.ts);
+        } else {
+            self.clock.held = Some(HeldFrame::of(frame));
+        }
+    }
+
+    /// Analyses a frame at time `ts`.
+    fn take(&mut self, frame: &Frame<'_>, ts: Timestamp) {
+        self.first.get_or_insert(ts);
+        if ts < self.last {
             self.backwards.add(frame.index);
         }
-        self.last = self.last.max(frame.ts);
+        self.last = self.last.max(ts);
         match wire::decode(frame) {
             Ok(seg) => {
                 self.tcp_segments += 1;
@@ -141,7 +245,7 @@ impl Analyzer {
                     &seg,
                     PacketRef {
                         frame: frame.index,
-                        ts: frame.ts,
+                        ts,
                     },
                 );
             }
@@ -170,12 +274,18 @@ impl Analyzer {
 
     /// Ends the capture: flushes every flow and builds the report.
     pub fn finish(
-        self,
+        mut self,
         path: String,
         info: Option<CaptureInfo>,
         mut notes: Vec<Note>,
         error: Option<String>,
     ) -> CaptureReport {
+        if let (Some(held), Some(t)) = (self.clock.held.take(), self.clock.trusted) {
+            // The last frame jumped and nothing came after it to say it was a clock step.
+            self.clock.outliers.add(held.index);
+            self.take(&held.frame(), t);
+        }
+        notes.extend(self.clock.notes());
         if self.backwards.count > 0 {
             notes.push(Note {
                 frame: Some(self.backwards.first_frame),
@@ -240,6 +350,8 @@ impl Analyzer {
         }
         let start = self.start();
         let overflow = self.table.overflow;
+        let flows_retired = RetiredFlows::from_overflow(overflow, self.limits.max_flows);
+        notes.extend(flows_retired.map(|r| r.note()));
         let flows = self.table.finish();
         let refs: Vec<&Flow<FlowDecoder>> = flows.iter().map(|f| &**f).collect();
         let flow_reports = flow_reports(&refs, &self.opts, start);
@@ -270,18 +382,53 @@ impl Analyzer {
             anomalies: Anomaly::ALL
                 .iter()
                 .zip(self.anomalies)
-                .filter(|(_, t)| t.count > 0)
                 .map(|(a, t)| (a.code(), t))
+                .chain([(TIMESTAMP_OUTLIER, self.clock.outliers)])
+                .filter(|(_, t)| t.count > 0)
                 .collect(),
             notes,
             first_time: self.first.map(Timestamp::as_secs_f64),
             last_time: self.first.map(|_| self.last.as_secs_f64()),
             flows: flow_reports,
-            flows_retired: RetiredFlows::from_overflow(overflow, self.limits.max_flows),
+            flows_retired,
             summary: glasnost.as_ref().map(|g| g.verdicts.summary.clone()),
             tests,
             glasnost,
         }
+    }
+}
+
+/// The anomaly code of a frame whose timestamp lies far from its neighbours.
+pub const TIMESTAMP_OUTLIER: &str = "timestamp_outlier";
+
+impl Clock {
+    fn notes(&self) -> Vec<Note> {
+        let mut notes = Vec::new();
+        if self.outliers.count > 0 {
+            notes.push(Note {
+                frame: Some(self.outliers.first_frame),
+                offset: None,
+                message: format!(
+                    "{} frames carry a timestamp more than a day from the frames around them \
+                     (a damaged record): each was analysed at the time of the frame before it \
+                     (anomaly {TIMESTAMP_OUTLIER})",
+                    self.outliers.count
+                ),
+            });
+        }
+        if self.steps.count > 0 {
+            notes.push(Note {
+                frame: Some(self.steps.first_frame),
+                offset: None,
+                message: format!(
+                    "capture time jumps {} times by more than a day and stays there (a clock \
+                     step; the largest {:.0} s): intervals span the jump",
+                    self.steps.count,
+                    self.largest_step_ns as f64 / 1e9
+                ),
+            });
+        }
+        notes
     }
 }
 

@@ -13,8 +13,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::analyze::Options;
 use crate::batch;
-use crate::capture::walk_inputs;
+use crate::capture::{GzipBound, walk_inputs};
 use crate::model::CaptureReport;
+use crate::output::{self, say, say_more};
 use crate::report::{
     csv::{CaptureTable, CapturesCsv, FlowsCsv, RstsCsv, TestsCsv},
     json::JsonWriter,
@@ -126,6 +127,10 @@ struct ReportArgs {
     /// Worker threads (0: one per core).
     #[arg(short = 'j', long, default_value_t = 0, value_name = "N")]
     threads: usize,
+    /// Stop reading a gzip-compressed capture that expands more than N times its compressed
+    /// size (past its first 256 MiB); 0 for no bound.
+    #[arg(long, default_value_t = GzipBound::DEFAULT_RATIO, value_name = "N")]
+    gzip_ratio: u64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -205,6 +210,10 @@ struct AnalyzeArgs {
     /// BitTorrent against TCP, resets, flows) into this directory.
     #[arg(long, value_name = "DIR")]
     html: Option<PathBuf>,
+    /// Stop reading a gzip-compressed capture that expands more than N times its compressed
+    /// size (past its first 256 MiB); 0 for no bound.
+    #[arg(long, default_value_t = GzipBound::DEFAULT_RATIO, value_name = "N")]
+    gzip_ratio: u64,
 }
 
 fn parse_vantage(s: &str) -> Result<VantageSetting, String> {
@@ -221,11 +230,15 @@ fn parse_vantage(s: &str) -> Result<VantageSetting, String> {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = output::stdout_open() {
+        say(e);
+        return ExitCode::from(2);
+    }
     match cli.command {
         Command::Compare(args) => match compare(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("bttrace: {e}");
+                say(e);
                 ExitCode::from(1)
             }
         },
@@ -234,7 +247,7 @@ pub fn main() -> ExitCode {
             Ok(totals) if totals.failed == 0 => ExitCode::SUCCESS,
             Ok(_) => ExitCode::from(1),
             Err(e) => {
-                eprintln!("bttrace: {e}");
+                say(e);
                 ExitCode::from(2)
             }
         },
@@ -242,7 +255,7 @@ pub fn main() -> ExitCode {
             Ok(totals) if totals.failed == 0 => ExitCode::SUCCESS,
             Ok(_) => ExitCode::from(1),
             Err(e) => {
-                eprintln!("bttrace: {e}");
+                say(e);
                 ExitCode::from(2)
             }
         },
@@ -382,6 +395,7 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
         max_flows: usize::try_from(args.max_flows).unwrap_or(usize::MAX),
         messages: args.messages,
         vantage: args.vantage,
+        gzip: GzipBound::ratio(args.gzip_ratio),
         ..Options::default()
     };
     let mut tables = CsvFiles::create(
@@ -389,7 +403,7 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
         args.force,
     )?;
     let mut pages = args.html.as_deref().map(HtmlPages::new).transpose()?;
-    let mut out = Stdout::new(args.format, BufWriter::new(io::stdout().lock()))?;
+    let mut out = Stdout::new(args.format, output::stdout())?;
     let text_mode = matches!(args.format, OutputFormat::Text);
     let started = std::time::Instant::now();
     let mut frames = 0u64;
@@ -405,12 +419,12 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
     tables.finish()?;
     if args.stats {
         let peak = peak_memory_kib().map_or("unknown".to_string(), |k| format!("{k} KiB"));
-        eprintln!(
-            "bttrace: stats: {} captures ({} failed), {frames} frames in {:.3} s; peak memory {peak}",
+        say(format_args!(
+            "stats: {} captures ({} failed), {frames} frames in {:.3} s; peak memory {peak}",
             totals.analysed + totals.failed,
             totals.failed,
             started.elapsed().as_secs_f64(),
-        );
+        ));
     }
     Ok(totals)
 }
@@ -477,14 +491,14 @@ fn run_batch(
             p.clear();
         }
         if let Some(e) = &r.error {
-            eprintln!("bttrace: {}: {e}", r.path);
+            say(format_args!("{}: {e}", r.path));
             if failures.len() < FAILURES_LISTED {
                 failures.push(format!("{}: {e}", r.path));
             }
         }
         if show_notes {
             for n in &r.notes {
-                eprintln!("bttrace: warning: {}: {n}", r.path);
+                say(format_args!("warning: {}: {n}", r.path));
             }
         }
         if let Some(p) = progress.as_mut() {
@@ -497,12 +511,15 @@ fn run_batch(
     }
     let all = totals.analysed + totals.failed;
     if totals.failed > 0 && all > 1 {
-        eprintln!("bttrace: {} of {all} captures failed:", totals.failed);
+        say(format_args!("{} of {all} captures failed:", totals.failed));
         for f in &failures {
-            eprintln!("  {f}");
+            say_more(f);
         }
         if totals.failed > failures.len() {
-            eprintln!("  ... and {} more", totals.failed - failures.len());
+            say_more(format_args!(
+                "... and {} more",
+                totals.failed - failures.len()
+            ));
         }
     }
     Ok(totals)
@@ -541,11 +558,15 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
         make_dir(dir)?;
     }
     let mut agg = Aggregator::new(map, by);
-    let totals = run_batch(&args.paths, &Options::default(), args.threads, false, |r| {
+    let opts = Options {
+        gzip: GzipBound::ratio(args.gzip_ratio),
+        ..Options::default()
+    };
+    let totals = run_batch(&args.paths, &opts, args.threads, false, |r| {
         agg.add(r);
         Ok(())
     })?;
-    let mut out = BufWriter::new(io::stdout().lock());
+    let mut out = output::stdout();
     weekly::write_text(&mut out, &agg)?;
     out.flush()?;
     if let Some((speeds, days, summary)) = csv_files {
@@ -570,17 +591,14 @@ fn peak_memory_kib() -> Option<u64> {
 
 fn compare(args: &CompareArgs) -> Result<(), String> {
     let report = crate::rst::compare::compare(&args.client_capture, &args.server_capture)?;
-    let stdout = io::stdout();
-    let mut w = BufWriter::new(stdout.lock());
+    let mut w = output::stdout();
     let written = match args.format {
         CompareFormat::Json => serde_json::to_writer_pretty(&mut w, &report)
             .map_err(io::Error::other)
             .and_then(|_| writeln!(w)),
         CompareFormat::Text => text::write_compare(&mut w, &report),
     };
-    written
-        .and_then(|_| w.flush())
-        .map_err(|e| format!("cannot write the report: {e}"))
+    written.and_then(|_| w.flush()).map_err(|e| e.to_string())
 }
 
 /// What `bttrace capture` says when this build cannot capture.
@@ -597,7 +615,7 @@ fn capture(args: &CaptureArgs) -> ExitCode {
     #[cfg(not(feature = "live"))]
     {
         let _ = args;
-        eprintln!("bttrace: {NO_LIVE_CAPTURE}");
+        say(NO_LIVE_CAPTURE);
         ExitCode::from(2)
     }
 }
@@ -625,7 +643,7 @@ fn live_capture(args: &CaptureArgs) -> ExitCode {
     let (stop, cap) = match started {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("bttrace: {e}");
+            say(e);
             return ExitCode::from(2);
         }
     };
@@ -640,11 +658,11 @@ fn live_capture(args: &CaptureArgs) -> ExitCode {
         Some(d) => format!("for {} s or until Ctrl-C", d.as_secs_f64()),
         None => "until Ctrl-C".to_string(),
     };
-    eprintln!(
-        "bttrace: capturing on {} ({}), {until}",
+    say(format_args!(
+        "capturing on {} ({}), {until}",
         args.interface,
         how.join(", ")
-    );
+    ));
     let text_mode = matches!(args.format, OutputFormat::Text);
     let report = match (args.quiet, text_mode) {
         (true, _) => cap.run(&stop, None),
@@ -652,28 +670,27 @@ fn live_capture(args: &CaptureArgs) -> ExitCode {
         (false, false) => cap.run(&stop, Some(&mut io::stderr())),
     };
     if let Some(e) = &report.error {
-        eprintln!("bttrace: {}: {e}", report.path);
+        say(format_args!("{}: {e}", report.path));
     }
     if !text_mode {
         for n in &report.notes {
-            eprintln!("bttrace: warning: {}: {n}", report.path);
+            say(format_args!("warning: {}: {n}", report.path));
         }
     }
-    let written =
-        Stdout::new(args.format, BufWriter::new(io::stdout().lock())).and_then(|mut out| {
-            if let Stdout::Text(w) = &mut out {
-                if !args.quiet {
-                    writeln!(w)?;
-                }
+    let written = Stdout::new(args.format, output::stdout()).and_then(|mut out| {
+        if let Stdout::Text(w) = &mut out {
+            if !args.quiet {
+                writeln!(w)?;
             }
-            out.capture(&report)?;
-            out.finish(batch::Totals {
-                analysed: 1,
-                failed: 0,
-            })
-        });
+        }
+        out.capture(&report)?;
+        out.finish(batch::Totals {
+            analysed: 1,
+            failed: 0,
+        })
+    });
     if let Err(e) = written {
-        eprintln!("bttrace: cannot write the report: {e}");
+        say(e);
         return ExitCode::from(2);
     }
     if report.error.is_some() {

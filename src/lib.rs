@@ -20,6 +20,7 @@ pub mod glasnost;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod model;
+pub mod output;
 pub mod plot;
 pub mod report;
 pub mod rst;

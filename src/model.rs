@@ -112,10 +112,13 @@ impl CaptureReport {
     }
 
     /// When the test ran, seconds since the epoch (UTC): the file name's time (M-Lab's
-    /// one-day error corrected), else the first packet's.
+    /// one-day error corrected) where it is a plausible one
+    /// ([`plausible_time`](crate::glasnost::names::plausible_time)), else the first packet's.
     pub fn test_time(&self) -> Option<i64> {
         if let Some(n) = self.glasnost.as_ref().and_then(|g| g.name.as_ref()) {
-            return Some(n.time);
+            if crate::glasnost::names::plausible_time(n.time) {
+                return Some(n.time);
+            }
         }
         self.first_time
             .filter(|t| t.is_finite())
@@ -123,12 +126,23 @@ impl CaptureReport {
     }
 }
 
+/// Connections retired to keep the flow table within its bound: counted, not listed.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct RetiredFlows {
     pub flows: u64,
     pub never_established: u64,
+    /// Packets and payload bytes of the retired connections (those after retirement
+    /// included): in no listed flow.
     pub packets: u64,
     pub payload_bytes: u64,
+    /// Of those, the packets (and payload bytes) that came after their connection was
+    /// retired: counted to it, never taken for new flows.
+    pub packets_after: u64,
+    pub payload_after: u64,
+    /// Retired connections no longer remembered (bounded memory), and flows that opened
+    /// mid-stream after that (some may be later packets of a forgotten connection).
+    pub forgotten: u64,
+    pub opened_after_forgetting: u64,
     /// The bound that was hit.
     pub max_flows: usize,
 }
@@ -140,8 +154,40 @@ impl RetiredFlows {
             never_established: o.never_established,
             packets: o.packets,
             payload_bytes: o.payload_bytes,
+            packets_after: o.packets_after,
+            payload_after: o.payload_after,
+            forgotten: o.forgotten,
+            opened_after_forgetting: o.opened_after_forgetting,
             max_flows,
         })
+    }
+
+    /// What the retirement did to the numbers, as a note (every format carries it).
+    pub fn note(&self) -> Note {
+        let mut message = format!(
+            "flow table limit {} reached: {} connections ({} never established) were retired \
+             and counted, not listed; their {} packets ({} payload bytes, {} packets of them \
+             after retirement, counted to their connection and never taken for new flows) are \
+             in no flow, nor in the kinds, resets and tests (--max-flows raises the limit)",
+            self.max_flows,
+            self.flows,
+            self.never_established,
+            self.packets,
+            self.payload_bytes,
+            self.packets_after
+        );
+        if self.forgotten > 0 {
+            message.push_str(&format!(
+                "; {} retired connections were forgotten to bound memory, and {} flows opened \
+                 mid-stream after that (some may be later packets of forgotten ones)",
+                self.forgotten, self.opened_after_forgetting
+            ));
+        }
+        Note {
+            frame: None,
+            offset: None,
+            message,
+        }
     }
 }
 
@@ -193,9 +239,14 @@ pub struct FlowReport {
     pub goodput_bps: Option<f64>,
     /// `fin` | `rst` | `open` | `never_established`.
     pub close: &'static str,
+    /// The RSTs judged: the first [`MAX_RSTS`](crate::flows::MAX_RSTS) of the flow.
     pub rsts: Vec<RstReport>,
     /// RSTs beyond the per-flow record limit, counted only.
     pub rsts_dropped: u32,
+    /// Every RST segment the flow carried, judged or not.
+    pub rsts_seen: u64,
+    /// The RSTs judged (the length of `rsts`).
+    pub rsts_judged: u64,
     /// Where the capture was taken for this flow: `client`, `server`, `middle`, `unknown`.
     pub vantage: &'static str,
     /// The study's blocking signal, for flows with a RST (null otherwise).
@@ -564,6 +615,8 @@ impl FlowReport {
                 })
                 .collect(),
             rsts_dropped: f.rsts_dropped,
+            rsts_seen: u64::from(c.rsts) + u64::from(s.rsts),
+            rsts_judged: f.rsts.len() as u64,
             vantage: judged.vantage.code(),
             blocking: judged.blocking.map(BlockingReport::from),
             series: SeriesReport {

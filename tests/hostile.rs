@@ -828,10 +828,7 @@ fn pcapng_timestamps_out_of_range_are_clamped_with_a_note() {
     b.extend_from_slice(&syn(1000, 1_700_000_000_000_000_000));
     b.extend_from_slice(&syn(1001, u64::MAX));
     let r = analyze("ts-overflow.pcapng", b);
-    note(
-        &r,
-        "some timestamps were out of range and have been clamped",
-    );
+    note(&r, "some timestamps were out of range");
     assert_eq!(r.frames, 2);
     assert_eq!(r.flows.len(), 2);
 }
@@ -871,10 +868,7 @@ fn a_flow_spanning_the_whole_timestamp_range_does_not_overflow_the_series() {
     b.extend_from_slice(&epb(0, 0, &conv.packets[0].ip_bytes()));
     b.extend_from_slice(&epb(0, u64::MAX, &conv.packets[1].ip_bytes()));
     let r = analyze("series-overflow.pcapng", b);
-    note(
-        &r,
-        "some timestamps were out of range and have been clamped",
-    );
+    note(&r, "some timestamps were out of range");
     assert_eq!(r.flows.len(), 1);
     assert_eq!(r.flows[0].bytes_up, 20);
     assert!(r.flows[0].series.up.len() <= 4096);
@@ -1268,6 +1262,51 @@ fn gzip_of_a_damaged_capture_reports_both() {
     assert_eq!(r.frames, PIECE as u64 - 1);
 }
 
+/// A gzip bomb in small: 20,000 records of 100 zero bytes (2.3 MB) compress a thousandfold.
+fn zeros_gz() -> Vec<u8> {
+    let recs: Vec<Record> = (0..20_000)
+        .map(|_| Record {
+            ts: Timestamp(T0),
+            data: vec![0; 100],
+            wire_len: 100,
+        })
+        .collect();
+    gzip(&pcap_of(&recs, PcapOpts::default()))
+}
+
+#[test]
+fn a_gzip_stream_expanding_beyond_its_ratio_bound_stops_with_a_note() {
+    let gz = zeros_gz();
+    assert!(gz.len() < 20_000, "{} bytes compressed", gz.len());
+    let bound = bttrace::capture::GzipBound {
+        ratio: 10,
+        free: 64 << 10,
+    };
+    let opts = Options {
+        gzip: bound,
+        ..Options::default()
+    };
+    let r = analyze_with("bomb.pcap.gz", gz.clone(), opts);
+    assert!(r.error.is_none());
+    assert!(r.frames > 0 && r.frames < 20_000, "{} frames", r.frames);
+    let n = note(&r, "beyond the bound of 10 times");
+    assert!(n.message.contains("--gzip-ratio"), "{n}");
+    // Nothing else is said about the record the bound cut.
+    assert!(
+        !r.notes.iter().any(|n| n.message.contains("cut short")),
+        "{:?}",
+        r.notes
+    );
+    // Lifted, every frame is read.
+    let opts = Options {
+        gzip: bttrace::capture::GzipBound { ratio: 0, ..bound },
+        ..Options::default()
+    };
+    let r = analyze_with("bomb.pcap.gz", gz, opts);
+    assert_eq!(r.frames, 20_000);
+    assert!(r.notes.is_empty(), "{:?}", r.notes);
+}
+
 // ---- bounds on hostile traffic (small versions of bench/memory.sh) --------------------------
 
 fn syn(src: SocketAddr, dst: SocketAddr, isn: u32, ts: i64) -> Record {
@@ -1305,6 +1344,117 @@ fn a_syn_flood_beyond_the_flow_bound_retires_flows_and_counts_them() {
     assert_eq!(retired.flows + r.flows.len() as u64, 2000);
     assert_eq!(retired.never_established, retired.flows);
     assert!(r.text.contains("flow table limit 100 reached"));
+}
+
+/// `n` connections open at once: every handshake, then each one's request, each one's
+/// answer, then every close, interleaved across the connections.
+fn concurrent_pcap(n: u16) -> Vec<u8> {
+    let mut convs: Vec<Conv> = (0..n)
+        .map(|i| {
+            let c = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)), 10_000 + i);
+            let mut conv = Conv::new(c, server());
+            conv.client_seq = 1000 + u32::from(i) * 7919;
+            conv
+        })
+        .collect();
+    let mut recs = Vec::new();
+    let mut t = T0;
+    // Round by round, every connection plays its next step.
+    for round in 0..4 {
+        for c in convs.iter_mut() {
+            let before = c.packets.len();
+            match round {
+                0 => c.handshake(),
+                1 => c.data(Side::Client, b"GET"),
+                2 => c.data(Side::Server, &[9; 500]),
+                _ => c.close(),
+            };
+            for p in &c.packets[before..] {
+                let mut r = p.record(LinkType::ETHERNET, None);
+                r.ts = Timestamp(t);
+                t += 1000;
+                recs.push(r);
+            }
+        }
+    }
+    pcap_of(&recs, PcapOpts::default())
+}
+
+/// The flow-table bound never invents flows: connections retired while open are remembered,
+/// and their later packets are counted to them instead of opening flows with guessed roles.
+#[test]
+fn retiring_open_connections_never_turns_their_later_packets_into_new_flows() {
+    let opts = Options {
+        max_flows: 100,
+        ..Options::default()
+    };
+    let r = analyze_with("concurrent", concurrent_pcap(250), opts);
+    let retired = r.flows_retired.expect("flows_retired");
+    assert_eq!(retired.flows + r.flows.len() as u64, 250, "{retired:?}");
+    assert_eq!(retired.never_established, 0, "{retired:?}");
+    assert!(
+        r.flows.iter().all(|f| f.roles == "syn"),
+        "a flow with guessed roles"
+    );
+    assert!(
+        r.flows
+            .iter()
+            .all(|f| f.bytes_up == 3 && f.bytes_down == 500)
+    );
+    // Every packet is in a listed flow or counted to a retired one.
+    let listed: u64 = r.flows.iter().map(|f| f.packets_up + f.packets_down).sum();
+    assert_eq!(listed + retired.packets, r.tcp_segments);
+    assert!(
+        retired.packets_after > 0 && retired.forgotten == 0,
+        "{retired:?}"
+    );
+    // Said in every format: the note (text, JSON, the captures table's notes) and the
+    // captures table's own columns.
+    let n = note(&r, "flow table limit 100 reached");
+    assert!(n.message.contains("never taken for new flows"), "{n}");
+    assert!(r.text.contains("flow table limit 100 reached"));
+    let mut csv = bttrace::report::csv::CapturesCsv::new(Vec::new()).unwrap();
+    csv.capture(&r).unwrap();
+    let csv = String::from_utf8(csv.into_inner().unwrap()).unwrap();
+    let mut rdr = csv::Reader::from_reader(csv.as_bytes());
+    let head = rdr.headers().unwrap().clone();
+    let row = rdr.records().next().unwrap().unwrap();
+    let col = |name: &str| &row[head.iter().position(|h| h == name).unwrap()];
+    assert_eq!(col("flows_retired"), retired.flows.to_string());
+    assert_eq!(col("retired_packets"), retired.packets.to_string());
+    assert!(col("notes").contains("flow table limit 100 reached"));
+}
+
+/// A new connection on the 4-tuple of a retired one is a new flow, as on a live one.
+#[test]
+fn a_new_syn_on_a_retired_four_tuple_is_a_new_connection() {
+    let mut recs: Vec<Record> = Vec::new();
+    for i in 0..20u32 {
+        let src = SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::new(198, 51, 100, 2)),
+            20_000 + i as u16,
+        );
+        recs.push(syn(src, server(), 1000 + i, T0 + i64::from(i) * 1000));
+    }
+    // The first 4-tuple again, a new ISN: a new connection; then its retransmission.
+    let first = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 2)), 20_000);
+    recs.push(syn(first, server(), 777_777, T0 + 100_000));
+    recs.push(syn(first, server(), 777_777, T0 + 200_000));
+    let opts = Options {
+        max_flows: 8,
+        ..Options::default()
+    };
+    let r = analyze_with("reopened", pcap_of(&recs, PcapOpts::default()), opts);
+    let retired = r.flows_retired.expect("flows_retired");
+    let reopened: Vec<_> = r
+        .flows
+        .iter()
+        .filter(|f| f.client == first.to_string())
+        .collect();
+    assert_eq!(reopened.len(), 1, "{:?}", r.flows.len());
+    assert_eq!(reopened[0].instance, 1);
+    assert_eq!(reopened[0].packets_up, 2);
+    assert_eq!(retired.flows + r.flows.len() as u64, 21);
 }
 
 /// Regression (fixed in ef12415); the bug was: rst::capture_contexts (src/rst/mod.rs)
@@ -1373,6 +1523,17 @@ fn resets_beyond_the_per_flow_record_bound_are_counted() {
     let f = the_flow(&r);
     assert_eq!(f.rsts.len(), 256);
     assert_eq!(f.rsts_dropped, 300 - 256);
+    // The true count and the judged count, in every format.
+    assert_eq!((f.rsts_seen, f.rsts_judged), (300, 256));
+    assert!(r.text.contains("300 (256 judged)"), "{}", r.text);
+    let mut csv = bttrace::report::csv::FlowsCsv::new(Vec::new()).unwrap();
+    csv.capture(&r).unwrap();
+    let csv = String::from_utf8(csv.into_inner().unwrap()).unwrap();
+    let mut lines = csv.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| row[head.iter().position(|h| *h == name).unwrap()];
+    assert_eq!((col("rsts"), col("rsts_judged")), ("300", "256"));
 }
 
 /// One server-to-client bulk flow of 600 segments of 1000 bytes, sent in reverse order
@@ -1425,6 +1586,132 @@ fn out_of_order_storm_beyond_the_buffer_gives_gaps_up_and_keeps_the_books_straig
     assert_eq!(f.bytes_down + f.missing_down, 600_000);
     assert_eq!(f.bytes_down + f.retrans_down, f.payload_down);
     assert_eq!(f.payload_down, 1_200_000);
+}
+
+// ---- times that cannot be, and notes that must not mislead -----------------------------------
+
+const T0: i64 = 1_700_000_000_000_000_000;
+const DAY_NS: i64 = 86_400_000_000_000;
+
+/// A 10 s transfer: 1,000 segments of 1,250 bytes from the server, one every 10 ms, each
+/// acknowledged (1 Mbit/s).
+fn steady_conv() -> Conv {
+    let mut conv = Conv::new(client(), server());
+    conv.ts = Timestamp(T0);
+    conv.step_ns = 5_000_000;
+    conv.handshake();
+    for _ in 0..1000 {
+        conv.data(Side::Server, &[0x5a; 1250]);
+    }
+    conv.close();
+    conv
+}
+
+#[test]
+fn one_corrupted_timestamp_is_an_anomaly_not_a_79_year_flow() {
+    let mut recs = records(&steady_conv());
+    // Record 1001 (a data segment) says 79 years later.
+    recs[1000].ts = Timestamp(recs[1000].ts.0 + 79 * 365 * DAY_NS);
+    let r = analyze("outlier", pcap_of(&recs, PcapOpts::default()));
+    let f = the_flow(&r);
+    assert!(f.duration_s < 11.0, "{} s", f.duration_s);
+    assert_eq!(anomaly(&r, "timestamp_outlier"), (1, 1001));
+    note(&r, "more than a day from the frames around them");
+    let g = f.goodput_bps.expect("goodput");
+    assert!((900_000.0..1_100_000.0).contains(&g), "{g} bit/s");
+    assert_eq!(f.bytes_down, 1_250_000);
+    assert!(
+        !r.notes.iter().any(|n| n.message.contains("goes backwards")),
+        "{:?}",
+        r.notes
+    );
+}
+
+#[test]
+fn a_clock_that_steps_and_stays_is_taken_as_it_stands() {
+    let mut recs = records(&steady_conv());
+    // From record 1001 on, the clock is 10 days ahead: a step, not a damaged record.
+    for r in recs.iter_mut().skip(1000) {
+        r.ts = Timestamp(r.ts.0 + 10 * DAY_NS);
+    }
+    let r = analyze("step", pcap_of(&recs, PcapOpts::default()));
+    assert!(
+        !r.anomalies.contains_key("timestamp_outlier"),
+        "{:?}",
+        r.anomalies
+    );
+    note(&r, "a clock step");
+    let f = the_flow(&r);
+    assert!(f.duration_s > 10.0 * 86_400.0, "{} s", f.duration_s);
+}
+
+#[test]
+fn a_long_flow_reaching_its_own_series_bound_is_not_blamed_on_the_shared_budget() {
+    let mut conv = Conv::new(client(), server());
+    conv.ts = Timestamp(T0);
+    conv.handshake().data(Side::Server, &[1; 100]);
+    conv.ts = Timestamp(conv.ts.0 + 10 * DAY_NS);
+    conv.data(Side::Server, &[2; 100]).close();
+    let r = analyze("long", pcap_of(&records(&conv), PcapOpts::default()));
+    let f = the_flow(&r);
+    assert!(f.series.interval_ms > 100.0, "{}", f.series.interval_ms);
+    assert!(f.series.down.len() <= 4096);
+    assert!(
+        !r.notes
+            .iter()
+            .any(|n| n.message.contains("all flows together")),
+        "the shared budget is blamed: {:?}",
+        r.notes
+    );
+}
+
+/// An interface description block with `if_tsresol` 9 and `if_tsoffset` `secs`.
+fn idb_with_offset(secs: i64) -> Vec<u8> {
+    let mut body = 101u16.to_le_bytes().to_vec();
+    body.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    body.extend_from_slice(&9u16.to_le_bytes());
+    body.extend_from_slice(&1u16.to_le_bytes());
+    body.extend_from_slice(&[9, 0, 0, 0]);
+    body.extend_from_slice(&14u16.to_le_bytes());
+    body.extend_from_slice(&8u16.to_le_bytes());
+    body.extend_from_slice(&secs.to_le_bytes());
+    body.extend_from_slice(&[0, 0, 0, 0]);
+    ng_block(1, &body)
+}
+
+#[test]
+fn an_if_tsoffset_far_in_the_past_clamps_to_the_past() {
+    let mut b = ng_block(0x0A0D_0D0A, &shb_body(1, 0, &[]));
+    b.extend_from_slice(&idb_with_offset(i64::MIN));
+    let mut conv = Conv::new(client(), server());
+    conv.send(Side::Client, TcpFlags::SYN, &[]);
+    b.extend_from_slice(&epb(
+        0,
+        1_700_000_000_000_000_000,
+        &conv.packets[0].ip_bytes(),
+    ));
+    let r = analyze("tsoffset.pcapng", b);
+    note(&r, "some timestamps were out of range");
+    let t = r.first_time.unwrap();
+    assert!(t < -9.0e9, "clamped to {t}: not before 1677");
+}
+
+#[test]
+fn file_name_dates_that_cannot_be_do_not_replace_the_packets_time() {
+    for stated in ["-1", "9223372036854775807", "0"] {
+        let name = format!("bt_198.51.100.7_host.example.net_{stated}.dump");
+        let r = analyze(&name, base_pcap());
+        let g = r.glasnost.as_ref().expect("a Glasnost name");
+        assert_eq!(g.name.as_ref().unwrap().time.to_string(), stated);
+        let first = r.first_time.unwrap().floor() as i64;
+        assert_eq!(r.test_time(), Some(first), "{name}");
+    }
+    // A plausible one still stands.
+    let r = analyze(
+        "bt_198.51.100.7_host.example.net_1257080094.dump",
+        base_pcap(),
+    );
+    assert_eq!(r.test_time(), Some(1_257_080_094));
 }
 
 // ---- peak memory of the CLI ------------------------------------------------------------------

@@ -32,6 +32,7 @@ use std::sync::atomic::AtomicU64;
 use serde::Serialize;
 
 use crate::bytes::describe_prefix;
+pub use source::GzipBound;
 use source::{ByteSource, CountingReader};
 
 /// Files this large (on disk) are read ahead by a thread while they are analysed: below it,
@@ -223,9 +224,14 @@ impl CaptureReader {
     /// Opens a capture file, detecting its format (and gzip) from its first bytes. A file of
     /// [`PREFETCH_MIN`] bytes or more is read ahead by a thread of its own.
     pub fn open(path: &Path) -> Result<CaptureReader, CaptureError> {
+        CaptureReader::open_with(path, GzipBound::default())
+    }
+
+    /// [`open`](CaptureReader::open) with a bound on how far a gzip stream may expand.
+    pub fn open_with(path: &Path, bound: GzipBound) -> Result<CaptureReader, CaptureError> {
         let file = File::open(path)?;
         let large = file.metadata().is_ok_and(|m| m.len() >= PREFETCH_MIN);
-        CaptureReader::from_read_ahead(Box::new(file), large)
+        CaptureReader::from_read_ahead(Box::new(file), large, bound)
     }
 
     /// Reads a capture held in memory (tests, fuzzing).
@@ -235,7 +241,15 @@ impl CaptureReader {
 
     /// Reads a capture from any byte stream.
     pub fn from_read(input: Box<dyn Read + Send>) -> Result<CaptureReader, CaptureError> {
-        CaptureReader::from_read_ahead(input, false)
+        CaptureReader::from_read_with(input, GzipBound::default())
+    }
+
+    /// [`from_read`](CaptureReader::from_read) with a bound on how far gzip may expand.
+    pub fn from_read_with(
+        input: Box<dyn Read + Send>,
+        bound: GzipBound,
+    ) -> Result<CaptureReader, CaptureError> {
+        CaptureReader::from_read_ahead(input, false, bound)
     }
 
     /// Reads a capture from any byte stream; with `read_ahead`, a thread reads (and
@@ -243,6 +257,7 @@ impl CaptureReader {
     pub fn from_read_ahead(
         mut input: Box<dyn Read + Send>,
         read_ahead: bool,
+        bound: GzipBound,
     ) -> Result<CaptureReader, CaptureError> {
         let mut magic = [0u8; 8];
         let got = read_up_to(&mut input, &mut magic)?;
@@ -259,7 +274,7 @@ impl CaptureReader {
             let count = Arc::new(AtomicU64::new(0));
             let counted = CountingReader::new(rest, Arc::clone(&count));
             let gz = flate2::read::MultiGzDecoder::new(counted);
-            let src = source(Box::new(gz), Some(count))?;
+            let src = source(Box::new(gz), Some(count))?.with_bound(bound);
             return CaptureReader::start(src, true);
         }
         CaptureReader::start(source(rest, None)?, false)
@@ -366,8 +381,27 @@ impl CaptureReader {
             }
             Step::End(note) => {
                 self.done = true;
-                if let Some(note) = note {
+                // A record cut by the gzip bound is the bound's doing, said below.
+                if let Some(note) = note.filter(|_| self.src.expanded().is_none()) {
                     self.notes.push(note);
+                }
+                if let Some(x) = self.src.expanded() {
+                    self.notes.push(Note {
+                        frame: None,
+                        offset: Some(x.decompressed),
+                        message: format!(
+                            "the gzip stream expanded to {} bytes from {} compressed bytes, beyond \
+                             the bound of {} times (past the first {} MiB) that keeps a \
+                             decompression bomb from running for hours: reading stopped there; \
+                             analysed the {} frames before it (--gzip-ratio raises the bound, 0 \
+                             lifts it)",
+                            x.decompressed,
+                            x.compressed,
+                            x.bound.ratio,
+                            x.bound.free >> 20,
+                            self.frames
+                        ),
+                    });
                 }
                 if let Some(d) = self.src.damage() {
                     let at = d

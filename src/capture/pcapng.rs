@@ -262,7 +262,10 @@ impl NgState {
             return Step::End(Some(Note {
                 frame: None,
                 offset: None,
-                message: "some timestamps were out of range and have been clamped".into(),
+                message: "some timestamps were out of range (before 1677 or after 2262, with \
+                          the interface's if_tsoffset) and have been clamped to the nearest \
+                          representable time"
+                    .into(),
             }));
         }
         Step::End(None)
@@ -415,8 +418,14 @@ impl NgState {
             TsRes::Pow2(_) => None,
         };
         let total = nanos.map(|n| n + i128::from(iface.offset_secs) * 1_000_000_000);
-        match total.and_then(|t| i64::try_from(t).ok()) {
-            Some(t) => Timestamp(t),
+        match total.map(|t| (i64::try_from(t), t)) {
+            Some((Ok(t), _)) => Timestamp(t),
+            // Out of range: the nearest representable time, on the side the value lies
+            // (an if_tsoffset of -2^63 s is long before 1677, not after 2262).
+            Some((Err(_), t)) => {
+                self.ts_overflow = true;
+                Timestamp(if t < 0 { i64::MIN } else { i64::MAX })
+            }
             None => {
                 self.ts_overflow = true;
                 Timestamp(i64::MAX)

@@ -17,6 +17,12 @@
 //! gets them back once used: at most [`PREFETCH_BLOCKS`] blocks exist at a time. The
 //! unconsumed end of a block (a record cut by the block boundary) is copied into the next
 //! block's headroom, so records stay contiguous without copying the block itself.
+//!
+//! A compressed stream may also expand without end: gzip reaches about 1,000 to 1 on runs of
+//! equal bytes, so 10 MB can hold 10 GiB and take minutes to read. [`GzipBound`] stops a
+//! stream that has expanded more than a ratio of what was read (100 by default, past the
+//! first 256 MiB): captures compress 1.1 to 10 times, a bomb a hundred times more. The
+//! reader says where it stopped, and the bound can be raised or lifted.
 
 use std::io::{self, Read};
 use std::sync::Arc;
@@ -61,6 +67,56 @@ pub(crate) struct StreamDamage {
     /// Compressed bytes read from the file when the damage was found, when known.
     pub compressed_offset: Option<u64>,
     pub message: String,
+}
+
+/// How far a compressed stream may expand: at most `ratio` times the compressed bytes read,
+/// beyond the first `free` bytes; `ratio` 0 means no bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GzipBound {
+    pub ratio: u64,
+    /// Decompressed bytes always allowed, whatever the ratio (default [`GzipBound::FREE`]).
+    pub free: u64,
+}
+
+impl GzipBound {
+    /// The default for `free`: 256 MiB.
+    pub const FREE: u64 = 256 << 20;
+    /// The default ratio.
+    pub const DEFAULT_RATIO: u64 = 100;
+
+    /// The default bound with this ratio.
+    pub fn ratio(ratio: u64) -> GzipBound {
+        GzipBound {
+            ratio,
+            ..GzipBound::default()
+        }
+    }
+
+    /// Whether `decompressed` bytes out of `compressed` are beyond the bound.
+    pub fn exceeded(self, decompressed: u64, compressed: u64) -> bool {
+        self.ratio > 0
+            && decompressed
+                > self
+                    .free
+                    .saturating_add(self.ratio.saturating_mul(compressed))
+    }
+}
+
+impl Default for GzipBound {
+    fn default() -> GzipBound {
+        GzipBound {
+            ratio: Self::DEFAULT_RATIO,
+            free: Self::FREE,
+        }
+    }
+}
+
+/// Where a compressed stream was stopped because it expanded beyond its [`GzipBound`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Expanded {
+    pub decompressed: u64,
+    pub compressed: u64,
+    pub bound: GzipBound,
 }
 
 /// What the read-ahead thread hands over.
@@ -167,6 +223,8 @@ pub(crate) struct ByteSource {
     /// Set for compressed inputs: counts compressed bytes read.
     compressed_count: Option<Arc<AtomicU64>>,
     damage: Option<StreamDamage>,
+    bound: GzipBound,
+    expanded: Option<Expanded>,
 }
 
 impl ByteSource {
@@ -183,6 +241,8 @@ impl ByteSource {
             eof: false,
             compressed_count,
             damage: None,
+            bound: GzipBound::default(),
+            expanded: None,
         }
     }
 
@@ -214,7 +274,20 @@ impl ByteSource {
             eof: false,
             compressed_count,
             damage: None,
+            bound: GzipBound::default(),
+            expanded: None,
         })
+    }
+
+    /// Sets how far a compressed stream may expand.
+    pub(crate) fn with_bound(mut self, bound: GzipBound) -> Self {
+        self.bound = bound;
+        self
+    }
+
+    /// Set when a compressed stream was stopped at its bound.
+    pub(crate) fn expanded(&self) -> Option<Expanded> {
+        self.expanded
     }
 
     /// Offset in the decompressed input of the next unconsumed byte.
@@ -264,7 +337,15 @@ impl ByteSource {
             };
             match read_some(inner, dst, self.compressed_count.is_some()) {
                 Got::Eof => self.eof = true,
-                Got::Data(k) => self.end += k,
+                Got::Data(k) => {
+                    self.end += k;
+                    if let Some(x) =
+                        expansion(&self.compressed_count, self.bound, self.offset, self.end)
+                    {
+                        self.eof = true;
+                        self.expanded = Some(x);
+                    }
+                }
                 Got::Damage(message) => {
                     self.eof = true;
                     self.damage = Some(StreamDamage {
@@ -314,6 +395,13 @@ impl ByteSource {
                         self.end = tail + len;
                         let _ = p.free.send(block);
                     }
+                    let held = self.end - self.start;
+                    if let Some(x) =
+                        expansion(&self.compressed_count, self.bound, self.offset, held)
+                    {
+                        self.eof = true;
+                        self.expanded = Some(x);
+                    }
                 }
                 Ok(Block::Damage(message, compressed_offset)) => {
                     self.eof = true;
@@ -339,6 +427,27 @@ impl ByteSource {
         self.start += n;
         self.offset += n as u64;
     }
+}
+
+/// Where a compressed input of `offset + held` decompressed bytes is beyond `bound`. When the
+/// input is read ahead, the compressed count may run a few blocks ahead of the data handed
+/// over, which only makes the bound a little more lenient.
+fn expansion(
+    count: &Option<Arc<AtomicU64>>,
+    bound: GzipBound,
+    offset: u64,
+    held: usize,
+) -> Option<Expanded> {
+    let count = count.as_ref()?;
+    let decompressed = offset + held as u64;
+    let compressed = count.load(Ordering::Relaxed);
+    bound
+        .exceeded(decompressed, compressed)
+        .then_some(Expanded {
+            decompressed,
+            compressed,
+            bound,
+        })
 }
 
 /// Errors a decompressor reports for a damaged or cut-off stream (as opposed to the file
@@ -403,5 +512,15 @@ mod tests {
         assert_eq!(src.fill(BLOCK * 2).unwrap().len(), BLOCK * 2);
         src.consume(BLOCK * 2);
         assert_eq!(src.fill(10).unwrap().len(), 5);
+    }
+
+    #[test]
+    fn the_gzip_bound_allows_a_free_start_then_a_ratio() {
+        let b = GzipBound::default();
+        assert!(!b.exceeded(GzipBound::FREE, 0));
+        assert!(b.exceeded(GzipBound::FREE + 1, 0));
+        assert!(!b.exceeded(GzipBound::FREE + 100 * 1000, 1000));
+        assert!(b.exceeded(GzipBound::FREE + 100 * 1000 + 1, 1000));
+        assert!(!GzipBound::ratio(0).exceeded(u64::MAX, 0));
     }
 }

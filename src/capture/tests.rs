@@ -247,7 +247,11 @@ fn a_cut_gzip_stream_keeps_what_came_before() {
 }
 
 fn read_all_ahead(bytes: Vec<u8>) -> Result<(Vec<Owned>, Vec<Note>), CaptureError> {
-    let mut r = CaptureReader::from_read_ahead(Box::new(std::io::Cursor::new(bytes)), true)?;
+    let mut r = CaptureReader::from_read_ahead(
+        Box::new(std::io::Cursor::new(bytes)),
+        true,
+        GzipBound::default(),
+    )?;
     let mut out = Vec::new();
     while let Some(f) = r.next_frame().unwrap() {
         out.push((f.index, f.ts, f.link, f.data.to_vec(), f.wire_len));
@@ -301,8 +305,12 @@ fn reading_ahead_in_a_thread_gives_the_same_frames_and_notes() {
 #[test]
 fn a_reader_dropped_early_stops_its_read_ahead_thread() {
     let bytes = synth::pcap(LinkType::ETHERNET, &records(2000), PcapOpts::default());
-    let mut r =
-        CaptureReader::from_read_ahead(Box::new(std::io::Cursor::new(bytes)), true).unwrap();
+    let mut r = CaptureReader::from_read_ahead(
+        Box::new(std::io::Cursor::new(bytes)),
+        true,
+        GzipBound::default(),
+    )
+    .unwrap();
     assert!(r.next_frame().unwrap().is_some());
     // Dropping joins the thread: this returns only once it has ended.
     drop(r);

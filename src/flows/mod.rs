@@ -18,6 +18,15 @@
 //! would exceed it, the eighth of the table idle longest is retired into [`Overflow`]
 //! counters, connections that never carried data first: a SYN flood cannot exhaust memory,
 //! and the flows that moved data are the last to go. Every retirement is counted and reported.
+//!
+//! A retired connection is remembered by a 64-bit hash of its 4-tuple (and its client's ISN),
+//! so its later packets are counted to it ([`Overflow::packets_after`]) instead of opening a
+//! new flow with guessed roles: retiring never invents flows. A new SYN with another ISN on
+//! that 4-tuple is a new connection, as it would be on a live one. The memory of retired
+//! connections is bounded too (one to two generations of `max_flows` each, 16 bytes an
+//! entry, [`RETIRED_PER_MAX_FLOW`]): beyond it the oldest are forgotten, counted in [`Overflow::forgotten`],
+//! and flows that open mid-stream after that are counted in [`Overflow::opened_after_forgetting`]
+//! (some may be later packets of a forgotten connection).
 //! Per flow: at most [`MAX_RSTS`] RST records (the rest counted), a series of at most
 //! [`series::MAX_BINS`] bins, and an out-of-order buffer bounded by [`reasm::Limits`].
 #![deny(
@@ -384,8 +393,96 @@ impl Budgets {
 pub struct Overflow {
     pub flows: u64,
     pub never_established: u64,
+    /// Packets and payload bytes of the retired flows, those after retirement included.
     pub packets: u64,
     pub payload_bytes: u64,
+    /// Packets (and their payload bytes) that arrived for a connection after it was retired.
+    pub packets_after: u64,
+    pub payload_after: u64,
+    /// Retired connections no longer remembered (the bound on remembering them).
+    pub forgotten: u64,
+    /// Flows opened mid-stream (no SYN) once some retired connection had been forgotten.
+    pub opened_after_forgetting: u64,
+}
+
+/// Retired connections are remembered in generations of `max_flows` times this: between one
+/// and two generations are held, 16 bytes an entry (about 3 to 7 MB for the default bound,
+/// against the 260 MB a full table of 100,000 flows takes).
+pub const RETIRED_PER_MAX_FLOW: usize = 1;
+
+/// What is remembered of a retired connection, in 8 bytes: the client's ISN when its SYN
+/// was seen (a SYN repeating it is a retransmission, not a new connection) and its instance.
+#[derive(Debug, Clone, Copy)]
+struct Tomb(u64);
+
+impl Tomb {
+    fn new(client_isn: Option<u32>, instance: u32) -> Tomb {
+        let isn = client_isn.map_or(0, |i| u64::from(i) | 1 << 32);
+        Tomb(isn | u64::from(instance.min(u32::MAX >> 1)) << 33)
+    }
+
+    fn client_isn(self) -> Option<u32> {
+        (self.0 & 1 << 32 != 0).then_some(self.0 as u32)
+    }
+
+    fn instance(self) -> u32 {
+        (self.0 >> 33) as u32
+    }
+}
+
+/// Retired connections, by a 64-bit hash of their 4-tuple.
+struct Retired {
+    current: FxHashMap<u64, Tomb>,
+    previous: FxHashMap<u64, Tomb>,
+    generation: usize,
+}
+
+impl Retired {
+    fn new(max_flows: usize) -> Retired {
+        Retired {
+            current: FxHashMap::default(),
+            previous: FxHashMap::default(),
+            generation: max_flows.max(1),
+        }
+    }
+
+    fn key(k: &FlowKey) -> u64 {
+        use std::hash::{Hash, Hasher};
+        // SipHash with fixed keys: a good 64-bit spread (FxHash is not meant to avoid
+        // collisions between structured keys), paid only for packets of unknown 4-tuples.
+        let mut h = std::hash::DefaultHasher::new();
+        k.hash(&mut h);
+        h.finish()
+    }
+
+    fn get(&self, k: u64) -> Option<Tomb> {
+        self.current
+            .get(&k)
+            .or_else(|| self.previous.get(&k))
+            .copied()
+    }
+
+    fn remove(&mut self, k: u64) {
+        self.current.remove(&k);
+        self.previous.remove(&k);
+    }
+
+    /// Remembers a retired connection; returns how many older ones were forgotten for it.
+    fn insert(&mut self, k: u64, t: Tomb) -> u64 {
+        let mut forgotten = 0;
+        if self.current.len() >= self.generation {
+            let old = std::mem::take(&mut self.current);
+            forgotten = self.previous.len() as u64;
+            self.previous = old;
+        }
+        self.previous.remove(&k);
+        self.current.insert(k, t);
+        forgotten
+    }
+
+    fn is_empty(&self) -> bool {
+        self.current.is_empty() && self.previous.is_empty()
+    }
 }
 
 /// Bounds of the flow table.
@@ -442,6 +539,7 @@ pub struct FlowTable<S> {
     proto: S,
     pub overflow: Overflow,
     pub budgets: Budgets,
+    retired: Retired,
 }
 
 impl<S: StreamSink + Clone> FlowTable<S> {
@@ -454,6 +552,7 @@ impl<S: StreamSink + Clone> FlowTable<S> {
             proto,
             overflow: Overflow::default(),
             budgets: Budgets::default(),
+            retired: Retired::new(limits.max_flows.saturating_mul(RETIRED_PER_MAX_FLOW)),
         }
     }
 
@@ -475,6 +574,31 @@ impl<S: StreamSink + Clone> FlowTable<S> {
                 (pure_syn && starts_new_connection(flow, seg)).then_some(flow.instance + 1)
             }
             None => {
+                let mut instance = 0;
+                if !self.retired.is_empty() {
+                    let k = Retired::key(&key);
+                    if let Some(t) = self.retired.get(k) {
+                        let new_connection = pure_syn && t.client_isn() != Some(seg.seq);
+                        if !new_connection {
+                            // A later packet of a retired connection: counted to it.
+                            let o = &mut self.overflow;
+                            o.packets += 1;
+                            o.packets_after += 1;
+                            o.payload_bytes += u64::from(seg.payload_len);
+                            o.payload_after += u64::from(seg.payload_len);
+                            return Placed {
+                                flow_id: 0,
+                                side: Side::Client,
+                                new_bytes: 0,
+                            };
+                        }
+                        self.retired.remove(k);
+                        instance = t.instance() + 1;
+                    }
+                }
+                if self.overflow.forgotten > 0 && !seg.flags.syn() {
+                    self.overflow.opened_after_forgetting += 1;
+                }
                 if self.live.len() >= self.limits.max_flows {
                     self.retire_some();
                 }
@@ -483,7 +607,7 @@ impl<S: StreamSink + Clone> FlowTable<S> {
                 {
                     self.retire_done();
                 }
-                Some(0)
+                Some(instance)
             }
         };
         if let Some(instance) = replace {
@@ -583,6 +707,8 @@ impl<S: StreamSink + Clone> FlowTable<S> {
         order.sort_unstable_by_key(|o| (o.0, o.1));
         for (_, _, key) in order.into_iter().take(n) {
             if let Some(f) = self.live.remove(&key) {
+                let tomb = Tomb::new(f.half(Side::Client).isn.map(|i| i.0), f.instance);
+                self.overflow.forgotten += self.retired.insert(Retired::key(&key), tomb);
                 self.budgets.release(&f);
                 let o = &mut self.overflow;
                 o.flows += 1;

@@ -23,6 +23,8 @@ pub struct Budget {
     pub max: usize,
     /// Times a series coarsened because the budget was spent.
     pub coarsened: u64,
+    /// Times a series coarsened because it reached its own bound ([`MAX_BINS`]).
+    pub own_bound_coarsened: u64,
 }
 
 impl Default for Budget {
@@ -31,6 +33,7 @@ impl Default for Budget {
             used: 0,
             max: BUDGET_BINS,
             coarsened: 0,
+            own_bound_coarsened: 0,
         }
     }
 }
@@ -96,12 +99,18 @@ impl Series {
             loop {
                 let len = self.bins(side).len();
                 let growth = (idx + 1).saturating_sub(len);
-                let over_budget = growth > 0 && budget.used + growth > budget.max && idx > 0;
-                if idx < MAX_BINS && !over_budget {
+                // The flow's own bound comes first: only a series that would stay within
+                // it and still not fit has been held back by the shared budget.
+                let over_own = idx >= MAX_BINS;
+                let over_budget =
+                    !over_own && growth > 0 && budget.used + growth > budget.max && idx > 0;
+                if !over_own && !over_budget {
                     break;
                 }
                 if over_budget {
                     budget.coarsened += 1;
+                } else {
+                    budget.own_bound_coarsened += 1;
                 }
                 let before = self.held_bins();
                 self.coarsen();
@@ -234,6 +243,19 @@ mod tests {
         assert_eq!(held, b.used);
         assert!(b.used <= 100 + 10, "{}", b.used);
         assert!(b.coarsened > 0);
+    }
+
+    #[test]
+    fn a_long_flow_reaching_its_own_bound_is_not_blamed_on_the_shared_budget() {
+        let mut b = Budget::default();
+        let mut s = Series::new(Timestamp(0), 100 * MS);
+        s.add(Side::Client, Timestamp(0), 1, &mut b);
+        // Ten days: far beyond 4096 bins of 100 ms, and far beyond the shared budget too if
+        // the series grew that far (it never does: it coarsens first).
+        s.add(Side::Client, Timestamp(864_000_000 * MS), 1, &mut b);
+        assert!(s.bins(Side::Client).len() <= MAX_BINS);
+        assert_eq!(b.coarsened, 0);
+        assert!(b.own_bound_coarsened > 0);
     }
 
     #[test]

@@ -44,6 +44,13 @@ pub struct CaptureName {
     pub time_in_name: Option<i64>,
 }
 
+/// Whether a time from a file name can be a test's (2000 to 2099, UTC). Glasnost ran from 2008;
+/// a name saying `-1` or `9223372036854775807` is damaged or made up, and its time must not
+/// stand in for the capture's own.
+pub fn plausible_time(t: i64) -> bool {
+    (946_684_800..4_102_444_800).contains(&t)
+}
+
 /// 2010-01-08T00:00:00Z: M-Lab names before it carry a date one day late.
 const MLAB_FIXED: i64 = 1_262_908_800;
 

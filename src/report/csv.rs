@@ -13,7 +13,7 @@ use crate::glasnost::verdict::{Outcome, SUMMARY_CELLS};
 use crate::model::{BtSideReport, CaptureReport, FlowReport};
 
 /// Columns of the flows table before the BitTorrent ones, in order.
-pub const FLOW_COLUMNS_BASE: [&str; 40] = [
+pub const FLOW_COLUMNS_BASE: [&str; 41] = [
     "capture",
     "id",
     "client",
@@ -46,6 +46,7 @@ pub const FLOW_COLUMNS_BASE: [&str; 40] = [
     "goodput_bps",
     "close",
     "rsts",
+    "rsts_judged",
     "rst_frames",
     "rsts_forged",
     "rsts_inconclusive",
@@ -88,11 +89,13 @@ pub fn flow_columns() -> Vec<String> {
     cols
 }
 
-/// Makes a text cell safe to open in a spreadsheet.
+/// Makes a text cell safe to open in a spreadsheet (and to print: control characters, as a
+/// newline or ESC in a file name, are escaped).
 pub fn defuse(cell: &str) -> String {
+    let cell = super::escape_controls(cell);
     match cell.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
-        _ => cell.to_string(),
+        _ => cell.into_owned(),
     }
 }
 
@@ -134,7 +137,8 @@ fn flow_record(capture: &str, f: &FlowReport) -> Vec<String> {
         f.overlap_mismatches.to_string(),
         opt(f.goodput_bps.map(|g| format!("{g:.0}"))),
         f.close.to_string(),
-        f.rsts.len().to_string(),
+        f.rsts_seen.to_string(),
+        f.rsts_judged.to_string(),
         frames.join(" "),
         count_verdict(f, "forged"),
         count_verdict(f, "inconclusive"),
@@ -303,7 +307,7 @@ fn rst_rows(r: &CaptureReport, out: &mut Vec<Vec<String>>) {
 
 /// Columns of the captures table, in order: one row per capture, with its metadata and the
 /// study's summary row.
-pub const CAPTURE_COLUMNS: [&str; 34] = [
+pub const CAPTURE_COLUMNS: [&str; 38] = [
     "capture",
     "error",
     "format",
@@ -312,6 +316,9 @@ pub const CAPTURE_COLUMNS: [&str; 34] = [
     "tcp_segments",
     "skipped_frames",
     "flows",
+    "flows_retired",
+    "retired_packets",
+    "retired_payload_bytes",
     "tests",
     "first_time",
     "last_time",
@@ -336,6 +343,7 @@ pub const CAPTURE_COLUMNS: [&str; 34] = [
     "tests_reset",
     "tests_no_connection",
     "rsts",
+    "rsts_judged",
     "rsts_forged",
     "notes",
 ];
@@ -362,6 +370,9 @@ fn capture_record(r: &CaptureReport) -> Vec<String> {
         r.tcp_segments.to_string(),
         r.skipped_total().to_string(),
         r.flows.len().to_string(),
+        r.flows_retired.map_or(0, |o| o.flows).to_string(),
+        r.flows_retired.map_or(0, |o| o.packets).to_string(),
+        r.flows_retired.map_or(0, |o| o.payload_bytes).to_string(),
         r.tests.len().to_string(),
         opt(r.first_time.map(|t| format!("{t:.6}"))),
         opt(r.last_time.map(|t| format!("{t:.6}"))),
@@ -382,6 +393,7 @@ fn capture_record(r: &CaptureReport) -> Vec<String> {
         opt(r.summary.as_ref().map(|s| s.throttling_basis.join(" "))),
         outcomes(Outcome::Reset).to_string(),
         outcomes(Outcome::NoConnection).to_string(),
+        r.flows.iter().map(|f| f.rsts_seen).sum::<u64>().to_string(),
         rsts().count().to_string(),
         rsts()
             .filter(|x| x.verdict == Some("forged"))

@@ -14,6 +14,27 @@ pub mod text;
 pub mod view;
 pub mod weekly;
 
+/// A name (a file name, an error naming one) made safe to print on one line: control
+/// characters (newline, carriage return, ESC, DEL, the C1 range) and the bidirectional
+/// overrides a terminal would act on become `\xNN` / `\u{NNNN}` escapes, as peer ids are
+/// shown; everything else, non-ASCII letters included, stays as it is.
+pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
+    let risky =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !s.chars().any(risky) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            c if risky(c) && (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if risky(c) => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Formats a byte count for people: `950 B`, `12.3 kB`, `4.56 MB` (SI units, as Wireshark).
 pub fn human_bytes(n: u64) -> String {
     if n < 1000 {
@@ -52,6 +73,19 @@ fn scaled(mut v: f64, units: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escape_controls_leaves_names_alone_and_escapes_what_a_terminal_acts_on() {
+        assert_eq!(
+            escape_controls("caps/bt_1.2.3.4_h\u{e9}te_1.dump"),
+            "caps/bt_1.2.3.4_h\u{e9}te_1.dump"
+        );
+        assert_eq!(
+            escape_controls("a\nb\u{1b}[2J\r\u{7f}"),
+            "a\\x0ab\\x1b[2J\\x0d\\x7f"
+        );
+        assert_eq!(escape_controls("x\u{202e}y\u{85}"), "x\\u{202e}y\\x85");
+    }
 
     #[test]
     fn human_units() {

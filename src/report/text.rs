@@ -2,23 +2,23 @@
 
 use std::io::{self, Write};
 
-use super::human_bytes;
 use super::view::{self, Align, FLOW_COLUMNS};
+use super::{escape_controls, human_bytes};
 use crate::model::{BtSideReport, CaptureReport, FlowReport};
 use crate::rst::compare::{CompareReport, PacketNote};
 
 /// Writes one capture's block.
 pub fn write_capture(w: &mut dyn Write, r: &CaptureReport) -> io::Result<()> {
-    writeln!(w, "{}", r.path)?;
+    writeln!(w, "{}", escape_controls(&r.path))?;
     if let Some(e) = &r.error {
-        writeln!(w, "  error: {e}")?;
+        writeln!(w, "  error: {}", escape_controls(e))?;
         if r.format.is_none() {
             return writeln!(w);
         }
     }
     writeln!(w, "  {}", view::capture_facts(r).join(" | "))?;
     for line in view::capture_notes(r) {
-        writeln!(w, "  {line}")?;
+        writeln!(w, "  {}", escape_controls(&line))?;
     }
     if !r.flows.is_empty() {
         writeln!(w)?;
@@ -37,9 +37,9 @@ fn write_glasnost(w: &mut dyn Write, r: &CaptureReport) -> io::Result<()> {
         return Ok(());
     };
     writeln!(w)?;
-    writeln!(w, "  {}", g.head)?;
+    writeln!(w, "  {}", escape_controls(&g.head))?;
     if let Some(l) = &g.log {
-        writeln!(w, "  log: {l}")?;
+        writeln!(w, "  log: {}", escape_controls(l))?;
     }
     for t in &g.tables {
         writeln!(w)?;
@@ -69,10 +69,10 @@ fn write_glasnost(w: &mut dyn Write, r: &CaptureReport) -> io::Result<()> {
     }
     writeln!(w, "    {}", g.basis)?;
     for d in &g.log_disagreements {
-        writeln!(w, "  log: {d}")?;
+        writeln!(w, "  log: {}", escape_controls(d))?;
     }
     for n in &g.notes {
-        writeln!(w, "  note: {n}")?;
+        writeln!(w, "  note: {}", escape_controls(n))?;
     }
     Ok(())
 }
@@ -265,8 +265,8 @@ pub fn write_totals(w: &mut dyn Write, analysed: usize, failed: usize) -> io::Re
 
 /// The two-capture comparison.
 pub fn write_compare(w: &mut dyn Write, r: &CompareReport) -> io::Result<()> {
-    writeln!(w, "client capture: {}", r.client_capture)?;
-    writeln!(w, "server capture: {}", r.server_capture)?;
+    writeln!(w, "client capture: {}", escape_controls(&r.client_capture))?;
+    writeln!(w, "server capture: {}", escape_controls(&r.server_capture))?;
     match r.clock_offset_ms {
         Some(ms) => writeln!(
             w,

@@ -72,12 +72,6 @@ pub fn capture_notes(r: &CaptureReport) -> Vec<String> {
     for n in &r.notes {
         lines.push(format!("note: {n}"));
     }
-    if let Some(o) = &r.flows_retired {
-        lines.push(format!(
-            "note: flow table limit {} reached: {} flows ({} never established, {} packets) were counted but not listed",
-            o.max_flows, o.flows, o.never_established, o.packets
-        ));
-    }
     lines
 }
 
@@ -131,8 +125,18 @@ pub fn flow_row(f: &FlowReport) -> Vec<String> {
         f.rtt_ms.map_or("-".to_string(), |r| format!("{r:.1}")),
         f.goodput_bps.map_or("-".to_string(), human_rate),
         f.close.to_string(),
-        f.rsts.len().to_string(),
+        rst_count(f),
     ]
+}
+
+/// The flow's RSTs: every one seen, and how many were judged when that is fewer
+/// (`100000 (256 judged)`).
+pub fn rst_count(f: &FlowReport) -> String {
+    if f.rsts_judged == f.rsts_seen {
+        f.rsts_seen.to_string()
+    } else {
+        format!("{} ({} judged)", f.rsts_seen, f.rsts_judged)
+    }
 }
 
 /// What a reset flow's RSTs amount to: "flow 3 resets (capture taken at the client): the
@@ -287,13 +291,13 @@ fn glasnost_head(g: &GlasnostReport, transfers: usize) -> String {
     };
     let mut head = generation.to_string();
     if let Some(n) = &g.name {
-        let day = names::WEEKDAYS
-            .get(names::weekday(n.time) as usize)
-            .unwrap_or(&"");
-        head.push_str(&format!(
-            ", client {} ({}), {day}",
-            n.client_ip, n.client_host
-        ));
+        head.push_str(&format!(", client {} ({})", n.client_ip, n.client_host));
+        if names::plausible_time(n.time) {
+            let day = names::WEEKDAYS
+                .get(names::weekday(n.time) as usize)
+                .unwrap_or(&"");
+            head.push_str(&format!(", {day}"));
+        }
     }
     head.push_str(&format!(
         "; {transfers} transfers, schedule from {}",

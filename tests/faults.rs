@@ -1,0 +1,187 @@
+//! Faults outside the bytes: the command line facing broken outputs, hostile file names,
+//! directory trees that loop, outputs that would destroy inputs, inputs that never end, and
+//! absurd option values. Each test builds what it needs in a temporary directory.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use bttrace::capture::LinkType;
+use bttrace::flows::Side;
+use bttrace::synth::{Conv, PcapOpts, pcap};
+use serde_json::Value;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_bttrace"))
+}
+
+fn bttrace(args: &[&str]) -> Output {
+    bin().args(args).output().expect("run bttrace")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A small capture (one connection moving a few kilobytes) at `path`.
+fn write_capture(path: &Path) -> PathBuf {
+    let mut c = Conv::new(
+        "198.51.100.1:40000".parse().unwrap(),
+        "203.0.113.1:6881".parse().unwrap(),
+    );
+    c.handshake()
+        .data(Side::Client, b"hello")
+        .data(Side::Server, &[7; 3000])
+        .close();
+    let recs: Vec<_> = c
+        .packets
+        .iter()
+        .map(|p| p.record(LinkType::ETHERNET, None))
+        .collect();
+    fs::write(path, pcap(LinkType::ETHERNET, &recs, PcapOpts::default())).unwrap();
+    path.to_path_buf()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+// ---- 2. outputs that cannot be written ------------------------------------------------------
+
+/// A standard error that cannot be written (`2>/dev/full`) loses its lines, not the run: the
+/// JSON on standard output is complete and the exit code still says a file failed.
+#[test]
+fn a_full_standard_error_neither_panics_nor_cuts_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_capture(&dir.path().join("good.pcap"));
+    let bad = dir.path().join("bad.pcap");
+    fs::write(&bad, b"junk").unwrap();
+    let full = fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let o = bin()
+        .args(["analyze", "--format", "json", s(&good), s(&bad)])
+        .stderr(full)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("complete JSON");
+    assert_eq!(v["captures"].as_array().unwrap().len(), 2);
+}
+
+/// The same with standard error a pipe whose reader has gone.
+#[test]
+fn a_closed_pipe_on_standard_error_neither_panics_nor_cuts_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_capture(&dir.path().join("good.pcap"));
+    let bad = dir.path().join("bad.pcap");
+    fs::write(&bad, b"junk").unwrap();
+    let mut child = bin()
+        .args(["analyze", "--format", "json", s(&good), s(&bad)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("complete JSON");
+    assert_eq!(v["captures"].as_array().unwrap().len(), 2);
+}
+
+/// A standard output closed before the start (`>&-`) is an error, not a success whose report
+/// went nowhere; `>/dev/null` stays a way to discard it.
+#[test]
+fn a_closed_standard_output_is_an_error_and_dev_null_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = write_capture(&dir.path().join("a.pcap"));
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "exec {} analyze {} >&-",
+            env!("CARGO_BIN_EXE_bttrace"),
+            s(&cap)
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("standard output is closed"),
+        "{}",
+        stderr(&o)
+    );
+    let o = bin()
+        .args(["analyze", s(&cap)])
+        .stdout(fs::File::create("/dev/null").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+/// A write error names the output it happened on.
+#[test]
+fn output_errors_name_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = write_capture(&dir.path().join("a.pcap"));
+    let full = fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let o = bin()
+        .args(["analyze", "--format", "json", s(&cap)])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("cannot write standard output: "),
+        "{}",
+        stderr(&o)
+    );
+}
+
+// ---- 7. names printed raw --------------------------------------------------------------------
+
+/// A newline or an escape sequence in a file name reaches neither the terminal nor a second
+/// line: every error, warning and report heading shows it escaped.
+#[test]
+fn control_characters_in_file_names_are_escaped_wherever_they_are_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let evil = dir
+        .path()
+        .join("evil\nbttrace: fake.pcap: all fine\u{1b}[2J.pcap");
+    fs::write(&evil, b"junk").unwrap();
+    write_capture(&dir.path().join("good.pcap"));
+    for format in ["text", "csv"] {
+        let o = bttrace(&["analyze", "--format", format, s(dir.path())]);
+        assert_eq!(o.status.code(), Some(1));
+        let err = stderr(&o);
+        assert!(!err.contains('\u{1b}'), "{err:?}");
+        assert!(
+            err.lines().all(|l| !l.starts_with("bttrace: fake.pcap")),
+            "a file name started a line of its own: {err:?}"
+        );
+        assert!(
+            err.contains("evil\\x0abttrace: fake.pcap: all fine\\x1b[2J.pcap"),
+            "{err:?}"
+        );
+        let out = stdout(&o);
+        assert!(!out.contains('\u{1b}'), "{out:?}");
+        assert!(out.contains("evil\\x0abttrace"), "{out:?}");
+    }
+    // JSON keeps the real name (its own escaping makes it safe and exact).
+    let o = bttrace(&["analyze", "--format", "json", s(dir.path())]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v["captures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["path"].as_str() == Some(evil.to_str().unwrap()))
+    );
+}
