@@ -27,6 +27,8 @@ pub struct Options {
     pub vantage: VantageSetting,
     /// How far a gzip-compressed capture may expand (default 100 times, past 256 MiB).
     pub gzip: GzipBound,
+    /// Whether to look for a Glasnost test (`--glasnost auto|on|off`).
+    pub glasnost: glasnost::Mode,
 }
 
 impl Default for Options {
@@ -38,13 +40,131 @@ impl Default for Options {
             messages: false,
             vantage: VantageSetting::Auto,
             gzip: GzipBound::default(),
+            glasnost: glasnost::Mode::Auto,
         }
     }
 }
 
-/// Analyses one capture file. Never fails: a file that cannot be read gives a report whose
-/// `error` says why.
+/// What the Glasnost analysis needs of a flow's report: its RSTs as judged and the study's
+/// reset signal.
+fn flow_facts(r: &FlowReport) -> glasnost::FlowFacts {
+    glasnost::FlowFacts {
+        rsts: r
+            .rsts
+            .iter()
+            .map(|x| glasnost::TestRst {
+                frame: x.frame,
+                from: x.from,
+                verdict: x.verdict,
+                evidence: x.evidence.clone(),
+            })
+            .collect(),
+        signal: r.blocking.as_ref().is_some_and(|b| b.signal),
+        after_bt_exchange_ms: r.blocking.as_ref().and_then(|b| b.after_bt_exchange_ms),
+    }
+}
+
+/// Largest log read (Glasnost's logs are a few kilobytes; an archive's largest far below this).
+const MAX_LOG_BYTES: u64 = 16 << 20;
+
+/// Reads a Glasnost log, up to [`MAX_LOG_BYTES`]; a longer one is read that far, with a note.
+fn read_log_file(
+    path: &Path,
+    notes: &mut Vec<Note>,
+) -> std::io::Result<glasnost::log::GlasnostLog> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_LOG_BYTES)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 >= MAX_LOG_BYTES {
+        notes.push(Note {
+            frame: None,
+            offset: Some(MAX_LOG_BYTES),
+            message: format!(
+                "the log {} is longer than {} MiB: read that far",
+                path.display(),
+                MAX_LOG_BYTES >> 20
+            ),
+        });
+    }
+    Ok(glasnost::log::parse(&String::from_utf8_lossy(&bytes)))
+}
+
+/// The log beside a capture, when there is one and the Glasnost analysis is on.
+fn read_log(
+    capture: &Path,
+    mode: glasnost::Mode,
+    notes: &mut Vec<Note>,
+) -> Option<(std::path::PathBuf, glasnost::log::GlasnostLog)> {
+    if mode == glasnost::Mode::Off {
+        return None;
+    }
+    let p = glasnost::log_path_for(capture)?;
+    match read_log_file(&p, notes) {
+        Ok(l) => Some((p, l)),
+        Err(e) => {
+            notes.push(Note {
+                frame: None,
+                offset: None,
+                message: format!(
+                    "the log {} beside the capture cannot be read: {e}",
+                    p.display()
+                ),
+            });
+            None
+        }
+    }
+}
+
+/// Whether a path names a Glasnost log (`.log`), analysed alone when given as input.
+pub fn is_log_path(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "log")
+}
+
+/// Analyses a Glasnost log alone: the tests, speeds and verdicts from its own numbers.
+pub fn analyze_log(path: &Path, opts: &Options) -> CaptureReport {
+    let name = path.display().to_string();
+    let mut notes = Vec::new();
+    let log = match read_log_file(path, &mut notes) {
+        Ok(l) => l,
+        Err(e) => return CaptureReport::failed(name, format!("cannot read: {e}")),
+    };
+    let found = if opts.glasnost == glasnost::Mode::Off {
+        None
+    } else {
+        glasnost::analyze_log(path, &log)
+    };
+    let Some((tests, g)) = found else {
+        return CaptureReport::failed(
+            name,
+            format!(
+                "not a Glasnost log: no transfer in its {} lines ({} unknown)",
+                log.lines, log.unknown_lines
+            ),
+        );
+    };
+    let mut r = CaptureReport::failed(name, String::new());
+    r.error = None;
+    r.notes = notes;
+    r.first_time = log
+        .transfers
+        .iter()
+        .find_map(|t| t.time_ms)
+        .map(|ms| ms as f64 / 1e3);
+    r.last_time = log.last_ms.map(|ms| ms as f64 / 1e3);
+    r.summary = Some(g.verdicts.summary.clone());
+    r.tests = tests;
+    r.glasnost = Some(g);
+    r
+}
+
+/// Analyses one capture file (or, for a `.log`, a Glasnost log alone). Never fails: a file
+/// that cannot be read gives a report whose `error` says why.
 pub fn analyze_file(path: &Path, opts: &Options) -> CaptureReport {
+    if is_log_path(path) {
+        return analyze_log(path, opts);
+    }
     let name = path.display().to_string();
     match CaptureReader::open_with(path, opts.gzip) {
         Ok(reader) => analyze_reader(name, reader, opts),
@@ -355,7 +475,17 @@ impl Analyzer {
         let flows = self.table.finish();
         let refs: Vec<&Flow<FlowDecoder>> = flows.iter().map(|f| &**f).collect();
         let flow_reports = flow_reports(&refs, &self.opts, start);
-        let (tests, glasnost) = match glasnost::analyze(&path, &refs, &flow_reports) {
+        let facts: Vec<glasnost::FlowFacts> = flow_reports.iter().map(flow_facts).collect();
+        let log = read_log(Path::new(&path), self.opts.glasnost, &mut notes);
+        let input = glasnost::CaptureInput {
+            path: &path,
+            flows: &refs,
+            facts: &facts,
+            interval_ms: f64::from(self.opts.interval_ms),
+            log,
+            mode: self.opts.glasnost,
+        };
+        let (tests, glasnost) = match glasnost::analyze(&input) {
             Some((t, g)) => (t, Some(g)),
             None => (Vec::new(), None),
         };

@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::analyze::Options;
 use crate::batch;
 use crate::capture::{GzipBound, walk_inputs};
+use crate::glasnost;
 use crate::model::CaptureReport;
 use crate::output::{self, say, say_more};
 use crate::report::{
@@ -131,6 +132,11 @@ struct ReportArgs {
     /// size (past its first 256 MiB); 0 for no bound.
     #[arg(long, default_value_t = GzipBound::DEFAULT_RATIO, value_name = "N")]
     gzip_ratio: u64,
+    /// Glasnost test analysis: `auto` (on a command channel, a log, or BitTorrent transfers
+    /// with their control twins; never on a file name alone), `on` (take every capture as a
+    /// test), `off`.
+    #[arg(long, default_value = "auto", value_name = "WHEN", value_parser = parse_glasnost)]
+    glasnost: glasnost::Mode,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -214,6 +220,20 @@ struct AnalyzeArgs {
     /// size (past its first 256 MiB); 0 for no bound.
     #[arg(long, default_value_t = GzipBound::DEFAULT_RATIO, value_name = "N")]
     gzip_ratio: u64,
+    /// Glasnost test analysis: `auto` (on a command channel, a log, or BitTorrent transfers
+    /// with their control twins; never on a file name alone), `on` (take every capture as a
+    /// test), `off`.
+    #[arg(long, default_value = "auto", value_name = "WHEN", value_parser = parse_glasnost)]
+    glasnost: glasnost::Mode,
+}
+
+fn parse_glasnost(s: &str) -> Result<glasnost::Mode, String> {
+    match s {
+        "auto" => Ok(glasnost::Mode::Auto),
+        "on" => Ok(glasnost::Mode::On),
+        "off" => Ok(glasnost::Mode::Off),
+        other => Err(format!("{other:?} is not auto, on or off")),
+    }
 }
 
 fn parse_vantage(s: &str) -> Result<VantageSetting, String> {
@@ -396,6 +416,7 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
         messages: args.messages,
         vantage: args.vantage,
         gzip: GzipBound::ratio(args.gzip_ratio),
+        glasnost: args.glasnost,
         ..Options::default()
     };
     let mut tables = CsvFiles::create(
@@ -560,6 +581,7 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
     let mut agg = Aggregator::new(map, by);
     let opts = Options {
         gzip: GzipBound::ratio(args.gzip_ratio),
+        glasnost: args.glasnost,
         ..Options::default()
     };
     let totals = run_batch(&args.paths, &opts, args.threads, false, |r| {

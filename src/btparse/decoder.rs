@@ -278,6 +278,9 @@ pub struct DirDecoder {
     pub first: [Option<PacketRef>; MsgKind::COUNT],
     /// Block bytes carried by piece messages (their length minus 9).
     pub piece_bytes: u64,
+    /// Stream offset where the first piece message starts (where a Glasnost transfer's
+    /// set-up exchange ends and its data phase begins).
+    pub first_piece_offset: Option<u64>,
     /// The first byte of the first bitfield: 0xff from a seeder, 0x00 from a leecher.
     pub first_bitfield_byte: Option<u8>,
     pub ext_handshake: Option<ExtHandshake>,
@@ -317,6 +320,7 @@ impl DirDecoder {
             counts: [0; MsgKind::COUNT],
             first: [None; MsgKind::COUNT],
             piece_bytes: 0,
+            first_piece_offset: None,
             first_bitfield_byte: None,
             ext_handshake: None,
             framing: Framing::Ok,
@@ -867,6 +871,9 @@ impl DirDecoder {
             }
             if let Some(f) = self.first.get_mut(k as usize) {
                 f.get_or_insert(at);
+            }
+            if k == MsgKind::Piece {
+                self.first_piece_offset.get_or_insert(offset);
             }
         }
         ev.push(BtEvent {

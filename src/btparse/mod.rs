@@ -25,6 +25,7 @@
 )]
 
 pub mod bencode;
+pub mod command;
 pub mod decoder;
 pub mod peer_id;
 
@@ -471,28 +472,27 @@ impl Events {
     }
 }
 
-/// The first bytes and write boundaries of a direction, for telling random payloads,
-/// encryption preambles and Glasnost control flows apart.
+/// The first bytes and segment boundaries of a direction, for telling random payloads,
+/// encryption preambles and Glasnost control flows apart, and for finding where a Glasnost
+/// transfer's set-up exchange ends.
 #[derive(Debug, Clone)]
 pub struct Opening {
     sample: [u8; 256],
     sample_len: usize,
     /// No hole has interrupted the sample.
     sample_open: bool,
-    /// Stream offsets where the first segments ended.
-    ends: [u64; 8],
-    n_ends: usize,
-    frame: u64,
+    /// The first segments: the stream offset where each ended, and the packet carrying it.
+    segments: [(u64, PacketRef); OPENING_SEGMENTS],
+    n_segments: usize,
+    /// The highest stream offset reached.
     end: u64,
-    /// The packet that carried the stream past [`SETUP_BYTES`] (the start of a Glasnost
-    /// transfer's data phase), and the last packet.
-    pub data_phase: Option<PacketRef>,
+    /// The last packet that carried stream bytes (or a hole of them).
     pub last: Option<PacketRef>,
 }
 
-/// Bytes the BitTorrent emulation's seeder sends before its piece data: handshake (68),
-/// bitfield (166), unchoke (5). The control twin sends the same sizes.
-pub const SETUP_BYTES: u64 = 239;
+/// Segments whose boundaries a direction keeps: enough for a handshake, a bitfield of a few
+/// kilobytes and the first piece data, however the sender split them.
+pub const OPENING_SEGMENTS: usize = 16;
 
 impl Default for Opening {
     fn default() -> Opening {
@@ -500,11 +500,9 @@ impl Default for Opening {
             sample: [0; 256],
             sample_len: 0,
             sample_open: true,
-            ends: [0; 8],
-            n_ends: 0,
-            frame: 0,
+            segments: [(0, PacketRef::default()); OPENING_SEGMENTS],
+            n_segments: 0,
             end: 0,
-            data_phase: None,
             last: None,
         }
     }
@@ -512,22 +510,19 @@ impl Default for Opening {
 
 impl Opening {
     fn boundary(&mut self, at: PacketRef, end: u64) {
-        if self.data_phase.is_none() && end > SETUP_BYTES {
-            self.data_phase = Some(at);
-        }
         self.last = Some(at);
-        if self.n_ends >= self.ends.len() {
-            self.end = self.end.max(end);
-            return;
-        }
-        if at.frame != self.frame && self.frame != 0 {
-            if let Some(slot) = self.ends.get_mut(self.n_ends) {
-                *slot = self.end;
+        self.end = self.end.max(end);
+        let n = self.n_segments;
+        match n.checked_sub(1).and_then(|i| self.segments.get_mut(i)) {
+            // The same packet again (its captured bytes, then the hole the snaplen cut).
+            Some(seg) if seg.1.frame == at.frame => seg.0 = seg.0.max(end),
+            _ => {
+                if let Some(slot) = self.segments.get_mut(n) {
+                    *slot = (end, at);
+                    self.n_segments += 1;
+                }
             }
-            self.n_ends += 1;
         }
-        self.frame = at.frame;
-        self.end = end;
     }
 
     fn add_data(&mut self, offset: u64, bytes: &[u8], at: PacketRef) {
@@ -555,13 +550,24 @@ impl Opening {
         self.end
     }
 
-    /// Stream offsets where the first writes ended (the last one may still be growing).
+    /// Stream offsets where the first segments ended, in order.
     pub fn write_ends(&self) -> Vec<u64> {
-        let mut v: Vec<u64> = self.ends.iter().take(self.n_ends).copied().collect();
-        if self.n_ends < self.ends.len() && self.end > 0 {
-            v.push(self.end);
-        }
-        v
+        self.segments().iter().map(|s| s.0).collect()
+    }
+
+    /// The first segments: where each ended in the stream, and the packet.
+    pub fn segments(&self) -> &[(u64, PacketRef)] {
+        self.segments.get(..self.n_segments).unwrap_or(&[])
+    }
+
+    /// The first packet that carried the stream past `offset` (the start of a Glasnost
+    /// transfer's data phase, when `offset` is where its set-up exchange ended); `None` when
+    /// the stream never went past it, or went past it beyond the segments kept.
+    pub fn passing(&self, offset: u64) -> Option<PacketRef> {
+        self.segments()
+            .iter()
+            .find(|(end, _)| *end > offset)
+            .map(|(_, at)| *at)
     }
 
     pub fn sample(&self) -> &[u8] {
@@ -658,16 +664,11 @@ impl TextLines {
         self.partial = Vec::new();
     }
 
-    /// Lines a Glasnost client or server sends on its command channel.
+    /// Lines only a Glasnost command channel carries ([`command::Line::is_distinctive`]).
     pub fn glasnost_commands(&self) -> usize {
         self.lines
             .iter()
-            .filter(|(_, l)| {
-                let l = l.trim_start().to_ascii_lowercase();
-                l.starts_with("replay ")
-                    || l.starts_with("log ")
-                    || (l.starts_with("port ") && l.ends_with(" ok"))
-            })
+            .filter(|(_, l)| command::parse(l).is_some_and(|c| c.is_distinctive()))
             .count()
     }
 }
@@ -748,20 +749,11 @@ impl FlowDecoder {
         if c.text.glasnost_commands() + s.text.glasnost_commands() > 0 {
             return Kind::Command;
         }
-        let c_ends = c.opening.write_ends();
-        let s_ends = s.opening.write_ends();
-        let c_sample = c.opening.sample();
-        // Glasnost control: the client's first write is 68 random bytes where a handshake
-        // would be, followed (unless the flow died first) by the 166-byte bitfield stand-in;
-        // the server answers in the same sizes.
-        let bt_shaped =
-            |ends: &[u64]| ends.first() == Some(&68) && (ends.len() == 1 || ends.contains(&234));
-        if bt_shaped(&c_ends)
-            && (s_ends.is_empty() || bt_shaped(&s_ends))
-            && high_entropy(c_sample.get(..68).unwrap_or(c_sample))
-        {
+        if is_control_opening(c, s) {
             return Kind::Control;
         }
+        let c_ends = c.opening.write_ends();
+        let c_sample = c.opening.sample();
         // MSE/PE: a Diffie-Hellman key (96 bytes) plus 0-512 bytes of padding first.
         let first = c_ends.first().copied().unwrap_or(0);
         if (96..=608).contains(&first) && high_entropy(c_sample) && !looks_like_tls(c_sample) {
@@ -769,6 +761,35 @@ impl FlowDecoder {
         }
         Kind::Other
     }
+}
+
+/// The handshake's length (BEP 3: 1 + 19 + 8 + 20 + 20 bytes).
+pub const HANDSHAKE_LEN: u64 = 68;
+
+/// A Glasnost control flow's opening, from the flow alone: where a BitTorrent handshake would
+/// be, each side's first write is exactly a handshake's length of high-entropy bytes. Both
+/// sides must have spoken: real clients also open with 68 obfuscated bytes that the peer never
+/// answers (Transmission does), so one side alone proves nothing; the Glasnost analysis tells
+/// such a flow by its schedule instead. Sizes after the handshake (bitfield, piece) vary
+/// between implementations and are not looked at here; the Glasnost analysis also recognises
+/// control flows whose sender merged writes, by their mirroring a BitTorrent transfer of the
+/// same test.
+fn is_control_opening(c: &DirDecoder, s: &DirDecoder) -> bool {
+    let first_write = |d: &DirDecoder| d.opening.write_ends().first().copied();
+    if first_write(c) != Some(HANDSHAKE_LEN) || first_write(s) != Some(HANDSHAKE_LEN) {
+        return false;
+    }
+    // A sample long enough to judge: the whole handshake-length write, or what a snaplen
+    // kept of it (48 bytes at least).
+    let judgeable = |d: &DirDecoder| d.opening.sample().len() >= 48;
+    let random = |d: &DirDecoder| {
+        let sample = d.opening.sample();
+        !judgeable(d) || high_entropy(sample.get(..HANDSHAKE_LEN as usize).unwrap_or(sample))
+    };
+    // Both sides' first writes that were captured must look random, and at least one must
+    // have been captured well enough to judge.
+    let judged = [c, s].iter().filter(|d| judgeable(d)).count();
+    judged > 0 && random(c) && random(s)
 }
 
 fn looks_like_tls(b: &[u8]) -> bool {

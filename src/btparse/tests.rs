@@ -676,7 +676,7 @@ proptest! {
 
 #[test]
 fn text_lines_of_all_flows_share_one_bound() {
-    let line = b"replay BitTorrent download 6881\n";
+    let line = b"replay BitTorrent server 20 port 6881\n";
     let cost = line.len() - 1 + LINE_OVERHEAD;
     let mut ev = Events {
         shared: Arc::new(Shared::new(5 * cost, EVENTS_BUDGET)),

@@ -16,6 +16,8 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use crate::btparse::command;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
@@ -35,6 +37,9 @@ pub struct LogTransfer {
     pub duration_s: Option<f64>,
     /// Epoch milliseconds of the `Running` line, or the last timestamp before it.
     pub time_ms: Option<i64>,
+    /// Epoch milliseconds of the `Received:` command that announced it (the 2009 server
+    /// writes `Running` only once the client connected, seconds later when it never did).
+    pub command_ms: Option<i64>,
     /// Bytes the server counted in the transfer (received for uploads, sent for downloads).
     pub bytes: Option<u64>,
     /// The server's measurement: seconds and bits per second.
@@ -48,6 +53,77 @@ pub struct LogTransfer {
     pub failed: Option<String>,
     /// `errno` of `Connection closed (read, errno=N, ...)`.
     pub closed_errno: Option<i32>,
+    /// What the port of the command asked for: the server chose the port (`port 0`, the
+    /// neutral port it then told the client, or `-2`), or its application port (`-1`).
+    pub port_chosen_by_server: bool,
+    pub port_app_requested: bool,
+    /// The server's own counts: bytes it sent and received, and the seconds it measured.
+    pub server_sent: Option<u64>,
+    pub server_received: Option<u64>,
+    pub server_seconds: Option<f64>,
+    /// The client's counts, as it reported them (`Client: ...`).
+    pub client_sent: Option<u64>,
+    pub client_received: Option<u64>,
+    pub client_seconds: Option<f64>,
+    /// The client reported a failure (`Client: FAILED ...`, `Client: Exception ...`).
+    pub client_failed: bool,
+    /// `Accept timeout: Peer did not show up.`: the client never connected.
+    pub accept_timeout: bool,
+}
+
+impl LogTransfer {
+    fn new(bittorrent: bool, upload: bool, port: u16, time_ms: Option<i64>) -> LogTransfer {
+        LogTransfer {
+            bittorrent,
+            upload,
+            port,
+            duration_s: None,
+            time_ms,
+            command_ms: None,
+            bytes: None,
+            seconds: None,
+            bps: None,
+            client_bps: None,
+            resets_received: None,
+            resets_sent: None,
+            failed: None,
+            closed_errno: None,
+            port_chosen_by_server: false,
+            port_app_requested: false,
+            server_sent: None,
+            server_received: None,
+            server_seconds: None,
+            client_sent: None,
+            client_received: None,
+            client_seconds: None,
+            client_failed: false,
+            accept_timeout: false,
+        }
+    }
+
+    /// The transfer's speed as Glasnost measured it (glasnost-analysis2.php): an upload by
+    /// the bytes the server received over the server's seconds, a download by the bytes the
+    /// client received over the client's seconds. Where the receiver's numbers are missing,
+    /// the server's count in the transfer's direction stands in (`true` in the second field).
+    pub fn glasnost_bps(&self) -> Option<(f64, bool)> {
+        let rate = |bytes: Option<u64>, secs: Option<f64>| {
+            let (b, s) = (bytes?, secs?);
+            (s > 0.0 && s.is_finite()).then(|| b as f64 * 8.0 / s)
+        };
+        let receiver = if self.upload {
+            rate(self.server_received, self.server_seconds)
+        } else {
+            rate(self.client_received, self.client_seconds)
+        };
+        receiver.map(|r| (r, false)).or_else(|| {
+            let sent = if self.upload {
+                self.server_received
+            } else {
+                self.server_sent
+            };
+            rate(sent.or(self.bytes), self.server_seconds.or(self.seconds)).map(|r| (r, true))
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -55,10 +131,24 @@ pub struct GlasnostLog {
     pub format: Option<LogFormat>,
     pub client_host: Option<String>,
     pub client_ip: Option<IpAddr>,
+    /// `Using ports A and B for measurements.` (the 2009 test: A is the BitTorrent port).
+    pub ports: Option<(u16, u16)>,
     pub transfers: Vec<LogTransfer>,
+    /// `setup` transfers announced (the 2009 warm-up, not measurements).
+    pub setups: usize,
     pub lines: usize,
     /// Lines that were none of the above (kept as a count).
     pub unknown_lines: usize,
+    /// Signs of a damaged log (Asghari's checks): a second `Client ... connected` (two
+    /// sessions logging into one file; only the first is read), lines whose timestamp is not
+    /// followed by a space.
+    pub second_session: bool,
+    pub bad_stamps: usize,
+    /// The last line has no newline: the test was killed mid-way (the last transfer may be
+    /// incomplete).
+    pub cut_short: bool,
+    /// The log's last timestamp, epoch milliseconds.
+    pub last_ms: Option<i64>,
 }
 
 /// Most transfers read from one log; a log claiming more is cut there.
@@ -107,40 +197,90 @@ pub fn parse(text: &str) -> GlasnostLog {
         format: None,
         client_host: None,
         client_ip: None,
+        ports: None,
         transfers: Vec::new(),
+        setups: 0,
         lines: 0,
         unknown_lines: 0,
+        second_session: false,
+        bad_stamps: 0,
+        cut_short: !text.is_empty() && !text.ends_with('\n'),
+        last_ms: None,
     };
     let mut last_time = None;
+    // The last command received, waiting for its `Running` line.
+    let mut pending: Option<(command::Announced, Option<i64>)> = None;
+    let mut told_port: Option<u16> = None;
     for raw in text.lines() {
         log.lines += 1;
         let (t, line) = stamp(raw);
         if t.is_some() {
             last_time = t;
+            log.last_ms = t;
+        } else if raw.len() > 13 && raw.bytes().take(13).all(|b| b.is_ascii_digit()) {
+            log.bad_stamps += 1;
         }
         let current = log.transfers.last_mut();
         if let Some(rest) = line
             .strip_prefix("Client ")
-            .filter(|r| r.ends_with("connected"))
+            .filter(|r| r.contains(" connected"))
         {
-            // "Client <host> <ip> connected"
+            // "Client <host> <ip> connected[ (port N)]"
+            if log.client_host.is_some() || log.client_ip.is_some() {
+                log.second_session = true;
+                break;
+            }
             let words: Vec<&str> = rest.split_whitespace().collect();
             if let [host, ip, ..] = words.as_slice() {
                 log.client_host = Some((*host).to_string());
                 log.client_ip = ip.parse().ok();
             }
+        } else if let Some(rest) = line.strip_prefix("Using ports ") {
+            // "Using ports 6881 and 10009 for measurements."
+            let mut nums = rest
+                .split(|c: char| !c.is_ascii_digit())
+                .filter_map(|w| w.parse::<u16>().ok());
+            if let (Some(a), Some(b)) = (nums.next(), nums.next()) {
+                log.ports = Some((a, b));
+            }
         } else if let Some(rest) = line.strip_prefix("Running ") {
             if log.transfers.len() >= MAX_TRANSFERS {
                 continue;
             }
-            if let Some(tr) = running(rest, t.or(last_time), &mut log.format) {
+            if let Some(mut tr) = running(rest, t.or(last_time), &mut log.format) {
+                if let Some((cmd, at)) = pending.take() {
+                    tr.command_ms = at;
+                    tr.duration_s = cmd.duration_s;
+                    tr.port_chosen_by_server = matches!(
+                        cmd.port,
+                        command::PortRequest::ServerChooses | command::PortRequest::ServerNeutral
+                    );
+                    tr.port_app_requested = cmd.port == command::PortRequest::ServerApp;
+                }
+                if let Some(p) = told_port.take().filter(|_| tr.port == 0) {
+                    tr.port = p;
+                }
                 log.transfers.push(tr);
             } else {
                 log.unknown_lines += 1;
             }
         } else if let Some(rest) = line.strip_prefix("Received: ") {
-            // The command; its duration goes to the transfer that follows.
-            let _ = rest;
+            match command::parse(rest) {
+                Some(command::Line::Transfer(a)) if a.setup => log.setups += 1,
+                Some(command::Line::Transfer(a)) => {
+                    pending = Some((a, t.or(last_time)));
+                    told_port = None;
+                }
+                _ => {}
+            }
+        } else if line.starts_with("Telling the client to use port")
+            || line.starts_with("Overwriting port")
+        {
+            // "Telling the client to use port 50806." / "Overwriting port -1 with 6881"
+            told_port = line
+                .rsplit(|c: char| !c.is_ascii_digit())
+                .find(|w| !w.is_empty())
+                .and_then(|w| w.parse().ok());
         } else if let Some(rest) = line.strip_prefix("End of transfer;") {
             if let Some(c) = current {
                 c.bytes = end_of_transfer(rest, c.upload);
@@ -152,21 +292,46 @@ pub fn parse(text: &str) -> GlasnostLog {
                 c.resets_received = number(a).map(|n| n as u32);
                 c.resets_sent = number(b).map(|n| n as u32);
             }
-        } else if line.starts_with("Transferred ") || line.starts_with("Transfered ") {
+        } else if line.starts_with("Accept timeout") {
             if let Some(c) = current {
-                c.seconds = after(line, "bytes in ");
-                c.bps = line.rsplit_once(':').and_then(|(_, r)| number(r));
+                c.accept_timeout = true;
             }
         } else if let Some(rest) = line.strip_prefix("Client: ") {
             let rest = rest.trim_start_matches('#').trim();
-            if rest.starts_with("Transferred") || rest.starts_with("Transfered") {
-                if let Some(c) = current {
-                    c.client_bps = rest.rsplit_once(':').and_then(|(_, r)| number(r));
+            if let Some(c) = current {
+                let (failed, counts) = match rest.strip_prefix("FAILED:") {
+                    Some(r) => (true, r.trim()),
+                    None => (false, rest),
+                };
+                if let Some(m) = measurement(counts) {
+                    c.client_bps = m.bps.or(c.client_bps);
+                    // The client's "transferred" is what it wrote; "received" what arrived.
+                    match m.received {
+                        Some(got) => {
+                            c.client_sent = Some(m.sent);
+                            c.client_received = Some(got);
+                        }
+                        // 2009: one count, the bytes in the transfer's direction.
+                        None if c.upload => c.client_sent = Some(m.sent),
+                        None => c.client_received = Some(m.sent),
+                    }
+                    c.client_seconds = m.seconds;
+                }
+                if failed || rest.starts_with("Exception") || rest.contains("transfer reset") {
+                    c.client_failed = true;
                 }
             }
         } else if let Some(rest) = line.strip_prefix("FAILED:") {
             if let Some(c) = current {
-                c.failed = Some(rest.trim().chars().take(200).collect());
+                let rest = rest.trim();
+                c.failed = Some(rest.chars().take(200).collect());
+                if let Some(m) = measurement(rest) {
+                    server_counts(c, &m);
+                }
+            }
+        } else if let Some(m) = measurement(line) {
+            if let Some(c) = current {
+                server_counts(c, &m);
             }
         } else if let Some(rest) = line.strip_prefix("Connection closed") {
             if let Some(c) = current {
@@ -183,17 +348,51 @@ pub fn parse(text: &str) -> GlasnostLog {
             log.unknown_lines += 1;
         }
     }
-    // Durations from the commands, matched in order with the transfers they announced.
-    let mut durations = text
-        .lines()
-        .map(|l| stamp(l).1)
-        .filter_map(|l| l.strip_prefix("Received: "))
-        .filter(|c| !c.trim_start().starts_with("setup"))
-        .filter_map(command_duration);
-    for tr in &mut log.transfers {
-        tr.duration_s = durations.next();
-    }
     log
+}
+
+/// A measurement line's numbers: `Transfer(r)ed N bytes in T seconds: X bps` (2009),
+/// `Transmitted|Transferred X bytes and received Y bytes in T seconds: A B bps (state=k)`
+/// (2010+), or `Transmitted X bytes (state=k)`.
+struct Measurement {
+    sent: u64,
+    received: Option<u64>,
+    seconds: Option<f64>,
+    /// The first rate the line gives (its own direction's).
+    bps: Option<f64>,
+}
+
+fn measurement(line: &str) -> Option<Measurement> {
+    let rest = ["Transferred ", "Transfered ", "Transmitted "]
+        .iter()
+        .find_map(|p| line.strip_prefix(p))?;
+    let sent = number(rest.split_whitespace().next()?)? as u64;
+    let received = rest
+        .split_once(" received ")
+        .and_then(|(_, r)| number(r.split_whitespace().next()?))
+        .map(|n| n as u64);
+    let seconds = after(rest, "bytes in ");
+    let bps = rest.split_once(':').and_then(|(_, r)| number(r));
+    Some(Measurement {
+        sent,
+        received,
+        seconds,
+        bps,
+    })
+}
+
+fn server_counts(c: &mut LogTransfer, m: &Measurement) {
+    match m.received {
+        Some(got) => {
+            c.server_sent = Some(m.sent);
+            c.server_received = Some(got);
+        }
+        None if c.upload => c.server_received = Some(m.sent),
+        None => c.server_sent = Some(m.sent),
+    }
+    c.seconds = m.seconds.or(c.seconds);
+    c.server_seconds = m.seconds;
+    c.bps = m.bps.or(c.bps);
 }
 
 /// "BT downstream transfer port 6881 ." or "control flow of bt as client on port 50000 ."
@@ -216,21 +415,7 @@ fn running(
         (bt, lower.contains("downstream"), LogFormat::Bt2009)
     };
     format.get_or_insert(fmt);
-    Some(LogTransfer {
-        bittorrent,
-        upload,
-        port,
-        duration_s: None,
-        time_ms,
-        bytes: None,
-        seconds: None,
-        bps: None,
-        client_bps: None,
-        resets_received: None,
-        resets_sent: None,
-        failed: None,
-        closed_errno: None,
-    })
+    Some(LogTransfer::new(bittorrent, upload, port, time_ms))
 }
 
 /// " 1567174546 bytes and 5978 pieces transferred" or " X bytes transferred and Y bytes
@@ -243,11 +428,6 @@ fn end_of_transfer(rest: &str, upload: bool) -> Option<u64> {
     } else {
         number(rest).map(|n| n as u64)
     }
-}
-
-fn command_duration(cmd: &str) -> Option<f64> {
-    let lower = cmd.to_ascii_lowercase();
-    after(&lower, "duration ").or_else(|| after(&lower, " for "))
 }
 
 #[cfg(test)]

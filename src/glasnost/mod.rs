@@ -1,36 +1,42 @@
-//! Glasnost tests: from a capture's flows (and its `.log`, when one lies beside it) to the
-//! test matrix, each transfer's data-phase goodput, and the verdicts.
+//! Glasnost tests: from a capture's flows (and its `.log`, when one lies beside it), or from a
+//! log alone, to the test matrix, each transfer's data-phase goodput, and the verdicts.
 //!
-//! A capture is taken as a Glasnost test when its name follows Glasnost's conventions, a log
-//! lies beside it, it holds Glasnost's command channel, or it holds a random-payload control
-//! flow (only Glasnost makes those). Ordinary BitTorrent captures get no tests.
-//!
-//! The schedule comes from the command channel when the capture holds it (2009: `bt
-//! downstream port 6881 duration 11`; 2010+: `replay bt as client on port 6881 for 20
-//! seconds[ as a control flow].`), else from the flows themselves: every connection to the
-//! test ports that carried payload or never got an answer, in order; a connection that was
-//! set up and closed without a byte (the 2009 test's port probe) is not a transfer. Each
-//! transfer's kind is its flow's (BitTorrent or control); a flow too short to tell takes the
-//! kind the command named, or else the one the alternation (BitTorrent first, then control)
-//! gives. The user's direction is the side that sent the piece data (BitTorrent) or most
-//! bytes (control), else the command's or the log's.
-//!
-//! Goodput is measured on the data phase only: the seeder's bytes after the 239 bytes of
-//! handshake, bitfield and unchoke, from the packet that carried the stream past them to the
-//! last one; retransmissions are never counted twice, bytes the snaplen cut are.
+//! The analysis is a chain of pure stages, each tested on its own:
+//! 1. **Recognition** ([`evidence`]): a capture is a Glasnost test only on positive evidence:
+//!    a command channel (any port, either generation's words), a log that lists transfers, or
+//!    BitTorrent flows and their random-payload control twins on the same ports between the
+//!    same hosts. A file name alone never makes a test, and a client's swarm session (tracker,
+//!    many peers, encrypted flows) has none of these. `--glasnost on|off` overrides.
+//! 2. **Schedule** ([`schedule`]): the announced transfers, from the command channel, else the
+//!    log, else the flows themselves.
+//! 3. **Kinds** ([`kinds`]): each flow's kind comes from its bytes: a BitTorrent handshake, or a
+//!    control twin's opening (a handshake's length of random bytes), or an exchange whose
+//!    segment sizes mirror a BitTorrent flow of the same test (a sender that merged its first
+//!    writes). Only a flow whose bytes tell nothing takes the kind its announcement named, and
+//!    says so.
+//! 4. **Matching** ([`schedule::match_slots`]): announcements and flows by port and time.
+//! 5. **Measurement** ([`measure`]): the data phase starts where the set-up exchange ends: at
+//!    the first piece message (BitTorrent), or after the downloader's last set-up write
+//!    (control), whatever the bitfield's length. Goodput counts the seeder's bytes from there
+//!    to its last packet, retransmissions once, bytes the snaplen cut included.
+//! 6. **Outcome**: reset, completed, no connection, no data; a transfer closed by RSTs after
+//!    its full duration (a client ending a download with a reset) completed.
+//! 7. **Verdicts** ([`verdict`]): the study's rules, with bttrace's own judgement of each RST.
 
+pub mod evidence;
 pub mod log;
 pub mod names;
+pub mod schedule;
 pub mod verdict;
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::btparse::{FlowDecoder, Kind, MsgKind, SETUP_BYTES};
+use crate::btparse::{FlowDecoder, Kind, MsgKind};
 use crate::flows::{Close, Flow, Side};
-use crate::model::FlowReport;
 use names::{CaptureName, Generation};
+use schedule::{Planned, Slot};
 use verdict::{Dir, Outcome, PortClass, Proto, Transfer, Verdicts};
 
 /// Ports Glasnost's BitTorrent emulation used as "the BitTorrent port".
@@ -38,9 +44,44 @@ fn is_app_port(p: u16) -> bool {
     (6881..=6889).contains(&p)
 }
 
-/// Glasnost's command channel ports (19980 in the old applet's texts).
-fn is_command_port(p: u16) -> bool {
-    p == 19970 || p == 19980
+/// Whether to look for a Glasnost test (`--glasnost`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// On positive evidence only.
+    #[default]
+    Auto,
+    /// Take the capture as a test whatever it holds.
+    On,
+    /// Never.
+    Off,
+}
+
+/// What the rest of the pipeline knows of one flow that the test needs: its RSTs as judged,
+/// and the study's reset signal.
+#[derive(Debug, Clone, Default)]
+pub struct FlowFacts {
+    pub rsts: Vec<TestRst>,
+    /// The study's signal: reset, RSTs received and none sent by the capturing side.
+    pub signal: bool,
+    pub after_bt_exchange_ms: Option<f64>,
+}
+
+impl FlowFacts {
+    fn forged(&self) -> bool {
+        self.rsts.iter().any(|r| r.verdict == Some("forged"))
+    }
+}
+
+/// A capture's flows, as the Glasnost analysis takes them.
+pub struct CaptureInput<'a> {
+    pub path: &'a str,
+    pub flows: &'a [&'a Flow<FlowDecoder>],
+    /// Per flow, in the same order.
+    pub facts: &'a [FlowFacts],
+    pub interval_ms: f64,
+    /// The log beside the capture, read by the pipeline.
+    pub log: Option<(PathBuf, log::GlasnostLog)>,
+    pub mode: Mode,
 }
 
 /// One transfer of the test, as reported.
@@ -71,6 +112,9 @@ pub struct TestReport {
     pub reset_after_bt_exchange_ms: Option<f64>,
     /// The study's signal: reset, RSTs received, none sent by the server.
     pub blocking_signal: bool,
+    /// bttrace judged one of the flow's RSTs `forged`: the blocking signal that stands even
+    /// when the server's own stack later answered with RSTs of its own.
+    pub forged_reset: bool,
     /// Where the kind or direction came from when the flow could not tell.
     pub guessed: Vec<&'static str>,
     /// What the log says of this transfer, and where it disagrees with the capture.
@@ -117,85 +161,17 @@ pub struct GlasnostReport {
     pub generation: Generation,
     /// The `.log` read beside the capture, if any.
     pub log_path: Option<String>,
-    /// `command_channel` or `flows`.
+    /// `command_channel`, `log` or `flows`.
     pub schedule_from: &'static str,
+    /// The positive evidence that this is a Glasnost test: `command_channel`, `log`,
+    /// `control_twins` (BitTorrent and random-payload twins on the test's ports), or `forced`
+    /// (`--glasnost on`).
+    pub recognised_by: &'static str,
     pub app_port: Option<u16>,
     pub other_port: Option<u16>,
     pub verdicts: Verdicts,
     /// Where the capture and the log disagree overall, and other remarks.
     pub notes: Vec<String>,
-}
-
-/// A transfer the schedule announced.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Planned {
-    proto: Proto,
-    dir: Dir,
-    port: u16,
-    duration_s: f64,
-    /// Epoch nanoseconds of the command.
-    at: i64,
-}
-
-/// Parses one command line of either generation.
-fn command(line: &str, at: i64) -> Option<Planned> {
-    let l = line.trim().to_ascii_lowercase();
-    let words: Vec<&str> = l.split_whitespace().collect();
-    let num = |key: &str| -> Option<f64> {
-        let i = words.iter().position(|w| *w == key)?;
-        words.get(i + 1)?.trim_end_matches('.').parse().ok()
-    };
-    if let Some(rest) = l.strip_prefix("replay ") {
-        let proto_word = rest.split_whitespace().next()?;
-        let control = l.contains("control flow");
-        let upload = l.contains(" as client");
-        if !upload && !l.contains(" as server") {
-            return None;
-        }
-        let _ = proto_word;
-        return Some(Planned {
-            proto: if control { Proto::Tcp } else { Proto::Bt },
-            dir: if upload { Dir::Upload } else { Dir::Download },
-            port: num("port")? as u16,
-            duration_s: num("for").unwrap_or(20.0),
-            at,
-        });
-    }
-    // 2009: "bt downstream port 6881 duration 11" (not the "setup ..." probes).
-    let (proto, rest) = match *words.first()? {
-        "bt" => (Proto::Bt, words.get(1..)?),
-        "tcp" => (Proto::Tcp, words.get(1..)?),
-        _ => return None,
-    };
-    let dir = match *rest.first()? {
-        "downstream" => Dir::Upload,
-        "upstream" => Dir::Download,
-        _ => return None,
-    };
-    Some(Planned {
-        proto,
-        dir,
-        port: num("port")? as u16,
-        duration_s: num("duration").unwrap_or(10.0),
-        at,
-    })
-}
-
-/// The schedule the command channel carried, in order.
-fn schedule(flows: &[&Flow<FlowDecoder>]) -> Vec<Planned> {
-    let mut plan = Vec::new();
-    for f in flows.iter().filter(|f| f.app.kind() == Kind::Command) {
-        for side in [Side::Client, Side::Server] {
-            let Some(d) = f.app.dir(side) else { continue };
-            for (at, line) in &d.text.lines {
-                if let Some(p) = command(line, at.ts.0) {
-                    plan.push(p);
-                }
-            }
-        }
-    }
-    plan.sort_by_key(|p| p.at);
-    plan
 }
 
 /// The `.log` beside a capture: `x.dump.gz`, `x.dump`, `x.pcap` all look for `x.log`.
@@ -210,16 +186,8 @@ pub fn log_path_for(capture: &Path) -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
-/// Whether the capture is a Glasnost test at all.
-fn is_glasnost(flows: &[&Flow<FlowDecoder>], name: Option<&CaptureName>, has_log: bool) -> bool {
-    name.is_some()
-        || has_log
-        || flows
-            .iter()
-            .any(|f| matches!(f.app.kind(), Kind::Command | Kind::Control))
-}
-
-/// A flow's user direction from what it carried.
+/// A flow's user direction from what it carried: the side that sent the pieces (or, for
+/// flows without BitTorrent framing, clearly most of the bytes) is the seeder.
 fn direction_of(f: &Flow<FlowDecoder>) -> Option<Dir> {
     let seeder = match f.app.kind() {
         Kind::BitTorrent => {
@@ -231,7 +199,8 @@ fn direction_of(f: &Flow<FlowDecoder>) -> Option<Dir> {
             };
             let seeds = |s: Side| sent(s, MsgKind::Piece) + sent(s, MsgKind::Unchoke);
             let leeches = |s: Side| sent(s, MsgKind::Request) + sent(s, MsgKind::Interested);
-            // Glasnost's seeder sends a bitfield of 0xff bytes, its leecher one of 0x00.
+            // A bitfield of all ones is a seeder's (it has every piece), of all zeros a
+            // leecher's: BEP 3, whatever the bitfield's length.
             let first = |s: Side| f.app.dir(s).and_then(|d| d.first_bitfield_byte);
             let hint = |seeder: Side| {
                 u64::from(first(seeder) == Some(0xff) || first(seeder.peer()) == Some(0x00))
@@ -249,12 +218,14 @@ fn direction_of(f: &Flow<FlowDecoder>) -> Option<Dir> {
     let seeder = seeder.or_else(|| {
         let up = f.half(Side::Client).stats().unique;
         let down = f.half(Side::Server).stats().unique;
-        match (up > SETUP_BYTES + 512, down > SETUP_BYTES + 512) {
-            (true, false) => Some(Side::Client),
-            (false, true) => Some(Side::Server),
-            (true, true) if up > down => Some(Side::Client),
-            (true, true) => Some(Side::Server),
-            (false, false) => None,
+        // Clearly more: four times the other side's bytes and more than a set-up exchange.
+        const CLEAR: u64 = 4 << 10;
+        if up > CLEAR && up > 4 * down {
+            Some(Side::Client)
+        } else if down > CLEAR && down > 4 * up {
+            Some(Side::Server)
+        } else {
+            None
         }
     })?;
     Some(if seeder == Side::Client {
@@ -264,291 +235,570 @@ fn direction_of(f: &Flow<FlowDecoder>) -> Option<Dir> {
     })
 }
 
+/// How a flow's kind was told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Told {
+    /// From its own bytes.
+    Bytes,
+    /// Its segment sizes mirror a BitTorrent flow of the test.
+    Mirror,
+}
+
+/// Each candidate's kind from its bytes ([`Kind::BitTorrent`], [`Kind::Control`]), else from
+/// its exchange mirroring a BitTorrent flow of the same test: the first segments of each side
+/// end at the same stream offsets (the same implementation wrote the same set-up messages),
+/// and its bytes are random where the BitTorrent flow's are a handshake.
+fn kinds(cands: &[&Flow<FlowDecoder>]) -> Vec<Option<(Proto, Told)>> {
+    let ends = |f: &Flow<FlowDecoder>, s: Side| -> Vec<u64> {
+        f.app.dir(s).map_or(Vec::new(), |d| {
+            d.opening.write_ends().into_iter().take(3).collect()
+        })
+    };
+    let bt: Vec<[Vec<u64>; 2]> = cands
+        .iter()
+        .filter(|f| f.app.kind() == Kind::BitTorrent)
+        .map(|f| [ends(f, Side::Client), ends(f, Side::Server)])
+        .collect();
+    cands
+        .iter()
+        .map(|f| match f.app.kind() {
+            Kind::BitTorrent => Some((Proto::Bt, Told::Bytes)),
+            Kind::Control => Some((Proto::Tcp, Told::Bytes)),
+            Kind::Command => None,
+            _ => {
+                let mine = [ends(f, Side::Client), ends(f, Side::Server)];
+                let random = [Side::Client, Side::Server].iter().all(|&s| {
+                    f.app.dir(s).is_none_or(|d| {
+                        let sample = d.opening.sample();
+                        sample.len() < 32 || crate::btparse::high_entropy(sample)
+                    })
+                });
+                let segments = mine[0].len() + mine[1].len();
+                let mirrors = segments >= 3
+                    && bt.iter().any(|b| {
+                        b.iter()
+                            .zip(&mine)
+                            .all(|(theirs, ours)| ours.iter().zip(theirs).all(|(a, b)| a == b))
+                            && b.iter().zip(&mine).all(|(t, o)| o.len() <= t.len())
+                    });
+                (random && mirrors).then_some((Proto::Tcp, Told::Mirror))
+            }
+        })
+        .collect()
+}
+
+/// A transfer's data phase, measured on its flow.
+#[derive(Debug, Clone, Copy, Default)]
+struct Measured {
+    /// Stream offset where the seeder's set-up exchange ended.
+    setup: Option<u64>,
+    start: Option<crate::flows::PacketRef>,
+    bytes: u64,
+    span_ns: Option<i64>,
+}
+
+/// Where the seeder's set-up exchange ends: at its first piece message; else (a control twin,
+/// or pieces lost to the snaplen) after the seeder's last segment sent before the leecher's
+/// last set-up write (its request), when both openings were kept whole; else at `twin`, the
+/// offset measured on a BitTorrent transfer of the same test and direction.
+fn setup_end(f: &Flow<FlowDecoder>, seeder: Side, twin: Option<u64>) -> Option<u64> {
+    let s = f.app.dir(seeder)?;
+    if let Some(o) = s.first_piece_offset {
+        return Some(o);
+    }
+    let l = f.app.dir(seeder.peer());
+    let from_leecher = l.and_then(|l| {
+        let segs = l.opening.segments();
+        if segs.is_empty() || segs.len() >= crate::btparse::OPENING_SEGMENTS {
+            return None;
+        }
+        let request = segs.last()?.1.ts;
+        let seeder_segs = s.opening.segments();
+        let k = seeder_segs.iter().position(|(_, at)| at.ts > request)?;
+        Some(
+            k.checked_sub(1)
+                .map_or(0, |i| seeder_segs.get(i).map_or(0, |x| x.0)),
+        )
+    });
+    from_leecher.or(twin)
+}
+
+fn measure(f: &Flow<FlowDecoder>, dir: Option<Dir>, twin: Option<u64>) -> Measured {
+    let Some(seeder) = dir.map(|d| match d {
+        Dir::Upload => Side::Client,
+        Dir::Download => Side::Server,
+    }) else {
+        return Measured::default();
+    };
+    let Some(d) = f.app.dir(seeder) else {
+        return Measured::default();
+    };
+    let setup = setup_end(f, seeder, twin);
+    let o = &d.opening;
+    let start = setup.and_then(|s| o.passing(s));
+    let bytes = setup.map_or(0, |s| o.stream_end().saturating_sub(s));
+    let span_ns = match (start, o.last) {
+        (Some(a), Some(b)) => Some(b.ts.nanos_since(a.ts)),
+        _ => None,
+    };
+    Measured {
+        setup,
+        start,
+        bytes,
+        span_ns,
+    }
+}
+
+/// The seeder's goodput per whole interval of the data phase (bits per second).
+fn data_series(f: &Flow<FlowDecoder>, dir: Option<Dir>, m: &Measured) -> Vec<f64> {
+    let (Some(dir), Some(start)) = (dir, m.start) else {
+        return Vec::new();
+    };
+    let seeder = if dir == Dir::Upload {
+        Side::Client
+    } else {
+        Side::Server
+    };
+    let bins = f.series.bins(seeder);
+    let first = (start.ts.nanos_since(f.series.start()).max(0) / f.series.interval_ns()) as usize;
+    let secs = f.series.interval_ns() as f64 / 1e9;
+    // Whole intervals only: the first and last are partial.
+    let inner: Vec<f64> = bins
+        .iter()
+        .skip(first + 1)
+        .map(|&b| b as f64 * 8.0 / secs)
+        .collect();
+    let keep = inner.len().saturating_sub(1);
+    inner.into_iter().take(keep).collect()
+}
+
+/// One transfer before its outcome is decided.
+struct Draft<'a> {
+    flow: Option<(usize, &'a Flow<FlowDecoder>)>,
+    planned: Option<Planned>,
+    proto: Proto,
+    dir: Option<Dir>,
+    port: u16,
+    guessed: Vec<&'static str>,
+    measured: Measured,
+    /// When the transfer began (its flow's first packet, or its announcement).
+    at: i64,
+}
+
+/// A transfer closed by RSTs is reset when bttrace judged one of them forged, when the
+/// study's signal holds, or when its data phase lasted less than 70% of what the test's other
+/// transfers (or, failing them, its announcement) say a transfer lasts. A reset after the
+/// full duration is the client ending a download: completed.
+fn outcome(
+    f: &Flow<FlowDecoder>,
+    facts: &FlowFacts,
+    m: &Measured,
+    expected_s: Option<f64>,
+) -> Outcome {
+    if !f.established() {
+        return Outcome::NoConnection;
+    }
+    if f.close() == Close::Rst {
+        let lasted = m.span_ns.map(|n| n as f64 / 1e9);
+        let short = match (lasted, expected_s) {
+            (None, _) => true,
+            (Some(l), Some(e)) => l < 0.7 * e,
+            (Some(_), None) => false,
+        };
+        return if facts.forged() || facts.signal || short {
+            Outcome::Reset
+        } else {
+            Outcome::Completed
+        };
+    }
+    if m.bytes == 0 {
+        Outcome::NoData
+    } else {
+        Outcome::Completed
+    }
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
+}
+
+/// The application (BitTorrent) port and the neutral one: from the log's `Using ports`, else
+/// from what the announcements asked for (the server's application port, or its choice of
+/// the neutral one), else Glasnost's 6881-6889; else the first port used, said as a guess.
+fn ports(
+    drafts: &[Draft],
+    log: Option<&log::GlasnostLog>,
+    notes: &mut Vec<String>,
+) -> (Option<u16>, Option<u16>) {
+    let used: Vec<u16> = drafts.iter().map(|d| d.port).filter(|&p| p != 0).collect();
+    let planned = || {
+        drafts
+            .iter()
+            .filter_map(|d| d.planned.as_ref().map(|p| (p, d.port)))
+    };
+    let app = log
+        .and_then(|l| l.ports.map(|p| p.0))
+        .or_else(|| {
+            planned()
+                .find(|(p, _)| p.app_requested)
+                .map(|(_, port)| port)
+        })
+        .or_else(|| {
+            let neutral: Vec<u16> = planned()
+                .filter(|(p, _)| p.server_chose)
+                .map(|(_, port)| port)
+                .collect();
+            if neutral.is_empty() {
+                None
+            } else {
+                used.iter().copied().find(|p| !neutral.contains(p))
+            }
+        })
+        .or_else(|| used.iter().copied().find(|&p| is_app_port(p)))
+        .or_else(|| {
+            let first = used.first().copied();
+            if first.is_some() && used.iter().any(|p| Some(*p) != first) {
+                notes.push(
+                    "which port is the BitTorrent port is a guess: the first port the test used"
+                        .into(),
+                );
+            }
+            first
+        });
+    let other = used.iter().copied().find(|&p| Some(p) != app);
+    (app, other)
+}
+
 /// Analyses a capture's flows as a Glasnost test; `None` when it is not one.
-pub fn analyze(
-    path: &str,
-    flows: &[&Flow<FlowDecoder>],
-    reports: &[FlowReport],
-) -> Option<(Vec<TestReport>, GlasnostReport)> {
-    let file = Path::new(path);
+pub fn analyze(input: &CaptureInput) -> Option<(Vec<TestReport>, GlasnostReport)> {
+    let flows = input.flows;
+    let file = Path::new(input.path);
     let name = file
         .file_name()
         .and_then(|n| n.to_str())
         .and_then(names::parse);
-    let log_path = log_path_for(file);
-    let log = log_path
-        .as_ref()
-        .and_then(|p| std::fs::read(p).ok())
-        .map(|b| log::parse(&String::from_utf8_lossy(&b)));
-    if !is_glasnost(flows, name.as_ref(), log.is_some()) {
-        return None;
-    }
+    let log = input.log.as_ref().map(|(_, l)| l);
+    let commands = schedule::from_commands(flows);
+    let found = evidence::recognise(flows, &commands, log.map_or(0, |l| l.transfers.len()));
+    let recognised_by = match input.mode {
+        Mode::Off => return None,
+        Mode::On => found.unwrap_or("forced"),
+        Mode::Auto => found?,
+    };
     let mut notes = Vec::new();
-    let plan = schedule(flows);
-    let command_ports: Vec<u16> = flows
-        .iter()
-        .filter(|f| f.app.kind() == Kind::Command)
-        .map(|f| f.server.port())
-        .collect();
-    // Candidate transfer flows: not the command channel; carried payload or never answered.
-    let candidates: Vec<(usize, &&Flow<FlowDecoder>)> = flows
+    let hosts = commands
+        .hosts
+        .or_else(|| evidence::twin_hosts(flows))
+        .or_else(|| {
+            let ip = log?.client_ip?;
+            flows
+                .iter()
+                .find(|f| f.client.ip() == ip)
+                .map(|f| (ip, f.server.ip()))
+        });
+    // Candidate transfer flows: between the test's hosts, not a command channel, and not a
+    // probe (set up, then closed or left open without a byte).
+    let cands: Vec<(usize, &Flow<FlowDecoder>)> = flows
         .iter()
         .enumerate()
-        .filter(|(_, f)| {
-            !command_ports.contains(&f.server.port()) && !is_command_port(f.server.port())
-        })
+        .map(|(i, f)| (i, *f))
+        .filter(|(_, f)| !commands.flows.contains(&f.id))
+        .filter(|(_, f)| f.app.kind() != Kind::Command)
+        .filter(|(_, f)| hosts.is_none_or(|(c, s)| f.client.ip() == c && f.server.ip() == s))
         .filter(|(_, f)| {
             let payload = f.half(Side::Client).stats().unique + f.half(Side::Server).stats().unique;
-            let probe = f.established() && payload == 0 && f.close() == Close::Fin;
-            // A probe: set up, and closed or left open, without a byte.
-            let idle = f.established() && payload == 0 && f.close() == Close::Open;
-            !probe && !idle
+            !(f.established() && payload == 0 && matches!(f.close(), Close::Fin | Close::Open))
         })
-        .filter(|(_, f)| f.app.kind() != Kind::Encrypted)
         .collect();
-    let app_port = candidates
+    let cand_flows: Vec<&Flow<FlowDecoder>> = cands.iter().map(|(_, f)| *f).collect();
+    let kind_of = kinds(&cand_flows);
+    let slots: Vec<Slot> = cand_flows
         .iter()
-        .map(|(_, f)| f.server.port())
-        .find(|p| is_app_port(*p))
-        .or_else(|| plan.iter().map(|p| p.port).find(|p| is_app_port(*p)));
-    let other_port = candidates
+        .map(|f| Slot {
+            port: Some(f.server.port()),
+            at: Some(f.first_ts.0),
+        })
+        .collect();
+    let to_slots = |plan: &[Planned]| -> Vec<Slot> {
+        plan.iter()
+            .map(|p| Slot {
+                port: p.port,
+                at: p.at,
+            })
+            .collect()
+    };
+    // The schedule, and the offset from its clock to the capture's.
+    let (plan, schedule_from, offset) = if !commands.planned.is_empty() {
+        (commands.planned.clone(), "command_channel", 0)
+    } else if let Some(l) = log.filter(|l| !l.transfers.is_empty()) {
+        let plan = schedule::from_log(l);
+        let offset = schedule::clock_offset(&to_slots(&plan), &slots, 2 * SEC).unwrap_or(0);
+        (plan, "log", offset)
+    } else {
+        (Vec::new(), "flows", 0)
+    };
+    let mut used = vec![false; cands.len()];
+    // The 2009 warm-up transfers' flows are not measurements.
+    for m in schedule::match_slots(&to_slots(&commands.setups), &slots, 0)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(u) = used.get_mut(m) {
+            *u = true;
+        }
+    }
+    let free: Vec<Slot> = slots
         .iter()
-        .map(|(_, f)| f.server.port())
-        .find(|p| Some(*p) != app_port);
-    let interval_ms = reports.first().map_or(100.0, |r| r.series.interval_ms);
-
-    // Pair planned transfers with flows: the next flow to the planned port after the command.
-    // A planned transfer without any packet in the capture (its SYNs never reached the server)
-    // is a transfer that got no connection, as long as the capture goes on after it (a capture
-    // cut short says nothing of the transfers it did not reach).
-    let mut used = vec![false; candidates.len()];
-    let mut matched: Vec<(Option<usize>, Option<Planned>)> = Vec::new();
+        .zip(&used)
+        .map(|(s, u)| {
+            if *u {
+                Slot {
+                    port: None,
+                    at: None,
+                }
+            } else {
+                *s
+            }
+        })
+        .collect();
+    let matched = schedule::match_slots(&to_slots(&plan), &free, offset);
     let capture_end = flows.iter().map(|f| f.last_ts.0).max().unwrap_or(i64::MIN);
+    let mut drafts: Vec<Draft> = Vec::new();
     let mut unseen = 0;
-    for p in &plan {
-        let hit = candidates.iter().enumerate().position(|(i, (_, f))| {
-            !used.get(i).copied().unwrap_or(true)
-                && f.server.port() == p.port
-                && f.first_ts.0 >= p.at - 1_000_000_000
-        });
-        if let Some(i) = hit {
-            if let Some(u) = used.get_mut(i) {
-                *u = true;
+    let mut absent = 0;
+    let mut untold = 0;
+    for (p, m) in plan.iter().zip(&matched) {
+        match m {
+            Some(i) => {
+                if let Some(u) = used.get_mut(*i) {
+                    *u = true;
+                }
+                let (fi, f) = cands[*i];
+                let mut guessed = Vec::new();
+                let proto = match kind_of.get(*i).copied().flatten() {
+                    Some((k, Told::Bytes)) => k,
+                    Some((k, Told::Mirror)) => {
+                        guessed.push("control: its exchange mirrors a BitTorrent transfer's");
+                        k
+                    }
+                    None => {
+                        guessed.push("kind from the schedule: the flow's bytes do not tell");
+                        p.proto
+                    }
+                };
+                let dir = direction_of(f).or_else(|| {
+                    guessed.push("direction from the schedule");
+                    Some(p.dir)
+                });
+                drafts.push(Draft {
+                    flow: Some((fi, f)),
+                    planned: Some(p.clone()),
+                    proto,
+                    dir,
+                    port: f.server.port(),
+                    guessed,
+                    measured: Measured::default(),
+                    at: f.first_ts.0,
+                });
             }
-            matched.push((Some(i), Some(*p)));
-        } else if capture_end > p.at + NO_CONNECTION_AFTER_NS {
-            matched.push((None, Some(*p)));
-        } else {
-            unseen += 1;
-        }
-    }
-    for (i, u) in used.iter().enumerate() {
-        if !u {
-            matched.push((Some(i), None));
-        }
-    }
-    matched.sort_by_key(|(i, p)| match i {
-        Some(i) => candidates.get(*i).map(|(_, f)| f.first_ts.0),
-        None => p.map(|p| p.at),
-    });
-    let connected = matched
-        .iter()
-        .filter(|m| m.0.is_some() && m.1.is_some())
-        .count();
-    if !plan.is_empty() && plan.len() != connected {
-        let absent = plan.len() - connected - unseen;
-        notes.push(format!(
-            "the command channel announced {} transfers; {connected} of them have a connection in the capture{}{}",
-            plan.len(),
-            if absent > 0 {
-                format!(
-                    "; {absent} have no packet in it though the capture goes on: reported as no_connection"
-                )
-            } else {
-                String::new()
-            },
-            if unseen > 0 {
-                format!("; the capture ends before {unseen} of them")
-            } else {
-                String::new()
-            },
-        ));
-    }
-
-    // Build the transfers.
-    let mut tests: Vec<TestReport> = Vec::new();
-    let mut last_proto: Vec<(u16, Proto)> = Vec::new();
-    for (i, planned) in &matched {
-        let Some((fi, f)) = i.and_then(|i| candidates.get(i)) else {
-            if let Some(p) = planned {
-                last_proto.push((p.port, p.proto));
-                tests.push(unconnected(p, &tests, app_port, interval_ms));
-            }
-            continue;
-        };
-        let report = reports.get(*fi);
-        let mut guessed = Vec::new();
-        let proto = match (f.app.kind(), planned) {
-            (Kind::BitTorrent, _) => Proto::Bt,
-            (Kind::Control, _) => Proto::Tcp,
-            (_, Some(p)) => {
-                guessed.push("kind from the command channel");
-                p.proto
-            }
-            _ => {
-                guessed.push("kind from the alternation of BitTorrent and control transfers");
-                match last_proto
-                    .iter()
-                    .rev()
-                    .find(|(port, _)| *port == f.server.port())
-                {
-                    Some((_, Proto::Bt)) => Proto::Tcp,
-                    _ => Proto::Bt,
+            None => {
+                let at = p.at.map(|t| t.saturating_add(offset));
+                if at.is_some_and(|t| capture_end > t + NO_CONNECTION_AFTER_NS) || at.is_none() {
+                    absent += 1;
+                    drafts.push(Draft {
+                        flow: None,
+                        planned: Some(p.clone()),
+                        proto: p.proto,
+                        dir: Some(p.dir),
+                        port: p.port.unwrap_or(0),
+                        guessed: vec![
+                            "no packet in the capture: kind and direction from the schedule",
+                        ],
+                        measured: Measured::default(),
+                        at: at.unwrap_or(capture_end),
+                    });
+                } else {
+                    unseen += 1;
                 }
             }
-        };
-        last_proto.push((f.server.port(), proto));
-        let dir = match (direction_of(f), planned) {
-            (Some(d), _) => Some(d),
-            (None, Some(p)) => {
-                guessed.push("direction from the command channel");
-                Some(p.dir)
+        }
+    }
+    // Flows the schedule did not announce (or every flow, without a schedule): taken when
+    // their bytes tell their kind.
+    for (i, (fi, f)) in cands.iter().enumerate() {
+        if used.get(i).copied().unwrap_or(true) {
+            continue;
+        }
+        match kind_of.get(i).copied().flatten() {
+            Some((proto, told)) => drafts.push(Draft {
+                flow: Some((*fi, *f)),
+                planned: None,
+                proto,
+                dir: direction_of(f),
+                port: f.server.port(),
+                guessed: if told == Told::Mirror {
+                    vec!["control: its exchange mirrors a BitTorrent transfer's"]
+                } else {
+                    Vec::new()
+                },
+                measured: Measured::default(),
+                at: f.first_ts.0,
+            }),
+            None => untold += 1,
+        }
+    }
+    drafts.sort_by_key(|d| d.at);
+    if !plan.is_empty() {
+        let connected = matched.iter().filter(|m| m.is_some()).count();
+        if connected != plan.len() {
+            notes.push(format!(
+                "the {} announced {} transfers; {connected} of them have a connection in the capture{}{}",
+                if schedule_from == "log" { "log" } else { "command channel" },
+                plan.len(),
+                if absent > 0 {
+                    format!("; {absent} have no packet in it though the capture goes on: reported as no_connection")
+                } else {
+                    String::new()
+                },
+                if unseen > 0 {
+                    format!("; the capture ends before {unseen} of them")
+                } else {
+                    String::new()
+                },
+            ));
+        }
+    }
+    if untold > 0 {
+        notes.push(format!(
+            "{untold} flows between the test's hosts carried neither BitTorrent nor a control twin's bytes and no announcement names them: not counted as transfers"
+        ));
+    }
+    // Measurement: BitTorrent transfers first, so that control twins can borrow their set-up
+    // length when their own exchange does not show it.
+    for d in drafts.iter_mut().filter(|d| d.proto == Proto::Bt) {
+        if let Some((_, f)) = d.flow {
+            d.measured = measure(f, d.dir, None);
+        }
+    }
+    let twin_setup = |dir: Option<Dir>, drafts: &[Draft]| {
+        drafts
+            .iter()
+            .filter(|d| d.proto == Proto::Bt && d.dir == dir)
+            .find_map(|d| d.measured.setup)
+    };
+    for k in 0..drafts.len() {
+        let Some(d) = drafts.get(k) else { continue };
+        if d.proto != Proto::Tcp {
+            continue;
+        }
+        let twin = twin_setup(d.dir, &drafts);
+        if let Some(d) = drafts.get_mut(k) {
+            if let Some((_, f)) = d.flow {
+                d.measured = measure(f, d.dir, twin);
             }
-            (None, None) => None,
-        };
-        let seeder = match dir {
-            Some(Dir::Upload) => Some(Side::Client),
-            Some(Dir::Download) => Some(Side::Server),
-            None => None,
-        };
-        let opening = seeder.and_then(|s| f.app.dir(s)).map(|d| &d.opening);
-        let data_bytes = opening.map_or(0, |o| o.stream_end().saturating_sub(SETUP_BYTES));
-        let data_span = opening.and_then(|o| Some(o.last?.ts.nanos_since(o.data_phase?.ts)));
-        let goodput = data_span
-            .filter(|&n| n > 0 && data_bytes > 0)
-            .map(|n| data_bytes as f64 * 8.0 / (n as f64 / 1e9));
-        let series = match (seeder, opening.and_then(|o| o.data_phase)) {
-            (Some(s), Some(start)) => {
-                let bins = f.series.bins(s);
-                let first = (start.ts.nanos_since(f.series.start()).max(0) / f.series.interval_ns())
-                    as usize;
-                let secs = f.series.interval_ns() as f64 / 1e9;
-                // Whole intervals only: the first and last are partial.
-                let inner: Vec<f64> = bins
-                    .iter()
-                    .skip(first + 1)
-                    .map(|&b| b as f64 * 8.0 / secs)
-                    .collect();
-                let keep = inner.len().saturating_sub(1);
-                inner.into_iter().take(keep).collect()
-            }
-            _ => Vec::new(),
-        };
-        let blocking = report.and_then(|r| r.blocking.clone());
-        let expected =
-            planned
-                .map(|p| p.duration_s)
-                .unwrap_or(match name.as_ref().map(|n| n.generation) {
-                    Some(Generation::Replayer) => 20.0,
-                    _ => 10.0,
-                });
-        let outcome = if !f.established() {
-            Outcome::NoConnection
-        } else if f.close() == Close::Rst {
-            let signal = blocking.as_ref().is_some_and(|b| b.signal);
-            let short = data_span.is_none_or(|n| (n as f64 / 1e9) < 0.8 * expected);
-            if signal || short {
-                Outcome::Reset
-            } else {
-                Outcome::Completed
-            }
-        } else if data_bytes == 0 {
-            Outcome::NoData
-        } else {
-            Outcome::Completed
-        };
-        let port = f.server.port();
-        let port_class = if Some(port) == app_port || is_app_port(port) {
+        }
+    }
+    // What a transfer lasts: the median data phase of those not closed by RSTs, else the
+    // announced duration, else the longest.
+    let clean: Vec<f64> = drafts
+        .iter()
+        .filter(|d| d.flow.is_some_and(|(_, f)| f.close() != Close::Rst))
+        .filter_map(|d| d.measured.span_ns.map(|n| n as f64 / 1e9))
+        .collect();
+    let longest = drafts
+        .iter()
+        .filter_map(|d| d.measured.span_ns.map(|n| n as f64 / 1e9))
+        .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+    let typical = median(clean);
+    let (app_port, other_port) = ports(&drafts, log, &mut notes);
+    let mut tests: Vec<TestReport> = Vec::new();
+    let none = FlowFacts::default();
+    for d in &drafts {
+        let port_class = if Some(d.port) == app_port {
             PortClass::App
         } else {
             PortClass::Other
         };
-        // Counted from 1, as the study's tables number them (#1, #2).
         let repetition = tests
             .iter()
-            .filter(|t| t.kind == proto && t.direction == dir && t.port_class == port_class)
+            .filter(|t| t.kind == d.proto && t.direction == d.dir && t.port_class == port_class)
             .count() as u32
             + 1;
+        let (facts, outcome, series, flow_id) = match d.flow {
+            Some((fi, f)) => {
+                let facts = input.facts.get(fi).unwrap_or(&none);
+                let expected = typical
+                    .or(d.planned.as_ref().and_then(|p| p.duration_s))
+                    .or(longest);
+                (
+                    facts,
+                    outcome(f, facts, &d.measured, expected),
+                    data_series(f, d.dir, &d.measured),
+                    f.id,
+                )
+            }
+            None => (&none, Outcome::NoConnection, Vec::new(), 0),
+        };
+        let m = &d.measured;
+        let goodput = m
+            .span_ns
+            .filter(|&n| n > 0 && m.bytes > 0)
+            .map(|n| m.bytes as f64 * 8.0 / (n as f64 / 1e9));
         tests.push(TestReport {
-            kind: proto,
-            direction: dir,
-            port,
+            kind: d.proto,
+            direction: d.dir,
+            port: d.port,
             port_class,
             repetition,
             goodput_bps: goodput,
             outcome,
-            flow: f.id,
-            data_bytes,
-            data_seconds: data_span.map(|n| n as f64 / 1e9),
+            flow: flow_id,
+            data_bytes: m.bytes,
+            data_seconds: m.span_ns.map(|n| n as f64 / 1e9),
             series: TestSeries {
-                interval_ms,
+                interval_ms: input.interval_ms,
                 bps: series,
             },
-            rsts: report
-                .map(|r| {
-                    r.rsts
-                        .iter()
-                        .map(|x| TestRst {
-                            frame: x.frame,
-                            from: x.from,
-                            verdict: x.verdict,
-                            evidence: x.evidence.clone(),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-            reset_after_bt_exchange_ms: blocking.as_ref().and_then(|b| b.after_bt_exchange_ms),
-            blocking_signal: blocking.as_ref().is_some_and(|b| b.signal),
-            guessed,
+            rsts: facts.rsts.clone(),
+            reset_after_bt_exchange_ms: facts.after_bt_exchange_ms,
+            blocking_signal: facts.signal,
+            forged_reset: facts.forged(),
+            guessed: d.guessed.clone(),
             log: None,
             log_disagrees: Vec::new(),
         });
     }
-    if let Some(log) = &log {
-        cross_check(&mut tests, log, flows, &mut notes);
+    if let Some(l) = log {
+        if schedule_from == "log" {
+            // The schedule is the log: each announced transfer is its own log entry.
+            let mut by_plan = plan.iter().zip(&l.transfers);
+            for (t, d) in tests.iter_mut().zip(&drafts) {
+                if let Some(p) = &d.planned {
+                    if let Some((_, lt)) = by_plan.find(|(q, _)| *q == p) {
+                        t.log = Some(lt.clone());
+                        t.log_disagrees = disagreements(t, lt, flows);
+                    }
+                }
+            }
+        } else {
+            cross_check(&mut tests, l, flows, &mut notes);
+        }
     }
-    let transfers: Vec<Transfer> = tests
-        .iter()
-        .map(|t| {
-            Some(Transfer {
-                proto: t.kind,
-                dir: t.direction,
-                port_class: t.port_class,
-                port: t.port,
-                repetition: t.repetition,
-                goodput_bps: t.goodput_bps,
-                outcome: t.outcome,
-                signal: t.blocking_signal,
-                series_bps: t.series.bps.clone(),
-            })
-        })
-        .collect::<Option<Vec<Transfer>>>()
-        .unwrap_or_default();
     let undirected = tests.iter().filter(|t| t.direction.is_none()).count();
     if undirected > 0 {
         notes.push(format!(
             "{undirected} transfers carried too little to tell their direction: they count for blocking, not for rate comparisons"
         ));
     }
+    let transfers = to_transfers(&tests);
+    let generation = name.as_ref().map_or(Generation::Unknown, |n| n.generation);
     let report = GlasnostReport {
-        generation: name.as_ref().map_or(Generation::Unknown, |n| n.generation),
+        generation,
         name,
-        log_path: log_path.map(|p| p.display().to_string()),
-        schedule_from: if plan.is_empty() {
-            "flows"
-        } else {
-            "command_channel"
-        },
+        log_path: input.log.as_ref().map(|(p, _)| p.display().to_string()),
+        schedule_from,
+        recognised_by,
         app_port,
         other_port,
         verdicts: verdict::verdicts(&transfers),
@@ -557,116 +807,274 @@ pub fn analyze(
     Some((tests, report))
 }
 
-/// How long after its command a transfer must have left a packet in the capture, if the
-/// capture goes on, before it counts as one that got no connection.
-const NO_CONNECTION_AFTER_NS: i64 = 1_000_000_000;
-
-/// A transfer the command channel announced and the capture holds no packet of: the client's
-/// SYNs never reached the server. It got no connection; its kind, direction and port are the
-/// command's.
-fn unconnected(
-    p: &Planned,
-    tests: &[TestReport],
-    app_port: Option<u16>,
-    interval_ms: f64,
-) -> TestReport {
-    let port_class = if Some(p.port) == app_port || is_app_port(p.port) {
-        PortClass::App
-    } else {
-        PortClass::Other
-    };
-    let repetition = tests
+fn to_transfers(tests: &[TestReport]) -> Vec<Transfer> {
+    tests
         .iter()
-        .filter(|t| t.kind == p.proto && t.direction == Some(p.dir) && t.port_class == port_class)
-        .count() as u32
-        + 1;
-    TestReport {
-        kind: p.proto,
-        direction: Some(p.dir),
-        port: p.port,
-        port_class,
-        repetition,
-        goodput_bps: None,
-        outcome: Outcome::NoConnection,
-        flow: 0,
-        data_bytes: 0,
-        data_seconds: None,
-        series: TestSeries {
-            interval_ms,
-            bps: Vec::new(),
-        },
-        rsts: Vec::new(),
-        reset_after_bt_exchange_ms: None,
-        blocking_signal: false,
-        guessed: vec!["no packet in the capture: kind and direction from the command channel"],
-        log: None,
-        log_disagrees: Vec::new(),
-    }
+        .map(|t| Transfer {
+            proto: t.kind,
+            dir: t.direction,
+            port_class: t.port_class,
+            port: t.port,
+            repetition: t.repetition,
+            goodput_bps: t.goodput_bps,
+            outcome: t.outcome,
+            signal: t.blocking_signal,
+            forged: t.forged_reset,
+            series_bps: t.series.bps.clone(),
+        })
+        .collect()
 }
 
-/// Pairs the log's transfers with the capture's, in order, and notes every disagreement.
+const SEC: i64 = 1_000_000_000;
+
+/// How long after its announcement a transfer must have left a packet in the capture, if the
+/// capture goes on, before it counts as one that got no connection.
+const NO_CONNECTION_AFTER_NS: i64 = SEC;
+
+/// Pairs the log's transfers with the capture's and notes every disagreement. The log and the
+/// command channel list the same commands in the same order, but not at the same times: the
+/// server logs a command when it reads it, which after a client that never connected is
+/// seconds late. So each log transfer takes the next test on its port (in time order, never
+/// going back), preferring one of the same kind and direction among the next few.
 fn cross_check(
     tests: &mut [TestReport],
     log: &log::GlasnostLog,
     flows: &[&Flow<FlowDecoder>],
     notes: &mut Vec<String>,
 ) {
-    if log.transfers.len() != tests.len() {
+    const LOOK_AHEAD: usize = 3;
+    let mut next_on_port: std::collections::HashMap<u16, usize> = Default::default();
+    let mut taken = vec![false; tests.len()];
+    let mut paired = 0;
+    for l in &log.transfers {
+        let from = next_on_port.get(&l.port).copied().unwrap_or(0);
+        let on_port: Vec<usize> = (from..tests.len())
+            .filter(|&i| tests.get(i).is_some_and(|t| t.port == l.port))
+            .filter(|&i| !taken.get(i).copied().unwrap_or(true))
+            .take(LOOK_AHEAD)
+            .collect();
+        let kind = if l.bittorrent { Proto::Bt } else { Proto::Tcp };
+        let dir = if l.upload { Dir::Upload } else { Dir::Download };
+        let pick = on_port
+            .iter()
+            .copied()
+            .find(|&i| {
+                tests
+                    .get(i)
+                    .is_some_and(|t| t.kind == kind && t.direction == Some(dir))
+            })
+            .or(on_port.first().copied());
+        let Some(i) = pick else { continue };
+        if let Some(t) = taken.get_mut(i) {
+            *t = true;
+        }
+        next_on_port.insert(l.port, i + 1);
+        if let Some(t) = tests.get_mut(i) {
+            t.log_disagrees = disagreements(t, l, flows);
+            t.log = Some(l.clone());
+            paired += 1;
+        }
+    }
+    if log.transfers.len() != tests.len() || paired != tests.len() {
         notes.push(format!(
-            "the log lists {} transfers, the capture shows {}",
+            "the log lists {} transfers, the capture shows {}; {paired} were paired in order on their ports",
             log.transfers.len(),
             tests.len()
         ));
     }
-    for (t, l) in tests.iter_mut().zip(&log.transfers) {
-        let mut d = Vec::new();
-        let log_proto = if l.bittorrent { Proto::Bt } else { Proto::Tcp };
-        let log_dir = if l.upload { Dir::Upload } else { Dir::Download };
-        if log_proto != t.kind {
-            d.push(format!(
-                "the log names a {} transfer",
-                if l.bittorrent {
-                    "BitTorrent"
-                } else {
-                    "control"
-                }
-            ));
-        }
-        if Some(log_dir) != t.direction {
-            d.push(format!("the log names an {}", log_dir.code()));
-        }
-        if l.port != t.port {
-            d.push(format!("the log names port {}", l.port));
-        }
-        if let Some(bytes) = l.bytes {
-            let ours = t.data_bytes;
-            let tolerance = (bytes / 50).max(64 << 10);
-            if bytes.abs_diff(ours) > tolerance {
-                d.push(format!("the log counts {bytes} bytes, the capture {ours}"));
+}
+
+fn disagreements(
+    t: &TestReport,
+    l: &log::LogTransfer,
+    flows: &[&Flow<FlowDecoder>],
+) -> Vec<String> {
+    let mut d = Vec::new();
+    let log_proto = if l.bittorrent { Proto::Bt } else { Proto::Tcp };
+    let log_dir = if l.upload { Dir::Upload } else { Dir::Download };
+    if log_proto != t.kind {
+        d.push(format!(
+            "the log names a {} transfer",
+            if l.bittorrent {
+                "BitTorrent"
+            } else {
+                "control"
             }
-        }
-        if let Some(f) = flows.iter().find(|f| f.id == t.flow) {
-            let from = |s: Side| f.rsts.iter().filter(|r| r.from == s).count() as u32;
-            if let Some(r) = l.resets_received {
-                if r != from(Side::Client) {
-                    d.push(format!(
-                        "the log counts {r} resets received, the capture {} from the client",
-                        from(Side::Client)
-                    ));
-                }
-            }
-            if let Some(s) = l.resets_sent {
-                if s != from(Side::Server) {
-                    d.push(format!(
-                        "the log counts {s} resets sent, the capture {} from the server",
-                        from(Side::Server)
-                    ));
-                }
-            }
-        }
-        t.log = Some(l.clone());
-        t.log_disagrees = d;
+        ));
     }
+    if Some(log_dir) != t.direction {
+        d.push(format!("the log names an {}", log_dir.code()));
+    }
+    if l.port != t.port {
+        d.push(format!("the log names port {}", l.port));
+    }
+    if let Some(bytes) = l.bytes {
+        let ours = t.data_bytes;
+        let tolerance = (bytes / 50).max(64 << 10);
+        if t.flow != 0 && bytes.abs_diff(ours) > tolerance {
+            d.push(format!("the log counts {bytes} bytes, the capture {ours}"));
+        }
+    }
+    if let Some(f) = flows.iter().find(|f| f.id == t.flow && t.flow != 0) {
+        let from = |s: Side| f.rsts.iter().filter(|r| r.from == s).count() as u32;
+        if let Some(r) = l.resets_received {
+            if r != from(Side::Client) {
+                d.push(format!(
+                    "the log counts {r} resets received, the capture {} from the client",
+                    from(Side::Client)
+                ));
+            }
+        }
+        if let Some(s) = l.resets_sent {
+            if s != from(Side::Server) {
+                d.push(format!(
+                    "the log counts {s} resets sent, the capture {} from the server",
+                    from(Side::Server)
+                ));
+            }
+        }
+    }
+    d
+}
+
+/// A log read alone: its tests, speeds and verdicts from its own numbers, measured as
+/// Glasnost measured them ([`log::LogTransfer::glasnost_bps`]). `None` when it lists no
+/// transfer.
+pub fn analyze_log(
+    path: &Path,
+    log: &log::GlasnostLog,
+) -> Option<(Vec<TestReport>, GlasnostReport)> {
+    if log.transfers.is_empty() {
+        return None;
+    }
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(names::parse);
+    let mut notes = Vec::new();
+    let plan = schedule::from_log(log);
+    let drafts: Vec<Draft> = plan
+        .iter()
+        .zip(&log.transfers)
+        .map(|(p, l)| Draft {
+            flow: None,
+            planned: Some(p.clone()),
+            proto: p.proto,
+            dir: Some(p.dir),
+            port: l.port,
+            guessed: Vec::new(),
+            measured: Measured::default(),
+            at: p.at.unwrap_or(0),
+        })
+        .collect();
+    let (app_port, other_port) = ports(&drafts, Some(log), &mut notes);
+    let mut tests: Vec<TestReport> = Vec::new();
+    let mut estimated = 0;
+    let last = log.transfers.len().saturating_sub(1);
+    for (k, (d, l)) in drafts.iter().zip(&log.transfers).enumerate() {
+        let port_class = if Some(d.port) == app_port {
+            PortClass::App
+        } else {
+            PortClass::Other
+        };
+        let repetition = tests
+            .iter()
+            .filter(|t| t.kind == d.proto && t.direction == d.dir && t.port_class == port_class)
+            .count() as u32
+            + 1;
+        let rate = l.glasnost_bps();
+        if rate.is_some_and(|(_, e)| e) {
+            estimated += 1;
+        }
+        let resets_in = l.resets_received.unwrap_or(0);
+        let resets_out = l.resets_sent.unwrap_or(0);
+        let signal = resets_in > 0 && resets_out == 0;
+        let server_secs = l.server_seconds.or(l.seconds);
+        let short = match (l.client_seconds.or(server_secs), l.duration_s) {
+            (Some(s), Some(dur)) => s < 0.7 * dur,
+            _ => false,
+        };
+        let outcome = if l.accept_timeout
+            || server_secs == Some(0.0)
+            || (l.failed.is_some() && server_secs.is_none() && resets_in == 0 && !l.client_failed)
+        {
+            Outcome::NoConnection
+        } else if ((l.failed.is_some() || l.client_failed)
+            && (signal || short || server_secs.is_none()))
+            || (signal && short)
+        {
+            Outcome::Reset
+        } else if rate.is_none_or(|(r, _)| r <= 0.0) {
+            if k == last && log.cut_short {
+                notes.push("the log ends mid-transfer (the test was stopped): its last transfer has no numbers".into());
+            }
+            Outcome::NoData
+        } else {
+            Outcome::Completed
+        };
+        tests.push(TestReport {
+            kind: d.proto,
+            direction: d.dir,
+            port: d.port,
+            port_class,
+            repetition,
+            goodput_bps: rate
+                .map(|(r, _)| r)
+                .filter(|_| outcome == Outcome::Completed),
+            outcome,
+            flow: 0,
+            data_bytes: if l.upload {
+                l.server_received
+            } else {
+                l.client_received
+            }
+            .or(l.bytes)
+            .unwrap_or(0),
+            data_seconds: if l.upload {
+                server_secs
+            } else {
+                l.client_seconds.or(server_secs)
+            },
+            series: TestSeries {
+                interval_ms: 0.0,
+                bps: Vec::new(),
+            },
+            rsts: Vec::new(),
+            reset_after_bt_exchange_ms: None,
+            blocking_signal: signal && outcome == Outcome::Reset,
+            forged_reset: false,
+            guessed: Vec::new(),
+            log: Some(l.clone()),
+            log_disagrees: Vec::new(),
+        });
+    }
+    if estimated > 0 {
+        notes.push(format!(
+            "{estimated} transfers lack the receiver's own count: their speed is the sender's"
+        ));
+    }
+    if log.second_session {
+        notes.push("a second client connected in the same log (two sessions in one file): only the first was read".into());
+    }
+    if log.bad_stamps > 0 {
+        notes.push(format!(
+            "{} lines carry a damaged timestamp",
+            log.bad_stamps
+        ));
+    }
+    let transfers = to_transfers(&tests);
+    let report = GlasnostReport {
+        generation: name.as_ref().map_or(Generation::Unknown, |n| n.generation),
+        name,
+        log_path: Some(path.display().to_string()),
+        schedule_from: "log",
+        recognised_by: "log",
+        app_port,
+        other_port,
+        verdicts: verdict::verdicts(&transfers),
+        notes,
+    };
+    Some((tests, report))
 }
 
 #[cfg(test)]

@@ -172,31 +172,6 @@ fn ordinary_bittorrent_captures_are_not_glasnost_tests() {
 }
 
 #[test]
-fn command_lines_of_both_generations() {
-    use super::command;
-    let p = command("replay bt as client on port 6881 for 20 seconds.", 0).unwrap();
-    assert_eq!(
-        (p.proto, p.dir, p.port, p.duration_s),
-        (Proto::Bt, Dir::Upload, 6881, 20.0)
-    );
-    let p = command(
-        "replay bt as server on port 50123 for 20 seconds as a control flow.",
-        0,
-    )
-    .unwrap();
-    assert_eq!((p.proto, p.dir, p.port), (Proto::Tcp, Dir::Download, 50123));
-    let p = command("bt downstream port 6881 duration 11", 0).unwrap();
-    assert_eq!(
-        (p.proto, p.dir, p.duration_s),
-        (Proto::Bt, Dir::Upload, 11.0)
-    );
-    let p = command("tcp upstream port 4711 duration 11", 0).unwrap();
-    assert_eq!((p.proto, p.dir, p.port), (Proto::Tcp, Dir::Download, 4711));
-    assert!(command("setup downstream port 6881 duration 6", 0).is_none());
-    assert!(command("port 6881 ok", 0).is_none());
-}
-
-#[test]
 fn the_log_beside_a_capture_is_found_and_cross_checked() {
     let dir = tempfile::tempdir().unwrap();
     let packets = glasnost_test(|_, _, _, _| Fate::Normal, true);

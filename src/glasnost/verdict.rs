@@ -137,6 +137,8 @@ pub struct Transfer {
     pub outcome: Outcome,
     /// Reset with the study's signal: RSTs received and none sent by the server.
     pub signal: bool,
+    /// One of its RSTs was judged `forged`: a middlebox reset it.
+    pub forged: bool,
     /// Goodput per interval of the data phase, bits per second.
     #[serde(skip)]
     pub series_bps: Vec<f64>,
@@ -671,9 +673,24 @@ pub fn blocking_cell(ts: &[Transfer], port: PortClass) -> (Cell, String) {
         );
     }
     let failed = bt.iter().filter(|t| t.outcome.failed()).count();
+    let forged = bt.iter().any(|t| t.outcome == Outcome::Reset && t.forged);
     let signalled = bt.iter().any(|t| t.outcome == Outcome::Reset && t.signal);
-    if failed == bt.len() {
-        let never = bt.iter().all(|t| t.outcome == Outcome::NoConnection);
+    // Everything failing, control transfers and the other port too, says the network (or the
+    // server) failed, not that BitTorrent was singled out, unless a reset is proven forged.
+    let everything_failed = ts.iter().all(|t| t.outcome.failed());
+    let never = bt.iter().all(|t| t.outcome == Outcome::NoConnection);
+    if forged {
+        (
+            Cell::Yes,
+            "a BitTorrent transfer was reset by an RST bttrace judged forged".into(),
+        )
+    } else if everything_failed && ts.len() > bt.len() {
+        (
+            Cell::Inconclusive,
+            "every transfer of the test failed, control transfers too, with no reset proven forged"
+                .into(),
+        )
+    } else if failed == bt.len() {
         let why = if never {
             "no connection on this port was ever possible"
         } else {
@@ -689,7 +706,7 @@ pub fn blocking_cell(ts: &[Transfer], port: PortClass) -> (Cell, String) {
         (
             Cell::Inconclusive,
             format!(
-                "{failed} of {} BitTorrent transfers failed, without the study's reset signal",
+                "{failed} of {} BitTorrent transfers failed, without a forged reset or the study's signal",
                 bt.len()
             ),
         )

@@ -52,6 +52,7 @@ fn transfer(
         rsts: Vec::new(),
         reset_after_bt_exchange_ms: None,
         blocking_signal: false,
+        forged_reset: false,
         guessed: Vec::new(),
         log: None,
         log_disagrees: Vec::new(),

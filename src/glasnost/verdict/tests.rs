@@ -16,6 +16,7 @@ fn runs(proto: Proto, dir: Dir, port: PortClass, kbps: &[f64]) -> Vec<Transfer> 
             goodput_bps: Some(k * 1000.0),
             outcome: Outcome::Completed,
             signal: false,
+            forged: false,
             series_bps: Vec::new(),
         })
         .collect()
