@@ -514,17 +514,22 @@ pub struct LevelShift {
     pub after_bps: f64,
 }
 
-/// The split with at least `MIN_SIDE` intervals each side where the mean drops most; reported
-/// when the mean after is below half the mean before.
+/// The split where the mean drops most, reported when the mean after is below half the mean
+/// before and the drop lasts: the end-of-transfer drain (the last tenth of the intervals) is
+/// left out, the lower level covers at least 30% of what remains (and 5 intervals), and its
+/// last quarter is still below half the level before.
 pub fn level_shift(series: &[f64]) -> Option<LevelShift> {
     const MIN_SIDE: usize = 5;
+    let drain = (series.len() / 10).max(1);
+    let series = series.get(..series.len().saturating_sub(drain))?;
     if series.len() < 2 * MIN_SIDE {
         return None;
     }
+    let min_after = MIN_SIDE.max(series.len() * 3 / 10);
     let total: f64 = series.iter().sum();
     let mut before = 0.0;
     let mut best: Option<LevelShift> = None;
-    for (k, v) in series.iter().enumerate().take(series.len() - MIN_SIDE) {
+    for (k, v) in series.iter().enumerate().take(series.len() - min_after) {
         before += v;
         let n1 = k + 1;
         if n1 < MIN_SIDE {
@@ -546,6 +551,11 @@ pub fn level_shift(series: &[f64]) -> Option<LevelShift> {
         }
     }
     best.filter(|b| b.after_bps < 0.5 * b.before_bps)
+        .filter(|b| {
+            let after = series.get(b.at_interval..).unwrap_or(&[]);
+            let tail = after.get(after.len() * 3 / 4..).unwrap_or(&[]);
+            !tail.is_empty() && tail.iter().sum::<f64>() / (tail.len() as f64) < 0.5 * b.before_bps
+        })
 }
 
 // ---------------------------------------------------------------- the summary row
@@ -833,6 +843,46 @@ pub fn verdicts(ts: &[Transfer]) -> Verdicts {
             }
         }
     }
+    // A throttle that starts only after the first bytes of each transfer: the averages may
+    // differ too little for the rules, but the BitTorrent transfers' rate falls and stays low
+    // while their control twins' does not. Consistent shifts in at least half of a cell's
+    // BitTorrent transfers, to below half the control transfers' goodput, settle a cell the
+    // rules left inconclusive.
+    let shifted = |d: Dir, p: PortClass| -> Option<String> {
+        let bt = select(ts, Proto::Bt, d, p);
+        let done = bt
+            .iter()
+            .filter(|t| t.outcome == Outcome::Completed)
+            .count();
+        let shifts: Vec<&LevelShift> = level_shifts
+            .iter()
+            .filter(|(sd, sp, _, _)| *sd == d && *sp == p)
+            .map(|(_, _, _, s)| s)
+            .collect();
+        let control = speeds(&select(ts, Proto::Tcp, d, p));
+        let mut control_sorted = control.clone();
+        control_sorted.sort_by(f64::total_cmp);
+        let typical = control_sorted.get(control_sorted.len() / 2).copied()?;
+        let low = shifts.iter().all(|s| s.after_bps < 0.5 * typical);
+        (done > 0 && 2 * shifts.len() >= done && low).then(|| {
+            format!(
+                "BitTorrent slowed partway through in {} of {done} transfers, to below half the control transfers' goodput, and stayed slow; the control transfers did not",
+                shifts.len()
+            )
+        })
+    };
+    let settle = |cell: &mut (Cell, String), d: Dir, p: PortClass| {
+        if cell.0 == Cell::Inconclusive {
+            if let Some(why) = shifted(d, p) {
+                *cell = (Cell::Yes, why);
+            }
+        }
+    };
+    let (mut u_app, mut u_other, mut d_app, mut d_other) = (u_app, u_other, d_app, d_other);
+    settle(&mut u_app, Dir::Upload, PortClass::App);
+    settle(&mut u_other, Dir::Upload, PortClass::Other);
+    settle(&mut d_app, Dir::Download, PortClass::App);
+    settle(&mut d_other, Dir::Download, PortClass::Other);
     Verdicts {
         summary: Summary {
             block_bt_app_port: block_app,

@@ -23,6 +23,58 @@ pub enum Fate {
     Reset,
     /// The client's SYNs go unanswered (the port is blocked).
     NoConnection,
+    /// Full pace for the first 300 kB of data, then a fifth of it.
+    ThrottledAfter,
+    /// A forged RST claiming the client, 1.5 s into the piece data; the client's data still
+    /// in flight then arrives and the server's stack answers it with RSTs of its own.
+    ResetLate,
+}
+
+/// The words a test's client sends on its command channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Words {
+    /// The 2010+ replayer on the wire: `replay BitTorrent client 20 port 6881 [controlFlow]`.
+    Wire,
+    /// The words its log echoes: `replay bt as client on port 6881 for 20 seconds.`.
+    Echo,
+    /// The 2009 test: `bt|tcp downstream|upstream port P duration D`, a `setup` first.
+    V2009,
+}
+
+/// Everything an implementation of the test may choose differently (tests sweep them).
+#[derive(Debug, Clone)]
+pub struct Variant {
+    pub words: Words,
+    pub command_port: u16,
+    pub app_port: u16,
+    /// The client asks the server to choose the neutral port (`port 0`), which answers
+    /// `port N ok`.
+    pub server_chooses_neutral: bool,
+    /// Bitfield payload bytes (161 in the 2009 emulation: 166-byte message).
+    pub bitfield_len: u32,
+    /// Bytes the request asks for, and of each data segment.
+    pub request_len: u32,
+    pub segment: usize,
+    /// Per repetition: the control transfer first instead of the BitTorrent one.
+    pub control_first: fn(u32) -> bool,
+    /// The seeder sends its handshake and bitfield in one segment.
+    pub merged_opening: bool,
+}
+
+impl Default for Variant {
+    fn default() -> Variant {
+        Variant {
+            words: Words::Echo,
+            command_port: 19970,
+            app_port: 6881,
+            server_chooses_neutral: false,
+            bitfield_len: 161,
+            request_len: 1 << 20,
+            segment: 1000,
+            control_first: |_| false,
+            merged_opening: false,
+        }
+    }
 }
 
 /// The shape of a test: who, when, how long, how fast.
@@ -42,6 +94,7 @@ pub struct Plan {
     pub pace_us: i64,
     /// Whether the command channel is in the capture.
     pub with_commands: bool,
+    pub variant: Variant,
 }
 
 impl Default for Plan {
@@ -56,6 +109,7 @@ impl Default for Plan {
             spacing_ms: 3_000,
             pace_us: 5_000,
             with_commands: true,
+            variant: Variant::default(),
         }
     }
 }
@@ -114,12 +168,28 @@ pub fn transfer(
             random(real.len(), seed * 31 + n)
         }
     };
+    let v = &plan.variant;
     let hs = bt::handshake([0; 8], [7; 20], b"-GN0100-abcdefghijkl");
-    c.data(leecher, &bytes(hs.clone(), 1))
-        .data(seeder, &bytes(hs, 2));
-    let bf = |fill| bt::message(&Message::Bitfield { len: 161 }, fill).unwrap_or_default();
-    c.data(leecher, &bytes(bf(0x00), 3))
-        .data(seeder, &bytes(bf(0xff), 4));
+    let bf = |fill| {
+        bt::message(
+            &Message::Bitfield {
+                len: v.bitfield_len,
+            },
+            fill,
+        )
+        .unwrap_or_default()
+    };
+    c.data(leecher, &bytes(hs.clone(), 1));
+    if v.merged_opening {
+        let mut both = hs;
+        both.extend_from_slice(&bf(0xff));
+        c.data(seeder, &bytes(both, 2));
+        c.data(leecher, &bytes(bf(0x00), 3));
+    } else {
+        c.data(seeder, &bytes(hs, 2));
+        c.data(leecher, &bytes(bf(0x00), 3))
+            .data(seeder, &bytes(bf(0xff), 4));
+    }
     if fate == Fate::Reset {
         c.step_ns = 3 * MS;
         let mut rst = c.packet(Side::Client, F::RST | F::ACK, &[]);
@@ -133,7 +203,7 @@ pub fn transfer(
     let request = msg(&Message::Request {
         index: 0,
         begin: 0,
-        length: 1 << 20,
+        length: v.request_len,
     });
     c.send(leecher, F::ACK | F::PSH, &bytes(request, 7));
     c.step_ns = plan.pace_us * 1_000 * if fate == Fate::Throttled { 5 } else { 1 };
@@ -143,19 +213,47 @@ pub fn transfer(
         length: 0,
     });
     if let Some(len) = header.get_mut(..4) {
-        len.copy_from_slice(&(9u32 + (1 << 20)).to_be_bytes());
+        len.copy_from_slice(&(9 + v.request_len).to_be_bytes());
     }
     let mut first = true;
+    let data_start = c.ts.0;
     let end = start.0 + plan.transfer_ms * MS;
+    let mut sent = 0usize;
     while c.ts.0 < end {
+        if fate == Fate::ThrottledAfter && sent >= 300_000 {
+            c.step_ns = plan.pace_us * 5_000;
+        }
+        if fate == Fate::ResetLate && c.ts.0 - data_start >= 1_500 * MS {
+            // The forged RST claims the client; the data the seeder had in flight (an
+            // upload's) or the client's next ACK arrives after it, and the server's stack,
+            // its connection gone, answers with a reset of its own.
+            let mut rst = c.packet(Side::Client, F::RST | F::ACK, &[]);
+            rst.ttl = 200;
+            c.push(rst);
+            c.step_ns = MS;
+            let late = c.packet(
+                Side::Client,
+                F::ACK,
+                if seeder == Side::Client {
+                    &[0x5a; 100]
+                } else {
+                    &[]
+                },
+            );
+            c.push(late);
+            let answer = c.packet(Side::Server, F::RST, &[]);
+            c.push(answer);
+            return c.packets;
+        }
         let mut seg = if first { header.clone() } else { Vec::new() };
         first = false;
-        seg.resize(1000, 0x5a);
+        seg.resize(v.segment, 0x5a);
         let seg = if proto == Proto::Bt {
             seg
         } else {
-            random(1000, seed ^ c.ts.0 as u64)
+            random(v.segment, seed ^ c.ts.0 as u64)
         };
+        sent += seg.len();
         c.send(seeder, F::ACK, &seg);
         if c.packets.len() % 4 == 0 {
             // The leecher's ACK at the same moment: the data keeps its pace.
@@ -168,66 +266,246 @@ pub fn transfer(
     c.packets
 }
 
-/// A 2010+ test: command channel, then uploads and downloads, each the BitTorrent port first,
-/// on each port the BitTorrent flow then its control twin, `plan.repetitions` times. `fates`
-/// says what happened to each transfer (kind, user's direction, port, repetition from 0).
-pub fn test(plan: &Plan, fates: impl Fn(Proto, Dir, PortClass, u32) -> Fate) -> Vec<Packet> {
-    let mut cmd = Conv::new(
-        std::net::SocketAddr::new(plan.client, 45000),
-        std::net::SocketAddr::new(plan.server, 19970),
-    );
-    cmd.client_ttl = 50;
-    cmd.ts = plan.start;
-    cmd.handshake();
-    let mut packets = Vec::new();
-    let mut t = Timestamp(cmd.ts.0 + 100 * MS);
-    let mut seed = 1;
-    let mut cport = 46000;
-    let secs = (plan.transfer_ms as f64 / 1000.0).round().max(1.0);
+/// One transfer of a test's schedule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scheduled {
+    pub proto: Proto,
+    pub dir: Dir,
+    pub class: PortClass,
+    pub port: u16,
+    /// Repetition, from 0.
+    pub rep: u32,
+    /// When its command is sent, and when its connection starts.
+    pub command_at: Timestamp,
+    pub at: Timestamp,
+}
+
+/// The test's schedule: uploads then downloads, each the BitTorrent port first, on each port
+/// `plan.repetitions` pairs of a BitTorrent transfer and its control twin (in the order
+/// `variant.control_first` gives per repetition).
+pub fn schedule(plan: &Plan) -> Vec<Scheduled> {
+    let mut out = Vec::new();
+    let mut t = Timestamp(plan.start.0 + 200 * MS);
     for dir in [Dir::Upload, Dir::Download] {
         for (class, port) in [
-            (PortClass::App, 6881),
+            (PortClass::App, plan.variant.app_port),
             (PortClass::Other, plan.neutral_port),
         ] {
             for rep in 0..plan.repetitions {
-                for proto in [Proto::Bt, Proto::Tcp] {
-                    let side = if dir == Dir::Upload {
-                        "client"
-                    } else {
-                        "server"
-                    };
-                    let control = if proto == Proto::Tcp {
-                        " as a control flow"
-                    } else {
-                        ""
-                    };
-                    let line = format!(
-                        "replay bt as {side} on port {port} for {secs} seconds{control}.\n"
-                    );
-                    cmd.ts = Timestamp(t.0 - 50 * MS);
-                    if plan.with_commands {
-                        cmd.data(Side::Client, line.as_bytes());
-                        cmd.data(Side::Server, format!("port {port} ok\n").as_bytes());
-                    }
-                    packets.extend(transfer(
-                        plan,
-                        t,
-                        port,
-                        cport,
+                let order = if (plan.variant.control_first)(rep) {
+                    [Proto::Tcp, Proto::Bt]
+                } else {
+                    [Proto::Bt, Proto::Tcp]
+                };
+                for proto in order {
+                    out.push(Scheduled {
                         proto,
                         dir,
-                        fates(proto, dir, class, rep),
-                        seed,
-                    ));
-                    seed += 1;
-                    cport += 1;
+                        class,
+                        port,
+                        rep,
+                        command_at: Timestamp(t.0 - 50 * MS),
+                        at: t,
+                    });
                     t = Timestamp(t.0 + plan.spacing_ms * MS);
                 }
             }
         }
     }
+    out
+}
+
+/// The command line a client sends for one transfer, and the server's answer.
+fn command_line(plan: &Plan, s: &Scheduled) -> (String, String) {
+    let v = &plan.variant;
+    let secs = (plan.transfer_ms as f64 / 1000.0).round().max(1.0);
+    let chosen = v.server_chooses_neutral && s.class == PortClass::Other;
+    let asked = if chosen { 0 } else { s.port };
+    let answer = if chosen {
+        format!("port {} ok\n", s.port)
+    } else {
+        "ok\n".to_string()
+    };
+    let control = s.proto == Proto::Tcp;
+    let line = match v.words {
+        Words::Wire => format!(
+            "replay BitTorrent {} {secs} port {asked}{}\n",
+            if s.dir == Dir::Upload {
+                "client"
+            } else {
+                "server"
+            },
+            if control { " controlFlow" } else { "" }
+        ),
+        Words::Echo => format!(
+            "replay bt as {} on port {asked} for {secs} seconds{}.\n",
+            if s.dir == Dir::Upload {
+                "client"
+            } else {
+                "server"
+            },
+            if control { " as a control flow" } else { "" }
+        ),
+        Words::V2009 => format!(
+            "{} {} port {} duration {secs}\n",
+            if control { "tcp" } else { "bt" },
+            if s.dir == Dir::Upload {
+                "downstream"
+            } else {
+                "upstream"
+            },
+            s.port
+        ),
+    };
+    (line, answer)
+}
+
+/// A test: command channel (when `plan.with_commands`), then every transfer of
+/// [`schedule`]. `fates` says what happened to each transfer (kind, user's direction, port,
+/// repetition from 0).
+pub fn test(plan: &Plan, fates: impl Fn(Proto, Dir, PortClass, u32) -> Fate) -> Vec<Packet> {
+    let mut cmd = Conv::new(
+        std::net::SocketAddr::new(plan.client, 45000),
+        std::net::SocketAddr::new(plan.server, plan.variant.command_port),
+    );
+    cmd.client_ttl = 50;
+    cmd.ts = plan.start;
+    cmd.handshake();
+    let mut packets = Vec::new();
+    let mut cport = 46000;
+    for (seed, s) in schedule(plan).iter().enumerate() {
+        let (line, answer) = command_line(plan, s);
+        cmd.ts = s.command_at;
+        if plan.with_commands {
+            cmd.data(Side::Client, line.as_bytes());
+            cmd.data(Side::Server, answer.as_bytes());
+        }
+        packets.extend(transfer(
+            plan,
+            s.at,
+            s.port,
+            cport,
+            s.proto,
+            s.dir,
+            fates(s.proto, s.dir, s.class, s.rep),
+            seed as u64 + 1,
+        ));
+        cport += 1;
+    }
     packets.extend(cmd.packets);
     packets
+}
+
+/// The server's log of the test, in the 2009 form (`Received: bt downstream port P duration
+/// D` / `Running BT downstream transfer port P .`) or the replayer's, on a clock `offset_ms`
+/// from the capture's, with the server's counts for each transfer's fate.
+pub fn log(
+    plan: &Plan,
+    v2009: bool,
+    offset_ms: i64,
+    fates: impl Fn(Proto, Dir, PortClass, u32) -> Fate,
+) -> String {
+    let ms = |t: Timestamp| t.0 / MS + offset_ms;
+    let mut out = format!(
+        "{} Client host.example {} connected (port 45000)\n",
+        ms(plan.start),
+        plan.client
+    );
+    if v2009 {
+        out.push_str(&format!(
+            "{} Using ports {} and {} for measurements.\n",
+            ms(plan.start),
+            plan.variant.app_port,
+            plan.neutral_port
+        ));
+    }
+    let secs = plan.transfer_ms as f64 / 1000.0;
+    let bytes_ok = (secs * 8e9 / (plan.pace_us as f64 * 1000.0)) as u64 / 8 * 1000 / 1000;
+    for s in schedule(plan) {
+        let fate = fates(s.proto, s.dir, s.class, s.rep);
+        let at = ms(s.command_at);
+        let upload = s.dir == Dir::Upload;
+        let (line, _) = command_line(
+            &Plan {
+                variant: Variant {
+                    words: if v2009 { Words::V2009 } else { Words::Echo },
+                    ..plan.variant.clone()
+                },
+                ..plan.clone()
+            },
+            &s,
+        );
+        out.push_str(&format!("{at} Received: {}", line));
+        let bt = s.proto == Proto::Bt;
+        let running = if v2009 {
+            format!(
+                "Running {} {} transfer port {} .",
+                if bt { "BT" } else { "TCP" },
+                if upload { "downstream" } else { "upstream" },
+                s.port
+            )
+        } else {
+            format!(
+                "Running {}bt as {} on port {} .",
+                if bt { "" } else { "control flow of " },
+                if upload { "client" } else { "server" },
+                s.port
+            )
+        };
+        let (bytes, took, resets, failed) = match fate {
+            Fate::Normal => (bytes_ok, secs, 0, false),
+            Fate::Throttled => (bytes_ok / 5, secs, 0, false),
+            Fate::ThrottledAfter => (
+                300_000 + (bytes_ok.saturating_sub(300_000)) / 5,
+                secs,
+                0,
+                false,
+            ),
+            Fate::Reset => (0, 0.01, 1, true),
+            Fate::ResetLate => (
+                bytes_ok * 3 / 5 / (secs.max(1.0) as u64).max(1),
+                1.5,
+                1,
+                true,
+            ),
+            Fate::NoConnection => {
+                out.push_str(&format!(
+                    "{} Accept timeout: Peer did not show up.\n",
+                    at + 6000
+                ));
+                out.push_str(&format!("{} {running}\n", at + 6000));
+                out.push_str(&format!("{} FAILED: Peer did not show up\n", at + 6000));
+                continue;
+            }
+        };
+        let end = at + 50 + (took * 1000.0) as i64;
+        out.push_str(&format!("{} {running}\n", at + 50));
+        if failed {
+            out.push_str(&format!("{end} FAILED: Connection reset by peer\n"));
+        }
+        out.push_str(&format!(
+            "{end} Resets received: {resets} ; Resets sent: 0\n"
+        ));
+        let rate = bytes as f64 * 8.0 / took;
+        let (sent, got) = if upload { (0, bytes) } else { (bytes, 0) };
+        if v2009 {
+            out.push_str(&format!(
+                "{end} Transfered {bytes} bytes in {took:.3} seconds: {rate:.0} bps\n"
+            ));
+            out.push_str(&format!(
+                "{end} Client: Transfered {bytes} bytes in {took:.3} seconds: {rate:.0}\n"
+            ));
+        } else {
+            out.push_str(&format!(
+                "{end} Transmitted {sent} bytes and received {got} bytes in {took:.3} seconds: {rate:.0} {rate:.0} bps (state=3)\n"
+            ));
+            out.push_str(&format!(
+                "{end} Client: Transferred {got} bytes and received {sent} bytes in {took:.3} seconds: {rate:.0} {rate:.0} bps (state=3)\n"
+            ));
+        }
+    }
+    out.push_str("Done.\n");
+    out
 }
 
 /// Packets as a raw-IP pcap in time order; `payload_cut` keeps at most that many payload
@@ -352,4 +630,39 @@ pub fn write_week(
     }
     std::fs::write(dir.join("isps.txt"), table)?;
     Ok(paths)
+}
+
+/// How a capture is written: link type, file format, and the payload bytes kept per packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Form {
+    pub link: LinkType,
+    pub pcapng: bool,
+    pub payload_cut: Option<usize>,
+}
+
+/// Packets written in `form`, in time order.
+pub fn capture_as(packets: &[Packet], form: Form) -> Vec<u8> {
+    let mut recs: Vec<_> = packets
+        .iter()
+        .map(|p| {
+            let headers = p.ip_bytes().len() - p.payload.len()
+                + if form.link == LinkType::ETHERNET {
+                    14
+                } else {
+                    0
+                };
+            p.record(form.link, form.payload_cut.map(|n| headers + n))
+        })
+        .collect();
+    recs.sort_by_key(|r| r.ts);
+    if form.pcapng {
+        let iface = crate::synth::NgIface {
+            link: form.link,
+            tsresol: 9,
+        };
+        let tagged: Vec<(u32, crate::synth::Record)> = recs.into_iter().map(|r| (0, r)).collect();
+        crate::synth::pcapng(&[iface], &tagged)
+    } else {
+        pcap(form.link, &recs, PcapOpts::default())
+    }
 }
