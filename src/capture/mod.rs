@@ -538,11 +538,25 @@ impl Iterator for InputWalk {
                 return Some(Ok(p));
             }
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if p.is_file() && !is_side_file(name) {
+            if p.is_file() && (!is_side_file(name) || is_lone_log(&p)) {
                 return Some(Ok(p));
             }
         }
     }
+}
+
+/// A Glasnost log whose capture is not beside it: analysed alone.
+fn is_lone_log(p: &Path) -> bool {
+    let Some(stem) = p
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(".log"))
+    else {
+        return false;
+    };
+    !["dump", "dump.gz", "pcap", "pcap.gz", "pcapng", "pcapng.gz"]
+        .iter()
+        .any(|ext| p.with_file_name(format!("{stem}.{ext}")).is_file())
 }
 
 /// Files that sit beside captures in Glasnost archives and are not captures themselves.

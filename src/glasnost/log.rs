@@ -208,9 +208,8 @@ pub fn parse(text: &str) -> GlasnostLog {
         last_ms: None,
     };
     let mut last_time = None;
-    // The last command received, waiting for its `Running` line.
-    let mut pending: Option<(command::Announced, Option<i64>)> = None;
-    let mut told_port: Option<u16> = None;
+    // The last transfer came from a command and waits for its `Running` line.
+    let mut fresh = false;
     for raw in text.lines() {
         log.lines += 1;
         let (t, line) = stamp(raw);
@@ -244,32 +243,48 @@ pub fn parse(text: &str) -> GlasnostLog {
                 log.ports = Some((a, b));
             }
         } else if let Some(rest) = line.strip_prefix("Running ") {
-            if log.transfers.len() >= MAX_TRANSFERS {
-                continue;
-            }
-            if let Some(mut tr) = running(rest, t.or(last_time), &mut log.format) {
-                if let Some((cmd, at)) = pending.take() {
-                    tr.command_ms = at;
-                    tr.duration_s = cmd.duration_s;
-                    tr.port_chosen_by_server = matches!(
-                        cmd.port,
-                        command::PortRequest::ServerChooses | command::PortRequest::ServerNeutral
-                    );
-                    tr.port_app_requested = cmd.port == command::PortRequest::ServerApp;
+            match running(rest, t.or(last_time), &mut log.format) {
+                // The transfer its command announced: the line gives its start and port.
+                Some(tr) if fresh => {
+                    if let Some(c) = log.transfers.last_mut() {
+                        c.time_ms = tr.time_ms;
+                        if tr.port != 0 {
+                            c.port = tr.port;
+                        }
+                    }
+                    fresh = false;
                 }
-                if let Some(p) = told_port.take().filter(|_| tr.port == 0) {
-                    tr.port = p;
-                }
-                log.transfers.push(tr);
-            } else {
-                log.unknown_lines += 1;
+                Some(tr) if log.transfers.len() < MAX_TRANSFERS => log.transfers.push(tr),
+                Some(_) => {}
+                None => log.unknown_lines += 1,
             }
         } else if let Some(rest) = line.strip_prefix("Received: ") {
+            // A command starts a transfer (some servers write no `Running` line).
             match command::parse(rest) {
                 Some(command::Line::Transfer(a)) if a.setup => log.setups += 1,
-                Some(command::Line::Transfer(a)) => {
-                    pending = Some((a, t.or(last_time)));
-                    told_port = None;
+                Some(command::Line::Transfer(a)) if log.transfers.len() < MAX_TRANSFERS => {
+                    let at = t.or(last_time);
+                    let port = match a.port {
+                        command::PortRequest::Port(p) => p,
+                        _ => 0,
+                    };
+                    let mut tr = LogTransfer::new(a.app, a.upload, port, at);
+                    tr.command_ms = at;
+                    tr.duration_s = a.duration_s;
+                    tr.port_chosen_by_server = matches!(
+                        a.port,
+                        command::PortRequest::ServerChooses | command::PortRequest::ServerNeutral
+                    );
+                    tr.port_app_requested = a.port == command::PortRequest::ServerApp;
+                    log.format.get_or_insert(
+                        if rest.trim_start().to_ascii_lowercase().starts_with("replay") {
+                            LogFormat::Replayer
+                        } else {
+                            LogFormat::Bt2009
+                        },
+                    );
+                    log.transfers.push(tr);
+                    fresh = true;
                 }
                 _ => {}
             }
@@ -277,10 +292,15 @@ pub fn parse(text: &str) -> GlasnostLog {
             || line.starts_with("Overwriting port")
         {
             // "Telling the client to use port 50806." / "Overwriting port -1 with 6881"
-            told_port = line
+            let told: Option<u16> = line
                 .rsplit(|c: char| !c.is_ascii_digit())
                 .find(|w| !w.is_empty())
                 .and_then(|w| w.parse().ok());
+            if let (Some(p), Some(c)) = (told, log.transfers.last_mut()) {
+                if fresh {
+                    c.port = p;
+                }
+            }
         } else if let Some(rest) = line.strip_prefix("End of transfer;") {
             if let Some(c) = current {
                 c.bytes = end_of_transfer(rest, c.upload);

@@ -288,3 +288,100 @@ fn a_capture_cut_short_does_not_turn_unreached_transfers_into_blocking() {
     );
     assert_eq!(r.tests.len(), 6);
 }
+
+/// A replayer log in the words of a real 2012 server log (DOMAIN.md section 6): port 0 and
+/// the port the server told, two rates per line, the client's own counts, a failed transfer
+/// reset by RSTs the server received and never sent, a download the client ended with a reset
+/// after the full duration.
+const REPLAYER_LOG: &str = "1330000000000 Client host.example 198.51.100.7 connected (port 40000)
+1330000000001 Saving trace to logs/glasnost_198.51.100.7_host.example_1330000000.dump
+1330000001000 Received: replay BitTorrent as client on port 6881 for 20 seconds.
+1330000001001 Executing command 1 of 10
+1330000001002 Receiving 68 bytes
+1330000021000 End of transfer; 68 bytes transferred and 2500000 bytes received
+1330000021000 Resets received: 0 ; Resets sent: 0
+1330000021000 Transmitted 68 bytes and received 2500000 bytes in 20.000 seconds: 27 1000000 bps (state=3)
+1330000021000 Client: Transferred 12500013 bytes and received 68 bytes in 20.010 seconds: 4997501 27 bps (state=3)
+1330000022000 Received: replay BitTorrent as client on port 6881 for 20 seconds as a control flow.
+1330000042000 End of transfer; 68 bytes transferred and 5000000 bytes received
+1330000042000 Resets received: 0 ; Resets sent: 0
+1330000042000 Transmitted 68 bytes and received 5000000 bytes in 20.000 seconds: 27 2000000 bps (state=3)
+1330000043000 Received: replay BitTorrent as client on port 0 for 20 seconds.
+1330000043001 Telling the client to use port 50806.
+1330000043500 FAILED: Transmitted 68 bytes and received 1000 bytes in 0.500 seconds: 1088 16000 bps (state=2)
+1330000043500 Resets received: 1 ; Resets sent: 0
+1330000043500 Client: FAILED: Exception: java.net.SocketException: Connection reset
+1330000044000 Received: replay BitTorrent as client on port 0 for 20 seconds as a control flow.
+1330000044001 Telling the client to use port 50807.
+1330000064000 Transmitted 68 bytes and received 5000000 bytes in 20.000 seconds: 27 2000000 bps (state=3)
+1330000065000 Received: replay BitTorrent as server on port 6881 for 20 seconds.
+1330000085000 End of transfer; 5000000 bytes transferred and 68 bytes received
+1330000085000 Resets received: 1 ; Resets sent: 0
+1330000085000 Transmitted 5000000 bytes and received 68 bytes in 20.000 seconds: 2000000 27 bps (state=3)
+1330000085000 Client: Transferred 68 bytes and received 4800000 bytes in 20.000 seconds: 27 1920000 bps (state=3)
+Done.
+";
+
+#[test]
+fn a_log_alone_gives_the_tests_with_glasnost_s_own_measurement() {
+    let log = crate::glasnost::log::parse(REPLAYER_LOG);
+    let (tests, g) = crate::glasnost::analyze_log(std::path::Path::new("x.log"), &log)
+        .expect("a test from the log");
+    assert_eq!(tests.len(), 5);
+    assert_eq!(
+        (g.app_port, g.schedule_from, g.recognised_by),
+        (Some(6881), "log", "log")
+    );
+    let t = &tests[0];
+    assert_eq!(
+        (t.kind, t.direction, t.port),
+        (Proto::Bt, Some(Dir::Upload), 6881)
+    );
+    // An upload: the bytes the server received over the server's seconds, not what the
+    // client wrote into its socket (12.5 MB).
+    assert_eq!(t.goodput_bps, Some(1_000_000.0));
+    // Port 0: the transfer ran on the port the server told, the neutral one.
+    let t = &tests[2];
+    assert_eq!(
+        (t.port, t.port_class, t.outcome),
+        (50806, PortClass::Other, Outcome::Reset)
+    );
+    assert!(t.blocking_signal);
+    assert_eq!(tests[3].port, 50807);
+    // A download: the client's received bytes and seconds; its closing reset after the full
+    // duration is not blocking.
+    let t = &tests[4];
+    assert_eq!(
+        (t.direction, t.outcome),
+        (Some(Dir::Download), Outcome::Completed)
+    );
+    assert_eq!(t.goodput_bps, Some(1_920_000.0));
+    assert_eq!(g.verdicts.summary.block_bt_app_port, Cell::No);
+    assert_eq!(g.verdicts.summary.block_bt_other_port, Cell::Yes);
+    // One BitTorrent and one control upload at half its speed: the study's rule says limited,
+    // but one measurement each (and no goodput series in a log) is too little for a
+    // noise-aware test to confirm.
+    assert_eq!(
+        g.verdicts.summary.throttle_bt_upload_app_port,
+        Cell::Inconclusive
+    );
+}
+
+#[test]
+fn a_lone_log_in_a_directory_is_analysed_and_a_log_beside_its_capture_is_not() {
+    let dir = std::env::temp_dir().join(format!("bttrace-lone-log-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("a.log"), REPLAYER_LOG).unwrap();
+    std::fs::write(dir.join("b.log"), REPLAYER_LOG).unwrap();
+    std::fs::write(dir.join("b.dump"), b"").unwrap();
+    let found: Vec<String> = crate::capture::walk_inputs(std::slice::from_ref(&dir))
+        .filter_map(Result::ok)
+        .filter_map(|p| Some(p.file_name()?.to_str()?.to_string()))
+        .collect();
+    assert_eq!(found, ["a.log", "b.dump"]);
+    let r = crate::analyze_file(&dir.join("a.log"), &Options::default());
+    assert!(r.error.is_none(), "{:?}", r.error);
+    assert_eq!(r.tests.len(), 5);
+    assert!(r.summary.is_some());
+    let _ = std::fs::remove_dir_all(&dir);
+}

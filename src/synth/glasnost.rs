@@ -372,8 +372,7 @@ pub fn test(plan: &Plan, fates: impl Fn(Proto, Dir, PortClass, u32) -> Fate) -> 
     cmd.ts = plan.start;
     cmd.handshake();
     let mut packets = Vec::new();
-    let mut cport = 46000;
-    for (seed, s) in schedule(plan).iter().enumerate() {
+    for (cport, (seed, s)) in (46000..).zip(schedule(plan).iter().enumerate()) {
         let (line, answer) = command_line(plan, s);
         cmd.ts = s.command_at;
         if plan.with_commands {
@@ -390,7 +389,6 @@ pub fn test(plan: &Plan, fates: impl Fn(Proto, Dir, PortClass, u32) -> Fate) -> 
             fates(s.proto, s.dir, s.class, s.rep),
             seed as u64 + 1,
         ));
-        cport += 1;
     }
     packets.extend(cmd.packets);
     packets
