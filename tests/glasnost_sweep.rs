@@ -65,6 +65,7 @@ fn draw(seed: u64, transfer_ms: i64) -> Drawn {
         segment: d.range(536, 1_448) as usize,
         control_first: d.pick(&orders),
         merged_opening: d.next() % 3 == 0,
+        throttle_after: d.range(100_000, 300_000) as usize,
     };
     let reps = d.pick(&[2, 3, 5]);
     let with_commands = d.next() % 4 != 0;
@@ -76,7 +77,11 @@ fn draw(seed: u64, transfer_ms: i64) -> Drawn {
         repetitions: reps,
         transfer_ms,
         spacing_ms: transfer_ms + d.range(300, 900) as i64,
-        pace_us: d.range(3_000, 7_000) as i64,
+        pace_us: if transfer_ms > 4_000 {
+            d.range(2_000, 4_000)
+        } else {
+            d.range(3_000, 7_000)
+        } as i64,
         with_commands,
         variant,
     };
@@ -160,7 +165,7 @@ const SCENARIOS: &[Scenario] = &[
         transfer_ms: 2_000,
     },
     Scenario {
-        name: "throttled-after-300kB",
+        name: "throttled-after-100-300kB",
         fates: |p, _, _, _| {
             if p == Proto::Bt {
                 Fate::ThrottledAfter
@@ -169,7 +174,7 @@ const SCENARIOS: &[Scenario] = &[
             }
         },
         expected: ["no", "no", "yes", "yes", "yes", "yes"],
-        transfer_ms: 4_000,
+        transfer_ms: 5_000,
     },
     Scenario {
         name: "app-port-dropped",
@@ -239,10 +244,26 @@ fn variants() -> u64 {
         .unwrap_or(8)
 }
 
-fn run(s: &Scenario, seed: u64, dir: &Path) -> (String, Vec<String>) {
+/// A transfer as (kind, direction, port, outcome).
+type Key = (String, String, u16, String);
+
+fn run(s: &Scenario, seed: u64, dir: &Path) -> (String, Vec<String>, Vec<Key>, Vec<Key>) {
     let d = draw(seed, s.transfer_ms);
     let packets = glasnost::test(&d.plan, s.fates);
     let bytes = glasnost::capture_as(&packets, d.form);
+    if let Ok(keep) = std::env::var("BTTRACE_SWEEP_KEEP") {
+        // Keep every capture (and log) for a closer look: BTTRACE_SWEEP_KEEP=DIR.
+        let stem = format!("{keep}/{}-{seed}", s.name);
+        let _ = std::fs::create_dir_all(&keep);
+        let _ = std::fs::write(format!("{stem}.dump"), &bytes);
+        if let Some(offset) = d.log_offset_ms {
+            let v2009 = d.plan.variant.words == Words::V2009;
+            let _ = std::fs::write(
+                format!("{stem}.log"),
+                glasnost::log(&d.plan, v2009, offset, s.fates),
+            );
+        }
+    }
     let report = match d.log_offset_ms {
         None => analyze_bytes("test.pcap", bytes, &Options::default()),
         Some(offset) => {
@@ -262,7 +283,60 @@ fn run(s: &Scenario, seed: u64, dir: &Path) -> (String, Vec<String>) {
         Some(sum) => sum.cells().iter().map(|c| c.code().to_string()).collect(),
         None => vec!["(no test)".to_string(); 6],
     };
-    (d.label, got)
+    let kind = |p: Proto| {
+        if p == Proto::Bt {
+            "bittorrent"
+        } else {
+            "control"
+        }
+    };
+    let want: Vec<Key> = glasnost::schedule(&d.plan)
+        .iter()
+        .map(|t| {
+            let outcome = match (s.fates)(t.proto, t.dir, t.class, t.rep) {
+                Fate::Reset | Fate::ResetLate => "reset",
+                Fate::NoConnection => "no_connection",
+                _ => "completed",
+            };
+            (
+                kind(t.proto).into(),
+                t.dir.code().into(),
+                t.port,
+                outcome.into(),
+            )
+        })
+        .collect();
+    let have: Vec<Key> = report
+        .tests
+        .iter()
+        .map(|t| {
+            (
+                kind(t.kind).into(),
+                t.direction.map_or("?", |d| d.code()).into(),
+                t.port,
+                t.outcome.code().into(),
+            )
+        })
+        .collect();
+    (d.label, got, want, have)
+}
+
+/// How many of `want` appear in `have` (as multisets), and the entries of `have` that are
+/// not in `want` (a transfer given a wrong kind, direction, port or outcome, or invented).
+fn compare(want: &[Key], have: &[Key]) -> (usize, Vec<Key>) {
+    let mut left: Vec<Option<&Key>> = want.iter().map(Some).collect();
+    let mut wrong = Vec::new();
+    let mut right = 0;
+    for h in have {
+        match left.iter_mut().find(|w| w.is_some_and(|w| w == h)) {
+            Some(slot) => {
+                *slot = None;
+                right += 1;
+            }
+            None => wrong.push(h.clone()),
+        }
+    }
+    (right, wrong)
 }
 
 #[test]
@@ -273,8 +347,16 @@ fn every_scenario_gives_the_study_s_row_on_every_variant() {
     for s in SCENARIOS {
         let mut right_cells = 0;
         let mut right_rows = 0;
+        let (mut transfers, mut right_transfers, mut wrong_transfers) = (0, 0, 0);
         for seed in 0..variants() {
-            let (label, got) = run(s, seed + 1, &dir);
+            let (label, got, want, have) = run(s, seed + 1, &dir);
+            let (right, wrong) = compare(&want, &have);
+            transfers += want.len();
+            right_transfers += right;
+            wrong_transfers += wrong.len();
+            if !wrong.is_empty() {
+                failures.push(format!("{}: {label}: wrong transfers {wrong:?}", s.name));
+            }
             let ok = got.iter().zip(s.expected).filter(|(g, e)| *g == e).count();
             right_cells += ok;
             if ok == 6 {
@@ -287,7 +369,7 @@ fn every_scenario_gives_the_study_s_row_on_every_variant() {
             }
         }
         println!(
-            "{:40} rows {right_rows}/{}, cells {right_cells}/{}",
+            "{:40} rows {right_rows}/{}, cells {right_cells}/{}, transfers right {right_transfers}/{transfers}, wrong {wrong_transfers}",
             s.name,
             variants(),
             6 * variants()

@@ -33,7 +33,13 @@ pub struct Announced {
     pub duration_s: Option<f64>,
     /// A 2009 warm-up transfer, not a measurement.
     pub setup: bool,
+    /// Whether `app` is known: a line cut short by the capture's snaplen ([`CUT`]) before a
+    /// replayer command's closing words may have lost its `controlFlow`.
+    pub kind_known: bool,
 }
+
+/// Appended to a line whose end the capture did not keep (a hole in the stream).
+pub const CUT: char = '\u{2026}';
 
 /// The port a command asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +159,9 @@ fn replay(words: &[&str], original: &[&str]) -> Option<Announced> {
         }
         _ => return None,
     };
+    // A cut line that still shows the control marker is a control flow; one that does not
+    // may have lost it.
+    let cut = original.last().is_some_and(|w| w.ends_with(CUT));
     Some(Announced {
         app: !control,
         protocol,
@@ -160,6 +169,7 @@ fn replay(words: &[&str], original: &[&str]) -> Option<Announced> {
         port,
         duration_s: secs,
         setup: false,
+        kind_known: control || !cut,
     })
 }
 
@@ -193,6 +203,7 @@ fn v2009(words: &[&str], setup: bool) -> Option<Announced> {
         port: port_request(after(rest, "port")?)?,
         duration_s: after(rest, "duration").and_then(duration),
         setup,
+        kind_known: true,
     })
 }
 

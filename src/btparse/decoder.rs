@@ -388,7 +388,7 @@ impl DirDecoder {
             self.hole(self.pos, gap, at, ev);
         }
         self.opening.add_hole(len, at);
-        self.text.stop();
+        self.text.hole(at, &ev.shared);
         let mut left = len;
         while left > 0 {
             let used = match self.phase {

@@ -664,6 +664,28 @@ impl TextLines {
         self.partial = Vec::new();
     }
 
+    /// Bytes the capture did not keep (a snaplen cut, a loss). A command channel writes a line
+    /// per packet, so the line under way ends here, kept with [`command::CUT`] after it, and
+    /// the bytes after the hole start the next line.
+    fn hole(&mut self, at: PacketRef, shared: &Shared) {
+        if self.stopped || self.partial.is_empty() {
+            return;
+        }
+        if !Shared::take(&shared.text_left, self.partial.len() + LINE_OVERHEAD) {
+            shared.text_cut.fetch_add(1, Ordering::Relaxed);
+            self.stop();
+            return;
+        }
+        let mut text = String::from_utf8_lossy(&self.partial).to_string();
+        text.push(command::CUT);
+        let line_at = self.partial_at.take().unwrap_or(at);
+        self.lines.push((line_at, text));
+        self.partial.clear();
+        if self.lines.len() >= MAX_LINES {
+            self.stopped = true;
+        }
+    }
+
     /// Lines only a Glasnost command channel carries ([`command::Line::is_distinctive`]).
     pub fn glasnost_commands(&self) -> usize {
         self.lines

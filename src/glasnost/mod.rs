@@ -568,6 +568,7 @@ pub fn analyze(input: &CaptureInput) -> Option<(Vec<TestReport>, GlasnostReport)
     let mut unseen = 0;
     let mut absent = 0;
     let mut untold = 0;
+    let mut unknown_kind = 0;
     for (p, m) in plan.iter().zip(&matched) {
         match m {
             Some(i) => {
@@ -582,9 +583,13 @@ pub fn analyze(input: &CaptureInput) -> Option<(Vec<TestReport>, GlasnostReport)
                         guessed.push("control: its exchange mirrors a BitTorrent transfer's");
                         k
                     }
-                    None => {
+                    None if p.kind_known => {
                         guessed.push("kind from the schedule: the flow's bytes do not tell");
                         p.proto
+                    }
+                    None => {
+                        untold += 1;
+                        continue;
                     }
                 };
                 let dir = direction_of(f).or_else(|| {
@@ -602,6 +607,7 @@ pub fn analyze(input: &CaptureInput) -> Option<(Vec<TestReport>, GlasnostReport)
                     at: f.first_ts.0,
                 });
             }
+            None if !p.kind_known => unknown_kind += 1,
             None => {
                 let at = p.at.map(|t| t.saturating_add(offset));
                 if at.is_some_and(|t| capture_end > t + NO_CONNECTION_AFTER_NS) || at.is_none() {
@@ -668,6 +674,11 @@ pub fn analyze(input: &CaptureInput) -> Option<(Vec<TestReport>, GlasnostReport)
                 },
             ));
         }
+    }
+    if unknown_kind > 0 {
+        notes.push(format!(
+            "{unknown_kind} announced transfers have no packet in the capture and a command line cut short by the snaplen: BitTorrent or control cannot be told, so they are not counted"
+        ));
     }
     if untold > 0 {
         notes.push(format!(

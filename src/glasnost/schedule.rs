@@ -40,6 +40,9 @@ pub struct Planned {
     pub at: Option<i64>,
     /// A 2009 warm-up transfer: not a measurement.
     pub setup: bool,
+    /// Whether the announcement tells BitTorrent from control (a command line the snaplen cut
+    /// may have lost its `controlFlow`).
+    pub kind_known: bool,
 }
 
 impl Planned {
@@ -63,6 +66,7 @@ impl Planned {
             duration_s: a.duration_s,
             at,
             setup: a.setup,
+            kind_known: a.kind_known,
         })
     }
 }
@@ -157,6 +161,7 @@ pub fn from_log(log: &GlasnostLog) -> Vec<Planned> {
                 .or(t.time_ms)
                 .map(|ms| ms.saturating_mul(1_000_000)),
             setup: false,
+            kind_known: true,
         })
         .collect()
 }

@@ -23,7 +23,8 @@ pub enum Fate {
     Reset,
     /// The client's SYNs go unanswered (the port is blocked).
     NoConnection,
-    /// Full pace for the first 300 kB of data, then a fifth of it.
+    /// Full pace for the first [`Variant::throttle_after`] bytes of data (300 kB), then a
+    /// fifth of it.
     ThrottledAfter,
     /// A forged RST claiming the client, 1.5 s into the piece data; the client's data still
     /// in flight then arrives and the server's stack answers it with RSTs of its own.
@@ -59,6 +60,8 @@ pub struct Variant {
     pub control_first: fn(u32) -> bool,
     /// The seeder sends its handshake and bitfield in one segment.
     pub merged_opening: bool,
+    /// Data bytes a [`Fate::ThrottledAfter`] transfer sends at full pace.
+    pub throttle_after: usize,
 }
 
 impl Default for Variant {
@@ -73,6 +76,7 @@ impl Default for Variant {
             segment: 1000,
             control_first: |_| false,
             merged_opening: false,
+            throttle_after: 300_000,
         }
     }
 }
@@ -220,7 +224,7 @@ pub fn transfer(
     let end = start.0 + plan.transfer_ms * MS;
     let mut sent = 0usize;
     while c.ts.0 < end {
-        if fate == Fate::ThrottledAfter && sent >= 300_000 {
+        if fate == Fate::ThrottledAfter && sent >= v.throttle_after {
             c.step_ns = plan.pace_us * 5_000;
         }
         if fate == Fate::ResetLate && c.ts.0 - data_start >= 1_500 * MS {
