@@ -86,6 +86,11 @@ impl CaptureReport {
         }
     }
 
+    /// A report made from a Glasnost log alone (no capture read).
+    pub fn is_log_only(&self) -> bool {
+        self.format.is_none() && self.error.is_none() && self.glasnost.is_some()
+    }
+
     pub fn skipped_total(&self) -> u64 {
         self.skipped.values().map(|t| t.count).sum()
     }

@@ -20,6 +20,9 @@ pub fn write_capture(w: &mut dyn Write, r: &CaptureReport) -> io::Result<()> {
     for line in view::capture_notes(r) {
         writeln!(w, "  {}", escape_controls(&line))?;
     }
+    if r.is_log_only() {
+        write_glasnost(w, r)?;
+    }
     if !r.flows.is_empty() {
         writeln!(w)?;
         write_flows(w, &r.flows)?;

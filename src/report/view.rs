@@ -27,8 +27,25 @@ pub fn kbps(bps: Option<f64>) -> String {
 }
 
 /// The capture at a glance: format, link types, frames, segments, flows, duration.
+/// " (flow N)", or nothing for a transfer without a flow in the capture.
+fn flow_ref(id: u32) -> String {
+    if id == 0 {
+        String::new()
+    } else {
+        format!(" (flow {id})")
+    }
+}
+
 pub fn capture_facts(r: &CaptureReport) -> Vec<String> {
     let mut head = Vec::new();
+    if r.is_log_only() {
+        head.push("Glasnost log read alone".to_string());
+        head.push(format!("{} transfers", r.tests.len()));
+        if let (Some(a), Some(b)) = (r.first_time, r.last_time) {
+            head.push(format!("{:.3} s", b - a));
+        }
+        return head;
+    }
     if let Some(f) = r.format {
         head.push(if r.gzip {
             format!("{f}, gzip")
@@ -229,10 +246,12 @@ fn fared_sentence(tests: &[&TestReport], dir: Dir, port: u16) -> Option<String> 
                 } else {
                     ""
                 };
-                format!("#{} reset{when}{how} (flow {})", t.repetition, t.flow)
+                format!("#{} reset{when}{how}{}", t.repetition, flow_ref(t.flow))
             }
-            Outcome::NoConnection => format!("#{} never connected (flow {})", t.repetition, t.flow),
-            Outcome::NoData => format!("#{} moved no data (flow {})", t.repetition, t.flow),
+            Outcome::NoConnection => {
+                format!("#{} never connected{}", t.repetition, flow_ref(t.flow))
+            }
+            Outcome::NoData => format!("#{} moved no data{}", t.repetition, flow_ref(t.flow)),
             Outcome::Completed => String::new(),
         })
         .collect();
@@ -301,10 +320,10 @@ fn glasnost_head(g: &GlasnostReport, transfers: usize) -> String {
     }
     head.push_str(&format!(
         "; {transfers} transfers, schedule from {}",
-        if g.schedule_from == "command_channel" {
-            "the command channel"
-        } else {
-            "the flows"
+        match g.schedule_from {
+            "command_channel" => "the command channel",
+            "log" => "the log",
+            _ => "the flows",
         }
     ));
     head
