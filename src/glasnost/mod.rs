@@ -470,106 +470,34 @@ fn ports(
     (app, other)
 }
 
-/// Analyses a capture's flows as a Glasnost test; `None` when it is not one.
-pub fn analyze(input: &CaptureInput) -> Option<(Vec<TestReport>, GlasnostReport)> {
-    let flows = input.flows;
-    let file = Path::new(input.path);
-    let name = file
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(names::parse);
-    let log = input.log.as_ref().map(|(_, l)| l);
-    let commands = schedule::from_commands(flows);
-    let found = evidence::recognise(flows, &commands, log.map_or(0, |l| l.transfers.len()));
-    let recognised_by = match input.mode {
-        Mode::Off => return None,
-        Mode::On => found.unwrap_or("forced"),
-        Mode::Auto => found?,
-    };
-    let mut notes = Vec::new();
-    let hosts = commands
-        .hosts
-        .or_else(|| evidence::twin_hosts(flows))
-        .or_else(|| {
-            let ip = log?.client_ip?;
-            flows
-                .iter()
-                .find(|f| f.client.ip() == ip)
-                .map(|f| (ip, f.server.ip()))
-        });
-    // Candidate transfer flows: between the test's hosts, not a command channel, and not a
-    // probe (set up, then closed or left open without a byte).
-    let cands: Vec<(usize, &Flow<FlowDecoder>)> = flows
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (i, *f))
-        .filter(|(_, f)| !commands.flows.contains(&f.id))
-        .filter(|(_, f)| f.app.kind() != Kind::Command)
-        .filter(|(_, f)| hosts.is_none_or(|(c, s)| f.client.ip() == c && f.server.ip() == s))
-        .filter(|(_, f)| {
-            let payload = f.half(Side::Client).stats().unique + f.half(Side::Server).stats().unique;
-            !(f.established() && payload == 0 && matches!(f.close(), Close::Fin | Close::Open))
-        })
-        .collect();
-    let cand_flows: Vec<&Flow<FlowDecoder>> = cands.iter().map(|(_, f)| *f).collect();
-    let kind_of = kinds(&cand_flows);
-    let slots: Vec<Slot> = cand_flows
-        .iter()
-        .map(|f| Slot {
-            port: Some(f.server.port()),
-            at: Some(f.first_ts.0),
-        })
-        .collect();
-    let to_slots = |plan: &[Planned]| -> Vec<Slot> {
-        plan.iter()
-            .map(|p| Slot {
-                port: p.port,
-                at: p.at,
-            })
-            .collect()
-    };
-    // The schedule, and the offset from its clock to the capture's.
-    let (plan, schedule_from, offset) = if !commands.planned.is_empty() {
-        (commands.planned.clone(), "command_channel", 0)
-    } else if let Some(l) = log.filter(|l| !l.transfers.is_empty()) {
-        let plan = schedule::from_log(l);
-        let offset = schedule::clock_offset(&to_slots(&plan), &slots, 2 * SEC).unwrap_or(0);
-        (plan, "log", offset)
-    } else {
-        (Vec::new(), "flows", 0)
-    };
-    let mut used = vec![false; cands.len()];
-    // The 2009 warm-up transfers' flows are not measurements.
-    for m in schedule::match_slots(&to_slots(&commands.setups), &slots, 0)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(u) = used.get_mut(m) {
-            *u = true;
-        }
-    }
-    let free: Vec<Slot> = slots
-        .iter()
-        .zip(&used)
-        .map(|(s, u)| {
-            if *u {
-                Slot {
-                    port: None,
-                    at: None,
-                }
-            } else {
-                *s
-            }
-        })
-        .collect();
-    let matched = schedule::match_slots(&to_slots(&plan), &free, offset);
-    let capture_end = flows.iter().map(|f| f.last_ts.0).max().unwrap_or(i64::MIN);
+/// Announcements and flows that did not become transfers, counted for the notes.
+#[derive(Debug, Default)]
+struct Unplaced {
+    /// Announced after the capture ended.
+    unseen: usize,
+    /// Announced, no packet, the capture going on: `no_connection` transfers.
+    absent: usize,
+    /// Flows whose bytes tell no kind and no announcement names one.
+    untold: usize,
+    /// Announced without a packet, by a command line too cut to tell its kind.
+    unknown_kind: usize,
+}
+
+/// The test's transfers: each announcement with its flow (`matched`), or without one; then
+/// the flows no announcement named (every flow, without a schedule) whose bytes tell their
+/// kind. In time order.
+fn place<'a>(
+    plan: &[Planned],
+    matched: &[Option<usize>],
+    cands: &[(usize, &'a Flow<FlowDecoder>)],
+    kind_of: &[Option<(Proto, Told)>],
+    used: &mut [bool],
+    offset: i64,
+    capture_end: i64,
+) -> (Vec<Draft<'a>>, Unplaced) {
     let mut drafts: Vec<Draft> = Vec::new();
-    let mut unseen = 0;
-    let mut absent = 0;
-    let mut untold = 0;
-    let mut unknown_kind = 0;
-    for (p, m) in plan.iter().zip(&matched) {
+    let mut n = Unplaced::default();
+    for (p, m) in plan.iter().zip(matched) {
         match m {
             Some(i) => {
                 if let Some(u) = used.get_mut(*i) {
@@ -588,7 +516,7 @@ pub fn analyze(input: &CaptureInput) -> Option<(Vec<TestReport>, GlasnostReport)
                         p.proto
                     }
                     None => {
-                        untold += 1;
+                        n.untold += 1;
                         continue;
                     }
                 };
@@ -607,11 +535,11 @@ pub fn analyze(input: &CaptureInput) -> Option<(Vec<TestReport>, GlasnostReport)
                     at: f.first_ts.0,
                 });
             }
-            None if !p.kind_known => unknown_kind += 1,
+            None if !p.kind_known => n.unknown_kind += 1,
             None => {
                 let at = p.at.map(|t| t.saturating_add(offset));
                 if at.is_some_and(|t| capture_end > t + NO_CONNECTION_AFTER_NS) || at.is_none() {
-                    absent += 1;
+                    n.absent += 1;
                     drafts.push(Draft {
                         flow: None,
                         planned: Some(p.clone()),
@@ -625,7 +553,7 @@ pub fn analyze(input: &CaptureInput) -> Option<(Vec<TestReport>, GlasnostReport)
                         at: at.unwrap_or(capture_end),
                     });
                 } else {
-                    unseen += 1;
+                    n.unseen += 1;
                 }
             }
         }
@@ -651,67 +579,65 @@ pub fn analyze(input: &CaptureInput) -> Option<(Vec<TestReport>, GlasnostReport)
                 measured: Measured::default(),
                 at: f.first_ts.0,
             }),
-            None => untold += 1,
+            None => n.untold += 1,
         }
     }
     drafts.sort_by_key(|d| d.at);
-    if !plan.is_empty() {
-        let connected = matched.iter().filter(|m| m.is_some()).count();
-        if connected != plan.len() {
-            notes.push(format!(
-                "the {} announced {} transfers; {connected} of them have a connection in the capture{}{}",
-                if schedule_from == "log" { "log" } else { "command channel" },
-                plan.len(),
-                if absent > 0 {
-                    format!("; {absent} have no packet in it though the capture goes on: reported as no_connection")
-                } else {
-                    String::new()
-                },
-                if unseen > 0 {
-                    format!("; the capture ends before {unseen} of them")
-                } else {
-                    String::new()
-                },
-            ));
-        }
-    }
-    if unknown_kind > 0 {
-        notes.push(format!(
-            "{unknown_kind} announced transfers have no packet in the capture and a command line cut short by the snaplen: BitTorrent or control cannot be told, so they are not counted"
-        ));
-    }
-    if untold > 0 {
-        notes.push(format!(
-            "{untold} flows between the test's hosts carried neither BitTorrent nor a control twin's bytes and no announcement names them: not counted as transfers"
-        ));
-    }
-    // Measurement: BitTorrent transfers first, so that control twins can borrow their set-up
-    // length when their own exchange does not show it.
+    (drafts, n)
+}
+
+/// Candidate transfer flows, with their index in `flows`: between the test's hosts, not a
+/// command channel, and not a probe (set up, then closed or left open without a byte).
+fn candidates<'a>(
+    flows: &[&'a Flow<FlowDecoder>],
+    commands: &schedule::CommandSchedule,
+    hosts: Option<(std::net::IpAddr, std::net::IpAddr)>,
+) -> Vec<(usize, &'a Flow<FlowDecoder>)> {
+    flows
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (i, *f))
+        .filter(|(_, f)| !commands.flows.contains(&f.id))
+        .filter(|(_, f)| f.app.kind() != Kind::Command)
+        .filter(|(_, f)| hosts.is_none_or(|(c, s)| f.client.ip() == c && f.server.ip() == s))
+        .filter(|(_, f)| {
+            let payload = f.half(Side::Client).stats().unique + f.half(Side::Server).stats().unique;
+            !(f.established() && payload == 0 && matches!(f.close(), Close::Fin | Close::Open))
+        })
+        .collect()
+}
+
+/// Measures every transfer's data phase: BitTorrent transfers first, so that control twins
+/// can borrow their set-up length when their own exchange does not show it.
+fn measure_all(drafts: &mut [Draft]) {
     for d in drafts.iter_mut().filter(|d| d.proto == Proto::Bt) {
         if let Some((_, f)) = d.flow {
             d.measured = measure(f, d.dir, None);
         }
     }
-    let twin_setup = |dir: Option<Dir>, drafts: &[Draft]| {
-        drafts
+    for k in 0..drafts.len() {
+        let Some(dir) = drafts
+            .get(k)
+            .filter(|d| d.proto == Proto::Tcp)
+            .map(|d| d.dir)
+        else {
+            continue;
+        };
+        let twin = drafts
             .iter()
             .filter(|d| d.proto == Proto::Bt && d.dir == dir)
-            .find_map(|d| d.measured.setup)
-    };
-    for k in 0..drafts.len() {
-        let Some(d) = drafts.get(k) else { continue };
-        if d.proto != Proto::Tcp {
-            continue;
-        }
-        let twin = twin_setup(d.dir, &drafts);
+            .find_map(|d| d.measured.setup);
         if let Some(d) = drafts.get_mut(k) {
             if let Some((_, f)) = d.flow {
                 d.measured = measure(f, d.dir, twin);
             }
         }
     }
-    // What a transfer lasts: the median data phase of those not closed by RSTs, else the
-    // announced duration, else the longest.
+}
+
+/// What a transfer of the test lasts: the median data phase of those not closed by RSTs, and
+/// the longest of all (the fallback when every one was reset and nothing was announced).
+fn usual_span(drafts: &[Draft]) -> (Option<f64>, Option<f64>) {
     let clean: Vec<f64> = drafts
         .iter()
         .filter(|d| d.flow.is_some_and(|(_, f)| f.close() != Close::Rst))
@@ -721,11 +647,21 @@ pub fn analyze(input: &CaptureInput) -> Option<(Vec<TestReport>, GlasnostReport)
         .iter()
         .filter_map(|d| d.measured.span_ns.map(|n| n as f64 / 1e9))
         .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
-    let typical = median(clean);
-    let (app_port, other_port) = ports(&drafts, log, &mut notes);
+    (median(clean), longest)
+}
+
+/// Each transfer's report: its port class and repetition, outcome ([`outcome`]), goodput and
+/// series, and its flow's RSTs.
+fn transfer_reports(
+    drafts: &[Draft],
+    input: &CaptureInput,
+    app_port: Option<u16>,
+    typical: Option<f64>,
+    longest: Option<f64>,
+) -> Vec<TestReport> {
     let mut tests: Vec<TestReport> = Vec::new();
     let none = FlowFacts::default();
-    for d in &drafts {
+    for d in drafts {
         let port_class = if Some(d.port) == app_port {
             PortClass::App
         } else {
@@ -780,6 +716,142 @@ pub fn analyze(input: &CaptureInput) -> Option<(Vec<TestReport>, GlasnostReport)
             log_disagrees: Vec::new(),
         });
     }
+    tests
+}
+
+/// Analyses a capture's flows as a Glasnost test; `None` when it is not one.
+pub fn analyze(input: &CaptureInput) -> Option<(Vec<TestReport>, GlasnostReport)> {
+    let flows = input.flows;
+    let file = Path::new(input.path);
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(names::parse);
+    let log = input.log.as_ref().map(|(_, l)| l);
+    let commands = schedule::from_commands(flows);
+    let found = evidence::recognise(flows, &commands, log.map_or(0, |l| l.transfers.len()));
+    let recognised_by = match input.mode {
+        Mode::Off => return None,
+        Mode::On => found.unwrap_or("forced"),
+        Mode::Auto => found?,
+    };
+    let mut notes = Vec::new();
+    let hosts = commands
+        .hosts
+        .or_else(|| evidence::twin_hosts(flows))
+        .or_else(|| {
+            let ip = log?.client_ip?;
+            flows
+                .iter()
+                .find(|f| f.client.ip() == ip)
+                .map(|f| (ip, f.server.ip()))
+        });
+    let cands = candidates(flows, &commands, hosts);
+    let cand_flows: Vec<&Flow<FlowDecoder>> = cands.iter().map(|(_, f)| *f).collect();
+    let kind_of = kinds(&cand_flows);
+    let slots: Vec<Slot> = cand_flows
+        .iter()
+        .map(|f| Slot {
+            port: Some(f.server.port()),
+            at: Some(f.first_ts.0),
+        })
+        .collect();
+    let to_slots = |plan: &[Planned]| -> Vec<Slot> {
+        plan.iter()
+            .map(|p| Slot {
+                port: p.port,
+                at: p.at,
+            })
+            .collect()
+    };
+    // The schedule, and the offset from its clock to the capture's.
+    let (plan, schedule_from, offset) = if !commands.planned.is_empty() {
+        (commands.planned.clone(), "command_channel", 0)
+    } else if let Some(l) = log.filter(|l| !l.transfers.is_empty()) {
+        let plan = schedule::from_log(l);
+        let offset = schedule::clock_offset(&to_slots(&plan), &slots, 2 * SEC).unwrap_or(0);
+        (plan, "log", offset)
+    } else {
+        (Vec::new(), "flows", 0)
+    };
+    let mut used = vec![false; cands.len()];
+    // The 2009 warm-up transfers' flows are not measurements.
+    for m in schedule::match_slots(&to_slots(&commands.setups), &slots, 0)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(u) = used.get_mut(m) {
+            *u = true;
+        }
+    }
+    let free: Vec<Slot> = slots
+        .iter()
+        .zip(&used)
+        .map(|(s, u)| {
+            if *u {
+                Slot {
+                    port: None,
+                    at: None,
+                }
+            } else {
+                *s
+            }
+        })
+        .collect();
+    let matched = schedule::match_slots(&to_slots(&plan), &free, offset);
+    let capture_end = flows.iter().map(|f| f.last_ts.0).max().unwrap_or(i64::MIN);
+    let (
+        drafts,
+        Unplaced {
+            unseen,
+            absent,
+            untold,
+            unknown_kind,
+        },
+    ) = place(
+        &plan,
+        &matched,
+        &cands,
+        &kind_of,
+        &mut used,
+        offset,
+        capture_end,
+    );
+    let mut drafts = drafts;
+    if !plan.is_empty() {
+        let connected = matched.iter().filter(|m| m.is_some()).count();
+        if connected != plan.len() {
+            notes.push(format!(
+                "the {} announced {} transfers; {connected} of them have a connection in the capture{}{}",
+                if schedule_from == "log" { "log" } else { "command channel" },
+                plan.len(),
+                if absent > 0 {
+                    format!("; {absent} have no packet in it though the capture goes on: reported as no_connection")
+                } else {
+                    String::new()
+                },
+                if unseen > 0 {
+                    format!("; the capture ends before {unseen} of them")
+                } else {
+                    String::new()
+                },
+            ));
+        }
+    }
+    if unknown_kind > 0 {
+        notes.push(format!(
+            "{unknown_kind} announced transfers have no packet in the capture and a command line cut short by the snaplen: BitTorrent or control cannot be told, so they are not counted"
+        ));
+    }
+    if untold > 0 {
+        notes.push(format!(
+            "{untold} flows between the test's hosts carried neither BitTorrent nor a control twin's bytes and no announcement names them: not counted as transfers"
+        ));
+    }
+    measure_all(&mut drafts);
+    let (typical, longest) = usual_span(&drafts);
+    let (app_port, other_port) = ports(&drafts, log, &mut notes);
+    let mut tests = transfer_reports(&drafts, input, app_port, typical, longest);
     if let Some(l) = log {
         if schedule_from == "log" {
             // The schedule is the log: each announced transfer is its own log entry.

@@ -385,3 +385,68 @@ fn a_lone_log_in_a_directory_is_analysed_and_a_log_beside_its_capture_is_not() {
     assert!(r.summary.is_some());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn planned_draft(port: u16, server_chose: bool, app_requested: bool) -> super::Draft<'static> {
+    super::Draft {
+        flow: None,
+        planned: Some(super::Planned {
+            proto: Proto::Bt,
+            dir: Dir::Upload,
+            port: Some(port),
+            server_chose,
+            app_requested,
+            duration_s: None,
+            at: None,
+            setup: false,
+            kind_known: true,
+        }),
+        proto: Proto::Bt,
+        dir: Some(Dir::Upload),
+        port,
+        guessed: Vec::new(),
+        measured: super::Measured::default(),
+        at: 0,
+    }
+}
+
+#[test]
+fn the_application_port_comes_from_what_the_test_says_before_any_number() {
+    let mut notes = Vec::new();
+    // The server chose 50806: the other port is the application's, whatever its number.
+    let d = [
+        planned_draft(8000, false, false),
+        planned_draft(50806, true, false),
+    ];
+    assert_eq!(
+        super::ports(&d, None, &mut notes),
+        (Some(8000), Some(50806))
+    );
+    // Port -1 asked for the server's application port.
+    let d = [
+        planned_draft(7000, false, false),
+        planned_draft(9000, false, true),
+    ];
+    assert_eq!(super::ports(&d, None, &mut notes), (Some(9000), Some(7000)));
+    assert!(notes.is_empty());
+    // The log's `Using ports A and B` first.
+    let mut log = crate::glasnost::log::parse("Using ports 4711 and 6881 for measurements.\n");
+    log.ports = Some((4711, 6881));
+    let d = [
+        planned_draft(6881, false, false),
+        planned_draft(4711, false, false),
+    ];
+    assert_eq!(super::ports(&d, Some(&log), &mut notes).0, Some(4711));
+    // Nothing tells: 6881-6889, else the first port, said as a guess.
+    let d = [
+        planned_draft(5000, false, false),
+        planned_draft(6883, false, false),
+    ];
+    assert_eq!(super::ports(&d, None, &mut notes).0, Some(6883));
+    assert!(notes.is_empty());
+    let d = [
+        planned_draft(5000, false, false),
+        planned_draft(7000, false, false),
+    ];
+    assert_eq!(super::ports(&d, None, &mut notes).0, Some(5000));
+    assert!(notes.iter().any(|n| n.contains("guess")), "{notes:?}");
+}
