@@ -2,6 +2,7 @@
 """glasnost_sweep_eval.py BTTRACE DIR: the summary rows one bttrace build gives on the captures
 tests/glasnost_sweep.rs kept (BTTRACE_SWEEP_KEEP=DIR cargo test --release --test glasnost_sweep),
 per scenario against the rows the scenarios expect: to compare two builds on the same variants."""
+import json, subprocess, sys, os, glob, collections
 binary, d = sys.argv[1], sys.argv[2]
 EXP = {
  "none": ["no"]*6,
