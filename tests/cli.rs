@@ -392,3 +392,50 @@ fn filters_select_one_connection_and_are_shown_in_the_text() {
         );
     }
 }
+
+/// The HTML page's transfers table gives a reset transfer no speed, as the text report does
+/// (a transfer that did not run its course was not measured), and rates use the text's units.
+/// The test: uploads reset 1.5 s into their piece data, after a good part of a megabyte.
+#[test]
+fn a_reset_transfer_has_no_speed_on_the_page() {
+    use bttrace::glasnost::verdict::{Dir, Proto};
+    use bttrace::synth::glasnost::{self as g, Fate, Plan};
+    let plan = Plan::default();
+    let packets = g::test(&plan, |proto, dir, _, _| match (proto, dir) {
+        (Proto::Bt, Dir::Upload) => Fate::ResetLate,
+        _ => Fate::Normal,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir
+        .path()
+        .join("bt_198.51.100.9_client.example_1795508459.dump");
+    std::fs::write(&dump, g::capture(&packets, None)).unwrap();
+    let out = dir.path().join("html");
+    let o = bttrace(&[
+        "analyze",
+        "--html",
+        out.to_str().unwrap(),
+        dump.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("Kbps"));
+    let page = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let html = std::fs::read_to_string(page).unwrap();
+    let rows: Vec<&str> = html
+        .split("<tr>")
+        .filter(|r| r.contains("<td>bittorrent</td>") && r.contains(">reset</td>"))
+        .collect();
+    assert!(!rows.is_empty(), "no reset transfer rows");
+    for r in rows {
+        let after = r.split(">reset</td>").nth(1).unwrap();
+        assert!(after.starts_with("<td class=\"na\">-</td>"), "{r}");
+        // Its bytes are still shown: it carried data before the reset.
+        assert!(!after.contains("<td class=\"num\">0 B</td>"), "{r}");
+    }
+    assert!(!html.contains("Kbps"));
+}

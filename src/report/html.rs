@@ -283,7 +283,8 @@ fn transfers_section(r: &CaptureReport) -> Section {
                 t.port.to_string(),
                 t.repetition.to_string(),
                 t.outcome.code().to_string(),
-                view::kbps(t.goodput_bps),
+                // A transfer that did not run its course has no speed (as in the text).
+                view::rate(t.goodput_bps.filter(|_| !t.outcome.failed())),
                 human_bytes(t.data_bytes),
                 t.flow.to_string(),
                 t.rsts.len().to_string(),

@@ -21,9 +21,10 @@ pub fn file_name(path: &str) -> &str {
         .unwrap_or(path)
 }
 
-/// A rate as the study's tables print it: `2803 Kbps`, or `-` when there is none.
-pub fn kbps(bps: Option<f64>) -> String {
-    bps.map_or("-".to_string(), |b| format!("{:.0} Kbps", b / 1000.0))
+/// A rate in the one unit family every text and page uses (`2.80 Mbit/s`, `189 kbit/s`), or
+/// `-` when there is none.
+pub fn rate(bps: Option<f64>) -> String {
+    bps.map_or("-".to_string(), super::human_rate)
 }
 
 /// The capture at a glance: format, link types, frames, segments, flows, duration.
@@ -280,8 +281,8 @@ fn row_cells(dir: Dir, r: &Row, reference_first: bool) -> [String; 4] {
     };
     [
         format!("{label} #{}", r.repetition),
-        kbps(a),
-        kbps(b),
+        rate(a),
+        rate(b),
         conclusion.to_string(),
     ]
 }
@@ -415,8 +416,8 @@ pub fn glasnost_view(r: &CaptureReport) -> Option<GlasnostView> {
                 } else {
                     "neutral"
                 },
-                kbps(Some(shift.before_bps)),
-                kbps(Some(shift.after_bps)),
+                rate(Some(shift.before_bps)),
+                rate(Some(shift.after_bps)),
                 shift.at_interval
             )
         })
