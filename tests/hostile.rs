@@ -2355,3 +2355,54 @@ fn truncating_a_malformed_fixture_anywhere_never_panics_or_hangs() {
         });
     }
 }
+
+/// A Glasnost test whose first BitTorrent download has one seeder segment captured late
+/// (after the ACKs of the bytes beyond it): that transfer's bytes are not all reassembled, so
+/// its speed is not given and it counts in no rate comparison.
+#[test]
+fn a_glasnost_transfer_with_unassembled_seeder_bytes_gives_no_speed() {
+    use bttrace::glasnost::verdict::{Dir, Proto};
+    use bttrace::synth::glasnost::{Fate, Plan, capture, test};
+    let plan = Plan::default();
+    let packets = test(&plan, |_, _, _, _| Fate::Normal);
+    let first_download = |r: &CaptureReport| {
+        r.tests
+            .iter()
+            .find(|t| t.kind == Proto::Bt && t.direction == Some(Dir::Download))
+            .cloned()
+            .expect("a BitTorrent download")
+    };
+    let clean = analyze("glasnost-clean.pcap", capture(&packets, None));
+    let before = first_download(&clean);
+    assert!(before.goodput_bps.is_some(), "{before:?}");
+    let flow = clean.flows.iter().find(|f| f.id == before.flow).unwrap();
+    let client_port: u16 = flow.client.rsplit(':').next().unwrap().parse().unwrap();
+    // The seeder's 50th data segment on that flow is captured after its 300th.
+    let mut packets = packets;
+    let seeder: Vec<usize> = (0..packets.len())
+        .filter(|&i| {
+            let p = &packets[i];
+            p.dst.port() == client_port && p.src.port() == flow.port && !p.payload.is_empty()
+        })
+        .collect();
+    assert!(seeder.len() > 300, "{}", seeder.len());
+    packets[seeder[50]].ts = Timestamp(packets[seeder[300]].ts.0 + 1);
+    let late = analyze("glasnost-late.pcap", capture(&packets, None));
+    let f = late.flows.iter().find(|f| f.id == before.flow).unwrap();
+    assert!(f.unassembled_down > 0 && f.missing_down == 0, "{f:?}");
+    let after = first_download(&late);
+    assert_eq!(after.flow, before.flow);
+    assert_eq!(after.goodput_bps, None);
+    assert!(after.series.bps.is_empty());
+    let g = late.glasnost.as_ref().expect("a Glasnost test");
+    assert!(
+        g.notes
+            .iter()
+            .any(|n| n.contains("captured but not reassembled")),
+        "{:?}",
+        g.notes
+    );
+    // The other transfers keep their speeds.
+    let speeds = |r: &CaptureReport| r.tests.iter().filter(|t| t.goodput_bps.is_some()).count();
+    assert_eq!(speeds(&late) + 1, speeds(&clean));
+}
