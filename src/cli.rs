@@ -266,6 +266,7 @@ pub fn main() -> ExitCode {
         Command::Report(args) => match report(&args) {
             Ok(totals) if totals.failed == 0 => ExitCode::SUCCESS,
             Ok(_) => ExitCode::from(1),
+            Err(e) if output::reader_gone(&e) => ExitCode::SUCCESS,
             Err(e) => {
                 say(e);
                 ExitCode::from(2)
@@ -428,16 +429,43 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
     let text_mode = matches!(args.format, OutputFormat::Text);
     let started = std::time::Instant::now();
     let mut frames = 0u64;
-    let totals = run_batch(&args.paths, &opts, args.threads, !text_mode, |r| {
+    // A standard output that fails stops only what goes to it: the files beside it are still
+    // written for every capture, and the error is told at the end. When its reader has gone
+    // and nothing else is written, the batch stops there, quietly.
+    let files = !tables.0.is_empty() || pages.is_some();
+    let mut stdout_failed: Option<io::Error> = None;
+    let result = run_batch(&args.paths, &opts, args.threads, !text_mode, |r| {
         frames += r.frames;
         tables.capture(r)?;
         if let Some(p) = pages.as_mut() {
             p.capture(r, args.force)?;
         }
-        out.capture(r)
-    })?;
-    out.finish(totals)?;
+        if stdout_failed.is_none() {
+            if let Err(e) = out.capture(r) {
+                let stop = !files && output::reader_gone(&e);
+                stdout_failed = Some(e);
+                if stop {
+                    return Err(io::Error::from(io::ErrorKind::BrokenPipe));
+                }
+            }
+        }
+        Ok(())
+    });
+    let totals = match result {
+        Err(_) if stdout_failed.as_ref().is_some_and(output::reader_gone) => {
+            return Ok(batch::Totals::default());
+        }
+        r => r?,
+    };
+    if stdout_failed.is_none() {
+        stdout_failed = out.finish(totals).err();
+    }
     tables.finish()?;
+    if let Some(e) = stdout_failed {
+        if !output::reader_gone(&e) {
+            return Err(e);
+        }
+    }
     if args.stats {
         let peak = peak_memory_kib().map_or("unknown".to_string(), |k| format!("{k} KiB"));
         say(format_args!(

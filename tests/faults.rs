@@ -145,6 +145,52 @@ fn output_errors_name_the_output() {
     );
 }
 
+/// A standard output that fails mid-batch stops only the report on it: every capture is still
+/// analysed and the CSV file beside it holds every capture's flows.
+#[test]
+fn a_full_standard_output_does_not_stop_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    // Enough JSON to fill standard output's 64 KiB buffer long before the last capture.
+    let caps: Vec<PathBuf> = (0..60)
+        .map(|i| write_capture(&dir.path().join(format!("c{i}.pcap"))))
+        .collect();
+    let csv = dir.path().join("flows.csv");
+    let full = fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut args = vec!["analyze", "--format", "json", "--csv", s(&csv)];
+    args.extend(caps.iter().map(|c| s(c)));
+    let o = bin().args(&args).stdout(full).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    let text = fs::read_to_string(&csv).unwrap();
+    for c in &caps {
+        assert!(text.contains(s(c)), "{} missing from the CSV", c.display());
+    }
+}
+
+/// A reader that goes away (`bttrace analyze ... | head -1`) ends the run quietly: no panic,
+/// no message, no failure exit code of its own.
+#[test]
+fn a_broken_pipe_on_standard_output_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let caps: Vec<PathBuf> = (0..20)
+        .map(|i| write_capture(&dir.path().join(format!("c{i}.pcap"))))
+        .collect();
+    let mut child = bin()
+        .arg("analyze")
+        .args(caps.iter().map(|c| s(c)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+}
+
 // ---- 7. names printed raw --------------------------------------------------------------------
 
 /// A newline or an escape sequence in a file name reaches neither the terminal nor a second
