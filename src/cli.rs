@@ -535,7 +535,10 @@ fn run_batch(
     let mut progress = (io::stderr().is_terminal() && !io::stdout().is_terminal())
         .then(|| batch::Progress::new(io::stderr(), walk_inputs(paths).count()));
     let mut failures: Vec<String> = Vec::new();
-    let totals = batch::run_files(walk_inputs(paths), opts, threads, |r| {
+    let walk = walk_inputs(paths).on_skip(|p, why| {
+        say(format_args!("warning: skipped {}: {why}", p.display()));
+    });
+    let totals = batch::run_files(walk, opts, threads, |r| {
         if let Some(p) = progress.as_mut() {
             p.clear();
         }

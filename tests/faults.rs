@@ -231,3 +231,102 @@ fn control_characters_in_file_names_are_escaped_wherever_they_are_printed() {
             .any(|c| c["path"].as_str() == Some(evil.to_str().unwrap()))
     );
 }
+
+// ---- 5. directory trees that loop -------------------------------------------------------------
+
+/// Captures named in a CSV on standard output, with how many times each came.
+fn captures_listed(o: &Output) -> std::collections::BTreeMap<String, usize> {
+    let mut seen = std::collections::BTreeMap::new();
+    let mut rdr = csv::Reader::from_reader(o.stdout.as_slice());
+    for row in rdr.records() {
+        *seen.entry(row.unwrap()[0].to_string()).or_insert(0) += 1;
+    }
+    seen
+}
+
+/// A link to `.`, links to `..`, a link to /proc and a second name for a capture: the walk
+/// ends, takes each file once, and says what it skipped and why.
+#[cfg(unix)]
+#[test]
+fn a_walk_through_looping_links_takes_each_file_once_and_says_what_it_skipped() {
+    use std::os::unix::fs::symlink;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    fs::create_dir_all(root.join("sub")).unwrap();
+    write_capture(&root.join("a.pcap"));
+    write_capture(&root.join("sub/b.pcap"));
+    write_capture(&tmp.path().join("outside.pcap"));
+    symlink(".", root.join("self")).unwrap();
+    symlink("..", root.join("sub/up")).unwrap();
+    symlink("..", root.join("up1")).unwrap();
+    symlink("..", root.join("up2")).unwrap();
+    symlink("/proc", root.join("proc")).unwrap();
+    symlink("a.pcap", root.join("alias.pcap")).unwrap();
+    let o = bin()
+        .args(["analyze", "--format", "csv", s(&root)])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let seen = captures_listed(&o);
+    let name = |p: &Path| s(p).to_string();
+    assert_eq!(seen.get(&name(&root.join("a.pcap"))), Some(&1), "{seen:?}");
+    assert_eq!(
+        seen.get(&name(&root.join("sub/b.pcap"))),
+        Some(&1),
+        "{seen:?}"
+    );
+    // The parent, reached through the first link to `..`, once.
+    assert_eq!(
+        seen.get(&name(&root.join("up1/outside.pcap"))),
+        Some(&1),
+        "{seen:?}"
+    );
+    assert_eq!(seen.values().sum::<usize>(), 3, "{seen:?}");
+    let err = stderr(&o);
+    for (path, why) in [
+        ("self", "a loop"),
+        ("sub/up", "a loop"),
+        ("up2", "already walked"),
+        ("proc", "another file system"),
+        ("alias.pcap", "a link to a file of the walk"),
+    ] {
+        let line = format!("skipped {}: ", s(&root.join(path)));
+        assert!(
+            err.lines().any(|l| l.contains(&line) && l.contains(why)),
+            "{path}: {err}"
+        );
+    }
+}
+
+/// A directory whose path is longer than the system allows is an error naming it, not a
+/// silent gap in the batch.
+#[cfg(unix)]
+#[test]
+fn paths_beyond_path_max_are_reported_not_skipped_silently() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_capture(&tmp.path().join("a.pcap"));
+    // 20 levels of 250-byte names (5 kB, beyond Linux's 4,096), made one level at a time
+    // (bash changes directory by a relative path where the whole one is too long).
+    let level = "d".repeat(250);
+    let made = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "cd {} && for i in $(seq 20); do mkdir {level} && cd {level} || exit 1; done && : > deep.pcap",
+            s(tmp.path())
+        ))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let o = bin()
+        .args(["analyze", "--format", "csv", s(tmp.path())])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(captures_listed(&o).contains_key(s(&tmp.path().join("a.pcap"))));
+    let err = stderr(&o);
+    assert!(
+        err.lines()
+            .any(|l| l.contains(&level) && l.to_lowercase().contains("too long")),
+        "{err}"
+    );
+}
