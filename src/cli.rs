@@ -283,6 +283,27 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Refuses an output that exists (unless `force`), or that is one of the inputs or a file the
+/// walk of them would read (even with `force`: it would be emptied before it is read).
+fn refuse_output(path: &Path, force: bool, inputs: &[PathBuf]) -> io::Result<()> {
+    if crate::capture::among_inputs(path, inputs) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} is also an input; bttrace will not write over what it reads",
+                path.display()
+            ),
+        ));
+    }
+    if !force && fs::symlink_metadata(path).is_ok() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} exists; use --force to overwrite it", path.display()),
+        ));
+    }
+    Ok(())
+}
+
 /// Opens an output file, refusing to replace an existing one unless `force`.
 fn create_output(path: &Path, force: bool) -> io::Result<File> {
     let mut o = OpenOptions::new();
@@ -341,7 +362,18 @@ fn csv_paths(csv: Option<&Path>, rsts: Option<&Path>) -> io::Result<CsvPaths> {
 struct CsvFiles(Vec<Box<dyn CaptureTable>>);
 
 impl CsvFiles {
-    fn create(p: &CsvPaths, force: bool) -> io::Result<CsvFiles> {
+    fn paths(p: &CsvPaths) -> impl Iterator<Item = &PathBuf> {
+        [&p.captures, &p.tests, &p.flows, &p.rsts]
+            .into_iter()
+            .flatten()
+    }
+
+    /// Creates every table, or none: a refused one (it exists, without `force`; or it is an
+    /// input) stops the run before any file is made.
+    fn create(p: &CsvPaths, force: bool, inputs: &[PathBuf]) -> io::Result<CsvFiles> {
+        for path in CsvFiles::paths(p) {
+            refuse_output(path, force, inputs)?;
+        }
         fn table<T: CaptureTable + 'static>(
             path: &Option<PathBuf>,
             force: bool,
@@ -423,6 +455,7 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
     let mut tables = CsvFiles::create(
         &csv_paths(args.csv.as_deref(), args.rsts_csv.as_deref())?,
         args.force,
+        &args.paths,
     )?;
     let mut pages = args.html.as_deref().map(HtmlPages::new).transpose()?;
     let mut out = Stdout::new(args.format, output::stdout())?;
@@ -601,8 +634,13 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
             fs::create_dir_all(dir).map_err(|e| {
                 io::Error::new(e.kind(), format!("cannot make {}: {e}", dir.display()))
             })?;
+            let names = ["speeds.csv", "days.csv", "summary.csv"];
+            // All three or none: a refused one leaves no empty others behind.
+            for name in names {
+                refuse_output(&dir.join(name), args.force, &args.paths)?;
+            }
             let open = |name: &str| create_output(&dir.join(name), args.force).map(BufWriter::new);
-            Some((open("speeds.csv")?, open("days.csv")?, open("summary.csv")?))
+            Some((open(names[0])?, open(names[1])?, open(names[2])?))
         }
         None => None,
     };

@@ -330,3 +330,71 @@ fn paths_beyond_path_max_are_reported_not_skipped_silently() {
         "{err}"
     );
 }
+
+// ---- 6. outputs that would destroy inputs -----------------------------------------------------
+
+/// `--csv DIR` where one table exists: refused, and none of the other three is made (they
+/// would block the next run).
+#[test]
+fn a_refused_csv_directory_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = write_capture(&dir.path().join("a.pcap"));
+    let out = dir.path().join("out");
+    fs::create_dir(&out).unwrap();
+    fs::write(out.join("flows.csv"), "kept").unwrap();
+    let o = bttrace(&["analyze", "--csv", &format!("{}/", s(&out)), s(&cap)]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("flows.csv exists"), "{}", stderr(&o));
+    let mut left: Vec<String> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["flows.csv"]);
+    assert_eq!(fs::read_to_string(out.join("flows.csv")).unwrap(), "kept");
+    // The same for the weekly report's tables.
+    fs::write(out.join("days.csv"), "kept").unwrap();
+    let o = bttrace(&["report", "--csv", s(&out), s(&cap)]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!out.join("speeds.csv").exists());
+}
+
+/// An output that is an input is refused, `--force` or not, and the input is left whole:
+/// named directly, by another name (a link), or inside a directory being read.
+#[cfg(unix)]
+#[test]
+fn an_output_that_is_an_input_is_refused_even_with_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = write_capture(&dir.path().join("x.pcap"));
+    let before = fs::read(&cap).unwrap();
+    let link = dir.path().join("y.pcap");
+    std::os::unix::fs::symlink(&cap, &link).unwrap();
+    let inside = dir.path().join("new.pcap");
+    for (out, input) in [
+        (&cap, &cap),
+        (&link, &cap),
+        (&cap, &link),
+        (&inside, &dir.path().to_path_buf()),
+    ] {
+        for force in [false, true] {
+            let mut args = vec!["analyze", "--csv", s(out)];
+            if force {
+                args.push("--force");
+            }
+            args.push(s(input));
+            let o = bttrace(&args);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+            assert!(
+                stderr(&o).contains("is also an input"),
+                "{args:?}: {}",
+                stderr(&o)
+            );
+            assert_eq!(fs::read(&cap).unwrap(), before, "{args:?}");
+        }
+    }
+    assert!(!inside.exists());
+    // A CSV name inside the directory is not read as a capture: allowed.
+    let csv = dir.path().join("flows.csv");
+    let o = bttrace(&["analyze", "--csv", s(&csv), s(dir.path())]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}

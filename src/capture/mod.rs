@@ -657,6 +657,37 @@ impl Iterator for InputWalk {
     }
 }
 
+/// Whether [`walk_inputs`] on `inputs` could read `path` as an input: it is one of them (the
+/// same file by another name included), or a file it would take inside one of the named
+/// directories. An output for which this holds would overwrite what is being read.
+pub fn among_inputs(path: &Path, inputs: &[PathBuf]) -> bool {
+    let id = std::fs::metadata(path).ok().and_then(|m| file_id(&m));
+    let same = |p: &PathBuf| {
+        p == path
+            || id.is_some_and(|id| std::fs::metadata(p).ok().and_then(|m| file_id(&m)) == Some(id))
+    };
+    if inputs.iter().any(same) {
+        return true;
+    }
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.starts_with('.') || is_side_file(name) {
+        return false;
+    }
+    // The output's folder, canonical (the file itself may not exist yet).
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let Ok(parent) = std::fs::canonicalize(parent) else {
+        return false;
+    };
+    inputs
+        .iter()
+        .filter(|p| p.is_dir())
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .any(|root| parent.starts_with(root))
+}
+
 /// A file's (device, inode): what tells two names of one file apart from two files.
 #[cfg(unix)]
 fn file_id(m: &std::fs::Metadata) -> Option<(u64, u64)> {
