@@ -46,7 +46,7 @@ pub fn run_files(
     mut each: impl FnMut(CaptureReport) -> io::Result<()>,
 ) -> io::Result<Totals> {
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
+        .num_threads(thread_bound(threads))
         .build()
         .map_err(io::Error::other)?;
     let window = pool.current_num_threads().max(1) * WINDOW_PER_THREAD;
@@ -100,6 +100,16 @@ pub fn run_files(
         })?;
     }
     Ok(totals)
+}
+
+/// Most worker threads per core: more than this only costs their start-up (`-j 100000` took
+/// over a minute for one small file) and their windows' memory.
+pub const THREADS_PER_CORE: usize = 4;
+
+/// `threads` (0: one per core) bounded by [`THREADS_PER_CORE`] times the cores.
+pub fn thread_bound(threads: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    threads.min(cores * THREADS_PER_CORE)
 }
 
 /// A one-line progress display for a terminal: files done, captures per second, failures.

@@ -571,6 +571,14 @@ fn run_batch(
     let walk = walk_inputs(paths).on_skip(|p, why| {
         say(format_args!("warning: skipped {}: {why}", p.display()));
     });
+    // No more threads than files, where the inputs are all files.
+    let threads = if paths.iter().all(|p| p.is_file()) {
+        threads
+            .min(paths.len().max(1))
+            .max(usize::from(threads > 0))
+    } else {
+        threads
+    };
     let totals = batch::run_files(walk, opts, threads, |r| {
         if let Some(p) = progress.as_mut() {
             p.clear();

@@ -398,3 +398,24 @@ fn an_output_that_is_an_input_is_refused_even_with_force() {
     let o = bttrace(&["analyze", "--csv", s(&csv), s(dir.path())]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+// ---- 10. absurd option values -------------------------------------------------------------------
+
+/// `-j 100000` for one small file starts no more threads than it can use: it takes about as
+/// long as `-j 1` (it took over a minute).
+#[test]
+fn a_huge_thread_count_is_bounded_by_the_inputs_and_cores() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = write_capture(&dir.path().join("a.pcap"));
+    let started = std::time::Instant::now();
+    let o = bttrace(&["analyze", "-j", "100000", s(&cap)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // And for a directory (the files are not counted first): four per core at most.
+    let started = std::time::Instant::now();
+    let o = bttrace(&["analyze", "-j", "100000", s(dir.path())]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert!(bttrace::batch::thread_bound(100_000) <= 4 * 1024);
+    assert_eq!(bttrace::batch::thread_bound(0), 0);
+}
