@@ -29,6 +29,9 @@ pub struct Options {
     pub gzip: GzipBound,
     /// Whether to look for a Glasnost test (`--glasnost auto|on|off`).
     pub glasnost: glasnost::Mode,
+    /// How long a FIFO named as an input may go without a writer or data before its first
+    /// bytes (default 10 s; `--fifo-wait`).
+    pub fifo_wait: std::time::Duration,
 }
 
 impl Default for Options {
@@ -41,6 +44,7 @@ impl Default for Options {
             vantage: VantageSetting::Auto,
             gzip: GzipBound::default(),
             glasnost: glasnost::Mode::Auto,
+            fifo_wait: crate::capture::FIFO_WAIT,
         }
     }
 }
@@ -212,7 +216,7 @@ pub fn analyze_file(path: &Path, opts: &Options) -> CaptureReport {
         return analyze_log(path, opts);
     }
     let name = path.display().to_string();
-    match CaptureReader::open_with(path, opts.gzip) {
+    match CaptureReader::open_waiting(path, opts.gzip, opts.fifo_wait) {
         Ok(reader) => analyze_reader(name, reader, opts),
         Err(e) => CaptureReport::failed(name, e.to_string()),
     }

@@ -132,6 +132,10 @@ struct ReportArgs {
     /// size (past its first 256 MiB); 0 for no bound.
     #[arg(long, default_value_t = GzipBound::DEFAULT_RATIO, value_name = "N")]
     gzip_ratio: u64,
+    /// Seconds a FIFO named as an input may go without a writer before it fails (the rest of
+    /// the batch goes on).
+    #[arg(long, default_value_t = crate::capture::FIFO_WAIT.as_secs_f64(), value_name = "S")]
+    fifo_wait: f64,
     /// Glasnost test analysis: `auto` (on a command channel, a log, or BitTorrent transfers
     /// with their control twins; never on a file name alone), `on` (take every capture as a
     /// test), `off`.
@@ -220,6 +224,10 @@ struct AnalyzeArgs {
     /// size (past its first 256 MiB); 0 for no bound.
     #[arg(long, default_value_t = GzipBound::DEFAULT_RATIO, value_name = "N")]
     gzip_ratio: u64,
+    /// Seconds a FIFO named as an input may go without a writer before it fails (the rest of
+    /// the batch goes on).
+    #[arg(long, default_value_t = crate::capture::FIFO_WAIT.as_secs_f64(), value_name = "S")]
+    fifo_wait: f64,
     /// Glasnost test analysis: `auto` (on a command channel, a log, or BitTorrent transfers
     /// with their control twins; never on a file name alone), `on` (take every capture as a
     /// test), `off`.
@@ -281,6 +289,11 @@ pub fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// A duration from seconds given on the command line (negative or not a number: none).
+fn seconds(s: f64) -> std::time::Duration {
+    std::time::Duration::try_from_secs_f64(s).unwrap_or_default()
 }
 
 /// Refuses an output that exists (unless `force`), or that is one of the inputs or a file the
@@ -425,6 +438,14 @@ impl<W: Write> Stdout<W> {
         }
     }
 
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stdout::Text(w) => w.flush(),
+            Stdout::Json(j) => j.flush(),
+            Stdout::Csv(c) => c.flush(),
+        }
+    }
+
     fn finish(self, totals: batch::Totals) -> io::Result<()> {
         match self {
             Stdout::Text(mut w) => {
@@ -449,6 +470,7 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
         messages: args.messages,
         vantage: args.vantage,
         gzip: GzipBound::ratio(args.gzip_ratio),
+        fifo_wait: seconds(args.fifo_wait),
         glasnost: args.glasnost,
         ..Options::default()
     };
@@ -474,7 +496,9 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
             p.capture(r, args.force)?;
         }
         if stdout_failed.is_none() {
-            if let Err(e) = out.capture(r) {
+            // Each capture's result goes out when it is handed on: a run interrupted later
+            // keeps it.
+            if let Err(e) = out.capture(r).and_then(|_| out.flush()) {
                 let stop = !files && output::reader_gone(&e);
                 stdout_failed = Some(e);
                 if stop {
@@ -658,6 +682,7 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
     let mut agg = Aggregator::new(map, by);
     let opts = Options {
         gzip: GzipBound::ratio(args.gzip_ratio),
+        fifo_wait: seconds(args.fifo_wait),
         glasnost: args.glasnost,
         ..Options::default()
     };

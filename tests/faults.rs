@@ -419,3 +419,54 @@ fn a_huge_thread_count_is_bounded_by_the_inputs_and_cores() {
     assert!(bttrace::batch::thread_bound(100_000) <= 4 * 1024);
     assert_eq!(bttrace::batch::thread_bound(0), 0);
 }
+
+// ---- 8. inputs that never end ----------------------------------------------------------------
+
+/// A FIFO named as an input with nobody writing to it fails after `--fifo-wait`, and the rest
+/// of the batch is reported; a FIFO with a writer is read as a capture.
+#[cfg(unix)]
+#[test]
+fn a_fifo_without_a_writer_fails_within_its_bound_and_the_batch_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_capture(&dir.path().join("good.pcap"));
+    let fifo = dir.path().join("stuck");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = std::time::Instant::now();
+    let o = bttrace(&[
+        "analyze",
+        "--format",
+        "json",
+        "--fifo-wait",
+        "0.5",
+        s(&fifo),
+        s(&good),
+    ]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("a FIFO that nothing wrote to in 0.5 s"),
+        "{}",
+        stderr(&o)
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).expect("complete JSON");
+    let caps = v["captures"].as_array().unwrap();
+    assert_eq!(caps.len(), 2);
+    assert!(caps[1]["error"].is_null(), "{}", caps[1]);
+    // With a writer, the FIFO is a capture like any other.
+    let writer = Command::new("sh")
+        .arg("-c")
+        .arg(format!("sleep 0.2; cat {} > {}", s(&good), s(&fifo)))
+        .spawn()
+        .unwrap();
+    let o = bttrace(&["analyze", "--format", "json", s(&fifo)]);
+    let _ = { writer }.wait();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["captures"][0]["frames"].as_u64().unwrap() > 0);
+}

@@ -234,6 +234,18 @@ impl CaptureReader {
         CaptureReader::from_read_ahead(Box::new(file), large, bound)
     }
 
+    /// [`open_with`](CaptureReader::open_with), waiting at most `wait` for a FIFO's first
+    /// bytes ([`open_input`]).
+    pub fn open_waiting(
+        path: &Path,
+        bound: GzipBound,
+        wait: std::time::Duration,
+    ) -> Result<CaptureReader, CaptureError> {
+        let file = open_input(path, wait)?;
+        let large = file.metadata().is_ok_and(|m| m.len() >= PREFETCH_MIN);
+        CaptureReader::from_read_ahead(Box::new(file), large, bound)
+    }
+
     /// Reads a capture held in memory (tests, fuzzing).
     pub fn from_bytes(bytes: Vec<u8>) -> Result<CaptureReader, CaptureError> {
         CaptureReader::from_read(Box::new(io::Cursor::new(bytes)))
@@ -655,6 +667,48 @@ impl Iterator for InputWalk {
             }
         }
     }
+}
+
+/// How long [`open_input`] waits for a FIFO's writer by default.
+pub const FIFO_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Opens an input for reading. A FIFO (a named pipe, `<(zcat x.gz)`) is opened without
+/// waiting for a writer, then given `wait` to bring its first bytes (or to close): a FIFO
+/// nobody writes to is an error after that, not a batch blocked for ever.
+pub fn open_input(path: &Path, wait: std::time::Duration) -> io::Result<File> {
+    #[cfg(unix)]
+    {
+        use rustix::event::{PollFd, PollFlags, Timespec};
+        use rustix::fs::OFlags;
+        use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+        if std::fs::metadata(path)?.file_type().is_fifo() {
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(OFlags::NONBLOCK.bits() as i32)
+                .open(path)?;
+            let timeout = Timespec {
+                tv_sec: i64::try_from(wait.as_secs()).unwrap_or(i64::MAX),
+                tv_nsec: wait.subsec_nanos().into(),
+            };
+            let mut fds = [PollFd::new(&f, PollFlags::IN)];
+            let ready = rustix::event::poll(&mut fds, Some(&timeout))?;
+            if ready == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "a FIFO that nothing wrote to in {} s (--fifo-wait)",
+                        wait.as_secs_f64()
+                    ),
+                ));
+            }
+            // Blocking reads from here on: the writer is there.
+            let flags = rustix::fs::fcntl_getfl(&f)?;
+            rustix::fs::fcntl_setfl(&f, flags - OFlags::NONBLOCK)?;
+            return Ok(f);
+        }
+    }
+    let _ = wait;
+    File::open(path)
 }
 
 /// Whether [`walk_inputs`] on `inputs` could read `path` as an input: it is one of them (the

@@ -575,6 +575,11 @@ impl<W: Write, K: Rows> Table<W, K> {
     }
 
     /// Flushes and returns the underlying writer.
+    /// Sends the rows written so far on.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+
     pub fn into_inner(self) -> io::Result<W> {
         self.w
             .into_inner()
