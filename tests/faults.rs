@@ -470,3 +470,43 @@ fn a_fifo_without_a_writer_fails_within_its_bound_and_the_batch_goes_on() {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["captures"][0]["frames"].as_u64().unwrap() > 0);
 }
+
+/// Each capture's result goes out when it is done: the one before a stuck input is on
+/// standard output long before the batch ends.
+#[cfg(unix)]
+#[test]
+fn results_are_streamed_out_as_each_capture_is_done() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_capture(&dir.path().join("good.pcap"));
+    let fifo = dir.path().join("stuck");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = std::time::Instant::now();
+    let mut child = bin()
+        .args(["analyze", "--format", "csv", "-j", "2", "--fifo-wait", "3"])
+        .arg(&good)
+        .arg(&fifo)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let header = lines.next().unwrap().unwrap();
+    assert!(header.starts_with("capture,"));
+    let first = lines.next().unwrap().unwrap();
+    let first_at = started.elapsed();
+    assert!(first.starts_with(s(&good)), "{first}");
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let status = child.wait().unwrap();
+    let ended = started.elapsed();
+    assert_eq!(status.code(), Some(1));
+    assert!(rest.iter().any(|l| l.starts_with(s(&fifo))));
+    assert!(ended >= std::time::Duration::from_secs(3), "{ended:?}");
+    assert!(first_at < std::time::Duration::from_secs(2), "{first_at:?}");
+}
