@@ -617,6 +617,15 @@ impl Clock {
 fn flow_reports(flows: &[&Flow<FlowDecoder>], opts: &Options, start: i64) -> Vec<FlowReport> {
     let vantages = rst::vantages(flows, opts.vantage);
     let contexts = rst::capture_contexts(flows);
+    // 4-tuples that more than one connection used: their filters need frame ranges.
+    let tuple = |f: &Flow<FlowDecoder>| {
+        let (a, b) = (f.client, f.server);
+        if a <= b { (a, b) } else { (b, a) }
+    };
+    let mut reused: rustc_hash::FxHashMap<_, u32> = rustc_hash::FxHashMap::default();
+    for f in flows {
+        *reused.entry(tuple(f)).or_default() += 1;
+    }
     flows
         .iter()
         .zip(vantages.iter().zip(&contexts))
@@ -627,7 +636,15 @@ fn flow_reports(flows: &[&Flow<FlowDecoder>], opts: &Options, start: i64) -> Vec
                 findings: &findings,
                 blocking: rst::blocking_signal(f, vantage),
             };
-            FlowReport::from_flow(f, start, opts.messages, &judged)
+            let mut report = FlowReport::from_flow(f, start, opts.messages, &judged);
+            if f.instance > 0 || reused.get(&tuple(f)).is_some_and(|&n| n > 1) {
+                report.filter = crate::model::tuple_filter(
+                    f.client,
+                    f.server,
+                    Some((report.first_frame, report.last_frame)),
+                );
+            }
+            report
         })
         .collect()
 }

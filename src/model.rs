@@ -253,6 +253,9 @@ pub struct FlowReport {
     pub rsts: Vec<RstReport>,
     /// RSTs beyond the per-flow record limit, counted only.
     pub rsts_dropped: u32,
+    /// A Wireshark display filter selecting this connection's packets (both directions): its
+    /// addresses and ports, and its frame range where the capture reuses the 4-tuple.
+    pub filter: String,
     /// Every RST segment the flow carried, judged or not.
     pub rsts_seen: u64,
     /// The RSTs judged (the length of `rsts`).
@@ -533,6 +536,32 @@ pub fn frame_filter(frame: u64) -> String {
     format!("frame.number == {frame}")
 }
 
+/// A Wireshark display filter selecting one connection's packets (both directions): its two
+/// addresses and ports, and `frames` (first, last) when another connection of the capture used
+/// the same 4-tuple.
+pub fn tuple_filter(
+    client: std::net::SocketAddr,
+    server: std::net::SocketAddr,
+    frames: Option<(u64, u64)>,
+) -> String {
+    let field = |a: std::net::SocketAddr| if a.is_ipv4() { "ip.addr" } else { "ipv6.addr" };
+    let mut f = format!(
+        "{} == {} && tcp.port == {} && {} == {} && tcp.port == {}",
+        field(client),
+        client.ip(),
+        client.port(),
+        field(server),
+        server.ip(),
+        server.port()
+    );
+    if let Some((first, last)) = frames {
+        f.push_str(&format!(
+            " && frame.number >= {first} && frame.number <= {last}"
+        ));
+    }
+    f
+}
+
 impl FlowReport {
     pub fn from_flow(
         f: &Flow<FlowDecoder>,
@@ -627,6 +656,7 @@ impl FlowReport {
                 })
                 .collect(),
             rsts_dropped: f.rsts_dropped,
+            filter: tuple_filter(f.client, f.server, None),
             rsts_seen: u64::from(c.rsts) + u64::from(s.rsts),
             rsts_judged: f.rsts.len() as u64,
             vantage: judged.vantage.code(),

@@ -347,3 +347,48 @@ fn resets_table_has_verdicts_evidence_and_filters() {
         Some(2)
     );
 }
+
+/// Each flow's Wireshark filter selects that connection only: where a capture reuses a 4-tuple
+/// (suricata-verify's urgent11 capture has two connections on one), the filter adds the
+/// connection's frame range. The text report shows the flow's and each RST's filter.
+#[test]
+fn filters_select_one_connection_and_are_shown_in_the_text() {
+    let cap = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/suricata-verify/urgent11_cve_2019_12260.pcap");
+    let cap = cap.to_str().unwrap();
+    let o = bttrace(&["analyze", "--format", "json", cap]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let flows = v["captures"][0]["flows"].as_array().unwrap();
+    assert_eq!(flows.len(), 2);
+    assert_eq!(flows[0]["client"], flows[1]["client"]);
+    assert_eq!(flows[0]["server"], flows[1]["server"]);
+    for f in flows {
+        let range = format!(
+            "frame.number >= {} && frame.number <= {}",
+            f["first_frame"], f["last_frame"]
+        );
+        assert!(f["filter"].as_str().unwrap().ends_with(&range), "{f}");
+    }
+    assert!(flows[0]["last_frame"].as_u64() < flows[1]["first_frame"].as_u64());
+    let text = stdout(&bttrace(&["analyze", cap]));
+    for f in flows {
+        let shown = format!("the flow in Wireshark: {}", f["filter"].as_str().unwrap());
+        assert!(text.contains(&shown), "{text}");
+        for r in f["rsts"].as_array().unwrap() {
+            let filter = r["filter"].as_str().unwrap();
+            assert!(text.contains(&format!("[{filter}]")), "{text}");
+        }
+    }
+    // A capture with one connection per 4-tuple: no frame range.
+    let dir = tempfile::tempdir().unwrap();
+    let one = write_capture(dir.path(), "one.pcap");
+    let o = bttrace(&["analyze", "--format", "json", one.to_str().unwrap()]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    for f in v["captures"][0]["flows"].as_array().unwrap() {
+        assert!(
+            !f["filter"].as_str().unwrap().contains("frame.number"),
+            "{f}"
+        );
+    }
+}

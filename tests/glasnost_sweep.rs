@@ -368,6 +368,14 @@ fn every_scenario_gives_the_study_s_row_on_every_variant() {
                 ));
             }
         }
+        // A transfer may go uncounted (with a note) when the snaplen cut its announcement
+        // before the words that tell its kind, never more than 1 in 100.
+        if right_transfers * 100 < transfers * 99 {
+            failures.push(format!(
+                "{}: only {right_transfers} of {transfers} transfers found right",
+                s.name
+            ));
+        }
         println!(
             "{:40} rows {right_rows}/{}, cells {right_cells}/{}, transfers right {right_transfers}/{transfers}, wrong {wrong_transfers}",
             s.name,

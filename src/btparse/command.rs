@@ -145,11 +145,15 @@ fn replay(words: &[&str], original: &[&str]) -> Option<Announced> {
             let secs = after(rest, "for").and_then(duration);
             let control = rest.windows(2).any(
                 |w| matches!(w, [a, b] if *a == "control" && b.trim_end_matches('.') == "flow"),
-            );
+            ) || rest
+                .iter()
+                .rposition(|w| *w == "seconds")
+                .is_some_and(|i| continues_as(rest.get(i + 1..).unwrap_or(&[]), "asacontrolflow"));
             (role_upload(role)?, port, secs, control)
         }
         [role, secs, "port", p, rest @ ..] => {
-            let control = rest.iter().any(|w| w.starts_with("controlflow"));
+            let control = rest.iter().any(|w| w.starts_with("controlflow"))
+                || continues_as(rest, "controlflow");
             (
                 role_upload(role)?,
                 port_request(p)?,
@@ -171,6 +175,20 @@ fn replay(words: &[&str], original: &[&str]) -> Option<Announced> {
         setup: false,
         kind_known: control || !cut,
     })
+}
+
+/// Whether the words after a transfer's duration (or port, in the command channel's form), on
+/// a line cut by the snaplen ([`CUT`]), are the start of `marker` (spaces and case aside). The
+/// only words the grammar allows there are the control-flow marker; a BitTorrent transfer's
+/// line ends before them. So a cut line that still shows the marker's first letters
+/// (`... for 2 seconds as a cont…`) was a control flow's. A line cut at or before the duration
+/// tells nothing.
+fn continues_as(tail: &[&str], marker: &str) -> bool {
+    let tail: String = tail.concat();
+    let Some(tail) = tail.strip_suffix(CUT) else {
+        return false;
+    };
+    !tail.is_empty() && marker.starts_with(tail)
 }
 
 /// The server plays the protocol's `client` (the downloader): the user uploads.
@@ -250,6 +268,38 @@ mod tests {
         let a = transfer("replay bt as server on port 0 for 20 seconds as a control flow.");
         assert!(!a.app && !a.upload);
         assert_eq!(a.port, PortRequest::ServerChooses);
+    }
+
+    #[test]
+    fn a_cut_line_is_known_by_what_it_still_shows() {
+        let c = CUT;
+        // Cut inside the control marker: still a control flow.
+        for tail in ["as", "as a", "as a cont", "as a control fl"] {
+            let a = transfer(&format!(
+                "replay bt as client on port 6881 for 2 seconds {tail}{c}"
+            ));
+            assert!(!a.app && a.kind_known, "{tail}");
+        }
+        let a = transfer(&format!("replay BitTorrent client 20 port 6881 contr{c}"));
+        assert!(!a.app && a.kind_known);
+        // Cut at or before the duration: the marker may have been lost.
+        for line in [
+            format!("replay bt as client on port 6881 for 2 seconds{c}"),
+            format!("replay bt as client on port 6881 for 2 seco{c}"),
+            format!("replay BitTorrent client 20 port 6881 {c}"),
+        ] {
+            assert!(!transfer(&line).kind_known, "{line}");
+        }
+        // A port cut short is no port: no transfer is read from the line.
+        assert_eq!(
+            parse(&format!("replay BitTorrent client 20 port 68{c}")),
+            None
+        );
+        // Words that are not the marker's start tell nothing either.
+        let a = transfer(&format!(
+            "replay bt as client on port 6881 for 2 seconds xy{c}"
+        ));
+        assert!(!a.kind_known);
     }
 
     #[test]

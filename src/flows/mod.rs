@@ -222,13 +222,52 @@ impl Half {
 /// Handshake times, where seen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Handshake {
+    /// The SYN the SYN-ACK answered: the one whose TSval the SYN-ACK echoes (RFC 7323), else
+    /// the last SYN before the SYN-ACK. A client that retransmitted its SYN is answered for its
+    /// latest one far more often than its first, whose loss made it retransmit.
     pub syn: Option<Timestamp>,
     pub syn_ack: Option<Timestamp>,
     /// The client's first ACK of the SYN-ACK.
     pub ack: Option<Timestamp>,
+    /// The latest SYNs' TSvals and times (a ring), to find the one the SYN-ACK echoes.
+    recent_syns: [Option<(u32, Timestamp)>; 4],
+    syns_seen: u8,
 }
 
 impl Handshake {
+    /// A client SYN seen at `ts`, with its TSval if it had one.
+    fn syn_seen(&mut self, ts: Timestamp, tsval: Option<u32>) {
+        if self.syn_ack.is_some() {
+            return;
+        }
+        self.syn = Some(ts);
+        if let Some(v) = tsval {
+            let slot = usize::from(self.syns_seen % 4);
+            if let Some(s) = self.recent_syns.get_mut(slot) {
+                *s = Some((v, ts));
+            }
+            self.syns_seen = self.syns_seen.wrapping_add(1);
+        }
+    }
+
+    /// The first SYN-ACK, at `ts`, echoing `tsecr` if it carried timestamps.
+    fn syn_ack_seen(&mut self, ts: Timestamp, tsecr: Option<u32>) {
+        if self.syn_ack.is_some() {
+            return;
+        }
+        self.syn_ack = Some(ts);
+        let echoed = tsecr.and_then(|e| {
+            self.recent_syns
+                .iter()
+                .flatten()
+                .find(|(v, _)| *v == e)
+                .map(|&(_, at)| at)
+        });
+        if let Some(at) = echoed {
+            self.syn = Some(at);
+        }
+    }
+
     /// SYN to the ACK of the SYN-ACK: one full round trip, wherever the capture was taken.
     /// `None` unless all three were seen in that order (a reordered handshake has no RTT).
     pub fn rtt_ns(&self) -> Option<i64> {
@@ -845,10 +884,12 @@ fn update<S: StreamSink>(
     }
     match (side, flags.syn(), flags.ack()) {
         (Side::Client, true, false) => {
-            flow.handshake.syn.get_or_insert(at.ts);
+            let tsval = seg.options.timestamp.map(|(v, _)| v);
+            flow.handshake.syn_seen(at.ts, tsval);
         }
         (Side::Server, true, true) => {
-            flow.handshake.syn_ack.get_or_insert(at.ts);
+            let tsecr = seg.options.timestamp.map(|(_, e)| e);
+            flow.handshake.syn_ack_seen(at.ts, tsecr);
         }
         (Side::Client, false, true) if flow.handshake.syn_ack.is_some() => {
             let server_isn = flow.half(Side::Server).isn;

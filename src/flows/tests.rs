@@ -384,3 +384,25 @@ fn retired_flows_give_back_what_they_held() {
     assert!(t.overflow.flows >= 3);
     assert_eq!(t.budgets.pending_given_up, 0);
 }
+
+#[test]
+fn rtt_runs_from_the_syn_that_was_answered() {
+    let t = |ms: i64| crate::capture::Timestamp(ms * 1_000_000);
+    // Four SYNs 1 s apart, no timestamps: the last one before the SYN-ACK was answered.
+    let mut h = Handshake::default();
+    for s in 0..4 {
+        h.syn_seen(t(s * 1000), None);
+    }
+    h.syn_ack_seen(t(3040), None);
+    h.syn_seen(t(5000), None); // a late retransmission changes nothing
+    h.ack = Some(t(3080));
+    assert_eq!(h.rtt_ns(), Some(80_000_000));
+    // With timestamps, the SYN whose TSval the SYN-ACK echoes, even an earlier one.
+    let mut h = Handshake::default();
+    for s in 0..6 {
+        h.syn_seen(t(s * 1000), Some(100 + s as u32));
+    }
+    h.syn_ack_seen(t(5010), Some(104)); // answers the SYN sent at 4 s
+    h.ack = Some(t(5020));
+    assert_eq!(h.rtt_ns(), Some(1_020_000_000));
+}

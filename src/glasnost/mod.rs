@@ -273,14 +273,18 @@ fn kinds(cands: &[&Flow<FlowDecoder>]) -> Vec<Option<(Proto, Told)>> {
                         sample.len() < 32 || crate::btparse::high_entropy(sample)
                     })
                 });
-                let segments = mine[0].len() + mine[1].len();
-                let mirrors = segments >= 3
-                    && bt.iter().any(|b| {
-                        b.iter()
-                            .zip(&mine)
-                            .all(|(theirs, ours)| ours.iter().zip(theirs).all(|(a, b)| a == b))
-                            && b.iter().zip(&mine).all(|(t, o)| o.len() <= t.len())
+                // The writes both flows made must end at the same offsets, for at least three
+                // writes in all. The shorter of the two sets the length compared: a BitTorrent
+                // twin reset after its bitfield made fewer writes than its control twin, and
+                // a control flow cut short made fewer than its BitTorrent twin.
+                let mirrors = bt.iter().any(|b| {
+                    let mut compared = 0;
+                    let agree = b.iter().zip(&mine).all(|(theirs, ours)| {
+                        compared += ours.len().min(theirs.len());
+                        ours.iter().zip(theirs).all(|(a, b)| a == b)
                     });
+                    agree && compared >= 3
+                });
                 (random && mirrors).then_some((Proto::Tcp, Told::Mirror))
             }
         })

@@ -154,7 +154,7 @@ fn flow_record(capture: &str, f: &FlowReport) -> Vec<String> {
             .as_ref()
             .and_then(|b| b.after_bt_exchange_ms)
             .map(|m| format!("{m:.3}"))),
-        flow_filter(f),
+        f.filter.clone(),
     ]
     .into_iter()
     .chain(bt_cells(f))
@@ -168,22 +168,6 @@ fn count_verdict(f: &FlowReport, verdict: &str) -> String {
         .filter(|r| r.verdict == Some(verdict))
         .count()
         .to_string()
-}
-
-/// A Wireshark display filter selecting a flow's packets (both directions).
-pub fn flow_filter(f: &FlowReport) -> String {
-    let end = |a: &str| -> Option<(String, String)> {
-        let sa: std::net::SocketAddr = a.parse().ok()?;
-        let field = if sa.is_ipv4() { "ip.addr" } else { "ipv6.addr" };
-        Some((
-            format!("{field} == {}", sa.ip()),
-            format!("tcp.port == {}", sa.port()),
-        ))
-    };
-    match (end(&f.client), end(&f.server)) {
-        (Some((ca, cp)), Some((sa, sp))) => format!("{ca} && {cp} && {sa} && {sp}"),
-        _ => String::new(),
-    }
 }
 
 fn side_cells(s: Option<&BtSideReport>) -> [String; 11] {

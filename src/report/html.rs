@@ -337,6 +337,7 @@ fn resets_section(r: &CaptureReport) -> Section {
                         x.ttl.to_string(),
                         x.verdict.unwrap_or("-").to_string(),
                         evidence.join("\n"),
+                        x.filter.clone(),
                     ]
                 })
                 .collect();
@@ -349,12 +350,24 @@ fn resets_section(r: &CaptureReport) -> Section {
                     String::new(),
                     String::new(),
                     format!("{} more RSTs counted, not judged", f.rsts_dropped),
+                    String::new(),
                 ]);
             }
             Table {
-                caption: view::reset_heading(f),
+                caption: format!(
+                    "{} Wireshark filter of the flow: {}",
+                    view::reset_heading(f),
+                    f.filter
+                ),
                 header: strings([
-                    "frame", "time s", "from", "flags", "ttl", "verdict", "evidence",
+                    "frame",
+                    "time s",
+                    "from",
+                    "flags",
+                    "ttl",
+                    "verdict",
+                    "evidence",
+                    "Wireshark filter",
                 ]),
                 rows,
             }

@@ -86,16 +86,18 @@ fn write_resets(w: &mut dyn Write, r: &CaptureReport) -> io::Result<()> {
     for f in r.flows.iter().filter(|f| !f.rsts.is_empty()) {
         writeln!(w)?;
         writeln!(w, "  {}", view::reset_heading(f))?;
+        writeln!(w, "    the flow in Wireshark: {}", f.filter)?;
         for x in &f.rsts {
             writeln!(
                 w,
-                "    frame {} (+{:.3} s) from the {}, {} ttl {}: {}",
+                "    frame {} (+{:.3} s) from the {}, {} ttl {}: {}  [{}]",
                 x.frame,
                 x.time - start,
                 x.from,
                 x.flags,
                 x.ttl,
-                x.verdict.unwrap_or("-").to_uppercase()
+                x.verdict.unwrap_or("-").to_uppercase(),
+                x.filter
             )?;
             for e in x.findings.iter().filter(|e| e.strength != "info") {
                 writeln!(w, "      {} [{}]: {}", e.code, e.strength, e.text)?;
