@@ -29,6 +29,9 @@ pub struct Options {
     pub gzip: GzipBound,
     /// Whether to look for a Glasnost test (`--glasnost auto|on|off`).
     pub glasnost: glasnost::Mode,
+    /// How long a FIFO named as an input may go without a writer or data before its first
+    /// bytes (default 10 s; `--fifo-wait`).
+    pub fifo_wait: std::time::Duration,
 }
 
 impl Default for Options {
@@ -41,6 +44,7 @@ impl Default for Options {
             vantage: VantageSetting::Auto,
             gzip: GzipBound::default(),
             glasnost: glasnost::Mode::Auto,
+            fifo_wait: crate::capture::FIFO_WAIT,
         }
     }
 }
@@ -62,6 +66,52 @@ fn flow_facts(r: &FlowReport) -> glasnost::FlowFacts {
         signal: r.blocking.as_ref().is_some_and(|b| b.signal),
         after_bt_exchange_ms: r.blocking.as_ref().and_then(|b| b.after_bt_exchange_ms),
     }
+}
+
+/// A note on the bytes captured but not reassembled, when any flow has some: how many, in
+/// how many flows, the first few, and what they are kept out of.
+fn reassembly_notes(flows: &[FlowReport], limits: &TableLimits) -> Option<Note> {
+    let hit: Vec<&FlowReport> = flows
+        .iter()
+        .filter(|f| f.unassembled_up + f.unassembled_down > 0)
+        .collect();
+    let total: u64 = hit
+        .iter()
+        .map(|f| f.unassembled_up + f.unassembled_down)
+        .sum();
+    if hit.is_empty() {
+        return None;
+    }
+    let shown: Vec<String> = hit
+        .iter()
+        .take(5)
+        .map(|f| {
+            format!(
+                "flow {} ({} up, {} down)",
+                f.id, f.unassembled_up, f.unassembled_down
+            )
+        })
+        .collect();
+    let more = if hit.len() > shown.len() {
+        format!(" and {} more", hit.len() - shown.len())
+    } else {
+        String::new()
+    };
+    Some(Note {
+        frame: None,
+        offset: None,
+        message: format!(
+            "{total} bytes in {} flows were captured but not reassembled: they came after \
+             bttrace had given their gap up (reordering beyond the out-of-order buffer of {} \
+             MiB / {} pieces per direction, or capture queues written one after the other); \
+             counted as unassembled, not as missing or retransmitted, and in no goodput, \
+             series or verdict: {}{more}",
+            hit.len(),
+            limits.reassembly.max_pending_bytes >> 20,
+            limits.reassembly.max_pending_pieces,
+            shown.join(", ")
+        ),
+    })
 }
 
 /// Largest log read (Glasnost's logs are a few kilobytes; an archive's largest far below this).
@@ -166,7 +216,7 @@ pub fn analyze_file(path: &Path, opts: &Options) -> CaptureReport {
         return analyze_log(path, opts);
     }
     let name = path.display().to_string();
-    match CaptureReader::open_with(path, opts.gzip) {
+    match CaptureReader::open_waiting(path, opts.gzip, opts.fifo_wait) {
         Ok(reader) => analyze_reader(name, reader, opts),
         Err(e) => CaptureReport::failed(name, e.to_string()),
     }
@@ -436,7 +486,7 @@ impl Analyzer {
                 offset: None,
                 message: format!(
                     "all flows together held {} MiB of out-of-order data; {} times a flow gave \
-                     up its gaps (counted as missing bytes)",
+                     up its gaps (missing bytes, or unassembled where they came later)",
                     budgets.pending_max >> 20,
                     budgets.pending_given_up
                 ),
@@ -475,6 +525,7 @@ impl Analyzer {
         let flows = self.table.finish();
         let refs: Vec<&Flow<FlowDecoder>> = flows.iter().map(|f| &**f).collect();
         let flow_reports = flow_reports(&refs, &self.opts, start);
+        notes.extend(reassembly_notes(&flow_reports, &self.limits));
         let facts: Vec<glasnost::FlowFacts> = flow_reports.iter().map(flow_facts).collect();
         let log = read_log(Path::new(&path), self.opts.glasnost, &mut notes);
         let input = glasnost::CaptureInput {

@@ -1,14 +1,15 @@
 //! Many captures: analysed in parallel across cores, reported in input order.
 //!
-//! Files are taken in windows of a few per thread; each window is analysed in parallel while
-//! the reports of the window before are handed on in order, so memory holds at most two
-//! windows of reports however many files a batch has.
+//! Files are analysed a few per thread at a time and each report is handed on as soon as it
+//! and every one before it are done, so memory holds at most one window of reports however
+//! many files a batch has, and a capture's result goes out as soon as order allows.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::sync::mpsc;
 
 use crate::analyze::{Options, analyze_file};
 use crate::capture::walk_inputs;
@@ -38,7 +39,12 @@ pub fn run(
 }
 
 /// [`run`] on files from any source, in the order given ([`walk_inputs`] walks directories
-/// without listing the whole tree first). At most two windows of files and reports are held.
+/// without listing the whole tree first).
+///
+/// Each report is handed on as soon as it and every one before it are done: a long capture
+/// holds back only the reports after it, never one before, and an interrupted batch has
+/// handed on everything finished in order. At most a window of files is in flight (being
+/// analysed, or done and waiting for one before it).
 pub fn run_files(
     files: impl Iterator<Item = Entry>,
     opts: &Options,
@@ -46,27 +52,35 @@ pub fn run_files(
     mut each: impl FnMut(CaptureReport) -> io::Result<()>,
 ) -> io::Result<Totals> {
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
+        .num_threads(thread_bound(threads))
         .build()
         .map_err(io::Error::other)?;
     let window = pool.current_num_threads().max(1) * WINDOW_PER_THREAD;
-    let analyse = |chunk: &[Entry]| -> Vec<CaptureReport> {
-        pool.install(|| {
-            chunk
-                .par_iter()
-                .map(|entry| match entry {
-                    Ok(path) => analyze_file(path, opts),
-                    Err((path, e)) => CaptureReport::failed(
-                        path.display().to_string(),
-                        format!("cannot read: {e}"),
-                    ),
-                })
-                .collect()
-        })
-    };
+    let opts = *opts;
+    let (tx, rx) = mpsc::channel::<(usize, CaptureReport)>();
+    let mut files = files;
+    let mut waiting: BTreeMap<usize, CaptureReport> = BTreeMap::new();
+    let (mut started, mut handed) = (0usize, 0usize);
     let mut totals = Totals::default();
-    let mut hand_on = |reports: Vec<CaptureReport>| -> io::Result<()> {
-        for r in reports {
+    loop {
+        while started - handed < window {
+            let Some(entry) = files.next() else { break };
+            let tx = tx.clone();
+            let i = started;
+            pool.spawn(move || {
+                let _ = tx.send((i, analyse_entry(entry, &opts)));
+            });
+            started += 1;
+        }
+        if started == handed {
+            return Ok(totals);
+        }
+        let (i, r) = rx
+            .recv()
+            .map_err(|_| io::Error::other("the workers stopped"))?;
+        waiting.insert(i, r);
+        while let Some(r) = waiting.remove(&handed) {
+            handed += 1;
             if r.error.is_some() {
                 totals.failed += 1;
             } else {
@@ -74,32 +88,34 @@ pub fn run_files(
             }
             each(r)?;
         }
-        Ok(())
-    };
-    // While the pool analyses one window, this thread hands on the reports of the one before
-    // (writing them out is then off the workers' path): at most two windows are held.
-    let mut files = files.peekable();
-    let mut next_chunk = move || -> Option<Vec<Entry>> {
-        files.peek()?;
-        Some(files.by_ref().take(window).collect())
-    };
-    let mut ready = next_chunk().map(|c| analyse(&c));
-    while let Some(reports) = ready.take() {
-        let next = next_chunk();
-        ready = std::thread::scope(|s| -> io::Result<Option<Vec<CaptureReport>>> {
-            let worker = next.as_deref().map(|chunk| s.spawn(move || analyse(chunk)));
-            let handed = hand_on(reports);
-            let next_reports = match worker {
-                Some(w) => Some(
-                    w.join()
-                        .map_err(|_| io::Error::other("a worker panicked"))?,
-                ),
-                None => None,
-            };
-            handed.map(|_| next_reports)
-        })?;
     }
-    Ok(totals)
+}
+
+/// One entry's report; a panic in the analysis (a bug: it must not happen on any input) is
+/// that capture's failure, not the batch's end.
+fn analyse_entry(entry: Entry, opts: &Options) -> CaptureReport {
+    let name = match &entry {
+        Ok(p) | Err((p, _)) => p.display().to_string(),
+    };
+    let run = std::panic::AssertUnwindSafe(|| match &entry {
+        Ok(path) => analyze_file(path, opts),
+        Err((path, e)) => {
+            CaptureReport::failed(path.display().to_string(), format!("cannot read: {e}"))
+        }
+    });
+    std::panic::catch_unwind(run).unwrap_or_else(|_| {
+        CaptureReport::failed(name, "internal error: the analysis panicked".to_string())
+    })
+}
+
+/// Most worker threads per core: more than this only costs their start-up (`-j 100000` took
+/// over a minute for one small file) and their windows' memory.
+pub const THREADS_PER_CORE: usize = 4;
+
+/// `threads` (0: one per core) bounded by [`THREADS_PER_CORE`] times the cores.
+pub fn thread_bound(threads: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    threads.min(cores * THREADS_PER_CORE)
 }
 
 /// A one-line progress display for a terminal: files done, captures per second, failures.

@@ -132,6 +132,10 @@ struct ReportArgs {
     /// size (past its first 256 MiB); 0 for no bound.
     #[arg(long, default_value_t = GzipBound::DEFAULT_RATIO, value_name = "N")]
     gzip_ratio: u64,
+    /// Seconds a FIFO named as an input may go without a writer before it fails (the rest of
+    /// the batch goes on).
+    #[arg(long, default_value_t = crate::capture::FIFO_WAIT.as_secs_f64(), value_name = "S")]
+    fifo_wait: f64,
     /// Glasnost test analysis: `auto` (on a command channel, a log, or BitTorrent transfers
     /// with their control twins; never on a file name alone), `on` (take every capture as a
     /// test), `off`.
@@ -220,6 +224,10 @@ struct AnalyzeArgs {
     /// size (past its first 256 MiB); 0 for no bound.
     #[arg(long, default_value_t = GzipBound::DEFAULT_RATIO, value_name = "N")]
     gzip_ratio: u64,
+    /// Seconds a FIFO named as an input may go without a writer before it fails (the rest of
+    /// the batch goes on).
+    #[arg(long, default_value_t = crate::capture::FIFO_WAIT.as_secs_f64(), value_name = "S")]
+    fifo_wait: f64,
     /// Glasnost test analysis: `auto` (on a command channel, a log, or BitTorrent transfers
     /// with their control twins; never on a file name alone), `on` (take every capture as a
     /// test), `off`.
@@ -266,6 +274,7 @@ pub fn main() -> ExitCode {
         Command::Report(args) => match report(&args) {
             Ok(totals) if totals.failed == 0 => ExitCode::SUCCESS,
             Ok(_) => ExitCode::from(1),
+            Err(e) if output::reader_gone(&e) => ExitCode::SUCCESS,
             Err(e) => {
                 say(e);
                 ExitCode::from(2)
@@ -280,6 +289,32 @@ pub fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// A duration from seconds given on the command line (negative or not a number: none).
+fn seconds(s: f64) -> std::time::Duration {
+    std::time::Duration::try_from_secs_f64(s).unwrap_or_default()
+}
+
+/// Refuses an output that exists (unless `force`), or that is one of the inputs or a file the
+/// walk of them would read (even with `force`: it would be emptied before it is read).
+fn refuse_output(path: &Path, force: bool, inputs: &[PathBuf]) -> io::Result<()> {
+    if crate::capture::among_inputs(path, inputs) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} is also an input; bttrace will not write over what it reads",
+                path.display()
+            ),
+        ));
+    }
+    if !force && fs::symlink_metadata(path).is_ok() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} exists; use --force to overwrite it", path.display()),
+        ));
+    }
+    Ok(())
 }
 
 /// Opens an output file, refusing to replace an existing one unless `force`.
@@ -340,7 +375,18 @@ fn csv_paths(csv: Option<&Path>, rsts: Option<&Path>) -> io::Result<CsvPaths> {
 struct CsvFiles(Vec<Box<dyn CaptureTable>>);
 
 impl CsvFiles {
-    fn create(p: &CsvPaths, force: bool) -> io::Result<CsvFiles> {
+    fn paths(p: &CsvPaths) -> impl Iterator<Item = &PathBuf> {
+        [&p.captures, &p.tests, &p.flows, &p.rsts]
+            .into_iter()
+            .flatten()
+    }
+
+    /// Creates every table, or none: a refused one (it exists, without `force`; or it is an
+    /// input) stops the run before any file is made.
+    fn create(p: &CsvPaths, force: bool, inputs: &[PathBuf]) -> io::Result<CsvFiles> {
+        for path in CsvFiles::paths(p) {
+            refuse_output(path, force, inputs)?;
+        }
         fn table<T: CaptureTable + 'static>(
             path: &Option<PathBuf>,
             force: bool,
@@ -392,6 +438,14 @@ impl<W: Write> Stdout<W> {
         }
     }
 
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stdout::Text(w) => w.flush(),
+            Stdout::Json(j) => j.flush(),
+            Stdout::Csv(c) => c.flush(),
+        }
+    }
+
     fn finish(self, totals: batch::Totals) -> io::Result<()> {
         match self {
             Stdout::Text(mut w) => {
@@ -416,28 +470,59 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
         messages: args.messages,
         vantage: args.vantage,
         gzip: GzipBound::ratio(args.gzip_ratio),
+        fifo_wait: seconds(args.fifo_wait),
         glasnost: args.glasnost,
         ..Options::default()
     };
     let mut tables = CsvFiles::create(
         &csv_paths(args.csv.as_deref(), args.rsts_csv.as_deref())?,
         args.force,
+        &args.paths,
     )?;
     let mut pages = args.html.as_deref().map(HtmlPages::new).transpose()?;
     let mut out = Stdout::new(args.format, output::stdout())?;
     let text_mode = matches!(args.format, OutputFormat::Text);
     let started = std::time::Instant::now();
     let mut frames = 0u64;
-    let totals = run_batch(&args.paths, &opts, args.threads, !text_mode, |r| {
+    // A standard output that fails stops only what goes to it: the files beside it are still
+    // written for every capture, and the error is told at the end. When its reader has gone
+    // and nothing else is written, the batch stops there, quietly.
+    let files = !tables.0.is_empty() || pages.is_some();
+    let mut stdout_failed: Option<io::Error> = None;
+    let result = run_batch(&args.paths, &opts, args.threads, !text_mode, |r| {
         frames += r.frames;
         tables.capture(r)?;
         if let Some(p) = pages.as_mut() {
             p.capture(r, args.force)?;
         }
-        out.capture(r)
-    })?;
-    out.finish(totals)?;
+        if stdout_failed.is_none() {
+            // Each capture's result goes out when it is handed on: a run interrupted later
+            // keeps it.
+            if let Err(e) = out.capture(r).and_then(|_| out.flush()) {
+                let stop = !files && output::reader_gone(&e);
+                stdout_failed = Some(e);
+                if stop {
+                    return Err(io::Error::from(io::ErrorKind::BrokenPipe));
+                }
+            }
+        }
+        Ok(())
+    });
+    let totals = match result {
+        Err(_) if stdout_failed.as_ref().is_some_and(output::reader_gone) => {
+            return Ok(batch::Totals::default());
+        }
+        r => r?,
+    };
+    if stdout_failed.is_none() {
+        stdout_failed = out.finish(totals).err();
+    }
     tables.finish()?;
+    if let Some(e) = stdout_failed {
+        if !output::reader_gone(&e) {
+            return Err(e);
+        }
+    }
     if args.stats {
         let peak = peak_memory_kib().map_or("unknown".to_string(), |k| format!("{k} KiB"));
         say(format_args!(
@@ -507,7 +592,18 @@ fn run_batch(
     let mut progress = (io::stderr().is_terminal() && !io::stdout().is_terminal())
         .then(|| batch::Progress::new(io::stderr(), walk_inputs(paths).count()));
     let mut failures: Vec<String> = Vec::new();
-    let totals = batch::run_files(walk_inputs(paths), opts, threads, |r| {
+    let walk = walk_inputs(paths).on_skip(|p, why| {
+        say(format_args!("warning: skipped {}: {why}", p.display()));
+    });
+    // No more threads than files, where the inputs are all files.
+    let threads = if paths.iter().all(|p| p.is_file()) {
+        threads
+            .min(paths.len().max(1))
+            .max(usize::from(threads > 0))
+    } else {
+        threads
+    };
+    let totals = batch::run_files(walk, opts, threads, |r| {
         if let Some(p) = progress.as_mut() {
             p.clear();
         }
@@ -570,8 +666,13 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
             fs::create_dir_all(dir).map_err(|e| {
                 io::Error::new(e.kind(), format!("cannot make {}: {e}", dir.display()))
             })?;
+            let names = ["speeds.csv", "days.csv", "summary.csv"];
+            // All three or none: a refused one leaves no empty others behind.
+            for name in names {
+                refuse_output(&dir.join(name), args.force, &args.paths)?;
+            }
             let open = |name: &str| create_output(&dir.join(name), args.force).map(BufWriter::new);
-            Some((open("speeds.csv")?, open("days.csv")?, open("summary.csv")?))
+            Some((open(names[0])?, open(names[1])?, open(names[2])?))
         }
         None => None,
     };
@@ -581,6 +682,7 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
     let mut agg = Aggregator::new(map, by);
     let opts = Options {
         gzip: GzipBound::ratio(args.gzip_ratio),
+        fifo_wait: seconds(args.fifo_wait),
         glasnost: args.glasnost,
         ..Options::default()
     };

@@ -237,6 +237,11 @@ pub struct FlowReport {
     /// Stream bytes never seen: lost before the capture point, or still missing at the end.
     pub missing_up: u64,
     pub missing_down: u64,
+    /// Stream bytes captured but not reassembled: they arrived after bttrace had given their
+    /// gap up (reordering deeper than the out-of-order buffer, or capture queues written one
+    /// after the other). Neither missing nor retransmitted, and in no goodput or series.
+    pub unassembled_up: u64,
+    pub unassembled_down: u64,
     /// Retransmissions whose bytes differ from the first copy (and the first such frame).
     pub overlap_mismatches: u32,
     pub first_mismatch_frame: Option<u64>,
@@ -602,6 +607,8 @@ impl FlowReport {
             truncated_down: s.stats().truncated,
             missing_up: missing(c),
             missing_down: missing(s),
+            unassembled_up: c.stats().unassembled,
+            unassembled_down: s.stats().unassembled,
             overlap_mismatches: c.stats().overlap_mismatches + s.stats().overlap_mismatches,
             first_mismatch_frame: [
                 c.stats().first_mismatch_frame,

@@ -5,6 +5,8 @@
 //!   else: the batch and its output go on, and the exit code still tells.
 //! - [`Named`]: a writer whose errors name what it writes to (`cannot write standard output:
 //!   Broken pipe`), so the one error line says which output failed.
+//! - [`reader_gone`]: standard output's reader went away (`bttrace analyze ... | head`): the
+//!   run ends quietly, as other command-line tools do, with the exit code the captures gave.
 //! - [`stdout_open`]: a standard output that was closed (`>&-`) is an error before any work,
 //!   not a run that says it succeeded while its output went nowhere (the standard library
 //!   quietly discards writes to a closed descriptor 1).
@@ -45,9 +47,15 @@ impl<W: Write> Named<W> {
     }
 
     fn named(&self, e: io::Error) -> io::Error {
+        if e.get_ref().is_some_and(|x| x.is::<WriteError>()) {
+            return e;
+        }
         io::Error::new(
             e.kind(),
-            format!("cannot write {}: {e}", escape_controls(&self.name)),
+            WriteError {
+                output: self.name.clone(),
+                source: e,
+            },
         )
     }
 
@@ -70,11 +78,42 @@ impl<W: Write> Write for Named<W> {
     }
 }
 
+/// Name [`stdout`] gives its errors.
+pub const STDOUT: &str = "standard output";
+
+/// A write error of a [`Named`] writer: what it wrote to, and the error.
+#[derive(Debug)]
+pub struct WriteError {
+    pub output: String,
+    pub source: io::Error,
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot write {}: {}",
+            escape_controls(&self.output),
+            self.source
+        )
+    }
+}
+
+impl std::error::Error for WriteError {}
+
+/// Whether `e` says standard output's reader has gone (a broken pipe on it).
+pub fn reader_gone(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::BrokenPipe
+        && e.get_ref()
+            .and_then(|x| x.downcast_ref::<WriteError>())
+            .is_some_and(|w| w.output == STDOUT)
+}
+
 /// Standard output, buffered, its errors naming it.
 pub fn stdout() -> Named<io::BufWriter<io::StdoutLock<'static>>> {
     Named::new(
         io::BufWriter::with_capacity(64 << 10, io::stdout().lock()),
-        "standard output",
+        STDOUT,
     )
 }
 

@@ -208,7 +208,7 @@ fn csv_file_is_written_and_never_silently_overwritten() {
         headers.iter().collect::<Vec<_>>(),
         bttrace::report::csv::flow_columns()
     );
-    assert_eq!(headers.len(), 41 + 1 + 22 + 36 + 1);
+    assert_eq!(headers.len(), 43 + 1 + 22 + 36 + 1);
     let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|r| r[0].ends_with("two.pcap")));

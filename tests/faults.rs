@@ -145,6 +145,52 @@ fn output_errors_name_the_output() {
     );
 }
 
+/// A standard output that fails mid-batch stops only the report on it: every capture is still
+/// analysed and the CSV file beside it holds every capture's flows.
+#[test]
+fn a_full_standard_output_does_not_stop_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    // Enough JSON to fill standard output's 64 KiB buffer long before the last capture.
+    let caps: Vec<PathBuf> = (0..60)
+        .map(|i| write_capture(&dir.path().join(format!("c{i}.pcap"))))
+        .collect();
+    let csv = dir.path().join("flows.csv");
+    let full = fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut args = vec!["analyze", "--format", "json", "--csv", s(&csv)];
+    args.extend(caps.iter().map(|c| s(c)));
+    let o = bin().args(&args).stdout(full).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    let text = fs::read_to_string(&csv).unwrap();
+    for c in &caps {
+        assert!(text.contains(s(c)), "{} missing from the CSV", c.display());
+    }
+}
+
+/// A reader that goes away (`bttrace analyze ... | head -1`) ends the run quietly: no panic,
+/// no message, no failure exit code of its own.
+#[test]
+fn a_broken_pipe_on_standard_output_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let caps: Vec<PathBuf> = (0..20)
+        .map(|i| write_capture(&dir.path().join(format!("c{i}.pcap"))))
+        .collect();
+    let mut child = bin()
+        .arg("analyze")
+        .args(caps.iter().map(|c| s(c)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+}
+
 // ---- 7. names printed raw --------------------------------------------------------------------
 
 /// A newline or an escape sequence in a file name reaches neither the terminal nor a second
@@ -184,4 +230,283 @@ fn control_characters_in_file_names_are_escaped_wherever_they_are_printed() {
             .iter()
             .any(|c| c["path"].as_str() == Some(evil.to_str().unwrap()))
     );
+}
+
+// ---- 5. directory trees that loop -------------------------------------------------------------
+
+/// Captures named in a CSV on standard output, with how many times each came.
+fn captures_listed(o: &Output) -> std::collections::BTreeMap<String, usize> {
+    let mut seen = std::collections::BTreeMap::new();
+    let mut rdr = csv::Reader::from_reader(o.stdout.as_slice());
+    for row in rdr.records() {
+        *seen.entry(row.unwrap()[0].to_string()).or_insert(0) += 1;
+    }
+    seen
+}
+
+/// A link to `.`, links to `..`, a link to /proc and a second name for a capture: the walk
+/// ends, takes each file once, and says what it skipped and why.
+#[cfg(unix)]
+#[test]
+fn a_walk_through_looping_links_takes_each_file_once_and_says_what_it_skipped() {
+    use std::os::unix::fs::symlink;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    fs::create_dir_all(root.join("sub")).unwrap();
+    write_capture(&root.join("a.pcap"));
+    write_capture(&root.join("sub/b.pcap"));
+    write_capture(&tmp.path().join("outside.pcap"));
+    symlink(".", root.join("self")).unwrap();
+    symlink("..", root.join("sub/up")).unwrap();
+    symlink("..", root.join("up1")).unwrap();
+    symlink("..", root.join("up2")).unwrap();
+    symlink("/proc", root.join("proc")).unwrap();
+    symlink("a.pcap", root.join("alias.pcap")).unwrap();
+    let o = bin()
+        .args(["analyze", "--format", "csv", s(&root)])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let seen = captures_listed(&o);
+    let name = |p: &Path| s(p).to_string();
+    assert_eq!(seen.get(&name(&root.join("a.pcap"))), Some(&1), "{seen:?}");
+    assert_eq!(
+        seen.get(&name(&root.join("sub/b.pcap"))),
+        Some(&1),
+        "{seen:?}"
+    );
+    // The parent, reached through the first link to `..`, once.
+    assert_eq!(
+        seen.get(&name(&root.join("up1/outside.pcap"))),
+        Some(&1),
+        "{seen:?}"
+    );
+    assert_eq!(seen.values().sum::<usize>(), 3, "{seen:?}");
+    let err = stderr(&o);
+    for (path, why) in [
+        ("self", "a loop"),
+        ("sub/up", "a loop"),
+        ("up2", "already walked"),
+        ("proc", "another file system"),
+        ("alias.pcap", "a link to a file of the walk"),
+    ] {
+        let line = format!("skipped {}: ", s(&root.join(path)));
+        assert!(
+            err.lines().any(|l| l.contains(&line) && l.contains(why)),
+            "{path}: {err}"
+        );
+    }
+}
+
+/// A directory whose path is longer than the system allows is an error naming it, not a
+/// silent gap in the batch.
+#[cfg(unix)]
+#[test]
+fn paths_beyond_path_max_are_reported_not_skipped_silently() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_capture(&tmp.path().join("a.pcap"));
+    // 20 levels of 250-byte names (5 kB, beyond Linux's 4,096), made one level at a time
+    // (bash changes directory by a relative path where the whole one is too long).
+    let level = "d".repeat(250);
+    let made = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "cd {} && for i in $(seq 20); do mkdir {level} && cd {level} || exit 1; done && : > deep.pcap",
+            s(tmp.path())
+        ))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let o = bin()
+        .args(["analyze", "--format", "csv", s(tmp.path())])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(captures_listed(&o).contains_key(s(&tmp.path().join("a.pcap"))));
+    let err = stderr(&o);
+    assert!(
+        err.lines()
+            .any(|l| l.contains(&level) && l.to_lowercase().contains("too long")),
+        "{err}"
+    );
+}
+
+// ---- 6. outputs that would destroy inputs -----------------------------------------------------
+
+/// `--csv DIR` where one table exists: refused, and none of the other three is made (they
+/// would block the next run).
+#[test]
+fn a_refused_csv_directory_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = write_capture(&dir.path().join("a.pcap"));
+    let out = dir.path().join("out");
+    fs::create_dir(&out).unwrap();
+    fs::write(out.join("flows.csv"), "kept").unwrap();
+    let o = bttrace(&["analyze", "--csv", &format!("{}/", s(&out)), s(&cap)]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("flows.csv exists"), "{}", stderr(&o));
+    let mut left: Vec<String> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["flows.csv"]);
+    assert_eq!(fs::read_to_string(out.join("flows.csv")).unwrap(), "kept");
+    // The same for the weekly report's tables.
+    fs::write(out.join("days.csv"), "kept").unwrap();
+    let o = bttrace(&["report", "--csv", s(&out), s(&cap)]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!out.join("speeds.csv").exists());
+}
+
+/// An output that is an input is refused, `--force` or not, and the input is left whole:
+/// named directly, by another name (a link), or inside a directory being read.
+#[cfg(unix)]
+#[test]
+fn an_output_that_is_an_input_is_refused_even_with_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = write_capture(&dir.path().join("x.pcap"));
+    let before = fs::read(&cap).unwrap();
+    let link = dir.path().join("y.pcap");
+    std::os::unix::fs::symlink(&cap, &link).unwrap();
+    let inside = dir.path().join("new.pcap");
+    for (out, input) in [
+        (&cap, &cap),
+        (&link, &cap),
+        (&cap, &link),
+        (&inside, &dir.path().to_path_buf()),
+    ] {
+        for force in [false, true] {
+            let mut args = vec!["analyze", "--csv", s(out)];
+            if force {
+                args.push("--force");
+            }
+            args.push(s(input));
+            let o = bttrace(&args);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+            assert!(
+                stderr(&o).contains("is also an input"),
+                "{args:?}: {}",
+                stderr(&o)
+            );
+            assert_eq!(fs::read(&cap).unwrap(), before, "{args:?}");
+        }
+    }
+    assert!(!inside.exists());
+    // A CSV name inside the directory is not read as a capture: allowed.
+    let csv = dir.path().join("flows.csv");
+    let o = bttrace(&["analyze", "--csv", s(&csv), s(dir.path())]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+// ---- 10. absurd option values -------------------------------------------------------------------
+
+/// `-j 100000` for one small file starts no more threads than it can use: it takes about as
+/// long as `-j 1` (it took over a minute).
+#[test]
+fn a_huge_thread_count_is_bounded_by_the_inputs_and_cores() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = write_capture(&dir.path().join("a.pcap"));
+    let started = std::time::Instant::now();
+    let o = bttrace(&["analyze", "-j", "100000", s(&cap)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // And for a directory (the files are not counted first): four per core at most.
+    let started = std::time::Instant::now();
+    let o = bttrace(&["analyze", "-j", "100000", s(dir.path())]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert!(bttrace::batch::thread_bound(100_000) <= 4 * 1024);
+    assert_eq!(bttrace::batch::thread_bound(0), 0);
+}
+
+// ---- 8. inputs that never end ----------------------------------------------------------------
+
+/// A FIFO named as an input with nobody writing to it fails after `--fifo-wait`, and the rest
+/// of the batch is reported; a FIFO with a writer is read as a capture.
+#[cfg(unix)]
+#[test]
+fn a_fifo_without_a_writer_fails_within_its_bound_and_the_batch_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_capture(&dir.path().join("good.pcap"));
+    let fifo = dir.path().join("stuck");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = std::time::Instant::now();
+    let o = bttrace(&[
+        "analyze",
+        "--format",
+        "json",
+        "--fifo-wait",
+        "0.5",
+        s(&fifo),
+        s(&good),
+    ]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("a FIFO that nothing wrote to in 0.5 s"),
+        "{}",
+        stderr(&o)
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).expect("complete JSON");
+    let caps = v["captures"].as_array().unwrap();
+    assert_eq!(caps.len(), 2);
+    assert!(caps[1]["error"].is_null(), "{}", caps[1]);
+    // With a writer, the FIFO is a capture like any other.
+    let writer = Command::new("sh")
+        .arg("-c")
+        .arg(format!("sleep 0.2; cat {} > {}", s(&good), s(&fifo)))
+        .spawn()
+        .unwrap();
+    let o = bttrace(&["analyze", "--format", "json", s(&fifo)]);
+    let _ = { writer }.wait();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["captures"][0]["frames"].as_u64().unwrap() > 0);
+}
+
+/// Each capture's result goes out when it is done: the one before a stuck input is on
+/// standard output long before the batch ends.
+#[cfg(unix)]
+#[test]
+fn results_are_streamed_out_as_each_capture_is_done() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_capture(&dir.path().join("good.pcap"));
+    let fifo = dir.path().join("stuck");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = std::time::Instant::now();
+    let mut child = bin()
+        .args(["analyze", "--format", "csv", "-j", "2", "--fifo-wait", "3"])
+        .arg(&good)
+        .arg(&fifo)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let header = lines.next().unwrap().unwrap();
+    assert!(header.starts_with("capture,"));
+    let first = lines.next().unwrap().unwrap();
+    let first_at = started.elapsed();
+    assert!(first.starts_with(s(&good)), "{first}");
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let status = child.wait().unwrap();
+    let ended = started.elapsed();
+    assert_eq!(status.code(), Some(1));
+    assert!(rest.iter().any(|l| l.starts_with(s(&fifo))));
+    assert!(ended >= std::time::Duration::from_secs(3), "{ended:?}");
+    assert!(first_at < std::time::Duration::from_secs(2), "{first_at:?}");
 }

@@ -1557,7 +1557,7 @@ fn storm_pcap() -> Vec<u8> {
 
 #[test]
 fn out_of_order_storm_within_the_buffer_counts_every_byte_once() {
-    // 100 KB windows fit the default 256 KiB / 512-piece buffer: nothing is given up.
+    // 100 KB windows fit the default 8 MiB / 8,192-piece buffer: nothing is given up.
     let r = analyze("storm", storm_pcap());
     let f = the_flow(&r);
     assert_eq!(f.bytes_down, 600_000);
@@ -1577,15 +1577,167 @@ fn out_of_order_storm_beyond_the_buffer_gives_gaps_up_and_keeps_the_books_straig
     };
     let r = analyze_with("tiny-buffer storm", storm_pcap(), opts);
     let f = the_flow(&r);
-    // Every stream byte is either seen (unique) or given up (missing); bytes arriving after
-    // their gap was given up count as retransmitted (README: out-of-order data).
+    // Every stream byte is reassembled (unique), given up and never seen (missing), or seen
+    // after its gap was given up (unassembled); every payload byte is one of those once or a
+    // retransmission (README: out-of-order data).
     assert!(
-        f.missing_down > 0,
+        f.unassembled_down > 0,
         "the tiny buffer must have given gaps up"
     );
-    assert_eq!(f.bytes_down + f.missing_down, 600_000);
-    assert_eq!(f.bytes_down + f.retrans_down, f.payload_down);
+    assert_eq!(f.bytes_down + f.missing_down + f.unassembled_down, 600_000);
+    assert_eq!(
+        f.bytes_down + f.unassembled_down + f.retrans_down,
+        f.payload_down
+    );
     assert_eq!(f.payload_down, 1_200_000);
+}
+
+// ---- reordering deeper than a window: reassembled, or counted as unassembled -------------
+
+/// Segment size of the bulk downloads below.
+const MSS: usize = 1448;
+/// Block length of their pieces (what clients request).
+const BLOCK: u32 = 16 << 10;
+
+/// A BitTorrent download of `pieces` blocks of 16 KiB in 1448-byte segments, each followed by
+/// the client's cumulative ACK of what it then holds in order; `schedule` gives the segment
+/// numbers in arrival order, `capture` the order the capture wrote those (segment, ACK) pairs.
+fn bulk_download(
+    pieces: u32,
+    schedule: impl Fn(usize) -> Vec<usize>,
+    capture: impl Fn(usize) -> Vec<usize>,
+) -> Vec<u8> {
+    let msg = |m: Message| bt::message(&m, 0x5c).expect("a message");
+    let mut conv = Conv::new(client(), server());
+    conv.step_ns = 20_000;
+    conv.handshake();
+    conv.data(
+        Side::Client,
+        &bt::handshake([0; 8], [0xaa; 20], b"-TR3000-abcdefghijkl"),
+    );
+    conv.data(
+        Side::Server,
+        &bt::handshake([0; 8], [0xaa; 20], b"-qB4250-mnopqrstuvwx"),
+    );
+    conv.data(Side::Client, &msg(Message::Interested));
+    conv.data(Side::Server, &msg(Message::Unchoke));
+    let mut stream = Vec::new();
+    for index in 0..pieces {
+        stream.extend(msg(Message::Piece {
+            index,
+            begin: 0,
+            length: BLOCK,
+        }));
+    }
+    let base = conv.server_seq;
+    let chunks: Vec<&[u8]> = stream.chunks(MSS).collect();
+    let arrivals = schedule(chunks.len());
+    let mut held = vec![false; chunks.len()];
+    let mut contiguous = 0;
+    let mut pairs = Vec::new();
+    for &k in &arrivals {
+        held[k] = true;
+        while contiguous < held.len() && held[contiguous] {
+            contiguous += 1;
+        }
+        let mut p = conv.packet(Side::Server, TcpFlags::ACK, chunks[k]);
+        p.seq = base.wrapping_add((k * MSS) as u32);
+        let mut a = conv.packet(Side::Client, TcpFlags::ACK, &[]);
+        a.ack = base.wrapping_add((contiguous * MSS).min(stream.len()) as u32);
+        a.ts = Timestamp(p.ts.0 + conv.step_ns / 2);
+        pairs.push((p, a));
+        conv.ts = Timestamp(conv.ts.0 + conv.step_ns);
+    }
+    for i in capture(pairs.len()) {
+        let (p, a) = pairs[i].clone();
+        conv.packets.push(p);
+        conv.packets.push(a);
+    }
+    conv.server_seq = base.wrapping_add(stream.len() as u32);
+    conv.close();
+    pcap_of(&records(&conv), PcapOpts::default())
+}
+
+/// Stream bytes of [`bulk_download`]'s pieces: 13 header bytes and the block each.
+fn piece_stream(pieces: u32) -> u64 {
+    u64::from(pieces) * (13 + u64::from(BLOCK))
+}
+
+fn pieces_down(f: &bttrace::model::FlowReport) -> u64 {
+    let bt = f.bittorrent.as_ref().expect("a BitTorrent flow");
+    bt.server.messages.get("piece").copied().unwrap_or(0)
+}
+
+#[test]
+fn blocks_of_290_kb_swapped_are_reassembled_and_every_piece_decoded() {
+    // 1,280 pieces (21 MB); every pair of 200-segment blocks (289,600 bytes) swapped: 256 KiB
+    // of out-of-order buffer gave 10.4 MB missing, 10.4 MB retransmitted and no piece.
+    let swapped = |n: usize| {
+        let blocks: Vec<_> = (0..n).step_by(200).map(|a| a..(a + 200).min(n)).collect();
+        let mut out = Vec::new();
+        for pair in blocks.chunks(2) {
+            out.extend(pair.iter().rev().flat_map(|b| b.clone()));
+        }
+        out
+    };
+    let r = analyze(
+        "swapped.pcap",
+        bulk_download(1280, swapped, |n| (0..n).collect()),
+    );
+    let f = the_flow(&r);
+    let handshake_etc = 68 + 5; // handshake and unchoke
+    assert_eq!(f.bytes_down, piece_stream(1280) + handshake_etc);
+    assert_eq!(
+        (f.missing_down, f.retrans_down, f.unassembled_down),
+        (0, 0, 0)
+    );
+    assert_eq!(pieces_down(f), 1280);
+    assert!(
+        !r.notes
+            .iter()
+            .any(|n| n.message.contains("not reassembled"))
+    );
+}
+
+#[test]
+fn two_capture_queues_written_one_after_the_other() {
+    // Segments and their ACKs alternate between two queues; the file holds the first queue's
+    // packets, then the second's. The first queue's ACKs tell bttrace the second's segments
+    // were never captured; when they come, they are captured but not reassembled.
+    let two_queues = |n: usize| (0..n).step_by(2).chain((1..n).step_by(2)).collect();
+    for pieces in [64u32, 1280] {
+        let r = analyze(
+            "queues.pcap",
+            bulk_download(pieces, |n| (0..n).collect(), two_queues),
+        );
+        let f = the_flow(&r);
+        let total = piece_stream(pieces) + 68 + 5;
+        assert_eq!(f.missing_down, 0, "{pieces}: nothing was lost");
+        assert_eq!(f.retrans_down, 0, "{pieces}: nothing was sent twice");
+        // Every second segment: half the pieces' bytes.
+        assert!(f.unassembled_down > total / 2 - 2 * MSS as u64, "{pieces}");
+        assert_eq!(f.bytes_down + f.unassembled_down, total, "{pieces}");
+        assert!(pieces_down(f) < u64::from(pieces), "{pieces}");
+        let n = note(&r, "captured but not reassembled");
+        assert!(n.message.contains(&f.unassembled_down.to_string()), "{n}");
+        assert!(r.text.contains("captured but not reassembled"));
+        let mut csv = bttrace::report::csv::FlowsCsv::new(Vec::new()).unwrap();
+        csv.capture(&r).unwrap();
+        let csv = String::from_utf8(csv.into_inner().unwrap()).unwrap();
+        let mut rdr = csv::Reader::from_reader(csv.as_bytes());
+        let head = rdr.headers().unwrap().clone();
+        let row = rdr.records().next().unwrap().unwrap();
+        let col = |name: &str| &row[head.iter().position(|h| h == name).unwrap()];
+        assert_eq!(col("unassembled_down"), f.unassembled_down.to_string());
+        let json = serde_json::to_value(&r.r).unwrap();
+        assert_eq!(
+            json["flows"][0]["unassembled_down"],
+            serde_json::json!(f.unassembled_down)
+        );
+        // Out of goodput: the series holds only the reassembled bytes.
+        let series: u64 = f.series.down.iter().map(|&b| u64::from(b)).sum();
+        assert_eq!(series, f.bytes_down);
+    }
 }
 
 // ---- times that cannot be, and notes that must not mislead -----------------------------------
@@ -2202,4 +2354,55 @@ fn truncating_a_malformed_fixture_anywhere_never_panics_or_hangs() {
             }
         });
     }
+}
+
+/// A Glasnost test whose first BitTorrent download has one seeder segment captured late
+/// (after the ACKs of the bytes beyond it): that transfer's bytes are not all reassembled, so
+/// its speed is not given and it counts in no rate comparison.
+#[test]
+fn a_glasnost_transfer_with_unassembled_seeder_bytes_gives_no_speed() {
+    use bttrace::glasnost::verdict::{Dir, Proto};
+    use bttrace::synth::glasnost::{Fate, Plan, capture, test};
+    let plan = Plan::default();
+    let packets = test(&plan, |_, _, _, _| Fate::Normal);
+    let first_download = |r: &CaptureReport| {
+        r.tests
+            .iter()
+            .find(|t| t.kind == Proto::Bt && t.direction == Some(Dir::Download))
+            .cloned()
+            .expect("a BitTorrent download")
+    };
+    let clean = analyze("glasnost-clean.pcap", capture(&packets, None));
+    let before = first_download(&clean);
+    assert!(before.goodput_bps.is_some(), "{before:?}");
+    let flow = clean.flows.iter().find(|f| f.id == before.flow).unwrap();
+    let client_port: u16 = flow.client.rsplit(':').next().unwrap().parse().unwrap();
+    // The seeder's 50th data segment on that flow is captured after its 300th.
+    let mut packets = packets;
+    let seeder: Vec<usize> = (0..packets.len())
+        .filter(|&i| {
+            let p = &packets[i];
+            p.dst.port() == client_port && p.src.port() == flow.port && !p.payload.is_empty()
+        })
+        .collect();
+    assert!(seeder.len() > 300, "{}", seeder.len());
+    packets[seeder[50]].ts = Timestamp(packets[seeder[300]].ts.0 + 1);
+    let late = analyze("glasnost-late.pcap", capture(&packets, None));
+    let f = late.flows.iter().find(|f| f.id == before.flow).unwrap();
+    assert!(f.unassembled_down > 0 && f.missing_down == 0, "{f:?}");
+    let after = first_download(&late);
+    assert_eq!(after.flow, before.flow);
+    assert_eq!(after.goodput_bps, None);
+    assert!(after.series.bps.is_empty());
+    let g = late.glasnost.as_ref().expect("a Glasnost test");
+    assert!(
+        g.notes
+            .iter()
+            .any(|n| n.contains("captured but not reassembled")),
+        "{:?}",
+        g.notes
+    );
+    // The other transfers keep their speeds.
+    let speeds = |r: &CaptureReport| r.tests.iter().filter(|t| t.goodput_bps.is_some()).count();
+    assert_eq!(speeds(&late) + 1, speeds(&clean));
 }

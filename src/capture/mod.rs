@@ -234,6 +234,18 @@ impl CaptureReader {
         CaptureReader::from_read_ahead(Box::new(file), large, bound)
     }
 
+    /// [`open_with`](CaptureReader::open_with), waiting at most `wait` for a FIFO's first
+    /// bytes ([`open_input`]).
+    pub fn open_waiting(
+        path: &Path,
+        bound: GzipBound,
+        wait: std::time::Duration,
+    ) -> Result<CaptureReader, CaptureError> {
+        let file = open_input(path, wait)?;
+        let large = file.metadata().is_ok_and(|m| m.len() >= PREFETCH_MIN);
+        CaptureReader::from_read_ahead(Box::new(file), large, bound)
+    }
+
     /// Reads a capture held in memory (tests, fuzzing).
     pub fn from_bytes(bytes: Vec<u8>) -> Result<CaptureReader, CaptureError> {
         CaptureReader::from_read(Box::new(io::Cursor::new(bytes)))
@@ -491,18 +503,94 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Vec<Result<PathBuf, (PathBuf, io::Er
 }
 
 /// The files of [`expand_inputs`], one at a time: memory holds the listings of the
-/// directories being walked (one per level), not the whole tree, so an archive of any number
-/// of files can be walked.
+/// directories being walked (one per level) and one identity (device, inode) per directory
+/// walked, not the whole tree, so an archive of any number of files can be walked.
+///
+/// Symbolic links are followed, and every file is taken once:
+/// - a link to a directory or file inside a named directory is skipped: what it points to is
+///   taken by its own path (a link to `.`, or a second name for a folder of the archive);
+/// - a link back to a directory being walked (a loop: `..`, or a link to an ancestor) and a
+///   directory already walked through another link are skipped;
+/// - a link to another file system (`/proc`, whose `N/cwd` links lead everywhere) is skipped;
+/// - a path that cannot be listed or read (too long, no permission) is an error entry.
+///
+/// Each skipped path and why goes to [`InputWalk::on_skip`]'s callback (the command line
+/// prints it as a warning).
 pub fn walk_inputs(inputs: &[PathBuf]) -> InputWalk {
+    let roots: Vec<PathBuf> = inputs
+        .iter()
+        .filter(|p| p.is_dir())
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
     InputWalk {
-        stack: vec![(Vec::from(inputs).into_iter(), true)],
+        named: Vec::from(inputs).into_iter(),
+        current: None,
+        roots,
+        dirs: std::collections::HashSet::new(),
+        linked_files: std::collections::HashSet::new(),
+        on_skip: None,
     }
 }
 
 /// Iterator of [`walk_inputs`].
 pub struct InputWalk {
-    /// Listings being walked, innermost last; `true` for the paths the user named.
-    stack: Vec<(std::vec::IntoIter<PathBuf>, bool)>,
+    named: std::vec::IntoIter<PathBuf>,
+    current: Option<walkdir::IntoIter>,
+    /// The named directories, canonical.
+    roots: Vec<PathBuf>,
+    /// Directories walked, by (device, inode).
+    dirs: std::collections::HashSet<(u64, u64)>,
+    /// Files reached through a link from outside the named directories, by (device, inode).
+    linked_files: std::collections::HashSet<(u64, u64)>,
+    on_skip: Option<SkipFn>,
+}
+
+/// Told each path the walk skips, and why.
+pub type SkipFn = Box<dyn FnMut(&Path, &str)>;
+
+impl InputWalk {
+    /// Calls `f` with each path skipped and the reason.
+    pub fn on_skip(mut self, f: impl FnMut(&Path, &str) + 'static) -> InputWalk {
+        self.on_skip = Some(Box::new(f));
+        self
+    }
+
+    fn skip(&mut self, p: &Path, why: &str) {
+        if let Some(f) = self.on_skip.as_mut() {
+            f(p, why);
+        }
+    }
+
+    fn inside_roots(&self, target: &Path) -> bool {
+        self.roots.iter().any(|r| target.starts_with(r))
+    }
+
+    /// What to do with a directory entry reached through a link: `Some(reason)` to skip it.
+    fn judge_link(&mut self, e: &walkdir::DirEntry) -> Option<&'static str> {
+        let target = std::fs::canonicalize(e.path()).ok()?;
+        let meta = e.metadata().ok()?;
+        if self.inside_roots(&target) {
+            return Some(if meta.is_dir() {
+                "a link to a directory of the walk (its files are taken by their own path)"
+            } else {
+                "a link to a file of the walk (taken by its own path)"
+            });
+        }
+        let id = file_id(&meta);
+        let parent_dev = e
+            .path()
+            .parent()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .and_then(|m| file_id(&m))
+            .map(|(dev, _)| dev);
+        if meta.is_dir() && parent_dev.zip(id).is_some_and(|(p, (d, _))| p != d) {
+            return Some("a link to another file system");
+        }
+        if !meta.is_dir() && id.is_some_and(|id| !self.linked_files.insert(id)) {
+            return Some("a link to a file already taken");
+        }
+        None
+    }
 }
 
 impl Iterator for InputWalk {
@@ -510,39 +598,160 @@ impl Iterator for InputWalk {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let (listing, named) = self.stack.last_mut()?;
-            let named = *named;
-            let Some(p) = listing.next() else {
-                self.stack.pop();
-                continue;
+            let Some(it) = self.current.as_mut() else {
+                let p = self.named.next()?;
+                if p.is_dir() {
+                    let walk = walkdir::WalkDir::new(&p)
+                        .follow_links(true)
+                        .sort_by_file_name()
+                        .into_iter();
+                    self.current = Some(walk);
+                    continue;
+                }
+                // Files named explicitly are always taken (a missing one fails when read).
+                return Some(Ok(p));
             };
-            if !named {
-                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                if name.starts_with('.') {
+            let entry = match it.next() {
+                None => {
+                    self.current = None;
+                    continue;
+                }
+                Some(Ok(e)) => e,
+                Some(Err(err)) => {
+                    let path = err.path().map(Path::to_path_buf).unwrap_or_default();
+                    if let Some(ancestor) = err.loop_ancestor() {
+                        let why = format!("a link back to {} (a loop)", ancestor.display());
+                        self.skip(&path, &why);
+                        continue;
+                    }
+                    let e = err
+                        .into_io_error()
+                        .unwrap_or_else(|| io::Error::other("cannot be walked"));
+                    return Some(Err((path, e)));
+                }
+            };
+            if entry.depth() > 0 && entry.file_name().to_string_lossy().starts_with('.') {
+                if entry.file_type().is_dir() {
+                    it.skip_current_dir();
+                }
+                continue;
+            }
+            let is_dir = entry.file_type().is_dir();
+            if entry.path_is_symlink() && entry.depth() > 0 {
+                if let Some(why) = self.judge_link(&entry) {
+                    if is_dir {
+                        if let Some(it) = self.current.as_mut() {
+                            it.skip_current_dir();
+                        }
+                    }
+                    self.skip(entry.path(), why);
                     continue;
                 }
             }
-            if p.is_dir() {
-                match std::fs::read_dir(&p) {
-                    Ok(entries) => {
-                        let mut paths: Vec<PathBuf> =
-                            entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-                        paths.sort();
-                        self.stack.push((paths.into_iter(), false));
+            if is_dir {
+                let id = entry.metadata().ok().and_then(|m| file_id(&m));
+                if let Some(id) = id {
+                    if !self.dirs.insert(id) {
+                        if let Some(it) = self.current.as_mut() {
+                            it.skip_current_dir();
+                        }
+                        self.skip(entry.path(), "a directory already walked (through a link)");
                     }
-                    Err(e) => return Some(Err((p, e))),
                 }
                 continue;
             }
-            if named {
-                return Some(Ok(p));
-            }
+            let p = entry.path();
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if p.is_file() && (!is_side_file(name) || is_lone_log(&p)) {
-                return Some(Ok(p));
+            if entry.file_type().is_file() && (!is_side_file(name) || is_lone_log(p)) {
+                return Some(Ok(entry.into_path()));
             }
         }
     }
+}
+
+/// How long [`open_input`] waits for a FIFO's writer by default.
+pub const FIFO_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Opens an input for reading. A FIFO (a named pipe, `<(zcat x.gz)`) is opened without
+/// waiting for a writer, then given `wait` to bring its first bytes (or to close): a FIFO
+/// nobody writes to is an error after that, not a batch blocked for ever.
+pub fn open_input(path: &Path, wait: std::time::Duration) -> io::Result<File> {
+    #[cfg(unix)]
+    {
+        use rustix::event::{PollFd, PollFlags, Timespec};
+        use rustix::fs::OFlags;
+        use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+        if std::fs::metadata(path)?.file_type().is_fifo() {
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(OFlags::NONBLOCK.bits() as i32)
+                .open(path)?;
+            let timeout = Timespec {
+                tv_sec: i64::try_from(wait.as_secs()).unwrap_or(i64::MAX),
+                tv_nsec: wait.subsec_nanos().into(),
+            };
+            let mut fds = [PollFd::new(&f, PollFlags::IN)];
+            let ready = rustix::event::poll(&mut fds, Some(&timeout))?;
+            if ready == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "a FIFO that nothing wrote to in {} s (--fifo-wait)",
+                        wait.as_secs_f64()
+                    ),
+                ));
+            }
+            // Blocking reads from here on: the writer is there.
+            let flags = rustix::fs::fcntl_getfl(&f)?;
+            rustix::fs::fcntl_setfl(&f, flags - OFlags::NONBLOCK)?;
+            return Ok(f);
+        }
+    }
+    let _ = wait;
+    File::open(path)
+}
+
+/// Whether [`walk_inputs`] on `inputs` could read `path` as an input: it is one of them (the
+/// same file by another name included), or a file it would take inside one of the named
+/// directories. An output for which this holds would overwrite what is being read.
+pub fn among_inputs(path: &Path, inputs: &[PathBuf]) -> bool {
+    let id = std::fs::metadata(path).ok().and_then(|m| file_id(&m));
+    let same = |p: &PathBuf| {
+        p == path
+            || id.is_some_and(|id| std::fs::metadata(p).ok().and_then(|m| file_id(&m)) == Some(id))
+    };
+    if inputs.iter().any(same) {
+        return true;
+    }
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.starts_with('.') || is_side_file(name) {
+        return false;
+    }
+    // The output's folder, canonical (the file itself may not exist yet).
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let Ok(parent) = std::fs::canonicalize(parent) else {
+        return false;
+    };
+    inputs
+        .iter()
+        .filter(|p| p.is_dir())
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .any(|root| parent.starts_with(root))
+}
+
+/// A file's (device, inode): what tells two names of one file apart from two files.
+#[cfg(unix)]
+fn file_id(m: &std::fs::Metadata) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_id(_: &std::fs::Metadata) -> Option<(u64, u64)> {
+    None
 }
 
 /// A Glasnost log whose capture is not beside it: analysed alone.

@@ -17,10 +17,19 @@
 //! A gap before buffered data is declared a hole when
 //! 1. the receiver acknowledges bytes beyond it: the sender's packets were lost before the
 //!    capture point ([`HoleCause::NotCaptured`]);
-//! 2. the out-of-order buffer exceeds its limit ([`Limits`]; default 256 KiB or 512 pieces per
-//!    direction): the oldest gap is given up ([`HoleCause::Overflow`]), the buffered data
-//!    behind it delivered; a retransmission arriving later counts as retransmitted bytes;
+//! 2. the out-of-order buffer exceeds its limit ([`Limits`]; default 8 MiB or 8,192 pieces per
+//!    direction, within a shared bound for all flows): the oldest gap is given up
+//!    ([`HoleCause::Overflow`]), the buffered data behind it delivered;
 //! 3. the flow ends with data still buffered ([`HoleCause::Unfilled`]).
+//!
+//! Gaps given up under 1. or 2. are remembered ([`GIVEN_UP`] stretches; beyond that the
+//! newest stretches over the next ones). Bytes of them that arrive later were captured after
+//! all, too late to be reassembled (capture queues written one after the other, reordering
+//! deeper than the buffer): they move from their hole's cause to
+//! [`StreamStats::unassembled`], never counted as retransmitted nor as lost, up to the bytes
+//! given up in their stretch (a retransmission inside a stretch may be counted unassembled,
+//! never the reverse: neither is goodput). They are not delivered to the sink (the stream has
+//! moved past them), so they count in no goodput or series.
 //!
 //! # Overlaps
 //! An overlap whose bytes differ from the first copy is an anomaly (an injected segment, or a
@@ -82,17 +91,18 @@ impl StreamSink for () {
 /// Bounds of the out-of-order buffer, per direction.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Captured bytes held while waiting for a gap to fill (default 256 KiB).
+    /// Captured bytes held while waiting for a gap to fill (default 8 MiB: reordering of a
+    /// few hundred kilobytes, as swapped blocks or two capture queues give, is reassembled).
     pub max_pending_bytes: usize,
-    /// Separate pieces held (default 512); bounds bookkeeping when pieces are tiny.
+    /// Separate pieces held (default 8,192); bounds bookkeeping when pieces are tiny.
     pub max_pending_pieces: usize,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            max_pending_bytes: 256 << 10,
-            max_pending_pieces: 512,
+            max_pending_bytes: 8 << 20,
+            max_pending_pieces: 8192,
         }
     }
 }
@@ -109,6 +119,9 @@ pub struct StreamStats {
     pub not_captured: u64,
     pub overflow: u64,
     pub unfilled: u64,
+    /// Bytes captured after their gap was given up (a hole of cause `NotCaptured` or
+    /// `Overflow`), so never reassembled: neither lost nor retransmitted.
+    pub unassembled: u64,
     /// Bytes before the stream's origin (retransmissions of data sent before a mid-stream
     /// capture began).
     pub before_origin: u64,
@@ -122,6 +135,22 @@ pub struct StreamStats {
 pub struct Pushed {
     pub new: u64,
     pub retransmitted: u64,
+    /// Bytes of a given-up gap (see [`StreamStats::unassembled`]).
+    pub unassembled: u64,
+}
+
+/// Given-up stretches remembered per direction (512 bytes at most, allocated with the first
+/// gap given up: bounded per flow as the flow table bounds flows).
+pub const GIVEN_UP: usize = 16;
+
+/// Stream bytes in `[start, end)` given up and not yet seen, by cause (a stretch over several
+/// gaps holds fewer than its length).
+#[derive(Debug, Clone, Copy)]
+struct GivenUp {
+    start: u64,
+    end: u64,
+    not_captured: u64,
+    overflow: u64,
 }
 
 struct Pending {
@@ -158,6 +187,8 @@ pub struct Stream {
     end_seen: u64,
     pending: VecDeque<Pending>,
     pending_bytes: usize,
+    /// The last gaps given up, sorted, non-overlapping (allocated with the first one).
+    given_up: VecDeque<GivenUp>,
     /// Allocated with the first data delivered: a flow without payload costs nothing here.
     samples: Option<Box<[Sample; SAMPLES]>>,
     sample_pos: usize,
@@ -174,6 +205,7 @@ impl Stream {
             end_seen: 0,
             pending: VecDeque::new(),
             pending_bytes: 0,
+            given_up: VecDeque::new(),
             samples: None,
             sample_pos: 0,
             limits,
@@ -257,8 +289,10 @@ impl Stream {
         // Below `next`: already delivered (or given up as a hole).
         let (start, data) = if start < self.next {
             let dup_end = end.min(self.next);
-            let dup = dup_end - start;
+            let late = self.take_given_up(start, dup_end);
+            let dup = dup_end - start - late;
             out.retransmitted += dup;
+            out.unassembled += late;
             self.stats.retransmitted += dup;
             self.compare_with_samples(start, data.get(..dup as usize).unwrap_or(data), at);
             if end <= self.next {
@@ -392,6 +426,9 @@ impl Stream {
                 HoleCause::Overflow => self.stats.overflow += len,
                 HoleCause::Unfilled => self.stats.unfilled += len,
             }
+            if matches!(cause, HoleCause::NotCaptured | HoleCause::Overflow) {
+                self.remember_given_up(self.next, hole_end, cause);
+            }
             sink.hole(self.side, self.next, len, cause, at);
             self.next = hole_end;
             if let Some(s) = self.next_seq {
@@ -411,6 +448,64 @@ impl Stream {
         }
     }
 
+    /// Remembers a gap given up (always above every gap remembered before). When
+    /// [`GIVEN_UP`] are remembered, the newest stretches over the new one: late bytes in the
+    /// stretch count as unassembled only up to the bytes actually given up in it.
+    fn remember_given_up(&mut self, start: u64, end: u64, cause: HoleCause) {
+        let len = end - start;
+        let (nc, ov) = match cause {
+            HoleCause::NotCaptured => (len, 0),
+            _ => (0, len),
+        };
+        let full = self.given_up.len() >= GIVEN_UP;
+        if let Some(last) = self.given_up.back_mut() {
+            if last.end == start || full {
+                last.end = end;
+                last.not_captured += nc;
+                last.overflow += ov;
+                return;
+            }
+        }
+        self.given_up.push_back(GivenUp {
+            start,
+            end,
+            not_captured: nc,
+            overflow: ov,
+        });
+    }
+
+    /// Bytes of `[start, end)` that fill remembered given-up gaps: taken out of their cause's
+    /// count, into `unassembled` (a gap once filled is forgotten: a second copy is a
+    /// retransmission).
+    fn take_given_up(&mut self, start: u64, end: u64) -> u64 {
+        if self.given_up.is_empty() {
+            return 0;
+        }
+        let mut late = 0;
+        let mut i = self.given_up.partition_point(|g| g.end <= start);
+        while let Some(g) = self.given_up.get_mut(i) {
+            if g.start >= end {
+                break;
+            }
+            let mut n = g.end.min(end) - g.start.max(start);
+            let nc = n.min(g.not_captured);
+            g.not_captured -= nc;
+            n -= nc;
+            let ov = n.min(g.overflow);
+            g.overflow -= ov;
+            self.stats.not_captured = self.stats.not_captured.saturating_sub(nc);
+            self.stats.overflow = self.stats.overflow.saturating_sub(ov);
+            late += nc + ov;
+            if g.not_captured == 0 && g.overflow == 0 {
+                self.given_up.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        self.stats.unassembled += late;
+        late
+    }
+
     /// Buffers `[start, end)` (all beyond `next`), keeping only what no buffered piece covers
     /// and comparing the overlaps. Returns (new bytes, overlapping bytes).
     fn insert(&mut self, start: u64, end: u64, data: &[u8], at: PacketRef) -> (u64, u64) {
@@ -419,7 +514,9 @@ impl Stream {
         let mut dup = 0;
         let mut pieces: Vec<(u64, u64)> = Vec::new();
         let mut mismatch = false;
-        for p in self.pending.iter() {
+        // Pieces are sorted and non-overlapping: skip those ending before `start`.
+        let first = self.pending.partition_point(|p| p.end() <= start);
+        for p in self.pending.range(first..) {
             if p.end() <= cur {
                 continue;
             }

@@ -353,6 +353,14 @@ fn measure(f: &Flow<FlowDecoder>, dir: Option<Dir>, twin: Option<u64>) -> Measur
     }
 }
 
+/// The side that sends a transfer's data.
+fn seeder_side(dir: Dir) -> Side {
+    match dir {
+        Dir::Upload => Side::Client,
+        Dir::Download => Side::Server,
+    }
+}
+
 /// The seeder's goodput per whole interval of the data phase (bits per second).
 fn data_series(f: &Flow<FlowDecoder>, dir: Option<Dir>, m: &Measured) -> Vec<f64> {
     let (Some(dir), Some(start)) = (dir, m.start) else {
@@ -662,8 +670,10 @@ fn transfer_reports(
     app_port: Option<u16>,
     typical: Option<f64>,
     longest: Option<f64>,
+    notes: &mut Vec<String>,
 ) -> Vec<TestReport> {
     let mut tests: Vec<TestReport> = Vec::new();
+    let mut untrusted: Vec<(u32, u64)> = Vec::new();
     let none = FlowFacts::default();
     for d in drafts {
         let port_class = if Some(d.port) == app_port {
@@ -696,6 +706,17 @@ fn transfer_reports(
             .span_ns
             .filter(|&n| n > 0 && m.bytes > 0)
             .map(|n| m.bytes as f64 * 8.0 / (n as f64 / 1e9));
+        // Seeder bytes captured but not reassembled are in no byte count nor series: the
+        // speed would be too low by an unknown amount, so it is not given at all.
+        let unassembled = d.flow.zip(d.dir).map_or(0, |((_, f), dir)| {
+            f.half(seeder_side(dir)).stats().unassembled
+        });
+        let (goodput, series) = if unassembled > 0 {
+            untrusted.push((flow_id, unassembled));
+            (None, Vec::new())
+        } else {
+            (goodput, series)
+        };
         tests.push(TestReport {
             kind: d.proto,
             direction: d.dir,
@@ -719,6 +740,18 @@ fn transfer_reports(
             log: None,
             log_disagrees: Vec::new(),
         });
+    }
+    if !untrusted.is_empty() {
+        let list: Vec<String> = untrusted
+            .iter()
+            .map(|(f, n)| format!("flow {f} ({n} bytes)"))
+            .collect();
+        notes.push(format!(
+            "{} transfers have seeder bytes captured but not reassembled ({}): their speed \
+             is not given and they count in no rate comparison",
+            untrusted.len(),
+            list.join(", ")
+        ));
     }
     tests
 }
@@ -855,7 +888,7 @@ pub fn analyze(input: &CaptureInput) -> Option<(Vec<TestReport>, GlasnostReport)
     measure_all(&mut drafts);
     let (typical, longest) = usual_span(&drafts);
     let (app_port, other_port) = ports(&drafts, log, &mut notes);
-    let mut tests = transfer_reports(&drafts, input, app_port, typical, longest);
+    let mut tests = transfer_reports(&drafts, input, app_port, typical, longest, &mut notes);
     if let Some(l) = log {
         if schedule_from == "log" {
             // The schedule is the log: each announced transfer is its own log entry.

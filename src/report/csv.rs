@@ -13,7 +13,7 @@ use crate::glasnost::verdict::{Outcome, SUMMARY_CELLS};
 use crate::model::{BtSideReport, CaptureReport, FlowReport};
 
 /// Columns of the flows table before the BitTorrent ones, in order.
-pub const FLOW_COLUMNS_BASE: [&str; 41] = [
+pub const FLOW_COLUMNS_BASE: [&str; 43] = [
     "capture",
     "id",
     "client",
@@ -42,6 +42,8 @@ pub const FLOW_COLUMNS_BASE: [&str; 41] = [
     "truncated_down",
     "missing_up",
     "missing_down",
+    "unassembled_up",
+    "unassembled_down",
     "overlap_mismatches",
     "goodput_bps",
     "close",
@@ -134,6 +136,8 @@ fn flow_record(capture: &str, f: &FlowReport) -> Vec<String> {
         f.truncated_down.to_string(),
         f.missing_up.to_string(),
         f.missing_down.to_string(),
+        f.unassembled_up.to_string(),
+        f.unassembled_down.to_string(),
         f.overlap_mismatches.to_string(),
         opt(f.goodput_bps.map(|g| format!("{g:.0}"))),
         f.close.to_string(),
@@ -555,6 +559,11 @@ impl<W: Write, K: Rows> Table<W, K> {
     }
 
     /// Flushes and returns the underlying writer.
+    /// Sends the rows written so far on.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+
     pub fn into_inner(self) -> io::Result<W> {
         self.w
             .into_inner()

@@ -25,6 +25,11 @@ impl<W: Write> JsonWriter<W> {
         serde_json::to_writer(&mut self.w, r).map_err(io::Error::other)
     }
 
+    /// Sends what was written so far on (each capture as it comes, in a long batch).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+
     pub fn end(mut self) -> io::Result<W> {
         self.w.write_all(b"\n]}\n")?;
         self.w.flush()?;

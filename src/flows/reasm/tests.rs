@@ -84,7 +84,8 @@ fn in_order_segments_are_delivered_as_they_come() {
         put(&mut s, &mut r, 0, b"hello ", 1),
         Pushed {
             new: 6,
-            retransmitted: 0
+            retransmitted: 0,
+            ..Pushed::default()
         }
     );
     put(&mut s, &mut r, 6, b"world", 2);
@@ -153,7 +154,8 @@ fn full_retransmission_is_counted_not_delivered() {
         p,
         Pushed {
             new: 0,
-            retransmitted: 6
+            retransmitted: 6,
+            ..Pushed::default()
         }
     );
     assert_eq!(r.ev.len(), 1);
@@ -170,7 +172,8 @@ fn partial_overlap_delivers_only_the_new_bytes() {
         p,
         Pushed {
             new: 3,
-            retransmitted: 3
+            retransmitted: 3,
+            ..Pushed::default()
         }
     );
     assert_eq!(r.ev.last(), Some(&Ev::Data(6, b"ghi".to_vec())));
@@ -210,7 +213,8 @@ fn segment_spanning_buffered_pieces_fills_only_the_gaps() {
         p,
         Pushed {
             new: 15,
-            retransmitted: 10
+            retransmitted: 10,
+            ..Pushed::default()
         }
     );
     assert_eq!(s.stats.overlap_mismatches, 0);
@@ -229,7 +233,8 @@ fn in_order_segment_reaching_into_the_buffer_is_split() {
         p,
         Pushed {
             new: 4,
-            retransmitted: 2
+            retransmitted: 2,
+            ..Pushed::default()
         }
     );
     assert_eq!(
@@ -292,15 +297,38 @@ fn a_full_buffer_gives_up_the_oldest_gap() {
         ]
     );
     assert_eq!(s.stats.overflow, 100);
-    // The late retransmission of the given-up bytes is not delivered twice.
+    // The given-up bytes arriving late were captured: unassembled, not delivered, not lost.
     let p = put(&mut s, &mut r, 0, &[0u8; 100], 3);
     assert_eq!(
         p,
         Pushed {
             new: 0,
-            retransmitted: 100
+            retransmitted: 0,
+            unassembled: 100,
         }
     );
+    assert_eq!(r.ev.len(), 3);
+    assert_eq!((s.stats.overflow, s.stats.unassembled), (0, 100));
+    // A second copy of them is a retransmission.
+    let p = put(&mut s, &mut r, 40, &[0u8; 20], 4);
+    assert_eq!((p.retransmitted, p.unassembled), (20, 0));
+    assert_eq!(s.stats.unassembled, 100);
+}
+
+#[test]
+fn late_bytes_of_an_acknowledged_gap_are_unassembled_in_part() {
+    let (mut s, mut r) = (stream(), Rec::default());
+    put(&mut s, &mut r, 100, b"later", 1);
+    s.acked(SeqNum(ISN + 105), PacketRef::default(), &mut r);
+    assert_eq!(s.stats.not_captured, 100);
+    // The middle of the gap arrives: the gap splits, both ends stay missing.
+    let p = put(&mut s, &mut r, 30, &[1u8; 40], 2);
+    assert_eq!((p.unassembled, p.retransmitted), (40, 0));
+    assert_eq!((s.stats.not_captured, s.stats.unassembled), (60, 40));
+    // Both ends, and a stretch beyond the gap already delivered.
+    let p = put(&mut s, &mut r, 0, &[1u8; 105], 3);
+    assert_eq!((p.unassembled, p.retransmitted), (60, 45));
+    assert_eq!((s.stats.not_captured, s.stats.unassembled), (0, 100));
 }
 
 #[test]
