@@ -312,12 +312,17 @@ pub fn write_compare(w: &mut dyn Write, r: &CompareReport) -> io::Result<()> {
                 "forged" => "FORGED: received, never sent",
                 "endpoint" => "sent by the endpoint (seen leaving it)",
                 "not_received" => "sent, never received",
-                _ => "unknown: the other capture was not running then",
+                _ => "unproven",
+            };
+            let fields = if x.fields.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", x.fields.join(", "))
             };
             writeln!(
                 w,
-                "  RST from the {} in the {} capture, frame {}: {what}",
-                x.from, x.capture, x.frame
+                "  RST from the {} in the {} capture, frame {}: {what}: {}{fields}",
+                x.from, x.capture, x.frame, x.reason
             )?;
         }
         let list = |w: &mut dyn Write, title: &str, notes: &[PacketNote]| -> io::Result<()> {

@@ -24,7 +24,7 @@
     clippy::indexing_slicing
 )]
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -36,24 +36,37 @@ use crate::capture::{CaptureReader, Timestamp};
 use crate::flows::seq::SeqNum;
 use crate::wire::{self, TcpFlags};
 
-/// Packets summarised per capture at most (about 128 MB of summaries).
+/// Packets summarised per capture at most (about 64 bytes each: 128 MB of summaries). A
+/// connection counts as [`CONN_COST`] packets against the same bound (its addresses, ISNs and
+/// index entry), so many short connections cannot exceed it either.
 pub const MAX_PACKETS: usize = 2_000_000;
+
+/// What one connection costs against [`MAX_PACKETS`], in packet summaries.
+pub const CONN_COST: usize = 3;
 
 /// One TCP segment, as much as matching needs.
 #[derive(Debug, Clone, Copy)]
 struct Pkt {
     frame: u64,
     ts: Timestamp,
-    /// Sent by the connection's client.
-    from_client: bool,
+    /// Index of its connection in [`Side::conns`].
+    conn: u32,
     seq: u32,
     ack: u32,
-    flags: u16,
     len: u32,
     /// Hash of the captured payload bytes, and how many were captured.
     hash: u64,
     captured: u32,
+    /// Hash of the TCP options (kinds and values).
+    opts: u32,
+    flags: u16,
+    window: u16,
+    /// IPv4 identification (0 for IPv6, where `has_id` is false).
+    ip_id: u16,
     ttl: u8,
+    /// Sent by the connection's client.
+    from_client: bool,
+    has_id: bool,
 }
 
 /// Flags that must agree between the two ends (ECN bits may be changed by the path).
@@ -67,22 +80,47 @@ struct Conn {
     client_isn: Option<u32>,
     server_isn: Option<u32>,
     start: Timestamp,
-    packets: Vec<Pkt>,
+    /// Its packets: `Side::pkts[range]`, in capture order.
+    range: std::ops::Range<usize>,
 }
 
 /// All connections of one capture.
 struct Side {
     conns: Vec<Conn>,
+    /// Every connection's packets, grouped by connection (one allocation, not one per
+    /// connection).
+    pkts: Vec<Pkt>,
     truncated: bool,
     /// First and last frame time: when the capture was running.
     span: (Timestamp, Timestamp),
 }
 
+impl Side {
+    fn packets(&self, c: &Conn) -> &[Pkt] {
+        self.pkts.get(c.range.clone()).unwrap_or(&[])
+    }
+}
+
+fn options_hash(o: &crate::wire::TcpOptions) -> u32 {
+    let mut h = FxHasher::default();
+    (
+        o.present,
+        o.mss,
+        o.window_scale,
+        o.sack_permitted,
+        o.sack,
+        o.timestamp,
+    )
+        .hash(&mut h);
+    h.finish() as u32
+}
+
 fn load(path: &Path) -> Result<Side, String> {
     let mut reader = CaptureReader::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut conns: Vec<Conn> = Vec::new();
+    let mut pkts: Vec<Pkt> = Vec::new();
     let mut index: FxHashMap<(SocketAddr, SocketAddr), usize> = FxHashMap::default();
-    let mut total = 0usize;
+    let mut budget = MAX_PACKETS;
     let mut truncated = false;
     let mut span: Option<(Timestamp, Timestamp)> = None;
     while let Some(frame) = reader
@@ -95,11 +133,6 @@ fn load(path: &Path) -> Result<Side, String> {
         let Ok(seg) = wire::decode(&frame) else {
             continue;
         };
-        if total >= MAX_PACKETS {
-            truncated = true;
-            break;
-        }
-        total += 1;
         let a = SocketAddr::new(seg.src, seg.sport);
         let b = SocketAddr::new(seg.dst, seg.dport);
         let key = if a <= b { (a, b) } else { (b, a) };
@@ -117,6 +150,12 @@ fn load(path: &Path) -> Result<Side, String> {
             }
             other => other,
         };
+        let cost = 1 + if idx.is_none() { CONN_COST } else { 0 };
+        if budget < cost {
+            truncated = true;
+            break;
+        }
+        budget -= cost;
         let idx = match idx {
             Some(i) => i,
             None => {
@@ -133,7 +172,7 @@ fn load(path: &Path) -> Result<Side, String> {
                     client_isn: None,
                     server_isn: None,
                     start: frame.ts,
-                    packets: Vec::new(),
+                    range: 0..0,
                 });
                 index.insert(key, conns.len() - 1);
                 conns.len() - 1
@@ -153,21 +192,38 @@ fn load(path: &Path) -> Result<Side, String> {
         }
         let mut h = FxHasher::default();
         seg.payload.hash(&mut h);
-        c.packets.push(Pkt {
+        pkts.push(Pkt {
             frame: frame.index,
             ts: frame.ts,
-            from_client,
+            conn: idx as u32,
             seq: seg.seq,
             ack: seg.ack,
-            flags: seg.flags.0,
             len: seg.payload_len,
             hash: h.finish(),
             captured: seg.payload.len() as u32,
+            opts: options_hash(&seg.options),
+            flags: seg.flags.0,
+            window: seg.window,
+            ip_id: seg.ip.id.unwrap_or(0),
             ttl: seg.ip.ttl,
+            from_client,
+            has_id: seg.ip.id.is_some(),
         });
+    }
+    drop(index);
+    // Group by connection, keeping capture order within each.
+    pkts.sort_by_key(|p| p.conn);
+    let mut at = 0usize;
+    for (i, c) in conns.iter_mut().enumerate() {
+        let n = pkts.get(at..).map_or(0, |rest| {
+            rest.iter().take_while(|p| p.conn as usize == i).count()
+        });
+        c.range = at..at + n;
+        at += n;
     }
     Ok(Side {
         conns,
+        pkts,
         truncated,
         span: span.unwrap_or_default(),
     })
@@ -220,10 +276,16 @@ pub struct RstProof {
     pub capture: &'static str,
     pub frame: u64,
     pub from: &'static str,
-    /// `forged` (received, never sent), `endpoint` (the sender's capture shows it leaving),
-    /// `not_received` (sent, never arrived), or `unknown` (the other capture does not cover
-    /// that moment).
+    /// `forged` (received, never sent: no packet the sender's capture shows can be its twin),
+    /// `endpoint` (matched one-to-one to a packet the sender's capture shows leaving, on every
+    /// field that survives the path), `not_received` (sent, never arrived), or `unproven`
+    /// (neither, for the reason given).
     pub proven: &'static str,
+    /// Why, in a sentence.
+    pub reason: String,
+    /// The fields compared with its twin and found equal (for `endpoint`), or that differ
+    /// (for `unproven`).
+    pub fields: Vec<&'static str>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -241,6 +303,9 @@ pub struct CompareReport {
 }
 
 /// Compares a capture taken at the client with one taken at the server.
+///
+/// Connections are paired through hash maps (by client ISN and server port, then by server
+/// port and start time in an ordered set), so the work grows as n log n in connections.
 pub fn compare(client_capture: &Path, server_capture: &Path) -> Result<CompareReport, String> {
     let a = load(client_capture)?;
     let b = load(server_capture)?;
@@ -248,66 +313,92 @@ pub fn compare(client_capture: &Path, server_capture: &Path) -> Result<CompareRe
     for (side, name) in [(&a, client_capture), (&b, server_capture)] {
         if side.truncated {
             notes.push(format!(
-                "{}: more than {MAX_PACKETS} packets; compared up to there",
+                "{}: more than {MAX_PACKETS} packets (a connection counts as {CONN_COST}); \
+                 compared up to there",
                 name.display()
             ));
         }
     }
-    // Pair by ISN first.
+    // Pair by ISN first: the server capture's connections by (client ISN, server port), each
+    // list in capture order, taken from the front.
     let mut pairs: Vec<(usize, usize, &'static str)> = Vec::new();
     let mut used_b = vec![false; b.conns.len()];
+    let mut paired_a = vec![false; a.conns.len()];
+    let mut by_isn: FxHashMap<(u32, u16), std::collections::VecDeque<usize>> = FxHashMap::default();
+    for (j, cb) in b.conns.iter().enumerate() {
+        if let Some(isn) = cb.client_isn {
+            by_isn
+                .entry((isn, cb.server.port()))
+                .or_default()
+                .push_back(j);
+        }
+    }
     for (i, ca) in a.conns.iter().enumerate() {
         let Some(isn) = ca.client_isn else { continue };
-        if let Some(j) = b.conns.iter().enumerate().position(|(j, cb)| {
-            !used_b.get(j).copied().unwrap_or(true)
-                && cb.client_isn == Some(isn)
-                && cb.server.port() == ca.server.port()
-        }) {
+        if let Some(j) = by_isn
+            .get_mut(&(isn, ca.server.port()))
+            .and_then(|q| q.pop_front())
+        {
             if let Some(u) = used_b.get_mut(j) {
+                *u = true;
+            }
+            if let Some(u) = paired_a.get_mut(i) {
                 *u = true;
             }
             pairs.push((i, j, "isn"));
         }
     }
+    drop(by_isn);
     let offset = median_offset(&a, &b, &pairs);
-    // Then by server port, order and time.
-    let paired_a: Vec<usize> = pairs.iter().map(|p| p.0).collect();
+    // Then by server port and the nearest start time among the unpaired.
+    let mut by_port: FxHashMap<u16, BTreeSet<(i64, usize)>> = FxHashMap::default();
+    for (j, cb) in b.conns.iter().enumerate() {
+        if !used_b.get(j).copied().unwrap_or(true) {
+            by_port
+                .entry(cb.server.port())
+                .or_default()
+                .insert((cb.start.0, j));
+        }
+    }
     for (i, ca) in a.conns.iter().enumerate() {
-        if paired_a.contains(&i) {
+        if paired_a.get(i).copied().unwrap_or(true) {
             continue;
         }
+        let Some(set) = by_port.get_mut(&ca.server.port()) else {
+            continue;
+        };
         let want = ca.start.0 + offset.unwrap_or(0);
-        let best = b
-            .conns
-            .iter()
-            .enumerate()
-            .filter(|(j, cb)| {
-                !used_b.get(*j).copied().unwrap_or(true) && cb.server.port() == ca.server.port()
-            })
-            .min_by_key(|(_, cb)| (cb.start.0 - want).abs());
-        if let Some((j, cb)) = best {
-            let close_enough = offset.is_none() || (cb.start.0 - want).abs() < 5_000_000_000;
+        let before = set.range(..(want, 0)).next_back().copied();
+        let after = set.range((want, 0)..).next().copied();
+        let best = match (before, after) {
+            (Some(x), Some(y)) => Some(if (y.0 - want) < (want - x.0) { y } else { x }),
+            (x, y) => x.or(y),
+        };
+        if let Some((start, j)) = best {
+            let close_enough = offset.is_none() || (start - want).abs() < 5_000_000_000;
             if close_enough {
+                set.remove(&(start, j));
                 if let Some(u) = used_b.get_mut(j) {
+                    *u = true;
+                }
+                if let Some(u) = paired_a.get_mut(i) {
                     *u = true;
                 }
                 pairs.push((i, j, "order"));
             }
         }
     }
+    drop(by_port);
     pairs.sort_unstable();
     let offset = median_offset(&a, &b, &pairs);
-    let paired_a: Vec<usize> = pairs.iter().map(|p| p.0).collect();
     let view = |c: &Conn| format!("{} -> {}", c.client, c.server);
     let report_pairs = pairs
         .iter()
         .filter_map(|&(i, j, by)| {
             Some(compare_pair(
-                a.conns.get(i)?,
-                b.conns.get(j)?,
+                (&a, a.conns.get(i)?),
+                (&b, b.conns.get(j)?),
                 by,
-                a.span,
-                b.span,
             ))
         })
         .collect();
@@ -320,7 +411,7 @@ pub fn compare(client_capture: &Path, server_capture: &Path) -> Result<CompareRe
             .conns
             .iter()
             .enumerate()
-            .filter(|(i, _)| !paired_a.contains(i))
+            .filter(|(i, _)| !paired_a.get(*i).copied().unwrap_or(false))
             .map(|(_, c)| view(c))
             .collect(),
         only_in_server_capture: b
@@ -351,13 +442,54 @@ struct Shift {
     server: u32,
 }
 
+/// Slack when asking whether a packet could have arrived after its twin left, on top of the
+/// least delay the connection's matched packets show: 1 ms plus 100 ppm of the time since the
+/// connection started (clock drift). A genuine packet takes at least the path's least delay;
+/// a forgery answered by its impersonated sender's later packet arrives before that packet
+/// could have.
+fn slack(since_start: i64) -> i64 {
+    1_000_000 + since_start.abs() / 10_000
+}
+
+/// What the path does to one direction of a connection, learnt from packets matched without
+/// doubt (data segments with the same start, length and bytes; control segments sent once and
+/// received once).
+#[derive(Debug, Default)]
+struct PathFacts {
+    /// TTL lost on the way (the value all matched packets agree on), if they agree.
+    hops: Option<u8>,
+    /// Whether the IP ID arrived unchanged on every matched packet.
+    id_kept: Option<bool>,
+    /// Whether the TCP options arrived unchanged on every matched packet.
+    opts_kept: Option<bool>,
+    /// Least time from leaving (in the receiver's clock, by the connection's offset) to
+    /// arriving, nanoseconds.
+    min_delay: Option<i64>,
+}
+
+impl PathFacts {
+    fn learn(&mut self, sent: &Pkt, recv: &Pkt, to_recv: i64, hops_seen: &mut Vec<u8>) {
+        hops_seen.push(sent.ttl.wrapping_sub(recv.ttl));
+        if sent.has_id && recv.has_id {
+            let same = sent.ip_id == recv.ip_id;
+            self.id_kept = Some(self.id_kept.unwrap_or(true) && same);
+        }
+        let same = sent.opts == recv.opts;
+        self.opts_kept = Some(self.opts_kept.unwrap_or(true) && same);
+        let d = recv.ts.0 - (sent.ts.0 + to_recv);
+        self.min_delay = Some(self.min_delay.map_or(d, |m| m.min(d)));
+    }
+}
+
+type Key = (u16, u32, u32);
+
 fn compare_pair(
-    ca: &Conn,
-    cb: &Conn,
+    (side_a, ca): (&Side, &Conn),
+    (side_b, cb): (&Side, &Conn),
     paired_by: &'static str,
-    span_a: (Timestamp, Timestamp),
-    span_b: (Timestamp, Timestamp),
 ) -> PairReport {
+    let (span_a, span_b) = (side_a.span, side_b.span);
+    let (pa, pb) = (side_a.packets(ca), side_b.packets(cb));
     // The clocks' offset for this connection: its first packet in each capture.
     let shift_ab = cb.start.0 - ca.start.0;
     let shift = Shift {
@@ -378,9 +510,9 @@ fn compare_pair(
     // Server -> client: sent in capture B, received in capture A.
     for from_client in [true, false] {
         let (sent, recv, sent_name, recv_name) = if from_client {
-            (ca, cb, "client", "server")
+            (pa, pb, "client", "server")
         } else {
-            (cb, ca, "server", "client")
+            (pb, pa, "server", "client")
         };
         // Each capture's running time, in the other capture's clock.
         let (sent_span, recv_span, to_sent, to_recv) = if from_client {
@@ -388,6 +520,7 @@ fn compare_pair(
         } else {
             (span_b, span_a, shift_ab, -shift_ab)
         };
+        let recv_start = if from_client { cb.start.0 } else { ca.start.0 };
         // Translate the sender's view into the receiver's: seq of this direction, ack of the
         // other.
         let (dseq, dack) = if from_client {
@@ -397,42 +530,87 @@ fn compare_pair(
         };
         let from_name = if from_client { "client" } else { "server" };
         let out: Vec<&Pkt> = sent
-            .packets
             .iter()
             .filter(|p| p.from_client == from_client)
             .collect();
         let inn: Vec<&Pkt> = recv
-            .packets
             .iter()
             .filter(|p| p.from_client == from_client)
             .collect();
         let translate = |p: &Pkt| (p.seq.wrapping_add(dseq), p.ack.wrapping_add(dack));
+        let ctl_key = |p: &Pkt, s: u32, a: u32| -> Key { (p.flags & CORE_FLAGS, s, ack_if(p, a)) };
 
-        // Control segments (no data): multiset of (flags, seq, ack) in the receiver's terms.
-        let mut sent_ctl: BTreeMap<(u16, u32, u32), usize> = BTreeMap::new();
-        for p in out.iter().filter(|p| p.len == 0) {
+        // Control segments (no data) by (flags, seq, ack) in the receiver's terms, each list in
+        // capture order (indices into `out` / `inn`).
+        let mut sent_ctl: FxHashMap<Key, Vec<usize>> = FxHashMap::default();
+        for (k, p) in out.iter().enumerate().filter(|(_, p)| p.len == 0) {
             let (s, a) = translate(p);
-            *sent_ctl
-                .entry((p.flags & CORE_FLAGS, s, ack_if(p, a)))
-                .or_insert(0) += 1;
+            sent_ctl.entry(ctl_key(p, s, a)).or_default().push(k);
         }
-        let mut recv_ctl: BTreeMap<(u16, u32, u32), usize> = BTreeMap::new();
-        for p in inn.iter().filter(|p| p.len == 0) {
-            *recv_ctl
-                .entry((p.flags & CORE_FLAGS, p.seq, ack_if(p, p.ack)))
-                .or_insert(0) += 1;
+        let mut recv_ctl: FxHashMap<Key, Vec<usize>> = FxHashMap::default();
+        for (k, p) in inn.iter().enumerate().filter(|(_, p)| p.len == 0) {
+            recv_ctl
+                .entry(ctl_key(p, p.seq, p.ack))
+                .or_default()
+                .push(k);
         }
-        // Data: byte ranges (in the receiver's sequence numbers) each side holds.
-        let sent_ranges: Vec<(SeqNum, u32, u64, u32)> = out
+        // Data: the union of byte ranges each side holds, relative to a base, and the exact
+        // segments sorted for look-up.
+        let base = inn
+            .first()
+            .map(|p| p.seq)
+            .or_else(|| out.first().map(|p| translate(p).0))
+            .unwrap_or(0);
+        let sent_union = union(
+            out.iter()
+                .filter(|p| p.len > 0)
+                .map(|p| (SeqNum(translate(p).0).diff(SeqNum(base)), p.len)),
+        );
+        let recv_union = union(
+            inn.iter()
+                .filter(|p| p.len > 0)
+                .map(|p| (SeqNum(p.seq).diff(SeqNum(base)), p.len)),
+        );
+        let mut sent_exact: Vec<(u32, u32, u32, u64, usize)> = out
             .iter()
-            .filter(|p| p.len > 0)
-            .map(|p| (SeqNum(translate(p).0), p.len, p.hash, p.captured))
+            .enumerate()
+            .filter(|(_, p)| p.len > 0)
+            .map(|(k, p)| (translate(p).0, p.len, p.captured, p.hash, k))
             .collect();
-        let recv_ranges: Vec<(SeqNum, u32, u64, u32)> = inn
-            .iter()
-            .filter(|p| p.len > 0)
-            .map(|p| (SeqNum(p.seq), p.len, p.hash, p.captured))
-            .collect();
+        sent_exact.sort_unstable();
+
+        // What the path does, from matches without doubt.
+        let mut facts = PathFacts::default();
+        let mut hops_seen: Vec<u8> = Vec::new();
+        for p in inn.iter().filter(|p| p.len > 0) {
+            let lo = sent_exact
+                .partition_point(|e| (e.0, e.1, e.2, e.3) < (p.seq, p.len, p.captured, p.hash));
+            if let Some(&(s, l, c, h, k)) = sent_exact.get(lo) {
+                if (s, l, c, h) == (p.seq, p.len, p.captured, p.hash) {
+                    if let Some(q) = out.get(k) {
+                        facts.learn(q, p, to_recv, &mut hops_seen);
+                    }
+                }
+            }
+        }
+        for (key, ks) in &recv_ctl {
+            if key.0 & TcpFlags::RST != 0 || ks.len() != 1 {
+                continue;
+            }
+            let Some(sk) = sent_ctl.get(key).filter(|v| v.len() == 1) else {
+                continue;
+            };
+            if let (Some(q), Some(p)) = (
+                sk.first().and_then(|&k| out.get(k)),
+                ks.first().and_then(|&k| inn.get(k)),
+            ) {
+                facts.learn(q, p, to_recv, &mut hops_seen);
+            }
+        }
+        if let Some(&first) = hops_seen.first() {
+            facts.hops = hops_seen.iter().all(|&h| h == first).then_some(first);
+        }
+        drop(hops_seen);
 
         let note = |p: &Pkt, capture: &'static str, text: String| PacketNote {
             capture,
@@ -447,64 +625,173 @@ fn compare_pair(
             note: text,
         };
 
-        // Received, never sent.
-        let mut left = sent_ctl.clone();
-        for p in &inn {
-            let is_rst = p.flags & TcpFlags::RST != 0;
-            let found = if p.len == 0 {
-                let key = (p.flags & CORE_FLAGS, p.seq, ack_if(p, p.ack));
-                match left.get_mut(&key) {
-                    Some(n) if *n > 0 => {
-                        *n -= 1;
-                        true
-                    }
-                    // A duplicate of one already matched (retransmitted or captured twice).
-                    _ => sent_ctl.contains_key(&key),
-                }
-            } else {
-                covered(SeqNum(p.seq), p.len, &sent_ranges)
+        // Control segments, one-to-one: first every received packet that has a twin agreeing on
+        // every field that survives the path and that left in time; then the others are judged.
+        let mut sent_used = vec![false; out.len()];
+        let mut sent_claimed = vec![false; out.len()];
+        let mut twin: Vec<Option<usize>> = vec![None; inn.len()];
+        let in_time = |q: &Pkt, p: &Pkt| {
+            let left = q.ts.0 + to_recv + facts.min_delay.unwrap_or(0).max(0);
+            p.ts.0 >= left - slack(p.ts.0 - recv_start)
+        };
+        for (k, p) in inn.iter().enumerate().filter(|(_, p)| p.len == 0) {
+            let Some(cands) = sent_ctl.get(&ctl_key(p, p.seq, p.ack)) else {
+                continue;
             };
-            let in_window = running(sent_span, p.ts.0 + to_sent);
-            if !found && in_window {
+            let hit = cands.iter().copied().find(|&c| {
+                !sent_used.get(c).copied().unwrap_or(true)
+                    && out
+                        .get(c)
+                        .is_some_and(|q| in_time(q, p) && differing(q, p, &facts).is_empty())
+            });
+            if let Some(c) = hit {
+                if let Some(u) = sent_used.get_mut(c) {
+                    *u = true;
+                }
+                if let Some(t) = twin.get_mut(k) {
+                    *t = Some(c);
+                }
+            }
+        }
+        // Received copies a twin could explain as well as the packet it was given to: the
+        // captures cannot tell which of them is the one sent, so neither is proven.
+        let mut ambiguous = vec![false; inn.len()];
+        for (k, p) in inn.iter().enumerate().filter(|(_, p)| p.len == 0) {
+            if twin.get(k).copied().flatten().is_some() {
+                continue;
+            }
+            let Some(ks) = recv_ctl.get(&ctl_key(p, p.seq, p.ack)) else {
+                continue;
+            };
+            for &o in ks {
+                let Some(c) = twin.get(o).copied().flatten() else {
+                    continue;
+                };
+                let could = out
+                    .get(c)
+                    .is_some_and(|q| in_time(q, p) && differing(q, p, &facts).is_empty());
+                if o != k && could {
+                    if let Some(x) = ambiguous.get_mut(o) {
+                        *x = true;
+                    }
+                    if let Some(x) = ambiguous.get_mut(k) {
+                        *x = true;
+                    }
+                }
+            }
+        }
+        // Received, never sent.
+        for (k, p) in inn.iter().enumerate() {
+            let is_rst = p.flags & TcpFlags::RST != 0;
+            let running_then = running(sent_span, p.ts.0 + to_sent);
+            let (proven, reason, fields): (&'static str, String, Vec<&'static str>) = if p.len > 0 {
+                let found = covered(SeqNum(p.seq).diff(SeqNum(base)), p.len, &sent_union);
+                if found {
+                    if let Some(text) = differs(p, &sent_exact) {
+                        modified.push(note(p, recv_name, text));
+                    }
+                    ("endpoint", "its bytes were sent".into(), vec!["seq", "len"])
+                } else if running_then {
+                    ("forged", "its bytes were never sent".into(), vec![])
+                } else {
+                    (
+                        "unproven",
+                        format!("the {sent_name}'s capture was not running then"),
+                        vec![],
+                    )
+                }
+            } else if ambiguous.get(k).copied().unwrap_or(false) {
+                (
+                    "unproven",
+                    format!(
+                        "one of several received packets that one packet the {sent_name} sent \
+                         explains equally (duplicated on the path, or forged as a copy)"
+                    ),
+                    vec![],
+                )
+            } else if let Some(c) = twin.get(k).copied().flatten() {
+                let q = out.get(c).copied();
+                (
+                    "endpoint",
+                    format!("matched one-to-one to a packet the {sent_name} sent"),
+                    q.map_or_else(Vec::new, |q| agreeing(q, p, &facts)),
+                )
+            } else if !running_then {
+                (
+                    "unproven",
+                    format!("the {sent_name}'s capture was not running then"),
+                    vec![],
+                )
+            } else {
+                let key = ctl_key(p, p.seq, p.ack);
+                let cands = sent_ctl.get(&key).map_or(&[][..], |v| v.as_slice());
+                let unused_in_time: Vec<usize> = cands
+                    .iter()
+                    .copied()
+                    .filter(|&c| {
+                        !sent_used.get(c).copied().unwrap_or(true)
+                            && out.get(c).is_some_and(|q| in_time(q, p))
+                    })
+                    .collect();
+                if let Some(&c) = unused_in_time.first() {
+                    if let Some(u) = sent_claimed.get_mut(c) {
+                        *u = true;
+                    }
+                    let diff = out
+                        .get(c)
+                        .map_or_else(Vec::new, |q| differing(q, p, &facts));
+                    (
+                        "unproven",
+                        format!(
+                            "a packet the {sent_name} sent has its flags and numbers but not its {} \
+                             (rewritten on the way, or forged)",
+                            diff.join(", ")
+                        ),
+                        diff,
+                    )
+                } else if cands.is_empty() {
+                    (
+                        "forged",
+                        format!("the {sent_name} never sent a packet with its flags and numbers"),
+                        vec![],
+                    )
+                } else {
+                    (
+                        "forged",
+                        format!(
+                            "every packet the {sent_name} sent with its flags and numbers left \
+                             after it arrived, or explains another packet"
+                        ),
+                        vec![],
+                    )
+                }
+            };
+            if proven == "forged" {
                 never_sent.push(note(
                     p,
                     recv_name,
                     format!("received by the {recv_name}, never sent by the {sent_name}"),
                 ));
             }
-            if p.len > 0 && found {
-                if let Some(text) = differs(p, &sent_ranges) {
-                    modified.push(note(p, recv_name, text));
-                }
-            }
             if is_rst {
                 rsts.push(RstProof {
                     capture: recv_name,
                     frame: p.frame,
                     from: from_name,
-                    proven: match (found, in_window) {
-                        (false, true) => "forged",
-                        (true, _) => "endpoint",
-                        (false, false) => "unknown",
-                    },
+                    proven,
+                    reason,
+                    fields,
                 });
             }
         }
         // Sent, never received.
-        let mut left = recv_ctl.clone();
-        for p in &out {
-            let (s, a) = translate(p);
+        for (k, p) in out.iter().enumerate() {
+            let (s, _) = translate(p);
             let found = if p.len == 0 {
-                let key = (p.flags & CORE_FLAGS, s, ack_if(p, a));
-                match left.get_mut(&key) {
-                    Some(n) if *n > 0 => {
-                        *n -= 1;
-                        true
-                    }
-                    _ => recv_ctl.contains_key(&key),
-                }
+                sent_used.get(k).copied().unwrap_or(false)
+                    || sent_claimed.get(k).copied().unwrap_or(false)
             } else {
-                covered(SeqNum(s), p.len, &recv_ranges)
+                covered(SeqNum(s).diff(SeqNum(base)), p.len, &recv_union)
             };
             let in_window = running(recv_span, p.ts.0 + to_recv);
             if !found && in_window {
@@ -519,6 +806,10 @@ fn compare_pair(
                         frame: p.frame,
                         from: from_name,
                         proven: "not_received",
+                        reason: format!(
+                            "the {recv_name}'s capture shows no packet that is its twin"
+                        ),
+                        fields: vec![],
                     });
                 }
             }
@@ -531,8 +822,8 @@ fn compare_pair(
         paired_by,
         nat: ca.client != cb.client || ca.server != cb.server,
         isn_rewritten: shift.client != 0 || shift.server != 0,
-        packets_client_capture: ca.packets.len(),
-        packets_server_capture: cb.packets.len(),
+        packets_client_capture: pa.len(),
+        packets_server_capture: pb.len(),
         never_sent,
         never_received,
         modified,
@@ -540,43 +831,88 @@ fn compare_pair(
     }
 }
 
+/// The fields that survive the path on which a sent packet `q` and a received `p` differ:
+/// TTL less the path's hop count (when the path's packets agree on one), IP ID (when the path
+/// keeps it), TCP options (when the path keeps them) and length.
+fn differing(q: &Pkt, p: &Pkt, facts: &PathFacts) -> Vec<&'static str> {
+    let mut d = Vec::new();
+    if let Some(h) = facts.hops {
+        if q.ttl.wrapping_sub(h) != p.ttl {
+            d.push("ttl");
+        }
+    }
+    if facts.id_kept != Some(false) && q.has_id && p.has_id && q.ip_id != p.ip_id {
+        d.push("ip_id");
+    }
+    if facts.opts_kept != Some(false) && q.opts != p.opts {
+        d.push("options");
+    }
+    if q.len != p.len {
+        d.push("len");
+    }
+    d
+}
+
+/// The fields checked and found equal between a sent packet and its twin.
+fn agreeing(q: &Pkt, p: &Pkt, facts: &PathFacts) -> Vec<&'static str> {
+    let mut f = vec!["flags", "seq", "ack", "time"];
+    if facts.hops.is_some() {
+        f.push("ttl");
+    }
+    if facts.id_kept != Some(false) && q.has_id && p.has_id {
+        f.push("ip_id");
+    }
+    if facts.opts_kept != Some(false) {
+        f.push("options");
+    }
+    f.push("len");
+    if q.window == p.window {
+        f.push("window");
+    }
+    f
+}
+
 /// The acknowledgment number when the ACK bit is set, else 0 (it means nothing then).
 fn ack_if(p: &Pkt, ack: u32) -> u32 {
     if p.flags & TcpFlags::ACK != 0 { ack } else { 0 }
 }
 
-/// Whether `[seq, seq+len)` is covered by the union of `ranges`.
-fn covered(seq: SeqNum, len: u32, ranges: &[(SeqNum, u32, u64, u32)]) -> bool {
-    let mut spans: Vec<(i64, i64)> = ranges
-        .iter()
-        .map(|&(s, l, _, _)| {
-            let start = s.diff(seq);
-            (start, start + i64::from(l))
-        })
-        .filter(|&(a, b)| b > 0 && a < i64::from(len))
-        .collect();
+/// The union of byte ranges `(start, len)`, as sorted disjoint `[start, end)` spans.
+fn union(ranges: impl Iterator<Item = (i64, u32)>) -> Vec<(i64, i64)> {
+    let mut spans: Vec<(i64, i64)> = ranges.map(|(s, l)| (s, s + i64::from(l))).collect();
     spans.sort_unstable();
-    let mut reach = 0i64;
+    let mut out: Vec<(i64, i64)> = Vec::with_capacity(spans.len());
     for (a, b) in spans {
-        if a > reach {
-            return false;
-        }
-        reach = reach.max(b);
-        if reach >= i64::from(len) {
-            return true;
+        match out.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
         }
     }
-    reach >= i64::from(len)
+    out
+}
+
+/// Whether `[start, start+len)` is covered by the sorted disjoint `spans`.
+fn covered(start: i64, len: u32, spans: &[(i64, i64)]) -> bool {
+    let end = start + i64::from(len);
+    // The last span starting at or before `start`.
+    let i = spans.partition_point(|s| s.0 <= start);
+    i.checked_sub(1)
+        .and_then(|i| spans.get(i))
+        .is_some_and(|s| s.1 >= end)
 }
 
 /// For a received data segment matched exactly by a sent one (same start and length), whether
 /// the captured bytes differ.
-fn differs(p: &Pkt, sent: &[(SeqNum, u32, u64, u32)]) -> Option<String> {
-    let same: Vec<&(SeqNum, u32, u64, u32)> = sent
+fn differs(p: &Pkt, sent: &[(u32, u32, u32, u64, usize)]) -> Option<String> {
+    let lo = sent.partition_point(|e| (e.0, e.1, e.2) < (p.seq, p.len, p.captured));
+    let same: Vec<u64> = sent
+        .get(lo..)
+        .unwrap_or(&[])
         .iter()
-        .filter(|(s, l, _, c)| *s == SeqNum(p.seq) && *l == p.len && *c == p.captured)
+        .take_while(|e| (e.0, e.1, e.2) == (p.seq, p.len, p.captured))
+        .map(|e| e.3)
         .collect();
-    if same.is_empty() || same.iter().any(|(_, _, h, _)| *h == p.hash) {
+    if same.is_empty() || same.contains(&p.hash) {
         return None;
     }
     Some("its payload differs from what was sent".to_string())

@@ -211,3 +211,134 @@ fn connections_only_one_end_saw_are_listed() {
     );
     assert!(r.only_in_server_capture.is_empty());
 }
+
+/// The client's and the server's captures of `conv()` ending in a RST+ACK from the server at
+/// client time `t_genuine` (its own packet, answering late data), plus `extra` packets only the
+/// client's capture holds.
+fn with_server_reset(t_genuine: i64, extra: &[Packet]) -> (Vec<Packet>, Vec<Packet>, Packet) {
+    let c = conv();
+    let mut genuine = c.packet(End::Server, TcpFlags::RST | TcpFlags::ACK, &[]);
+    genuine.ts = Timestamp(t_genuine);
+    let mut client_view = c.packets.clone();
+    client_view.extend(extra.iter().cloned());
+    client_view.push(genuine.clone());
+    client_view.sort_by_key(|p| p.ts);
+    let mut server: Vec<Packet> = c
+        .packets
+        .iter()
+        .map(|p| at_server(p, c.client, 0, 0))
+        .collect();
+    server.push(at_server(&genuine, c.client, 0, 0));
+    (client_view, server, genuine)
+}
+
+fn proofs(client_view: &[Packet], server: &[Packet]) -> Vec<(u64, &'static str, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "client.pcap", client_view);
+    let b = write(dir.path(), "server.pcap", server);
+    let r = compare(&a, &b).unwrap();
+    r.pairs[0]
+        .rsts
+        .iter()
+        .map(|x| (x.frame, x.proven, x.reason.clone()))
+        .collect()
+}
+
+#[test]
+fn a_forgery_copying_every_field_is_not_paired_with_the_senders_later_reset() {
+    // The injector copies the server's next RST exactly (seq, ack, TTL, IP ID, options); the
+    // server's own RST with the same numbers leaves 60 ms after the forgery arrived.
+    let last = conv().packets.last().unwrap().ts.0;
+    let (_, _, genuine) = with_server_reset(last + 80 * MS, &[]);
+    let mut forged = genuine.clone();
+    forged.ts = Timestamp(last + 20 * MS);
+    let (client_view, server, _) = with_server_reset(last + 80 * MS, &[forged]);
+    let forged_frame = client_view
+        .iter()
+        .position(|p| p.ts.0 == last + 20 * MS)
+        .unwrap() as u64
+        + 1;
+    let got = proofs(&client_view, &server);
+    assert_eq!(got.len(), 2, "{got:?}");
+    let forged_proof = got.iter().find(|x| x.0 == forged_frame).unwrap();
+    assert_eq!(forged_proof.1, "forged", "{got:?}");
+    let genuine_proof = got.iter().find(|x| x.0 == forged_frame + 1).unwrap();
+    assert_eq!(genuine_proof.1, "endpoint", "{got:?}");
+}
+
+#[test]
+fn two_identical_received_resets_for_one_sent_are_both_unproven() {
+    // Duplicated on the path or forged as an exact copy within the delay: no proof either way.
+    let last = conv().packets.last().unwrap().ts.0;
+    let (_, _, genuine) = with_server_reset(last + 80 * MS, &[]);
+    let mut copy = genuine.clone();
+    copy.ts = Timestamp(last + 80 * MS + MS / 2);
+    let (client_view, server, _) = with_server_reset(last + 80 * MS, &[copy]);
+    let got = proofs(&client_view, &server);
+    let client_side: Vec<_> = got.iter().filter(|x| x.1 != "not_received").collect();
+    assert_eq!(client_side.len(), 2, "{got:?}");
+    assert!(client_side.iter().all(|x| x.1 == "unproven"), "{got:?}");
+    assert!(
+        !got.iter().any(|x| x.1 == "forged" || x.1 == "endpoint"),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn a_reset_whose_ip_id_differs_from_its_only_twin_is_unproven() {
+    // The path keeps IP IDs (every data segment arrives with its own), but this RST's differs
+    // from the one RST the server sent with its numbers: rewritten, or forged; not proven.
+    let last = conv().packets.last().unwrap().ts.0;
+    let (mut client_view, server, _) = with_server_reset(last + 80 * MS, &[]);
+    let n = client_view.len();
+    client_view[n - 1].ip_id ^= 0x5a5a;
+    let got = proofs(&client_view, &server);
+    let rst = got.iter().find(|x| x.0 == n as u64).unwrap();
+    assert_eq!(rst.1, "unproven", "{got:?}");
+    assert!(rst.2.contains("ip_id"), "{got:?}");
+}
+
+#[test]
+fn many_connections_pair_by_key() {
+    // 3,000 connections on one server port, ISNs kept: every one pairs by ISN with its own twin
+    // (the pairing is by hash and ordered set, not a scan per connection).
+    let mut a_pkts = Vec::new();
+    let mut b_pkts = Vec::new();
+    for i in 0..3000u32 {
+        let mut c = Conv::new(
+            format!("192.168.{}.{}:{}", i / 250, i % 250 + 1, 40000 + i % 1000)
+                .parse()
+                .unwrap(),
+            "203.0.113.9:6881".parse().unwrap(),
+        );
+        c.step_ns = MS;
+        c.ts = Timestamp(c.ts.0 + i64::from(i) * MS);
+        c.client_seq = 1_000 + i * 7_919;
+        c.handshake();
+        for p in &c.packets {
+            // No NAT here: every connection keeps its own 4-tuple at the server.
+            let mut q = at_server(p, c.client, 0, 0);
+            if p.src == c.client {
+                q.src = c.client;
+            } else {
+                q.dst = c.client;
+            }
+            b_pkts.push(q);
+        }
+        a_pkts.extend(c.packets);
+    }
+    a_pkts.sort_by_key(|p| p.ts);
+    b_pkts.sort_by_key(|p| p.ts);
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "client.pcap", &a_pkts);
+    let b = write(dir.path(), "server.pcap", &b_pkts);
+    let r = compare(&a, &b).unwrap();
+    assert_eq!(r.pairs.len(), 3000);
+    let bad: Vec<_> = r
+        .pairs
+        .iter()
+        .filter(|p| !(p.never_sent.is_empty() && p.never_received.is_empty()))
+        .collect();
+    assert!(bad.is_empty(), "{} {:?}", bad.len(), bad.first());
+    assert!(r.only_in_client_capture.is_empty() && r.only_in_server_capture.is_empty());
+}
