@@ -220,11 +220,79 @@ fn bench_peer_wire(c: &mut Criterion) {
     g.finish();
 }
 
+/// The peer-wire decoder on piece data cut as Glasnost and `editcap -s 254` cut it: of every
+/// 1448-byte segment only the first 200 bytes reach the decoder, the rest is a hole
+/// (`HoleCause::Truncated`). Bulk streams of 16 KiB and 256 KiB blocks (framing can be
+/// predicted from the previous piece's length) and a random-payload twin (no framing to find:
+/// the decoder must give up cheaply).
+fn bench_peer_wire_cut(c: &mut Criterion) {
+    use bttrace::btparse::Message;
+    use bttrace::flows::HoleCause;
+    fn pieces(block: u32, n: u32) -> Vec<u8> {
+        let mut s = synth::bt::handshake([0; 8], [1; 20], b"-TR3000-abcdefghijkl");
+        for i in 0..n {
+            s.extend(
+                synth::bt::message(
+                    &Message::Piece {
+                        index: i,
+                        begin: 0,
+                        length: block,
+                    },
+                    7,
+                )
+                .unwrap(),
+            );
+        }
+        s
+    }
+    let random = synth::glasnost::random(8 << 20, 13);
+    let streams = [
+        ("16 KiB pieces", pieces(16384, 512)),
+        ("256 KiB pieces", pieces(262_144, 32)),
+        ("random payload", random),
+    ];
+    let mut g = c.benchmark_group("peer wire cut");
+    for (name, stream) in &streams {
+        let segments = stream.len().div_ceil(1448);
+        g.throughput(Throughput::Elements(segments as u64));
+        g.bench_function(
+            format!("decode {name}, 1448-byte segments cut to 200"),
+            |b| {
+                b.iter(|| {
+                    let mut d = bttrace::btparse::FlowDecoder::new(Default::default());
+                    for (i, seg) in stream.chunks(1448).enumerate() {
+                        let at = PacketRef {
+                            frame: i as u64,
+                            ts: Timestamp(0),
+                        };
+                        let off = (i * 1448) as u64;
+                        let kept = seg.len().min(200);
+                        d.data(Side::Server, off, &seg[..kept], at);
+                        if seg.len() > kept {
+                            let len = (seg.len() - kept) as u64;
+                            d.hole(
+                                Side::Server,
+                                off + kept as u64,
+                                len,
+                                HoleCause::Truncated,
+                                at,
+                            );
+                        }
+                    }
+                    black_box(d.kind())
+                })
+            },
+        );
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
     bench_decode,
     bench_reassembly,
     bench_pipeline,
-    bench_peer_wire
+    bench_peer_wire,
+    bench_peer_wire_cut
 );
 criterion_main!(benches);
