@@ -562,7 +562,8 @@ print("forged RST+ACK seq %d ack %d ttl 200" % (nxt, ack), file=sys.stderr, flus
                 "RST frame {frame} not in the live view:\n{text_out}"
             );
             let in_report = text_out.lines().any(|l| {
-                l.trim_start().starts_with(&format!("frame {frame} (")) && l.ends_with(&verdict)
+                l.trim_start().starts_with(&format!("frame {frame} ("))
+                    && l.contains(&format!(": {verdict}  [frame.number == {frame}]"))
             });
             assert!(
                 in_report,
