@@ -422,6 +422,13 @@ fn a_huge_thread_count_is_bounded_by_the_inputs_and_cores() {
 
 // ---- 8. inputs that never end ----------------------------------------------------------------
 
+/// Makes a named pipe at `path`.
+#[cfg(unix)]
+fn mkfifo(path: &Path) {
+    let made = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(made.success(), "mkfifo {}", path.display());
+}
+
 /// A FIFO named as an input with nobody writing to it fails after `--fifo-wait`, and the rest
 /// of the batch is reported; a FIFO with a writer is read as a capture.
 #[cfg(unix)]
@@ -430,13 +437,7 @@ fn a_fifo_without_a_writer_fails_within_its_bound_and_the_batch_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let good = write_capture(&dir.path().join("good.pcap"));
     let fifo = dir.path().join("stuck");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&fifo);
     let started = std::time::Instant::now();
     let o = bttrace(&[
         "analyze",
@@ -480,13 +481,7 @@ fn results_are_streamed_out_as_each_capture_is_done() {
     let dir = tempfile::tempdir().unwrap();
     let good = write_capture(&dir.path().join("good.pcap"));
     let fifo = dir.path().join("stuck");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&fifo);
     let started = std::time::Instant::now();
     let mut child = bin()
         .args(["analyze", "--format", "csv", "-j", "2", "--fifo-wait", "3"])
