@@ -1,8 +1,9 @@
 //! Many captures: analysed in parallel across cores, reported in input order.
 //!
-//! Files are taken in windows of a few per thread; each window is analysed in parallel while
-//! the reports of the window before are handed on in order, so memory holds at most two
-//! windows of reports however many files a batch has.
+//! Files (and archives' members, see [`crate::archive`]) are taken in windows of a few per
+//! thread, and of at most [`WINDOW_BYTES`] of members held in memory; each window is analysed
+//! in parallel while the reports of the window before are handed on in order, so memory holds
+//! at most two windows of reports however many files a batch has.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -10,12 +11,135 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use crate::analyze::{Options, analyze_file};
-use crate::capture::walk_inputs;
+use crate::analyze::{self, LogSource, Options, analyze_file};
+use crate::archive::{self, ArchiveInputs};
+use crate::capture::{CaptureReader, InputWalk, Note, walk_inputs};
 use crate::model::CaptureReport;
 
 /// Files per thread in one window.
 const WINDOW_PER_THREAD: usize = 4;
+/// Bytes of archive members held in memory by one window (a member larger than this is a
+/// window of its own).
+pub const WINDOW_BYTES: usize = 64 << 20;
+
+/// One thing to analyse.
+pub enum Input {
+    /// A file on disk (its log read from beside it).
+    File(PathBuf),
+    /// A path that could not be listed.
+    Unreadable(PathBuf, io::Error),
+    /// A capture read from an archive, with its log from the same archive if there is one.
+    Capture {
+        name: String,
+        bytes: Vec<u8>,
+        log: Option<(String, Vec<u8>)>,
+        notes: Vec<Note>,
+    },
+    /// A log read from an archive without its capture: analysed alone.
+    Log {
+        name: String,
+        bytes: Vec<u8>,
+        notes: Vec<Note>,
+    },
+    /// Analysed already (a large member, streamed) or failed (a damaged archive).
+    Done(Box<CaptureReport>),
+    /// A remark about the inputs that is no capture's (members skipped in an archive).
+    Notice(String),
+}
+
+impl Input {
+    /// Bytes it holds in memory.
+    fn held(&self) -> usize {
+        match self {
+            Input::Capture { bytes, log, .. } => {
+                bytes.len() + log.as_ref().map_or(0, |(_, l)| l.len())
+            }
+            Input::Log { bytes, .. } => bytes.len(),
+            _ => 0,
+        }
+    }
+
+    /// Its report (`None` for a notice).
+    fn analyse(self, opts: &Options) -> Option<CaptureReport> {
+        Some(match self {
+            Input::File(path) => analyze_file(&path, opts),
+            Input::Unreadable(path, e) => {
+                CaptureReport::failed(path.display().to_string(), format!("cannot read: {e}"))
+            }
+            Input::Capture {
+                name,
+                bytes,
+                log,
+                mut notes,
+            } => {
+                let log = log.and_then(|(log_name, l)| {
+                    archive::parse_log(&log_name, &l, &mut notes)
+                        .map(|g| (PathBuf::from(log_name), g))
+                });
+                let mut r = match CaptureReader::from_read_with(
+                    Box::new(io::Cursor::new(bytes)),
+                    opts.gzip,
+                ) {
+                    Ok(reader) => {
+                        analyze::analyze_reader_with(name, reader, opts, LogSource::Given(log))
+                    }
+                    Err(e) => CaptureReport::failed(name, e.to_string()),
+                };
+                r.notes.extend(notes);
+                r
+            }
+            Input::Log {
+                name,
+                bytes,
+                mut notes,
+            } => match archive::parse_log(&name, &bytes, &mut notes) {
+                Some(log) => analyze::analyze_parsed_log(name, log, notes, opts),
+                None => CaptureReport::failed(name, "cannot read the log".into()),
+            },
+            Input::Done(r) => *r,
+            Input::Notice(_) => return None,
+        })
+    }
+}
+
+/// Everything under `paths` to analyse, in order: files, directories walked, archives' members
+/// (archives found in directories too).
+pub fn inputs(paths: &[PathBuf], opts: &Options) -> Inputs {
+    Inputs {
+        walk: walk_inputs(paths),
+        archive: None,
+        opts: *opts,
+    }
+}
+
+/// Iterator of [`inputs`].
+pub struct Inputs {
+    walk: InputWalk,
+    archive: Option<ArchiveInputs>,
+    opts: Options,
+}
+
+impl Iterator for Inputs {
+    type Item = Input;
+
+    fn next(&mut self) -> Option<Input> {
+        loop {
+            if let Some(a) = self.archive.as_mut() {
+                match a.next() {
+                    Some(i) => return Some(i),
+                    None => self.archive = None,
+                }
+            }
+            match self.walk.next()? {
+                Ok(p) if archive::is_archive_path(&p) => {
+                    self.archive = Some(ArchiveInputs::open(p, &self.opts));
+                }
+                Ok(p) => return Some(Input::File(p)),
+                Err((p, e)) => return Some(Input::Unreadable(p, e)),
+            }
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Totals {
@@ -23,44 +147,37 @@ pub struct Totals {
     pub failed: usize,
 }
 
-/// A file to analyse, or a path that could not be listed.
-pub type Entry = Result<PathBuf, (PathBuf, io::Error)>;
-
-/// Analyses every capture under `inputs` (files, and directories walked recursively) and
-/// hands each report to `each`, in input order. `threads` 0 means one per core.
+/// Analyses every capture under `paths` (files, directories walked recursively, archives'
+/// members) and hands each report to `each`, in input order. `threads` 0 means one per core.
 pub fn run(
-    inputs: &[PathBuf],
+    paths: &[PathBuf],
     opts: &Options,
     threads: usize,
     each: impl FnMut(CaptureReport) -> io::Result<()>,
 ) -> io::Result<Totals> {
-    run_files(walk_inputs(inputs), opts, threads, each)
+    run_files(inputs(paths, opts), opts, threads, each, |_| {})
 }
 
-/// [`run`] on files from any source, in the order given ([`walk_inputs`] walks directories
-/// without listing the whole tree first). At most two windows of files and reports are held.
+/// [`run`] on inputs from any source, in the order given ([`inputs`] walks directories
+/// without listing the whole tree first). At most two windows of inputs and reports are held.
+/// Notices (no capture's) go to `notice`.
 pub fn run_files(
-    files: impl Iterator<Item = Entry>,
+    files: impl Iterator<Item = Input>,
     opts: &Options,
     threads: usize,
     mut each: impl FnMut(CaptureReport) -> io::Result<()>,
+    mut notice: impl FnMut(String),
 ) -> io::Result<Totals> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .map_err(io::Error::other)?;
     let window = pool.current_num_threads().max(1) * WINDOW_PER_THREAD;
-    let analyse = |chunk: &[Entry]| -> Vec<CaptureReport> {
+    let analyse = |chunk: Vec<Input>| -> Vec<CaptureReport> {
         pool.install(|| {
             chunk
-                .par_iter()
-                .map(|entry| match entry {
-                    Ok(path) => analyze_file(path, opts),
-                    Err((path, e)) => CaptureReport::failed(
-                        path.display().to_string(),
-                        format!("cannot read: {e}"),
-                    ),
-                })
+                .into_par_iter()
+                .filter_map(|input| input.analyse(opts))
                 .collect()
         })
     };
@@ -79,15 +196,26 @@ pub fn run_files(
     // While the pool analyses one window, this thread hands on the reports of the one before
     // (writing them out is then off the workers' path): at most two windows are held.
     let mut files = files.peekable();
-    let mut next_chunk = move || -> Option<Vec<Entry>> {
+    let mut next_chunk = move || -> Option<Vec<Input>> {
         files.peek()?;
-        Some(files.by_ref().take(window).collect())
+        let mut chunk = Vec::new();
+        let mut held = 0;
+        while chunk.len() < window && held < WINDOW_BYTES {
+            let Some(input) = files.next() else { break };
+            if let Input::Notice(n) = input {
+                notice(n);
+                continue;
+            }
+            held += input.held();
+            chunk.push(input);
+        }
+        Some(chunk)
     };
-    let mut ready = next_chunk().map(|c| analyse(&c));
+    let mut ready = next_chunk().map(analyse);
     while let Some(reports) = ready.take() {
         let next = next_chunk();
         ready = std::thread::scope(|s| -> io::Result<Option<Vec<CaptureReport>>> {
-            let worker = next.as_deref().map(|chunk| s.spawn(move || analyse(chunk)));
+            let worker = next.map(|chunk| s.spawn(move || analyse(chunk)));
             let handed = hand_on(reports);
             let next_reports = match worker {
                 Some(w) => Some(
@@ -149,9 +277,15 @@ impl<W: Write> Progress<W> {
         } else {
             0.0
         };
+        // A total of 0 is unknown (archives are counted as they are read).
+        let total = if self.total > 0 {
+            format!("/{}", self.total)
+        } else {
+            String::new()
+        };
         format!(
-            "{}/{} captures, {rate:.0}/s, {} failed",
-            self.done, self.total, self.failed
+            "{}{total} captures, {rate:.0}/s, {} failed",
+            self.done, self.failed
         )
     }
 

@@ -504,31 +504,51 @@ fn run_batch(
 ) -> io::Result<batch::Totals> {
     // The progress line goes to standard error when it is a terminal and the report is not
     // being printed to that terminal too. Its total comes from a first walk that only counts.
-    let mut progress = (io::stderr().is_terminal() && !io::stdout().is_terminal())
-        .then(|| batch::Progress::new(io::stderr(), walk_inputs(paths).count()));
+    // Archives count as unknown (0): their members are counted as they are read.
+    let mut progress = (io::stderr().is_terminal() && !io::stdout().is_terminal()).then(|| {
+        let mut total = 0;
+        for p in walk_inputs(paths).flatten() {
+            if crate::archive::is_archive_path(&p) {
+                total = 0;
+                break;
+            }
+            total += 1;
+        }
+        batch::Progress::new(io::stderr(), total)
+    });
     let mut failures: Vec<String> = Vec::new();
-    let totals = batch::run_files(walk_inputs(paths), opts, threads, |r| {
-        if let Some(p) = progress.as_mut() {
-            p.clear();
-        }
-        if let Some(e) = &r.error {
-            say(format_args!("{}: {e}", r.path));
-            if failures.len() < FAILURES_LISTED {
-                failures.push(format!("{}: {e}", r.path));
+    let mut notices: Vec<String> = Vec::new();
+    let totals = batch::run_files(
+        batch::inputs(paths, opts),
+        opts,
+        threads,
+        |r| {
+            if let Some(p) = progress.as_mut() {
+                p.clear();
             }
-        }
-        if show_notes {
-            for n in &r.notes {
-                say(format_args!("warning: {}: {n}", r.path));
+            if let Some(e) = &r.error {
+                say(format_args!("{}: {e}", r.path));
+                if failures.len() < FAILURES_LISTED {
+                    failures.push(format!("{}: {e}", r.path));
+                }
             }
-        }
-        if let Some(p) = progress.as_mut() {
-            p.advance(r.error.is_some());
-        }
-        each(&r)
-    })?;
+            if show_notes {
+                for n in &r.notes {
+                    say(format_args!("warning: {}: {n}", r.path));
+                }
+            }
+            if let Some(p) = progress.as_mut() {
+                p.advance(r.error.is_some());
+            }
+            each(&r)
+        },
+        |n| notices.push(n),
+    )?;
     if let Some(p) = progress.as_mut() {
         p.clear();
+    }
+    for n in &notices {
+        say(format_args!("warning: {n}"));
     }
     let all = totals.analysed + totals.failed;
     if totals.failed > 0 && all > 1 {

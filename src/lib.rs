@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod analyze;
+pub mod archive;
 pub mod batch;
 pub mod btparse;
 mod bytes;

@@ -560,7 +560,7 @@ fn is_lone_log(p: &Path) -> bool {
 }
 
 /// Files that sit beside captures in Glasnost archives and are not captures themselves.
-fn is_side_file(name: &str) -> bool {
+pub(crate) fn is_side_file(name: &str) -> bool {
     name.ends_with(".log")
         || name.ends_with(".log.gz")
         || name.ends_with(".md")
