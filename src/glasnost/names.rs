@@ -54,13 +54,17 @@ pub fn plausible_time(t: i64) -> bool {
 /// 2010-01-08T00:00:00Z: M-Lab names before it carry a date one day late.
 const MLAB_FIXED: i64 = 1_262_908_800;
 
-/// Parses a capture's file name (the last path component); `None` when it follows none of the
-/// Glasnost conventions.
+/// Parses a capture's file name (the last path component), or its log's (`.log`, the same
+/// name: a log read alone is named by it); `None` when it follows none of the Glasnost
+/// conventions.
 pub fn parse(file_name: &str) -> Option<CaptureName> {
-    let stem = file_name
-        .strip_suffix(".gz")
-        .unwrap_or(file_name)
-        .strip_suffix(".dump")?;
+    let stem = match file_name.strip_suffix(".log") {
+        Some(stem) => stem,
+        None => file_name
+            .strip_suffix(".gz")
+            .unwrap_or(file_name)
+            .strip_suffix(".dump")?,
+    };
     if let Some(rest) = stem.strip_prefix("bt_") {
         return classic(rest, Generation::Bt2009);
     }
@@ -217,6 +221,13 @@ mod tests {
         assert_eq!((n.time, n.time_in_name), (1_262_908_800, None));
         let n = parse("2010-01-07T23:59:59_198.51.100.9_h.dump").unwrap();
         assert_eq!(n.time, 1_262_908_799 - 86_400);
+        // A log is named as its capture: a log read alone keeps its client and time.
+        let n = parse("2009-11-02T12:00:00_198.51.100.9_some_host.log").unwrap();
+        assert_eq!(
+            (n.client_host.as_str(), n.time),
+            ("some_host", 1_257_163_200 - 86_400)
+        );
+        assert_eq!(parse("2009-11-02T12:00:00_198.51.100.9_h.log.gz"), None);
     }
 
     #[test]
