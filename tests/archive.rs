@@ -172,7 +172,7 @@ fn captures_find_their_logs_in_any_order_and_lone_logs_stand_alone() {
     assert!(lone.is_log_only(), "{:?}", lone.error);
 
     // The same as the files extracted.
-    let extracted = run(&[loose.clone()]);
+    let extracted = run(std::slice::from_ref(&loose));
     let loose_prefix = format!("{}/", loose.display());
     let a = normalised(&extracted, |s| s.replace(&loose_prefix, ""));
     let b = normalised(&packed, |s| s.replace(&prefix, ""));
