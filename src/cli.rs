@@ -188,6 +188,11 @@ struct AnalyzeArgs {
     /// Also write the RSTs table (verdict, evidence, Wireshark filter) as CSV to this file.
     #[arg(long, value_name = "FILE")]
     rsts_csv: Option<PathBuf>,
+    /// Also write the four tables of --csv DIR, typed, as Parquet:
+    /// DIR/{captures,tests,flows,rsts}/NAME.parquet, NAME from the input's file name (or a
+    /// hash of the inputs when there are several), so runs into one DIR make one dataset.
+    #[arg(long, value_name = "DIR")]
+    parquet: Option<PathBuf>,
     /// Where the captures were taken: `auto` (from TTLs and handshake timing), `client`,
     /// `server`, or the capturing host's IP address.
     #[arg(long, default_value = "auto", value_name = "WHERE", value_parser = parse_vantage)]
@@ -424,6 +429,7 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
         args.force,
     )?;
     let mut pages = args.html.as_deref().map(HtmlPages::new).transpose()?;
+    let mut parquet = parquet_dataset(args.parquet.as_deref(), &args.paths, args.force)?;
     let mut out = Stdout::new(args.format, output::stdout())?;
     let text_mode = matches!(args.format, OutputFormat::Text);
     let started = std::time::Instant::now();
@@ -431,6 +437,7 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
     let totals = run_batch(&args.paths, &opts, args.threads, !text_mode, |r| {
         frames += r.frames;
         tables.capture(r)?;
+        parquet.capture(r)?;
         if let Some(p) = pages.as_mut() {
             p.capture(r, args.force)?;
         }
@@ -438,6 +445,7 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
     })?;
     out.finish(totals)?;
     tables.finish()?;
+    parquet.finish()?;
     if args.stats {
         let peak = peak_memory_kib().map_or("unknown".to_string(), |k| format!("{k} KiB"));
         say(format_args!(
@@ -448,6 +456,60 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
         ));
     }
     Ok(totals)
+}
+
+/// `--parquet DIR` of `analyze`, when this build has Parquet.
+#[cfg(feature = "parquet")]
+struct ParquetOut(Option<crate::report::parquet::Dataset>);
+
+#[cfg(feature = "parquet")]
+fn parquet_dataset(dir: Option<&Path>, inputs: &[PathBuf], force: bool) -> io::Result<ParquetOut> {
+    use crate::report::parquet::{Dataset, part_name};
+    let Some(dir) = dir else {
+        return Ok(ParquetOut(None));
+    };
+    Ok(ParquetOut(Some(Dataset::create(
+        dir,
+        &part_name(inputs),
+        force,
+    )?)))
+}
+
+#[cfg(feature = "parquet")]
+impl ParquetOut {
+    fn capture(&mut self, r: &CaptureReport) -> io::Result<()> {
+        self.0.as_mut().map_or(Ok(()), |d| d.capture(r))
+    }
+
+    fn finish(self) -> io::Result<()> {
+        self.0.map_or(Ok(()), |d| d.finish())
+    }
+}
+
+/// What `--parquet` says in a build without the `parquet` feature.
+#[cfg(not(feature = "parquet"))]
+struct ParquetOut;
+
+#[cfg(not(feature = "parquet"))]
+fn parquet_dataset(dir: Option<&Path>, _: &[PathBuf], _: bool) -> io::Result<ParquetOut> {
+    match dir {
+        Some(_) => Err(io::Error::other(
+            "this bttrace was built without Parquet; build it with the default features \
+             (cargo build --release) to get --parquet",
+        )),
+        None => Ok(ParquetOut),
+    }
+}
+
+#[cfg(not(feature = "parquet"))]
+impl ParquetOut {
+    fn capture(&mut self, _: &CaptureReport) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn finish(self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// `--html DIR` of `analyze`: a page per capture. Two captures of the same file name (in
