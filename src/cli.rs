@@ -103,8 +103,10 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
 
 #[derive(clap::Args)]
 struct ReportArgs {
-    /// Capture files, or directories to search recursively (each capture's `.log` is read
-    /// from beside it).
+    /// Capture files, archives (.tar, .tar.gz, .tgz), or directories to search recursively
+    /// (each capture's `.log` is read from beside it, or from the same archive); or
+    /// directories of tables written before by `analyze --csv DIR` or `--parquet DIR`, read
+    /// instead of captures.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
     /// A table of client address prefixes or host-name patterns and ISP names, one per line
@@ -666,9 +668,26 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
         glasnost: args.glasnost,
         ..Options::default()
     };
-    let totals = run_batch(&args.paths, &opts, args.threads, false, |r| {
-        agg.add(r);
-        Ok(())
+    let (table_dirs, captures): (Vec<PathBuf>, Vec<PathBuf>) = args
+        .paths
+        .iter()
+        .cloned()
+        .partition(|p| crate::report::tables::is_tables_dir(p));
+    let mut totals = if captures.is_empty() {
+        batch::Totals::default()
+    } else {
+        run_batch(&captures, &opts, args.threads, false, |r| {
+            agg.add(r);
+            Ok(())
+        })?
+    };
+    crate::report::tables::read(&table_dirs, |r| {
+        if r.failed {
+            totals.failed += 1;
+        } else {
+            totals.analysed += 1;
+        }
+        agg.add_row(&r);
     })?;
     let mut out = output::stdout();
     weekly::write_text(&mut out, &agg)?;

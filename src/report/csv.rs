@@ -471,7 +471,9 @@ fn test_rows(r: &CaptureReport, out: &mut Vec<Vec<String>>, c: Cells) {
             t.port_class.code().to_string(),
             t.repetition.to_string(),
             t.outcome.code().to_string(),
-            opt(t.goodput_bps.map(|g| c.num(g, 0))),
+            // At full precision (the shortest text that reads back as the same number): `bttrace
+            // report` on the tables then gives the report the captures give.
+            opt(t.goodput_bps.map(|g| Cells::RAW.num(g, 0))),
             t.data_bytes.to_string(),
             opt(t.data_seconds.map(|s| c.num(s, 6))),
             t.flow.to_string(),
