@@ -435,6 +435,7 @@ mod tests {
                     || c.contains("frame")
                     || c.contains("bytes")
                     || c.contains("packets")
+                    || c.contains("payload")
                     || c.contains("rsts")
                     || c.contains("retrans")
                     || c.contains("truncated")
