@@ -110,8 +110,11 @@ def run_one(archive, out, binary, timeout, threads):
             raise RuntimeError("no such archive")
         cmd = [find_binary(binary), "analyze", "--format", "json", "--stats", "--force",
                "-j", str(threads), "--parquet", os.path.join(out, "tables"), archive]
-        p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                           timeout=timeout, text=True, errors="replace")
+        # Standard output opened write-only: bttrace takes a read-write /dev/null (what
+        # subprocess.DEVNULL gives) for a closed standard output and refuses to run.
+        with open(os.devnull, "w") as null:
+            p = subprocess.run(cmd, stdout=null, stderr=subprocess.PIPE,
+                               timeout=timeout, text=True, errors="replace")
         # 0: every capture analysed; 1: some failed (each reported in the tables); else the
         # run itself failed.
         if p.returncode not in (0, 1):

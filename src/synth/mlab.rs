@@ -1,6 +1,7 @@
 //! A mini-archive in M-Lab's layout: one `.tgz` per server and day, each holding Glasnost
 //! tests (`.dump.gz` and the server's `.log`) of clients of the three ISPs of
-//! [`super::glasnost::WEEK_ISPS`], under M-Lab's names
+//! [`super::glasnost::WEEK_ISPS`] (half of the blocking ISP's clients get forged resets on the
+//! BitTorrent port instead of unanswered SYNs), under M-Lab's names
 //! (`YYYY/MM/DD/mlabN.<site>.measurement-lab.org/<YYYY-MM-DDTHH:MM:SS>_<ip>_<host>.dump.gz`,
 //! the date one day late as before 2010-01-08), members sorted by name as M-Lab's are. The
 //! first archive also holds the damage a real archive has: a capture cut short (its gzip
@@ -12,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 use crate::capture::Timestamp;
 use crate::glasnost::names::days_from_civil;
-use crate::synth::glasnost::{IspProfile, Plan, WEEK_ISPS, WEEK_START, capture, log, test};
+use crate::glasnost::verdict::PortClass;
+use crate::synth::glasnost::{Fate, IspProfile, Plan, WEEK_ISPS, WEEK_START, capture, log, test};
 
 /// The servers of the mini-archive.
 pub const SERVERS: [&str; 2] = ["mlab1.ams01", "mlab2.lga02"];
@@ -139,9 +141,20 @@ fn one_test(
         start: Timestamp(time * 1_000_000_000),
         ..base.clone()
     };
-    let packets = test(&plan, isp.fates);
+    // Half of the blocking ISP's clients see forged resets on the BitTorrent port instead of
+    // unanswered SYNs, so the archive has RSTs to judge.
+    let forged = isp.expected[0] == "yes" && n % 2 == 1;
+    let base_fates = isp.fates;
+    let fates = move |p, d, class, r| {
+        if forged && class == PortClass::App {
+            Fate::Reset
+        } else {
+            base_fates(p, d, class, r)
+        }
+    };
+    let packets = test(&plan, fates);
     let dump = gzip(&capture(&packets, Some(200)))?;
-    let text = log(&plan, false, 0, isp.fates);
+    let text = log(&plan, false, 0, fates);
     let stem = format!(
         "{folder}/{}_{client}_client{host}.{}.example",
         utc_name(time + 86_400),
