@@ -350,3 +350,58 @@ fn the_cli_names_members_and_counts_what_it_skipped() {
     assert!(stderr.contains("2 members skipped"), "{stderr}");
     assert!(stderr.contains("d/notes.txt"), "{stderr}");
 }
+
+/// Writes a plain tar of `members` captures of `size` bytes each (frames the pipeline skips),
+/// streamed to disk, never held whole.
+fn write_large_tar(path: &Path, members: usize, size: usize) {
+    let frame = Record {
+        ts: Timestamp(1_257_163_900 * 1_000_000_000),
+        data: vec![0x45; 60_000],
+        wire_len: 60_000,
+    };
+    let n = size / 60_016;
+    let capture = pcap(LinkType::RAW, &vec![frame; n], PcapOpts::default());
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut b = tar::Builder::new(file);
+    for i in 0..members {
+        append(&mut b, &format!("day/c{i:04}.pcap"), &capture);
+    }
+    b.into_inner().unwrap();
+}
+
+fn peak_kib(archive: &Path) -> u64 {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bttrace"))
+        .args(["analyze", "--stats", "-j", "2", "--format", "csv"])
+        .arg(archive)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr.lines().find(|l| l.contains("peak memory")).unwrap();
+    line.rsplit("peak memory ")
+        .next()
+        .and_then(|k| k.strip_suffix(" KiB"))
+        .and_then(|k| k.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"))
+}
+
+#[test]
+fn memory_stays_flat_however_large_the_archive() {
+    // 2 MiB captures without logs: each is held up to the bounds, then analysed. An archive
+    // three times the size of one past the bounds takes no more memory.
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.tar"), dir.path().join("b.tar"));
+    write_large_tar(&a, 60, 2 << 20);
+    write_large_tar(&b, 180, 2 << 20);
+    let (small, large) = (peak_kib(&a), peak_kib(&b));
+    eprintln!("peak memory: {small} KiB on 120 MiB, {large} KiB on 360 MiB");
+    assert!(
+        large < small + 24 * 1024,
+        "peak {large} KiB on 360 MiB against {small} KiB on 120 MiB"
+    );
+    assert!(large < 256 * 1024, "peak {large} KiB");
+}
