@@ -6,7 +6,8 @@
 //! `archive.tgz!path/inside` in every report, note and error.
 //!
 //! **Pairing with bounded memory.** A capture's log is another member of the same archive,
-//! named like it (`x.dump.gz`, `x.dump`, `x.pcap` go with `x.log` in the same folder), but a
+//! named like it (`x.dump.gz`, `x.dump`, `x.pcap` go with `x.log` in the same folder; M-Lab
+//! names may differ by one second, as M-Lab's log and dump of one test sometimes do), but a
 //! tar need not hold the two side by side, nor in either order (M-Lab's sorted names put
 //! `x.dump.gz` just before `x.log`). So:
 //! - a log whose capture has not come yet is held (logs are a few kilobytes; each is read up to
@@ -98,6 +99,14 @@ fn pair_key(member: &str) -> String {
         Some(dot) if dot > base_at => name[..dot].to_string(),
         _ => name.to_string(),
     }
+}
+
+/// A pairing key and the keys of M-Lab names a second apart
+/// ([`crate::glasnost::names::near_stems`]), the exact one first.
+fn with_near(key: &str) -> Vec<String> {
+    let mut keys = vec![key.to_string()];
+    keys.extend(crate::glasnost::names::near_stems(key));
+    keys
 }
 
 /// What the reading thread hands on.
@@ -390,6 +399,15 @@ impl ArchiveInputs {
         }
     }
 
+    /// The held log of a capture whose pairing key is `key` (or an M-Lab name a second
+    /// apart).
+    fn take_log(&mut self, key: &str) -> Option<HeldLog> {
+        let found = with_near(key)
+            .into_iter()
+            .find(|k| self.logs.contains_key(k))?;
+        self.logs.remove(&found)
+    }
+
     fn take(&mut self, msg: Msg) {
         match msg {
             Msg::Whole {
@@ -399,7 +417,8 @@ impl ArchiveInputs {
                 mut notes,
             } => {
                 let key = pair_key(&name);
-                if let Some(i) = self.captures.iter().position(|c| c.key == key) {
+                let keys = with_near(&key);
+                if let Some(i) = self.captures.iter().position(|c| keys.contains(&c.key)) {
                     let c = self.captures.remove(i).unwrap_or_else(|| unreachable!());
                     self.captures_bytes -= c.bytes.len();
                     let mut all = c.notes;
@@ -410,7 +429,7 @@ impl ArchiveInputs {
                         log: Some((name, bytes)),
                         notes: all,
                     });
-                } else if self.gone.remove(&key) {
+                } else if keys.iter().any(|k| self.gone.remove(k)) {
                     notes.push(Note {
                         frame: None,
                         offset: None,
@@ -455,7 +474,7 @@ impl ArchiveInputs {
                 name, bytes, notes, ..
             } => {
                 let key = pair_key(&name);
-                if let Some(l) = self.logs.remove(&key) {
+                if let Some(l) = self.take_log(&key) {
                     self.logs_bytes -= l.bytes.len();
                     let mut all = notes;
                     all.extend(l.notes);
@@ -491,7 +510,7 @@ impl ArchiveInputs {
             Msg::Stream { name, body } => {
                 let key = pair_key(&name);
                 let mut notes = Vec::new();
-                let log = self.logs.remove(&key).and_then(|l| {
+                let log = self.take_log(&key).and_then(|l| {
                     self.logs_bytes -= l.bytes.len();
                     notes.extend(l.notes);
                     parse_log(&l.name, &l.bytes, &mut notes).map(|g| (PathBuf::from(l.name), g))

@@ -405,3 +405,44 @@ fn memory_stays_flat_however_large_the_archive() {
     );
     assert!(large < 256 * 1024, "peak {large} KiB");
 }
+
+#[test]
+fn an_mlab_log_named_a_second_apart_from_its_dump_is_its_log() {
+    let (cap, log_bytes) = glasnost_test(50, Fate::Normal);
+    let dump =
+        "2009/11/03/mlab1.ams01.measurement-lab.org/2009-11-03T12:00:01_198.51.100.50_h.dump";
+    let log = "2009/11/03/mlab1.ams01.measurement-lab.org/2009-11-03T12:00:00_198.51.100.50_h.log";
+    let dir = tempfile::tempdir().unwrap();
+    for order in [[0, 1], [1, 0]] {
+        let members = [
+            (dump.to_string(), cap.clone()),
+            (log.to_string(), log_bytes.clone()),
+        ];
+        let tar = dir.path().join(format!("o{}.tar", order[0]));
+        write_tar(
+            &tar,
+            &[members[order[0]].clone(), members[order[1]].clone()],
+        );
+        let r = run(std::slice::from_ref(&tar));
+        assert_eq!(
+            r.len(),
+            1,
+            "{:?}",
+            r.iter().map(|r| &r.path).collect::<Vec<_>>()
+        );
+        let g = r[0].glasnost.as_ref().unwrap();
+        assert_eq!(
+            g.log_path.as_deref(),
+            Some(format!("{}!{log}", tar.display()).as_str())
+        );
+    }
+    // Loose files likewise: the log is read beside the dump, and not analysed alone.
+    let loose = dir.path().join("loose");
+    let folder = loose.join("2009/11/03/mlab1.ams01.measurement-lab.org");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(loose.join(dump), &cap).unwrap();
+    std::fs::write(loose.join(log), &log_bytes).unwrap();
+    let r = run(std::slice::from_ref(&loose));
+    assert_eq!(r.len(), 1);
+    assert!(r[0].glasnost.as_ref().unwrap().log_path.is_some());
+}

@@ -554,9 +554,12 @@ fn is_lone_log(p: &Path) -> bool {
     else {
         return false;
     };
-    !["dump", "dump.gz", "pcap", "pcap.gz", "pcapng", "pcapng.gz"]
-        .iter()
-        .any(|ext| p.with_file_name(format!("{stem}.{ext}")).is_file())
+    let stems = std::iter::once(stem.to_string()).chain(crate::glasnost::names::near_stems(stem));
+    !stems.into_iter().any(|stem| {
+        ["dump", "dump.gz", "pcap", "pcap.gz", "pcapng", "pcapng.gz"]
+            .iter()
+            .any(|ext| p.with_file_name(format!("{stem}.{ext}")).is_file())
+    })
 }
 
 /// Files that sit beside captures in Glasnost archives and are not captures themselves.
