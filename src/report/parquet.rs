@@ -394,11 +394,13 @@ impl Dataset {
         self.rsts.capture(r)
     }
 
+    /// Completes the four files; the captures table last, so that a part in `captures/`
+    /// means its other tables are complete too (`bttrace report` reads from it).
     pub fn finish(self) -> io::Result<()> {
-        self.captures.finish()?;
         self.tests.finish()?;
         self.flows.finish()?;
-        self.rsts.finish()
+        self.rsts.finish()?;
+        self.captures.finish()
     }
 }
 
