@@ -240,3 +240,59 @@ fn comparing_both_ends_proves_every_reset() {
         assert_eq!(proven, expected, "{mode}: every RST accounted for once");
     }
 }
+
+/// `bttrace compare` writes its report part by part as it is made; what it writes is the
+/// whole report, as the library builds it, byte for byte (JSON and text), including the lists
+/// of connections one capture lacks and a comparison that pairs nothing.
+#[test]
+fn compare_streamed_equals_the_whole_report() {
+    use bttrace::rst::compare::compare;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mb = root.join("middlebox");
+    let mut cases: Vec<(std::path::PathBuf, std::path::PathBuf)> = ["none", "sandvine", "gfw"]
+        .iter()
+        .map(|m| {
+            (
+                mb.join(format!("{m}-client.pcap")),
+                mb.join(format!("{m}-server.pcap")),
+            )
+        })
+        .collect();
+    // Different tests: some or all connections found in one capture only.
+    cases.push((mb.join("none-client.pcap"), mb.join("gfw-server.pcap")));
+    cases.push((
+        mb.join("none-client.pcap"),
+        root.join("netns/bt_download_full.pcap"),
+    ));
+    let mut lists_seen = false;
+    for (a, b) in &cases {
+        let whole = compare(a, b).unwrap();
+        lists_seen |=
+            !whole.only_in_client_capture.is_empty() || !whole.only_in_server_capture.is_empty();
+        let want_json = serde_json::to_string_pretty(&whole).unwrap() + "\n";
+        let mut want_text = Vec::new();
+        bttrace::report::text::write_compare(&mut want_text, &whole).unwrap();
+        for (format, want) in [("json", want_json.into_bytes()), ("text", want_text)] {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_bttrace"))
+                .args(["compare", "--format", format])
+                .arg(a)
+                .arg(b)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                out.stdout == want,
+                "{} {} --format {format}: streamed output differs:\n{}\n---\n{}",
+                a.display(),
+                b.display(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&want)
+            );
+        }
+    }
+    assert!(lists_seen, "a case has connections in one capture only");
+}
