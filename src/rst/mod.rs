@@ -18,7 +18,10 @@
 //! # Evidence
 //! Each piece of evidence is an [`Evidence`] with a stable code, a strength and a sentence.
 //! Against the claimed sender (the RST was forged):
-//! - strong: `data_after_rst` (the sender sent bytes beyond its RST's sequence number and
+//! - strong: `ttl_above_path` at an initial TTL (the RST arrives with more TTL left than every
+//!   packet of the claimed sender seen at this vantage, at 32, 64, 128 or 255: it crossed no
+//!   router while the sender's packets crossed at least one; see [`ttl_evidence`]),
+//!   `data_after_rst` (the sender sent bytes beyond its RST's sequence number and
 //!   beyond anything it had sent: its stack never reset), `rst_burst_rising_seq` (several RSTs
 //!   from one sender within 2 s with rising sequence numbers beyond anything it sent),
 //!   `ack_of_unsent_data` at the receiver's own capture point, `faster_than_rtt` (a RST that
@@ -27,8 +30,9 @@
 //!   `seq_not_reply` (a RST without ACK whose sequence number is none of the acknowledgments it
 //!   could be answering), `seq_out_of_window`, `challenge_ack` (the receiver answered with an
 //!   ACK, RFC 5961: the RST was in the window but not exact), `connection_continues` (the
-//!   receiver kept sending new data), `ttl_departure` (the TTL differs from the sender's
-//!   stable recent TTLs), `rst_both_directions` (seen from the middle, both ends "reset" within
+//!   receiver kept sending new data), `ttl_above_path` short of an initial TTL (a shorter
+//!   route could explain it), `ttl_departure` (more than one hop less TTL left than the
+//!   sender's usual one), `rst_both_directions` (seen from the middle, both ends "reset" within
 //!   10 ms);
 //! - weak: `ip_id_break` (the IPv4 ID breaks a sender whose IDs otherwise rise in small steps;
 //!   an ID of 0, what Linux puts in its reply resets, never counts);
@@ -483,48 +487,15 @@ fn judge(f: &Flow<FlowDecoder>, r: &RstRecord, vantage: Vantage, ctx: CaptureCon
         }
     }
 
-    // TTL and IP ID against the sender's own habits.
-    // A different initial TTL cannot come from a route change, so two agreeing packets are
-    // baseline enough for it; a departure of a few hops needs three.
-    match c.sender_ttl {
-        Some((usual, n, total)) if n >= 2 => {
-            let (base, rst) = (initial_ttl(usual), initial_ttl(r.ttl));
-            let habit = format!("{n} of the {name}'s {total} earlier packets had TTL {usual}");
-            if base != rst {
-                ev.push(Evidence::new(
-                    "ttl_other_stack",
-                    Strength::Strong,
-                    format!(
-                        "TTL {} can only come from a stack starting at {rst}; {habit}, a stack starting at {base}",
-                        r.ttl
-                    ),
-                ));
-            } else if n < 3 {
-                ev.push(Evidence::new(
-                    "no_baseline",
-                    Strength::Info,
-                    format!("{habit}: too few to judge a difference of a few hops"),
-                ));
-            } else if r.ttl.abs_diff(usual) > 1 {
-                ev.push(Evidence::new(
-                    "ttl_departure",
-                    Strength::Medium,
-                    format!("TTL {} where {habit}", r.ttl),
-                ));
-            } else {
-                ev.push(Evidence::new(
-                    "ttl_consistent",
-                    Strength::ForEndpoint,
-                    format!("TTL {}: {habit}", r.ttl),
-                ));
-            }
-        }
-        _ => ev.push(Evidence::new(
-            "no_baseline",
-            Strength::Info,
-            format!("the {name} sent too few other packets to compare TTLs with"),
-        )),
-    }
+    // TTL and IP ID against the sender's own habits, from its packets seen at this vantage
+    // (its non-RST packets only; the capturing host's own packets never enter a far sender's
+    // baseline, and a RST from the capturing host was decided above).
+    ev.push(ttl_evidence(
+        r.ttl,
+        c.sender_ttl,
+        f.half(sender).ttl_max,
+        name,
+    ));
     if let (Some(id), Some((last, run))) = (r.ip_id, c.sender_ip_id) {
         if run >= 2 && id != 0 {
             let step = id.wrapping_sub(last);
@@ -618,6 +589,82 @@ fn judge(f: &Flow<FlowDecoder>, r: &RstRecord, vantage: Vantage, ctx: CaptureCon
         verdict: combine(&ev),
         vantage,
         evidence: ev,
+    }
+}
+
+/// The TTL rule: the RST's TTL against the claimed sender's packets seen at the same
+/// vantage. `usual` is its most common TTL (value, packets that carried it, packets in all)
+/// before the RST; `max_seen` the highest TTL any of its non-RST packets in the flow carried.
+///
+/// A packet loses one TTL per router. One that reaches the capture point with more TTL left
+/// than every packet of the claimed sender was sent from nearer than the sender: from inside
+/// the path. At an initial value (32, 64, 128, 255) it crossed no router at all, while every
+/// packet of the sender crossed at least one: proof (`ttl_above_path`, strong). A smaller
+/// excess could be a shorter route (medium). Less TTL left (more hops) is only a departure
+/// (medium) when it exceeds one hop, and never proof by itself.
+pub fn ttl_evidence(ttl: u8, usual: Option<(u8, u32, u32)>, max_seen: u8, name: &str) -> Evidence {
+    let Some((usual, n, total)) = usual.filter(|u| u.1 >= 2) else {
+        return Evidence::new(
+            "no_baseline",
+            Strength::Info,
+            format!("the {name} sent too few other packets to compare TTLs with"),
+        );
+    };
+    // A different initial TTL cannot come from a route change, so two agreeing packets are
+    // baseline enough for it; a difference of a few hops needs three.
+    let (base, rst) = (initial_ttl(usual), initial_ttl(ttl));
+    let habit = format!("{n} of the {name}'s {total} earlier packets had TTL {usual}");
+    if base != rst {
+        return Evidence::new(
+            "ttl_other_stack",
+            Strength::Strong,
+            format!(
+                "TTL {ttl} can only come from a stack starting at {rst}; {habit}, a stack starting at {base}"
+            ),
+        );
+    }
+    if n < 3 {
+        return Evidence::new(
+            "no_baseline",
+            Strength::Info,
+            format!("{habit}: too few to judge a difference of a few hops"),
+        );
+    }
+    if ttl > max_seen.max(usual) {
+        let hops = ttl - max_seen.max(usual);
+        let at_initial = INITIAL_TTLS.contains(&ttl);
+        return Evidence::new(
+            "ttl_above_path",
+            if at_initial {
+                Strength::Strong
+            } else {
+                Strength::Medium
+            },
+            if at_initial {
+                format!(
+                    "TTL {ttl}, an initial value: it crossed no router, while every packet of the {name} crossed at least {hops} ({habit}, none above {}): sent from inside the path",
+                    max_seen.max(usual)
+                )
+            } else {
+                format!(
+                    "TTL {ttl}: {hops} more hops left than any packet of the {name} ({habit}, none above {}): sent from nearer than the {name}, unless its route shortened",
+                    max_seen.max(usual)
+                )
+            },
+        );
+    }
+    if ttl.abs_diff(usual) > 1 {
+        Evidence::new(
+            "ttl_departure",
+            Strength::Medium,
+            format!("TTL {ttl} where {habit}"),
+        )
+    } else {
+        Evidence::new(
+            "ttl_consistent",
+            Strength::ForEndpoint,
+            format!("TTL {ttl}: {habit}"),
+        )
     }
 }
 
