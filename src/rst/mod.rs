@@ -29,7 +29,9 @@
 //! - medium: `ack_of_unsent_data` elsewhere (capture loss could hide bytes), `ack_moved_backwards`,
 //!   `seq_not_reply` (a RST without ACK whose sequence number is none of the acknowledgments it
 //!   could be answering), `seq_out_of_window`, `challenge_ack` (the receiver answered with an
-//!   ACK, RFC 5961: the RST was in the window but not exact), `connection_continues` (the
+//!   ACK, RFC 5961: the RST was in the window but not exact), `sender_alive_after_rst` (the
+//!   claimed sender sent any other packet more than 1 ms after its RST, not a copy of its last
+//!   one), `connection_continues` (the
 //!   receiver kept sending new data), `ttl_above_path` short of an initial TTL (a shorter
 //!   route could explain it), `ttl_departure` (more than one hop less TTL left than the
 //!   sender's usual one), `rst_both_directions` (seen from the middle, both ends "reset" within
@@ -280,6 +282,8 @@ pub fn capture_contexts(flows: &[&Flow<FlowDecoder>]) -> Vec<CaptureContext> {
 }
 
 const BURST_WINDOW_NS: i64 = 2_000_000_000;
+/// A packet sent before a RST and reordered behind it arrives within this much of it.
+const REORDER_NS: i64 = 1_000_000;
 /// Bytes of the BitTorrent emulation's set-up exchange, each way, at most.
 const SETUP_BYTES: u64 = 512;
 const BOTH_WAYS_NS: i64 = 10_000_000;
@@ -344,6 +348,28 @@ fn judge(f: &Flow<FlowDecoder>, r: &RstRecord, vantage: Vantage, ctx: CaptureCon
             format!(
                 "the {name} sent a SYN after this RST (frame {}): its stack was still accepting the connection",
                 p.frame
+            ),
+        ));
+    }
+
+    // Any other packet from the claimed sender, well after its RST: a stack that reset the
+    // connection has nothing left to send on it (a packet already in flight could be
+    // reordered behind the RST by a few hundred microseconds, not more).
+    if let Some(p) = r.after.sender_first.filter(|p| {
+        p.ts.nanos_since(r.ts) >= REORDER_NS
+            && r.after.sender_beyond.is_none()
+            && r.after.sender_ack_progress.is_none()
+            && r.after.sender_syn.is_none()
+    }) {
+        ev.push(Evidence::new(
+            "sender_alive_after_rst",
+            Strength::Medium,
+            format!(
+                "the {name} sent another packet after this RST (frame {}, {:.3} s later, flags {}, seq {}): a stack that reset has no connection left to send on",
+                p.frame,
+                secs(p.ts, r.ts),
+                p.flags,
+                p.seq
             ),
         ));
     }

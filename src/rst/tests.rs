@@ -685,3 +685,52 @@ fn the_ttl_rule_on_its_own() {
     assert_eq!(e(61, Some((63, 5, 5)), 63).code, "ttl_departure");
     assert_eq!(e(62, Some((63, 5, 5)), 63).code, "ttl_consistent");
 }
+
+#[test]
+fn the_claimed_sender_still_sending_after_its_reset_is_suspicious() {
+    // At the client: a RST "from the server", then the server's window update 20 ms later.
+    let mut c = client_conv();
+    some_data(&mut c);
+    pause(&mut c);
+    let p = linux_look_rst(&c, Side::Server, 63);
+    c.push(p);
+    c.ts = Timestamp(c.ts.0 + 20 * MS);
+    let mut alive = c.packet(Side::Server, F::ACK, &[]);
+    alive.window = 4096;
+    c.push(alive);
+    let frame = c.packets.len() as u64 - 1;
+    let r = rst(&judged(&c.packets), frame);
+    let e = r
+        .findings
+        .iter()
+        .find(|e| e.code == "sender_alive_after_rst")
+        .unwrap_or_else(|| panic!("{:?}", r.findings));
+    assert_eq!(e.strength, "medium");
+    assert!(
+        e.text.contains(&format!("frame {}", frame + 1)),
+        "{}",
+        e.text
+    );
+    // Medium alone: suspicious, not proof.
+    assert_eq!(r.verdict, Some("inconclusive"));
+}
+
+#[test]
+fn a_duplicate_of_the_senders_last_packet_is_not_life_after_reset() {
+    // The capture saw the server's last packet twice, the copy after the RST.
+    let mut c = client_conv();
+    some_data(&mut c);
+    let last = c.packets.last().cloned().unwrap();
+    assert_eq!(last.src, c.server);
+    pause(&mut c);
+    let p = linux_look_rst(&c, Side::Server, 63);
+    c.push(p);
+    let frame = c.packets.len() as u64;
+    c.ts = Timestamp(c.ts.0 + 20 * MS);
+    let mut dup = last;
+    dup.ts = c.ts;
+    c.push(dup);
+    let r = rst(&judged(&c.packets), frame);
+    assert!(!has(&r, "sender_alive_after_rst"), "{:?}", r.findings);
+    assert_eq!(r.verdict, Some("endpoint"), "{:?}", r.findings);
+}
