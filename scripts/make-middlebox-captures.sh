@@ -147,7 +147,7 @@ done
 # tcpdump ran as root (-Z root); hand the files to the repo's owner.
 chown "$(stat -c %u:%g "$ROOT/fixtures")" "$OUT" "$OUT"/*
 chmod 0644 "$OUT"/*.pcap "$OUT"/*.log
-python3 "$HERE/middlebox_truth.py" --dir "$OUT" --bttrace "$BTTRACE" \
+python3 "$HERE/middlebox_truth.py" --dir "$OUT" --bttrace "$BTTRACE" --prefix "$P" \
     --cmds "$TMP" --readme "$OUT/README.md" --tsv "$OUT/truth.tsv" "${MODES[@]}"
 chown "$(stat -c %u:%g "$ROOT/fixtures")" "$OUT" "$OUT"/*
 ls -l "$OUT" >&2
