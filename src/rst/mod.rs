@@ -626,7 +626,8 @@ fn judge(f: &Flow<FlowDecoder>, r: &RstRecord, vantage: Vantage, ctx: CaptureCon
 /// than every packet of the claimed sender was sent from nearer than the sender: from inside
 /// the path. At an initial value (32, 64, 128, 255) it crossed no router at all, while every
 /// packet of the sender crossed at least one: proof (`ttl_above_path`, strong). A smaller
-/// excess could be a shorter route (medium). Less TTL left (more hops) is only a departure
+/// excess could be a shorter route (medium), and so is an initial value against only two
+/// packets of the sender (medium). Less TTL left (more hops) is only a departure
 /// (medium) when it exceeds one hop, and never proof by itself.
 pub fn ttl_evidence(ttl: u8, usual: Option<(u8, u32, u32)>, max_seen: u8, name: &str) -> Evidence {
     let Some((usual, n, total)) = usual.filter(|u| u.1 >= 2) else {
@@ -649,16 +650,29 @@ pub fn ttl_evidence(ttl: u8, usual: Option<(u8, u32, u32)>, max_seen: u8, name: 
             ),
         );
     }
+    let top = max_seen.max(usual);
+    let at_initial = INITIAL_TTLS.contains(&ttl);
     if n < 3 {
+        // Two packets that crossed a router against one that crossed none: suspicious, not
+        // proof on so small a baseline.
+        if at_initial && ttl > top {
+            return Evidence::new(
+                "ttl_above_path",
+                Strength::Medium,
+                format!(
+                    "TTL {ttl}, an initial value: it crossed no router, while both packets the {name} sent before it crossed at least {} ({habit})",
+                    ttl - top
+                ),
+            );
+        }
         return Evidence::new(
             "no_baseline",
             Strength::Info,
             format!("{habit}: too few to judge a difference of a few hops"),
         );
     }
-    if ttl > max_seen.max(usual) {
-        let hops = ttl - max_seen.max(usual);
-        let at_initial = INITIAL_TTLS.contains(&ttl);
+    if ttl > top {
+        let hops = ttl - top;
         return Evidence::new(
             "ttl_above_path",
             if at_initial {
@@ -668,13 +682,11 @@ pub fn ttl_evidence(ttl: u8, usual: Option<(u8, u32, u32)>, max_seen: u8, name: 
             },
             if at_initial {
                 format!(
-                    "TTL {ttl}, an initial value: it crossed no router, while every packet of the {name} crossed at least {hops} ({habit}, none above {}): sent from inside the path",
-                    max_seen.max(usual)
+                    "TTL {ttl}, an initial value: it crossed no router, while every packet of the {name} crossed at least {hops} ({habit}, none above {top}): sent from inside the path"
                 )
             } else {
                 format!(
-                    "TTL {ttl}: {hops} more hops left than any packet of the {name} ({habit}, none above {}): sent from nearer than the {name}, unless its route shortened",
-                    max_seen.max(usual)
+                    "TTL {ttl}: {hops} more hops left than any packet of the {name} ({habit}, none above {top}): sent from nearer than the {name}, unless its route shortened"
                 )
             },
         );

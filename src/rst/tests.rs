@@ -665,7 +665,13 @@ fn the_ttl_rule_on_its_own() {
     // Too few packets.
     assert_eq!(e(64, None, 0).code, "no_baseline");
     assert_eq!(e(64, Some((63, 1, 1)), 63).code, "no_baseline");
-    assert_eq!(e(64, Some((63, 2, 2)), 63).code, "no_baseline");
+    assert_eq!(e(62, Some((60, 2, 2)), 60).code, "no_baseline");
+    // An initial value against two packets that crossed a router: suspicious only.
+    let two = e(64, Some((63, 2, 2)), 63);
+    assert_eq!(
+        (two.code, two.strength),
+        ("ttl_above_path", Strength::Medium)
+    );
     // Another initial TTL: two packets are enough.
     assert_eq!(e(200, Some((63, 2, 2)), 63).code, "ttl_other_stack");
     // More TTL left than any of the sender's packets.
