@@ -1054,6 +1054,7 @@ fn record_rst<S>(flow: &mut Flow<S>, seg: &Segment<'_>, side: Side, at: PacketRe
         sender_fin: s.fin.is_some(),
         sender_max_ack: s.habits.max_ack.and_then(|a| r.stream.offset_of(a)),
         sender_max_ack_seq: s.habits.max_ack,
+        receiver_max_ack: r.habits.max_ack.and_then(|a| s.stream.offset_of(a)),
         receiver_end: r.stream.end_seen(),
         receiver_fin: r.fin.is_some(),
         receiver_window: r.scaled_window(s),

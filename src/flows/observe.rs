@@ -149,6 +149,8 @@ pub struct RstContext {
     /// and as a sequence number.
     pub sender_max_ack: Option<i64>,
     pub sender_max_ack_seq: Option<SeqNum>,
+    /// The highest acknowledgment the receiver had sent, as an offset in the sender's stream.
+    pub receiver_max_ack: Option<i64>,
     /// Highest offset the receiver had sent, and whether it had sent a FIN.
     pub receiver_end: u64,
     pub receiver_fin: bool,

@@ -31,7 +31,8 @@
 //!   could be answering), `seq_out_of_window`, `challenge_ack` (the receiver answered with an
 //!   ACK, RFC 5961: the RST was in the window but not exact), `sender_alive_after_rst` (the
 //!   claimed sender sent any other packet more than 1 ms after its RST, not a copy of its last
-//!   one), `connection_continues` (the
+//!   one), `rst_after_close` (both ends' FINs sent and acknowledged and nothing from the
+//!   receiver to answer: the sender was in TIME-WAIT or CLOSED), `connection_continues` (the
 //!   receiver kept sending new data), `ttl_above_path` short of an initial TTL (a shorter
 //!   route could explain it), `ttl_departure` (more than one hop less TTL left than the
 //!   sender's usual one), `rst_both_directions` (seen from the middle, both ends "reset" within
@@ -374,6 +375,11 @@ fn judge(f: &Flow<FlowDecoder>, r: &RstRecord, vantage: Vantage, ctx: CaptureCon
         ));
     }
 
+    // A reset out of nowhere after an orderly close.
+    if let Some(e) = after_close(f, r, name, peer) {
+        ev.push(e);
+    }
+
     // Several RSTs with rising sequence numbers beyond anything sent.
     burst(f, r, &mut ev);
 
@@ -704,6 +710,33 @@ pub fn ttl_evidence(ttl: u8, usual: Option<(u8, u32, u32)>, max_seen: u8, name: 
             format!("TTL {ttl}: {habit}"),
         )
     }
+}
+
+/// `rst_after_close` (medium): both ends had closed (each FIN sent and acknowledged by the
+/// other) and the receiver sent nothing after the claimed sender's last packet. The sender is
+/// then in TIME-WAIT or CLOSED, where a stack only answers segments (RFC 9293 section 3.10.7.4;
+/// Linux's TIME-WAIT the same) and has no connection left to abort. Medium: a capture that lost
+/// the receiver's last packet would hide what the RST answered.
+fn after_close(f: &Flow<FlowDecoder>, r: &RstRecord, name: &str, peer: &str) -> Option<Evidence> {
+    let c = &r.context;
+    let (s_fin, s_frame) = f.half(r.from).fin?;
+    let (r_fin, r_frame) = f.half(r.from.peer()).fin?;
+    let fins_acked = s_frame < r.frame
+        && r_frame < r.frame
+        && c.receiver_max_ack.is_some_and(|a| a > s_fin as i64)
+        && c.sender_max_ack.is_some_and(|a| a > r_fin as i64);
+    let last = c.sender_last?;
+    let silent = c.trigger.is_none_or(|t| t.frame < last.frame);
+    (fins_acked && silent).then(|| {
+        Evidence::new(
+            "rst_after_close",
+            Strength::Medium,
+            format!(
+                "both ends had closed (the {name}'s FIN in frame {s_frame} and the {peer}'s in frame {r_frame} acknowledged) and the {peer} sent nothing after the {name}'s last packet (frame {}) for it to answer: a closed connection sends no reset of its own",
+                last.frame
+            ),
+        )
+    })
 }
 
 /// The rule (see the module documentation).

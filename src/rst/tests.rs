@@ -740,3 +740,29 @@ fn a_duplicate_of_the_senders_last_packet_is_not_life_after_reset() {
     assert!(!has(&r, "sender_alive_after_rst"), "{:?}", r.findings);
     assert_eq!(r.verdict, Some("endpoint"), "{:?}", r.findings);
 }
+
+#[test]
+fn a_reset_out_of_nowhere_after_an_orderly_close_is_suspicious() {
+    // Both FINs acknowledged, the client's final ACK its last packet; 100 ms later a RST+ACK
+    // "from the client" at its next sequence number, nothing from the server to answer.
+    let mut c = conv();
+    some_data(&mut c);
+    c.close();
+    c.ts = Timestamp(c.ts.0 + 100 * MS);
+    let p = client_abort(&c);
+    c.push(p);
+    let r = rst(&judged(&c.packets), c.packets.len() as u64);
+    assert!(has(&r, "rst_after_close"), "{:?}", r.findings);
+    assert_ne!(r.verdict, Some("endpoint"));
+    assert_ne!(r.verdict, Some("forged"));
+    // The same RST answering a segment the server sent after the close is not "out of
+    // nowhere".
+    let mut c = conv();
+    some_data(&mut c);
+    c.close();
+    c.send(Side::Server, F::ACK | F::PSH, b"late");
+    let p = client_abort(&c);
+    c.push(p);
+    let r = rst(&judged(&c.packets), c.packets.len() as u64);
+    assert!(!has(&r, "rst_after_close"), "{:?}", r.findings);
+}
