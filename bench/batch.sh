@@ -6,23 +6,23 @@
 #   PER_DAY=N (default 100): captures per ISP and day of the synthetic week, so 21*N files;
 #   TRANSFER_MS (default 300): length of each of a capture's 24 transfers (about 0.25 MB per
 #   capture at 300 ms). RUNS (default 5) timed runs per command, after a warm-up.
-# Needs hyperfine (apt-get install hyperfine) and a release build (cargo build --release
-#   --examples). Prints hyperfine's table and the speed-up of 2 threads over 1, measured in
+# Needs hyperfine (apt-get install hyperfine) and a release build with the synthetic week
+#   (cargo build --release --features synth: `bttrace glasnost-week` writes it). Prints hyperfine's table and the speed-up of 2 threads over 1, measured in
 #   the same run.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$HERE/..
 BTTRACE=$ROOT/target/release/bttrace
-WEEK=$ROOT/target/release/examples/glasnost_week
 PER_DAY=${PER_DAY:-100}
 TRANSFER_MS=${TRANSFER_MS:-300}
 RUNS=${RUNS:-5}
 command -v hyperfine >/dev/null || { echo "missing: hyperfine" >&2; exit 2; }
-[[ -x $BTTRACE && -x $WEEK ]] || (cd "$ROOT" && cargo build --release --quiet --examples)
+[[ -x $BTTRACE ]] && "$BTTRACE" help glasnost-week >/dev/null 2>&1 ||
+    (cd "$ROOT" && cargo build --release --quiet --features synth)
 
 if [[ -n ${1:-} ]]; then OUT=$1; mkdir -p "$OUT"; else OUT=$(mktemp -d); trap 'rm -rf "$OUT"' EXIT; fi
 if [[ ! -f $OUT/isps.txt ]]; then
-    "$WEEK" "$OUT" "$PER_DAY" "$TRANSFER_MS"
+    "$BTTRACE" glasnost-week "$OUT" "$PER_DAY" "$TRANSFER_MS"
 fi
 n=$(find "$OUT" -name '*.dump' | wc -l)
 echo "$n captures, $(du -sh "$OUT" | cut -f1)" >&2

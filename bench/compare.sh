@@ -6,7 +6,7 @@
 #   OUTDIR receives (unless already there) large.pcap (Ethernet, every byte, ~1.2 M packets of
 #   bulk BitTorrent-like and random flows, ~1.4 GB) and large-254.pcap (the same cut to 254
 #   bytes a packet), from `cargo run --release --example bench_capture`, and week/, a Glasnost
-#   archive: 210 raw-IP captures cut to 200 payload bytes (`--example glasnost_week OUT 10`),
+#   archive: 210 raw-IP captures cut to 200 payload bytes (`bttrace glasnost-week OUT 10`, built with `--features synth`),
 #   each gzip'd as the servers stored them (.dump.gz).
 #   BTTRACE_BIN defaults to target/release/bttrace (built with cargo build --release).
 #   RUNS=N (default 3) timed runs per tool and file, after one untimed warm-up run that fills
@@ -76,7 +76,7 @@ if [[ ! -f $OUTDIR/large.pcap || ! -f $OUTDIR/large-254.pcap ]]; then
 fi
 if ! compgen -G "$OUTDIR/week/*.dump.gz" >/dev/null; then
     echo "making the Glasnost archive $OUTDIR/week" >&2
-    (cd "$HERE/.." && cargo run -q --release --example glasnost_week -- "$OUTDIR/week" 10)
+    (cd "$HERE/.." && cargo run -q --release --features synth -- glasnost-week "$OUTDIR/week" 10)
     gzip -f "$OUTDIR"/week/*.dump
 fi
 

@@ -50,6 +50,46 @@ enum Command {
     /// Capture from a network interface (built with the `live` feature): a live view of flows
     /// and of every reset as it is judged, then the report `analyze` gives.
     Capture(CaptureArgs),
+    /// Write a synthetic week of Glasnost tests for three ISPs (one neutral, one throttling
+    /// BitTorrent, one blocking port 6881) into a directory, with the ISP table `isps.txt`
+    /// beside them, to try `bttrace report DIR --isp-map DIR/isps.txt` on (built with the
+    /// `synth` feature).
+    #[cfg(feature = "synth")]
+    GlasnostWeek(WeekArgs),
+}
+
+#[cfg(feature = "synth")]
+#[derive(clap::Args)]
+struct WeekArgs {
+    /// The directory to write into (made if missing; files of the same names are replaced).
+    out: PathBuf,
+    /// Captures per ISP and day.
+    #[arg(default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    per_day: u32,
+    /// Milliseconds of each of the test's 24 transfers.
+    #[arg(default_value_t = 1_000, value_parser = clap::value_parser!(i64).range(100..=60_000))]
+    transfer_ms: i64,
+}
+
+/// Writes the week of `bttrace glasnost-week`: each capture in Glasnost's form (raw IP, 200
+/// payload bytes kept per packet).
+#[cfg(feature = "synth")]
+fn glasnost_week(args: &WeekArgs) -> io::Result<usize> {
+    use crate::synth::glasnost::{Plan, write_week};
+    let plan = Plan {
+        transfer_ms: args.transfer_ms,
+        spacing_ms: args.transfer_ms + 500,
+        ..Plan::default()
+    };
+    fs::create_dir_all(&args.out)
+        .and_then(|_| write_week(&args.out, &plan, args.per_day, Some(200)))
+        .map(|paths| paths.len())
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot write into {}: {e}", args.out.display()),
+            )
+        })
 }
 
 #[derive(clap::Args)]
@@ -281,6 +321,20 @@ pub fn main() -> ExitCode {
             }
         },
         Command::Capture(args) => capture(&args),
+        #[cfg(feature = "synth")]
+        Command::GlasnostWeek(args) => match glasnost_week(&args) {
+            Ok(n) => {
+                say(format_args!(
+                    "{n} captures and isps.txt in {}",
+                    args.out.display()
+                ));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                say(e);
+                ExitCode::from(2)
+            }
+        },
         Command::Report(args) => match report(&args) {
             Ok(totals) if totals.failed == 0 => ExitCode::SUCCESS,
             Ok(_) => ExitCode::from(1),

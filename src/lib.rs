@@ -26,6 +26,7 @@ pub mod output;
 pub mod plot;
 pub mod report;
 pub mod rst;
+#[cfg(any(test, feature = "synth"))]
 pub mod synth;
 pub mod weekly;
 pub mod wire;

@@ -340,3 +340,34 @@ fn spreadsheet_formulas_in_names_are_defused() {
         }
     }
 }
+
+/// `bttrace glasnost-week` (the newcomer's way to try `report`) writes the same week, byte for
+/// byte, as the library function the tests above use, and refuses a bad count.
+#[test]
+fn the_glasnost_week_subcommand_writes_the_libraries_week() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    let cli = dir.path().join("cli");
+    std::fs::create_dir(&lib).unwrap();
+    let captures = week(&lib);
+    let o = bttrace(&["glasnost-week", s(&cli), "1", "1000"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("21 captures and isps.txt in"), "{err}");
+    let mut names: Vec<_> = std::fs::read_dir(&cli)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), captures.len() + 1);
+    for name in names {
+        let (a, b) = (lib.join(&name), cli.join(&name));
+        assert!(
+            std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
+            "{} differs",
+            b.display()
+        );
+    }
+    let o = bttrace(&["glasnost-week", s(&cli), "0"]);
+    assert_eq!(o.status.code(), Some(2));
+}

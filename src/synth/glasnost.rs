@@ -1,6 +1,6 @@
 //! A whole Glasnost test (2010+ replayer form) built in code: command channel, then every
 //! transfer of the schedule, each with what a middlebox did to it. Tests, the batch benchmark
-//! and `examples/glasnost_week.rs` use it.
+//! and `bttrace glasnost-week` (the `synth` feature) use it.
 
 use std::net::IpAddr;
 
