@@ -1,0 +1,80 @@
+//! Issue 16's "warnings instead of silence": each case a user could get wrong without a word,
+//! run through the built binary, with the warning (or refusal) it must now give.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bttrace(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bttrace"))
+        .args(args)
+        .output()
+        .expect("run bttrace")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(rel)
+}
+
+/// `sandvine-client.pcap` was taken at the client: its packets carry TTL 64, the server's 63.
+#[test]
+fn a_vantage_the_ttls_contradict_is_warned_about() {
+    let cap = fixture("middlebox/sandvine-client.pcap");
+    let cap = cap.to_str().unwrap();
+    for wrong in ["server", "203.0.113.1"] {
+        let o = bttrace(&["analyze", "-f", "json", "--vantage", wrong, cap]);
+        assert_eq!(o.status.code(), Some(0), "{wrong}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("--vantage {wrong} is contradicted by the TTLs")),
+            "{wrong}: {err}"
+        );
+        assert!(err.contains("TTL 63") && err.contains("TTL 64"), "{err}");
+        assert!(err.contains("taken at the client (198.51.100.1)"), "{err}");
+        // The same words are among the capture's notes in the JSON.
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let notes = v["captures"][0]["notes"].to_string();
+        assert!(notes.contains("contradicted by the TTLs"), "{notes}");
+    }
+    // In text the warning is a note of the capture.
+    let o = bttrace(&["analyze", "--vantage", "server", cap]);
+    assert!(
+        stdout(&o).contains("note: --vantage server is contradicted"),
+        "{}",
+        stdout(&o)
+    );
+    // The vantage the TTLs agree with, and auto, say nothing.
+    for right in ["client", "198.51.100.1", "auto"] {
+        let o = bttrace(&["analyze", "-f", "json", "--vantage", right, cap]);
+        assert_eq!(o.status.code(), Some(0));
+        assert!(
+            !stderr(&o).contains("contradicted"),
+            "{right}: {}",
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn a_vantage_address_not_in_the_capture_is_refused() {
+    let cap = fixture("middlebox/sandvine-client.pcap");
+    let o = bttrace(&["analyze", "--vantage", "192.0.2.5", cap.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("--vantage 192.0.2.5: no connection of this capture has that address")
+            && err.contains("198.51.100.1, 203.0.113.1"),
+        "{err}"
+    );
+    // No verdicts are given under the refused vantage.
+    assert!(!stdout(&o).contains("ENDPOINT"), "{}", stdout(&o));
+}
