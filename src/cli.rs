@@ -819,6 +819,12 @@ fn peak_memory_kib() -> Option<u64> {
 
 fn compare(args: &CompareArgs) -> Result<(), String> {
     let report = crate::rst::compare::compare(&args.client_capture, &args.server_capture)?;
+    if matches!(args.format, CompareFormat::Json) {
+        // In text the notes head the report; beside JSON they are told on standard error.
+        for n in &report.notes {
+            say(format_args!("warning: {n}"));
+        }
+    }
     let mut w = output::stdout();
     let written = match args.format {
         CompareFormat::Json => serde_json::to_writer_pretty(&mut w, &report)

@@ -78,3 +78,65 @@ fn a_vantage_address_not_in_the_capture_is_refused() {
     // No verdicts are given under the refused vantage.
     assert!(!stdout(&o).contains("ENDPOINT"), "{}", stdout(&o));
 }
+
+/// `compare` given the server's capture as the client's (and the other way round) places each
+/// capture by its TTLs, swaps them with a note, and reports what the right order reports.
+#[test]
+fn compare_swaps_captures_given_the_wrong_way_round() {
+    let client = fixture("middlebox/sandvine-client.pcap");
+    let server = fixture("middlebox/sandvine-server.pcap");
+    let (c, s) = (client.to_str().unwrap(), server.to_str().unwrap());
+    let right = bttrace(&["compare", "-f", "json", c, s]);
+    let swapped = bttrace(&["compare", "-f", "json", s, c]);
+    assert_eq!(right.status.code(), Some(0));
+    assert_eq!(swapped.status.code(), Some(0), "{}", stderr(&swapped));
+    assert!(!stderr(&right).contains("warning"), "{}", stderr(&right));
+    let err = stderr(&swapped);
+    assert!(
+        err.contains("warning: the captures were given the wrong way round")
+            && err.contains(&format!("compared with {c} as the client's capture")),
+        "{err}"
+    );
+    assert!(err.contains("TTL 63") && err.contains("TTL 64"), "{err}");
+    let mut r: serde_json::Value = serde_json::from_slice(&right.stdout).unwrap();
+    let mut w: serde_json::Value = serde_json::from_slice(&swapped.stdout).unwrap();
+    assert_eq!(w["client_capture"], c);
+    assert_eq!(w["notes"].as_array().map(Vec::len), Some(1));
+    // Apart from the note, the swapped run reports what the right one does: the server
+    // received RSTs the client never sent, and nothing was "sent, never received".
+    w["notes"] = serde_json::Value::Null;
+    r["notes"] = serde_json::Value::Null;
+    assert_eq!(r, w);
+    let never_received: usize = w["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["never_received"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(never_received, 0);
+    // The text report carries the note at its head.
+    let o = bttrace(&["compare", s, c]);
+    assert!(
+        stdout(&o).contains("note: the captures were given the wrong way round"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+/// One capture given for both ends: the one named as the server's looks taken at the client,
+/// and the note says so (no swap: the two agree on where they were taken).
+#[test]
+fn compare_says_when_one_capture_contradicts_its_role() {
+    let client = fixture("middlebox/sandvine-client.pcap");
+    let c = client.to_str().unwrap();
+    let o = bttrace(&["compare", "-f", "json", c, c]);
+    assert_eq!(o.status.code(), Some(0));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "{c} is given as the server's capture but looks taken at the client"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("wrong way round"), "{err}");
+}
