@@ -279,6 +279,7 @@ pub fn main() -> ExitCode {
         },
         Command::Capture(args) => capture(&args),
         Command::Report(args) => match report(&args) {
+            Ok(totals) if totals.analysed + totals.failed == 0 => ExitCode::from(1),
             Ok(totals) if totals.failed == 0 => ExitCode::SUCCESS,
             Ok(_) => ExitCode::from(1),
             Err(e) if output::reader_gone(&e) => ExitCode::SUCCESS,
@@ -288,6 +289,7 @@ pub fn main() -> ExitCode {
             }
         },
         Command::Analyze(args) => match analyze(&args) {
+            Ok(totals) if totals.analysed + totals.failed == 0 => ExitCode::from(1),
             Ok(totals) if totals.failed == 0 => ExitCode::SUCCESS,
             Ok(_) => ExitCode::from(1),
             Err(e) => {
@@ -467,6 +469,17 @@ impl<W: Write> Stdout<W> {
     }
 }
 
+/// What a batch that found no capture says (it exits 1).
+fn nothing_found(paths: &[PathBuf]) -> String {
+    let named: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    format!(
+        "no capture found in {}: bttrace reads pcap and pcapng files (optionally \
+         gzip-compressed) and tar archives of them; files named .log, .txt, .md, .csv, .tsv, \
+         .json, .html or .svg, and hidden files, are passed over in directories",
+        named.join(", ")
+    )
+}
+
 /// Failed captures named again in the summary at the end of a batch.
 const FAILURES_LISTED: usize = 10;
 
@@ -519,7 +532,11 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
     });
     let totals = match result {
         Err(_) if stdout_failed.as_ref().is_some_and(output::reader_gone) => {
-            return Ok(batch::Totals::default());
+            // The reader went away after at least one capture went out: not a failure.
+            return Ok(batch::Totals {
+                analysed: 1,
+                failed: 0,
+            });
         }
         r => r?,
     };
@@ -532,6 +549,9 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
         if !output::reader_gone(&e) {
             return Err(e);
         }
+    }
+    if totals.analysed + totals.failed == 0 {
+        say(nothing_found(&args.paths));
     }
     if args.stats {
         let peak = peak_memory_kib().map_or("unknown".to_string(), |k| format!("{k} KiB"));
@@ -773,6 +793,7 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
         glasnost: args.glasnost,
         ..Options::default()
     };
+    let mut copies = Copies::default();
     let (table_dirs, captures): (Vec<PathBuf>, Vec<PathBuf>) = args
         .paths
         .iter()
@@ -782,10 +803,19 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
         batch::Totals::default()
     } else {
         run_batch(&captures, &opts, args.threads, false, |r| {
-            agg.add(r);
+            match copies.first_seen(r) {
+                Some(first) => say(format_args!(
+                    "warning: {} is the same capture as {first} (the same frames at the same \
+                     times): counted once",
+                    r.path
+                )),
+                None => agg.add(r),
+            }
             Ok(())
         })?
     };
+    // A copy is neither analysed nor failed in the counts the exit code comes from.
+    totals.analysed -= copies.count.min(totals.analysed);
     crate::report::tables::read(&table_dirs, |r| {
         if r.failed {
             totals.failed += 1;
@@ -794,6 +824,11 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
         }
         agg.add_row(&r);
     })?;
+    if totals.analysed + totals.failed + copies.count == 0 {
+        say(nothing_found(&args.paths));
+        return Ok(totals);
+    }
+    agg.copies = u32::try_from(copies.count).unwrap_or(u32::MAX);
     let mut out = output::stdout();
     weekly::write_text(&mut out, &agg)?;
     out.flush()?;
@@ -808,6 +843,46 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
         }
     }
     Ok(totals)
+}
+
+/// Captures `report` has taken, by content, so that the same test found twice (`x.dump` and
+/// `x.dump.gz`, or a file and an archive's member) counts once. Two captures are the same when
+/// they have the same frame and TCP segment counts, the same first and last frame times to the
+/// nanosecond, and the same client: what a copy or a recompression keeps and two different
+/// tests do not share. Memory: one small key per capture of the batch.
+#[derive(Default)]
+struct Copies {
+    seen: std::collections::HashMap<(u64, u64, u64, u64, Option<String>), String>,
+    count: usize,
+}
+
+impl Copies {
+    /// The name of the capture `r` is a copy of, if one was taken before.
+    fn first_seen(&mut self, r: &CaptureReport) -> Option<String> {
+        let (Some(first), Some(last)) = (r.first_time, r.last_time) else {
+            return None;
+        };
+        if r.error.is_some() || r.frames == 0 {
+            return None;
+        }
+        let key = (
+            r.frames,
+            r.tcp_segments,
+            first.to_bits(),
+            last.to_bits(),
+            r.client_address(),
+        );
+        match self.seen.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                self.count += 1;
+                Some(e.get().clone())
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(r.path.clone());
+                None
+            }
+        }
+    }
 }
 
 /// The process's peak resident memory (`VmHWM`), where the system says (Linux).

@@ -140,3 +140,94 @@ fn compare_says_when_one_capture_contradicts_its_role() {
     );
     assert!(!err.contains("wrong way round"), "{err}");
 }
+
+#[test]
+fn an_empty_directory_or_one_without_captures_exits_1_and_says_so() {
+    let empty = tempfile::tempdir().unwrap();
+    let others = tempfile::tempdir().unwrap();
+    std::fs::write(others.path().join("README.txt"), "notes").unwrap();
+    std::fs::write(others.path().join("flows.csv"), "id\n1\n").unwrap();
+    std::fs::write(others.path().join(".hidden.pcap"), "hidden").unwrap();
+    for dir in [empty.path(), others.path()] {
+        let d = dir.to_str().unwrap();
+        for cmd in [
+            vec!["analyze", d],
+            vec!["analyze", "-f", "json", d],
+            vec!["report", d],
+        ] {
+            let o = bttrace(&cmd);
+            assert_eq!(o.status.code(), Some(1), "{cmd:?}: {}", stderr(&o));
+            assert!(
+                stderr(&o).contains(&format!("no capture found in {d}")),
+                "{cmd:?}: {}",
+                stderr(&o)
+            );
+        }
+    }
+    // A directory with a capture is no such case.
+    let with = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixture("middlebox/none-client.pcap"),
+        with.path().join("none-client.pcap"),
+    )
+    .unwrap();
+    std::fs::write(with.path().join("README.txt"), "notes").unwrap();
+    let o = bttrace(&["analyze", with.path().to_str().unwrap(), "-f", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("no capture found"));
+}
+
+/// The same test as `.dump`, `.dump.gz` and inside a tar archive counts once in `report`,
+/// with a warning per copy and a line in the report.
+#[test]
+fn report_counts_the_same_test_once() {
+    let src = fixture("glasnost/none");
+    let stem = "bt_198.51.100.1_client.none.example_1795508133";
+    let dir = tempfile::tempdir().unwrap();
+    let dump = std::fs::read(src.join(format!("{stem}.dump"))).unwrap();
+    let log = std::fs::read(src.join(format!("{stem}.log"))).unwrap();
+    std::fs::write(dir.path().join(format!("{stem}.dump")), &dump).unwrap();
+    std::fs::write(dir.path().join(format!("{stem}.log")), &log).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &dump).unwrap();
+    std::fs::write(
+        dir.path().join(format!("{stem}.dump.gz")),
+        gz.finish().unwrap(),
+    )
+    .unwrap();
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, bytes) in [
+        (format!("{stem}.dump"), &dump),
+        (format!("{stem}.log"), &log),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, name, bytes.as_slice()).unwrap();
+    }
+    std::fs::write(dir.path().join("week.tar"), tar.into_inner().unwrap()).unwrap();
+
+    let once = bttrace(&["report", src.to_str().unwrap()]);
+    let o = bttrace(&["report", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("1 capture (0 failed), 1 ISP\n"), "{out}");
+    assert!(
+        out.contains("2 more captures were left out as copies of one already counted"),
+        "{out}"
+    );
+    let err = stderr(&o);
+    assert_eq!(err.matches("is the same capture as").count(), 2, "{err}");
+    assert!(
+        err.contains(&format!("{stem}.dump.gz is the same capture as")),
+        "{err}"
+    );
+    // Apart from that line, the tables are those of the test taken once.
+    let without: String = out
+        .lines()
+        .filter(|l| !l.contains("left out as copies"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(without, stdout(&once));
+}
