@@ -186,9 +186,9 @@ struct AnalyzeArgs {
     /// Output format on standard output.
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
     format: OutputFormat,
-    /// Also write the flows table as CSV to this file; or, for a directory (existing, or
-    /// named with a trailing `/`), the four tables captures.csv, tests.csv, flows.csv and
-    /// rsts.csv in it.
+    /// Also write the four tables captures.csv, tests.csv, flows.csv and rsts.csv into this
+    /// directory (as `report --csv` does); a name ending with `.csv` (or a file that exists)
+    /// gets the flows table alone.
     #[arg(long, value_name = "PATH")]
     csv: Option<PathBuf>,
     /// Also write the RSTs table (verdict, evidence, Wireshark filter) as CSV to this file.
@@ -350,34 +350,50 @@ fn create_output(path: &Path, force: bool) -> io::Result<File> {
 /// The tables `--csv` and `--rsts-csv` ask for.
 #[derive(Default)]
 struct CsvPaths {
+    /// The directory `--csv DIR` names, made once no table is refused.
+    dir: Option<PathBuf>,
     captures: Option<PathBuf>,
     tests: Option<PathBuf>,
     flows: Option<PathBuf>,
     rsts: Option<PathBuf>,
 }
 
-/// `--csv PATH`: a directory (existing, or named with a trailing slash) gets `captures.csv`,
-/// `tests.csv`, `flows.csv` and `rsts.csv`; a file gets the flows table.
-fn csv_paths(csv: Option<&Path>, rsts: Option<&Path>) -> io::Result<CsvPaths> {
+/// Whether a `--csv` name is a file: it ends with `.csv` (any case).
+fn csv_file_name(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+        && !p.as_os_str().to_string_lossy().ends_with('/')
+}
+
+/// `--csv PATH`, as for `report --csv`: a directory gets `captures.csv`, `tests.csv`,
+/// `flows.csv` and `rsts.csv`. A name ending with `.csv` is a file and gets the flows table
+/// alone; so does, as before, a file that exists already (with a warning: a new name without
+/// `.csv` is a directory).
+fn csv_paths(csv: Option<&Path>, rsts: Option<&Path>) -> CsvPaths {
     let mut paths = CsvPaths::default();
     if let Some(p) = csv {
-        let as_dir = p.is_dir() || p.as_os_str().to_string_lossy().ends_with('/');
-        if as_dir {
-            fs::create_dir_all(p).map_err(|e| {
-                io::Error::new(e.kind(), format!("cannot make {}: {e}", p.display()))
-            })?;
+        let existing_file = fs::metadata(p).is_ok_and(|m| !m.is_dir());
+        if !p.is_dir() && (csv_file_name(p) || existing_file) {
+            if existing_file && !csv_file_name(p) {
+                say(format_args!(
+                    "warning: --csv {0}: writing the flows table to the file {0}, which exists; \
+                     a name without .csv is otherwise a directory of the four tables (as for \
+                     report --csv); name the file with .csv to keep it one table",
+                    p.display()
+                ));
+            }
+            paths.flows = Some(p.to_path_buf());
+        } else {
+            paths.dir = Some(p.to_path_buf());
             paths.captures = Some(p.join("captures.csv"));
             paths.tests = Some(p.join("tests.csv"));
             paths.flows = Some(p.join("flows.csv"));
             paths.rsts = Some(p.join("rsts.csv"));
-        } else {
-            paths.flows = Some(p.to_path_buf());
         }
     }
     if let Some(p) = rsts {
         paths.rsts = Some(p.to_path_buf());
     }
-    Ok(paths)
+    paths
 }
 
 /// The CSV tables being written beside the main output.
@@ -395,6 +411,9 @@ impl CsvFiles {
     fn create(p: &CsvPaths, force: bool, inputs: &[PathBuf]) -> io::Result<CsvFiles> {
         for path in CsvFiles::paths(p) {
             refuse_output(path, force, inputs)?;
+        }
+        if let Some(dir) = &p.dir {
+            make_dir(dir)?;
         }
         fn table<T: CaptureTable + 'static>(
             path: &Option<PathBuf>,
@@ -495,7 +514,7 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
         ..Options::default()
     };
     let mut tables = CsvFiles::create(
-        &csv_paths(args.csv.as_deref(), args.rsts_csv.as_deref())?,
+        &csv_paths(args.csv.as_deref(), args.rsts_csv.as_deref()),
         args.force,
         &args.paths,
     )?;
@@ -769,6 +788,16 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
     };
     // Create the CSV files before the batch, so a name clash stops it before the work.
     let csv_files = match &args.csv {
+        Some(dir) if csv_file_name(dir) && !dir.is_dir() => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "--csv {}: report writes three tables (speeds.csv, days.csv, summary.csv) \
+                     into a directory; name one without .csv",
+                    dir.display()
+                ),
+            ));
+        }
         Some(dir) => {
             fs::create_dir_all(dir).map_err(|e| {
                 io::Error::new(e.kind(), format!("cannot make {}: {e}", dir.display()))

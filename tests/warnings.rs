@@ -231,3 +231,65 @@ fn report_counts_the_same_test_once() {
         .collect();
     assert_eq!(without, stdout(&once));
 }
+
+/// `--csv out` means a directory of tables for `analyze` as for `report`; a `.csv` name is the
+/// flows table; an existing file is still written (with a warning); `report --csv x.csv` is
+/// refused rather than making a directory that looks like a file.
+#[test]
+fn csv_names_mean_the_same_in_analyze_and_report() {
+    let cap = fixture("middlebox/none-client.pcap");
+    let cap = cap.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = bttrace(&["analyze", "-f", "json", "--csv", out.to_str().unwrap(), cap]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for t in ["captures.csv", "tests.csv", "flows.csv", "rsts.csv"] {
+        assert!(out.join(t).is_file(), "{t}");
+    }
+    let flows = dir.path().join("flows.csv");
+    let o = bttrace(&[
+        "analyze",
+        "-f",
+        "json",
+        "--csv",
+        flows.to_str().unwrap(),
+        cap,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(flows.is_file());
+    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+    let old = dir.path().join("old-flows");
+    std::fs::write(&old, "").unwrap();
+    let o = bttrace(&[
+        "analyze",
+        "-f",
+        "json",
+        "--force",
+        "--csv",
+        old.to_str().unwrap(),
+        cap,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        std::fs::read_to_string(&old).unwrap().lines().count() > 1,
+        "the existing file holds the flows table"
+    );
+    assert!(
+        stderr(&o).contains("which exists; a name without .csv is otherwise a directory"),
+        "{}",
+        stderr(&o)
+    );
+    let o = bttrace(&[
+        "report",
+        "--csv",
+        dir.path().join("week.csv").to_str().unwrap(),
+        cap,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("into a directory; name one without .csv"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.path().join("week.csv").exists());
+}
