@@ -160,6 +160,9 @@ struct CompareArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = CompareFormat::Text)]
     format: CompareFormat,
+    /// Packet summaries held per capture (about 64 bytes each; a connection counts as 3).
+    #[arg(long, value_name = "N", default_value_t = crate::rst::compare::MAX_PACKETS)]
+    max_packets: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -922,21 +925,42 @@ fn peak_memory_kib() -> Option<u64> {
 }
 
 fn compare(args: &CompareArgs) -> Result<(), String> {
-    let report = crate::rst::compare::compare(&args.client_capture, &args.server_capture)?;
-    if matches!(args.format, CompareFormat::Json) {
-        // In text the notes head the report; beside JSON they are told on standard error.
-        for n in &report.notes {
-            say(format_args!("warning: {n}"));
-        }
-    }
+    use crate::rst::compare::{CompareError, compare_into};
+    // Each part goes out as it is made: memory holds the two captures' packet summaries, not
+    // the report of every connection.
     let mut w = output::stdout();
-    let written = match args.format {
-        CompareFormat::Json => serde_json::to_writer_pretty(&mut w, &report)
-            .map_err(io::Error::other)
-            .and_then(|_| writeln!(w)),
-        CompareFormat::Text => text::write_compare(&mut w, &report),
+    let done = match args.format {
+        CompareFormat::Json => {
+            let mut json = crate::report::json::CompareJson::new(&mut w);
+            compare_into(
+                &args.client_capture,
+                &args.server_capture,
+                args.max_packets,
+                |p| {
+                    // In text the notes head the report; beside JSON they are told on
+                    // standard error too.
+                    if let crate::rst::compare::Part::Head { notes, .. } = &p {
+                        for n in notes {
+                            say(format_args!("warning: {n}"));
+                        }
+                    }
+                    json.part(p)
+                },
+            )
+            .and_then(|_| json.end().map(|_| ()).map_err(CompareError::from))
+        }
+        CompareFormat::Text => compare_into(
+            &args.client_capture,
+            &args.server_capture,
+            args.max_packets,
+            |p| text::write_compare_part(&mut w, &p),
+        ),
     };
-    written.and_then(|_| w.flush()).map_err(|e| e.to_string())
+    match done.and_then(|_| w.flush().map_err(CompareError::from)) {
+        Ok(()) => Ok(()),
+        Err(CompareError::Output(e)) if output::reader_gone(&e) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// What `bttrace capture` says when this build cannot capture.
