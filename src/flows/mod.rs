@@ -880,8 +880,6 @@ fn looks_like_server(sport: u16, dport: u16) -> bool {
     }
 }
 
-/// `held_before` is what the flow held out of order before this segment, already counted in
-/// `budgets.pending_bytes`; the caller brings the count up to date afterwards.
 /// [`update`], keeping the table's count of held out-of-order bytes.
 fn update_counted<S: StreamSink>(
     flow: &mut Flow<S>,
@@ -895,6 +893,8 @@ fn update_counted<S: StreamSink>(
     placed
 }
 
+/// `held_before` is what the flow held out of order before this segment, already counted in
+/// `budgets.pending_bytes`; the caller brings the count up to date afterwards.
 fn update<S: StreamSink>(
     flow: &mut Flow<S>,
     seg: &Segment<'_>,
@@ -1023,12 +1023,14 @@ fn update<S: StreamSink>(
             h.fin = Some((off, at.frame));
         }
     }
-    let end = flow
-        .half(side)
-        .stream
-        .offset_of(data_seq + len as u32)
-        .filter(|_| len > 0);
-    watch_after_rsts(flow, side, at, end, Some(seg));
+    if !flow.rsts.is_empty() {
+        let end = flow
+            .half(side)
+            .stream
+            .offset_of(data_seq + len as u32)
+            .filter(|_| len > 0);
+        watch_after_rsts(flow, side, at, end, Some(seg));
+    }
     let facts = PacketFacts {
         new_bytes: pushed.new,
         ..PacketFacts::of(seg, at)
