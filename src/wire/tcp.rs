@@ -93,6 +93,7 @@ pub struct TcpOptions {
 
 /// Decodes the TCP header at the start of `captured` (the IP payload as captured);
 /// `declared` is the IP payload length the IP header gives.
+#[inline]
 pub(super) fn segment<'a>(
     src: IpAddr,
     dst: IpAddr,
