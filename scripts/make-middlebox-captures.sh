@@ -29,13 +29,26 @@ OUT=${MIDDLEBOX_OUT:-$ROOT/fixtures/middlebox}      # MIDDLEBOX_OUT=DIR: write t
 BTPEER="python3 $HERE/btpeer.py"
 INJECTOR=$HERE/rst_injector.py
 BTTRACE=${BTTRACE:-$ROOT/target/release/bttrace}
-P=bttmb
+P=${MIDDLEBOX_PREFIX:-bttmb}                       # MIDDLEBOX_PREFIX=h12: the namespaces' names
 CLI=$P-cli RTR=$P-rtr SRV=$P-srv
 CLIENT=198.51.100.1 SERVER=203.0.113.1
-MODES=(none sandvine port6881 gfw)
-# Injector options per mode: the GFW forges 2 ms after the handshake (so the set-up completes
-# first and the real flow carries on into the burst); the others at once.
-declare -A INJ_ARGS=([none]="" [sandvine]="" [port6881]="" [gfw]="--delay 2")
+# MIDDLEBOX_MODES="linux burst copy abort-client": the scenarios to play (default: the four of
+# fixtures/middlebox/). A scenario is an injector mode (scripts/rst_injector.py) with options,
+# or a session with no injector whose peer resets by itself (genuine endpoint RSTs).
+read -r -a MODES <<<"${MIDDLEBOX_MODES:-none sandvine port6881 gfw}"
+# Injector mode and options per scenario: the GFW and the burst forge 2 ms after the handshake
+# (so the set-up completes first and the real flow carries on into the burst); the others at
+# once, the copy 1.5 s into the piece data; the -idle variants wait for a moment when nothing is
+# in flight (between two pieces), so that only the forged packet's look can give it away.
+declare -A INJ_MODE=([abort-client]=none [abort-server]=none [linux-idle]=linux
+                     [copy-idle]=copy)
+declare -A INJ_ARGS=([none]="" [sandvine]="" [port6881]="" [gfw]="--delay 2" [linux]=""
+                     [burst]="--delay 2 --count 3" [copy]="--after 1.5"
+                     [linux-idle]="--delay 500 --quiet 100" [copy-idle]="--after 1.5 --quiet 100")
+# The BitTorrent flow's peers' extra options per scenario: an end that resets the connection
+# itself 1 s into the piece data (SO_LINGER 0, then close), while the other end still sends.
+declare -A CLI_ARGS=([abort-client]="--abort-after 1")
+declare -A SRV_ARGS=([abort-server]="--abort-after 1")
 # btpeer.py has no read timeout: a peer whose partner was reset silently would wait for ever.
 PEER_TIMEOUT=15
 # The session: both flows download (the server seeds) 16,397-byte pieces at 30 kB/s for 3 s.
@@ -67,17 +80,19 @@ capture_stop() {
     kill -INT "$1"; wait "$1" || true
 }
 
-# flow PORT CLIENT_PORT KIND: one download, server and client in their namespaces.
+# flow PORT CLIENT_PORT KIND [SERVER_ARGS [CLIENT_ARGS]]: one download, server and client in
+# their namespaces.
 flow() {
-    local port=$1 cport=$2 kind=$3
+    local port=$1 cport=$2 kind=$3 sargs=${4:-} cargs=${5:-}
     # shellcheck disable=SC2086
     ip netns exec "$SRV" timeout $PEER_TIMEOUT $BTPEER --role server --listen "$SERVER:$port" \
-        --kind "$kind" $COMMON --rate $RATE 2>"$TMP/peer-$kind-server.err" &
+        --kind "$kind" $COMMON --rate $RATE $sargs 2>"$TMP/peer-$kind-server.err" &
     local spid=$!
     topo_wait_listen "$SRV" "$port"
     # shellcheck disable=SC2086
     ip netns exec "$CLI" timeout $PEER_TIMEOUT $BTPEER --role client --connect "$SERVER:$port" \
-        --bind "$CLIENT:$cport" --kind "$kind" $COMMON 2>"$TMP/peer-$kind-client.err" || true
+        --bind "$CLIENT:$cport" --kind "$kind" $COMMON $cargs 2>"$TMP/peer-$kind-client.err" \
+        || true
     wait "$spid" || true
 }
 
@@ -93,13 +108,14 @@ for mode in "${MODES[@]}"; do
     rm -f "$TMP/ready"
     inj_opts="--seed $i${INJ_ARGS[$mode]:+ ${INJ_ARGS[$mode]}}"
     # shellcheck disable=SC2086
-    ip netns exec "$RTR" python3 "$INJECTOR" --mode "$mode" --client-if rc --server-if rs \
+    inj_mode=${INJ_MODE[$mode]:-$mode}
+    ip netns exec "$RTR" python3 "$INJECTOR" --mode "$inj_mode" --client-if rc --server-if rs \
         $inj_opts --log "$OUT/$mode-injector.log" --ready-file "$TMP/ready" &
     INJ=$!
     PIDS+=("$INJ")
     for _ in $(seq 100); do [[ -e $TMP/ready ]] && break; sleep 0.05; done
     [[ -e $TMP/ready ]] || { echo "the injector did not start" >&2; exit 1; }
-    flow 6881 "$bt_port" bt &
+    flow 6881 "$bt_port" bt "${SRV_ARGS[$mode]:-}" "${CLI_ARGS[$mode]:-}" &
     BT_FLOW=$!
     flow 4711 "$ctl_port" control
     wait "$BT_FLOW"
@@ -118,10 +134,10 @@ for mode in "${MODES[@]}"; do
     cat >"$TMP/cmds-$mode.txt" <<EOF
 tcpdump -n -i c0 -s 0 --time-stamp-precision=micro -U -w $mode-client.pcap 'host $SERVER'   (in $CLI)
 tcpdump -n -i s0 -s 0 --time-stamp-precision=micro -U -w $mode-server.pcap 'host $CLIENT'   (in $SRV)
-rst_injector.py --mode $mode --client-if rc --server-if rs $inj_opts --log $mode-injector.log   (in $RTR)
+rst_injector.py --mode $inj_mode --client-if rc --server-if rs $inj_opts --log $mode-injector.log   (in $RTR)
 then at the same time (servers in $SRV, clients in $CLI, each under timeout $PEER_TIMEOUT):
-btpeer.py --role server --listen $SERVER:6881 --kind bt $COMMON --rate $RATE
-btpeer.py --role client --connect $SERVER:6881 --bind $CLIENT:$bt_port --kind bt $COMMON
+btpeer.py --role server --listen $SERVER:6881 --kind bt $COMMON --rate $RATE ${SRV_ARGS[$mode]:-}
+btpeer.py --role client --connect $SERVER:6881 --bind $CLIENT:$bt_port --kind bt $COMMON ${CLI_ARGS[$mode]:-}
 btpeer.py --role server --listen $SERVER:4711 --kind control $COMMON --rate $RATE
 btpeer.py --role client --connect $SERVER:4711 --bind $CLIENT:$ctl_port --kind control $COMMON
 2 s after both clients ended: SIGINT to both tcpdumps, then to the injector
@@ -131,7 +147,7 @@ done
 # tcpdump ran as root (-Z root); hand the files to the repo's owner.
 chown "$(stat -c %u:%g "$ROOT/fixtures")" "$OUT" "$OUT"/*
 chmod 0644 "$OUT"/*.pcap "$OUT"/*.log
-python3 "$HERE/middlebox_truth.py" --dir "$OUT" --bttrace "$BTTRACE" \
+python3 "$HERE/middlebox_truth.py" --dir "$OUT" --bttrace "$BTTRACE" --prefix "$P" \
     --cmds "$TMP" --readme "$OUT/README.md" --tsv "$OUT/truth.tsv" "${MODES[@]}"
 chown "$(stat -c %u:%g "$ROOT/fixtures")" "$OUT" "$OUT"/*
 ls -l "$OUT" >&2

@@ -229,6 +229,7 @@ def main():
     ap.add_argument("--bttrace")
     ap.add_argument("--cmds", help="directory with cmds-<mode>.txt and btpeer-<mode>.txt")
     ap.add_argument("--readme")
+    ap.add_argument("--prefix", default="bttmb", help="the namespaces' name prefix")
     ap.add_argument("--tsv")
     ap.add_argument("modes", nargs="+")
     a = ap.parse_args()
@@ -325,7 +326,7 @@ the number of genuine resets that follow the forged ones) vary a little.
 ## Topology
 
 ```
-bttmb-cli                    bttmb-rtr (IP forwarding on)            bttmb-srv
+@P@-cli                    @P@-rtr (IP forwarding on)            @P@-srv
 c0 198.51.100.1/24 ---- rc 198.51.100.254/24
                         rs 203.0.113.254/24 ---- s0 203.0.113.1/24
                         rst_injector.py: sniffs frames arriving on rc and rs
@@ -367,6 +368,22 @@ files and with the injector's log.
   closed socket: to the server claiming the client with seq = the client's next sequence number,
   to the client claiming the server with seq = the segment's ack number. TTL 64, IP ID 0,
   window 0. Only the TTL (and the other end's capture) gives it away.
+- **linux**: Sandvine-like, dressed as a Linux reset: after a handshake and a bitfield, one
+  RST+ACK to each end claiming the other (numbers as in sandvine), IP ID 0, DF, window 0, no
+  options, TTL 64. **linux-idle**: the same, `--delay 500 --quiet 100`: sent once nothing has
+  passed either way for 100 ms (in these sessions, which pace their data evenly, that is after
+  the closing FINs), so no real packet races it and only the hop count gives it away.
+- **burst**: GFW-like, 2 ms after a BitTorrent handshake, 3 RST+ACKs (`--count 3`) to the
+  handshake's receiver claiming its sender, seq = its next, +1460, +2920; random TTL (40-200)
+  and IP ID each, window 0.
+- **copy**: 1.5 s after the seeder's first piece message (`--after 1.5`), one RST+ACK to the
+  downloader claiming the seeder, copying the seeder's look as the downloader sees it: its last
+  TTL less the router's hop, its last IP ID + 1, its DF bit and window; seq = its next, ack =
+  the downloader's next. Only the real seeder's data still arriving after it (and the seeder's
+  own capture) gives it away.
+- **abort-client**, **abort-server**: no injector (mode none); that end's btpeer resets the
+  BitTorrent connection itself 1 s into the piece data (`--abort-after 1`: SO_LINGER 0, then
+  close): genuine endpoint resets, while the other end is still sending.
 - **gfw**: 2 ms after a BitTorrent handshake (`--delay 2`), a burst of 3 to 5 RST and RST+ACK
   (at least one of each, in random order, with sleeps of 0.2-1 ms between them, a few ms on a
   busy machine) towards the handshake's receiver (the server) claiming its sender (the client):
@@ -491,7 +508,7 @@ no endpoint RST a log line. %s
                                                           r["truth"], r["evidence"] or "-"))
             w("")
     with open(a.readme, "w") as f:
-        f.write("\n".join(L).rstrip() + "\n")
+        f.write("\n".join(L).rstrip().replace("@P@", a.prefix) + "\n")
 
 
 if __name__ == "__main__":

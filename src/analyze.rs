@@ -115,25 +115,36 @@ fn reassembly_notes(flows: &[FlowReport], limits: &TableLimits) -> Option<Note> 
 }
 
 /// Largest log read (Glasnost's logs are a few kilobytes; an archive's largest far below this).
-const MAX_LOG_BYTES: u64 = 16 << 20;
+pub(crate) const MAX_LOG_BYTES: u64 = 16 << 20;
 
 /// Reads a Glasnost log, up to [`MAX_LOG_BYTES`]; a longer one is read that far, with a note.
 fn read_log_file(
     path: &Path,
     notes: &mut Vec<Note>,
 ) -> std::io::Result<glasnost::log::GlasnostLog> {
+    read_log_from(
+        &path.display().to_string(),
+        std::fs::File::open(path)?,
+        notes,
+    )
+}
+
+/// Reads a Glasnost log from any stream (a file, an archive's member), up to
+/// [`MAX_LOG_BYTES`]; a longer one is read that far, with a note.
+pub(crate) fn read_log_from(
+    name: &str,
+    input: impl std::io::Read,
+    notes: &mut Vec<Note>,
+) -> std::io::Result<glasnost::log::GlasnostLog> {
     use std::io::Read;
     let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_LOG_BYTES)
-        .read_to_end(&mut bytes)?;
+    input.take(MAX_LOG_BYTES).read_to_end(&mut bytes)?;
     if bytes.len() as u64 >= MAX_LOG_BYTES {
         notes.push(Note {
             frame: None,
             offset: Some(MAX_LOG_BYTES),
             message: format!(
-                "the log {} is longer than {} MiB: read that far",
-                path.display(),
+                "the log {name} is longer than {} MiB: read that far",
                 MAX_LOG_BYTES >> 20
             ),
         });
@@ -176,10 +187,21 @@ pub fn is_log_path(path: &Path) -> bool {
 pub fn analyze_log(path: &Path, opts: &Options) -> CaptureReport {
     let name = path.display().to_string();
     let mut notes = Vec::new();
-    let log = match read_log_file(path, &mut notes) {
-        Ok(l) => l,
-        Err(e) => return CaptureReport::failed(name, format!("cannot read: {e}")),
-    };
+    match read_log_file(path, &mut notes) {
+        Ok(log) => analyze_parsed_log(name, log, notes, opts),
+        Err(e) => CaptureReport::failed(name, format!("cannot read: {e}")),
+    }
+}
+
+/// [`analyze_log`] on a log already read; `name` names it in the report (a file's path, or an
+/// archive's `archive.tgz!path/inside`).
+pub fn analyze_parsed_log(
+    name: String,
+    log: glasnost::log::GlasnostLog,
+    notes: Vec<Note>,
+    opts: &Options,
+) -> CaptureReport {
+    let path = Path::new(&name);
     let found = if opts.glasnost == glasnost::Mode::Off {
         None
     } else {
@@ -230,7 +252,25 @@ pub fn analyze_bytes(name: &str, bytes: Vec<u8>, opts: &Options) -> CaptureRepor
     }
 }
 
-pub fn analyze_reader(name: String, mut reader: CaptureReader, opts: &Options) -> CaptureReport {
+pub fn analyze_reader(name: String, reader: CaptureReader, opts: &Options) -> CaptureReport {
+    analyze_reader_with(name, reader, opts, LogSource::Beside)
+}
+
+/// Where a capture's Glasnost log comes from.
+pub enum LogSource {
+    /// The `.log` file beside the capture on disk, if there is one.
+    Beside,
+    /// A log read already (an archive's member), or none: nothing is looked up on disk.
+    Given(Option<(std::path::PathBuf, glasnost::log::GlasnostLog)>),
+}
+
+/// [`analyze_reader`] with the log from `log`.
+pub fn analyze_reader_with(
+    name: String,
+    mut reader: CaptureReader,
+    opts: &Options,
+    log: LogSource,
+) -> CaptureReport {
     let mut analyzer = Analyzer::new(opts);
     let mut read_error = None;
     loop {
@@ -248,7 +288,7 @@ pub fn analyze_reader(name: String, mut reader: CaptureReader, opts: &Options) -
     }
     let info = reader.info().clone();
     let notes = reader.notes().to_vec();
-    analyzer.finish(name, Some(info), notes, read_error)
+    analyzer.finish_with(name, Some(info), notes, read_error, log)
 }
 
 /// The per-capture pipeline, one frame at a time: files feed it from a reader, live capture
@@ -442,13 +482,26 @@ impl Analyzer {
         self.first.unwrap_or_default().0
     }
 
-    /// Ends the capture: flushes every flow and builds the report.
+    /// Ends the capture: flushes every flow and builds the report (with the log beside
+    /// `path`, if any).
     pub fn finish(
+        self,
+        path: String,
+        info: Option<CaptureInfo>,
+        notes: Vec<Note>,
+        error: Option<String>,
+    ) -> CaptureReport {
+        self.finish_with(path, info, notes, error, LogSource::Beside)
+    }
+
+    /// [`Analyzer::finish`] with the log from `log`.
+    pub fn finish_with(
         mut self,
         path: String,
         info: Option<CaptureInfo>,
         mut notes: Vec<Note>,
         error: Option<String>,
+        log: LogSource,
     ) -> CaptureReport {
         if let (Some(held), Some(t)) = (self.clock.held.take(), self.clock.trusted) {
             // The last frame jumped and nothing came after it to say it was a clock step.
@@ -527,7 +580,11 @@ impl Analyzer {
         let flow_reports = flow_reports(&refs, &self.opts, start);
         notes.extend(reassembly_notes(&flow_reports, &self.limits));
         let facts: Vec<glasnost::FlowFacts> = flow_reports.iter().map(flow_facts).collect();
-        let log = read_log(Path::new(&path), self.opts.glasnost, &mut notes);
+        let log = match log {
+            LogSource::Beside => read_log(Path::new(&path), self.opts.glasnost, &mut notes),
+            LogSource::Given(_) if self.opts.glasnost == glasnost::Mode::Off => None,
+            LogSource::Given(l) => l,
+        };
         let input = glasnost::CaptureInput {
             path: &path,
             flows: &refs,

@@ -103,8 +103,10 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
 
 #[derive(clap::Args)]
 struct ReportArgs {
-    /// Capture files, or directories to search recursively (each capture's `.log` is read
-    /// from beside it).
+    /// Capture files, archives (.tar, .tar.gz, .tgz), or directories to search recursively
+    /// (each capture's `.log` is read from beside it, or from the same archive); or
+    /// directories of tables written before by `analyze --csv DIR` or `--parquet DIR`, read
+    /// instead of captures.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
     /// A table of client address prefixes or host-name patterns and ISP names, one per line
@@ -158,6 +160,9 @@ struct CompareArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = CompareFormat::Text)]
     format: CompareFormat,
+    /// Packet summaries held per capture (about 64 bytes each; a connection counts as 3).
+    #[arg(long, value_name = "N", default_value_t = crate::rst::compare::MAX_PACKETS)]
+    max_packets: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -192,6 +197,11 @@ struct AnalyzeArgs {
     /// Also write the RSTs table (verdict, evidence, Wireshark filter) as CSV to this file.
     #[arg(long, value_name = "FILE")]
     rsts_csv: Option<PathBuf>,
+    /// Also write the four tables of --csv DIR, typed, as Parquet:
+    /// DIR/{captures,tests,flows,rsts}/NAME.parquet, NAME from the input's file name (or a
+    /// hash of the inputs when there are several), so runs into one DIR make one dataset.
+    #[arg(long, value_name = "DIR")]
+    parquet: Option<PathBuf>,
     /// Where the captures were taken: `auto` (from TTLs and handshake timing), `client`,
     /// `server`, or the capturing host's IP address.
     #[arg(long, default_value = "auto", value_name = "WHERE", value_parser = parse_vantage)]
@@ -480,6 +490,7 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
         &args.paths,
     )?;
     let mut pages = args.html.as_deref().map(HtmlPages::new).transpose()?;
+    let mut parquet = parquet_dataset(args.parquet.as_deref(), &args.paths, args.force)?;
     let mut out = Stdout::new(args.format, output::stdout())?;
     let text_mode = matches!(args.format, OutputFormat::Text);
     let started = std::time::Instant::now();
@@ -492,6 +503,7 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
     let result = run_batch(&args.paths, &opts, args.threads, !text_mode, |r| {
         frames += r.frames;
         tables.capture(r)?;
+        parquet.capture(r)?;
         if let Some(p) = pages.as_mut() {
             p.capture(r, args.force)?;
         }
@@ -518,6 +530,7 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
         stdout_failed = out.finish(totals).err();
     }
     tables.finish()?;
+    parquet.finish()?;
     if let Some(e) = stdout_failed {
         if !output::reader_gone(&e) {
             return Err(e);
@@ -533,6 +546,60 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
         ));
     }
     Ok(totals)
+}
+
+/// `--parquet DIR` of `analyze`, when this build has Parquet.
+#[cfg(feature = "parquet")]
+struct ParquetOut(Option<crate::report::parquet::Dataset>);
+
+#[cfg(feature = "parquet")]
+fn parquet_dataset(dir: Option<&Path>, inputs: &[PathBuf], force: bool) -> io::Result<ParquetOut> {
+    use crate::report::parquet::{Dataset, part_name};
+    let Some(dir) = dir else {
+        return Ok(ParquetOut(None));
+    };
+    Ok(ParquetOut(Some(Dataset::create(
+        dir,
+        &part_name(inputs),
+        force,
+    )?)))
+}
+
+#[cfg(feature = "parquet")]
+impl ParquetOut {
+    fn capture(&mut self, r: &CaptureReport) -> io::Result<()> {
+        self.0.as_mut().map_or(Ok(()), |d| d.capture(r))
+    }
+
+    fn finish(self) -> io::Result<()> {
+        self.0.map_or(Ok(()), |d| d.finish())
+    }
+}
+
+/// What `--parquet` says in a build without the `parquet` feature.
+#[cfg(not(feature = "parquet"))]
+struct ParquetOut;
+
+#[cfg(not(feature = "parquet"))]
+fn parquet_dataset(dir: Option<&Path>, _: &[PathBuf], _: bool) -> io::Result<ParquetOut> {
+    match dir {
+        Some(_) => Err(io::Error::other(
+            "this bttrace was built without Parquet; build it with the default features \
+             (cargo build --release) to get --parquet",
+        )),
+        None => Ok(ParquetOut),
+    }
+}
+
+#[cfg(not(feature = "parquet"))]
+impl ParquetOut {
+    fn capture(&mut self, _: &CaptureReport) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn finish(self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// `--html DIR` of `analyze`: a page per capture. Two captures of the same file name (in
@@ -589,42 +656,65 @@ fn run_batch(
 ) -> io::Result<batch::Totals> {
     // The progress line goes to standard error when it is a terminal and the report is not
     // being printed to that terminal too. Its total comes from a first walk that only counts.
-    let mut progress = (io::stderr().is_terminal() && !io::stdout().is_terminal())
-        .then(|| batch::Progress::new(io::stderr(), walk_inputs(paths).count()));
+    // Archives count as unknown (0): their members are counted as they are read.
+    let mut progress = (io::stderr().is_terminal() && !io::stdout().is_terminal()).then(|| {
+        let mut total = 0;
+        for p in walk_inputs(paths).flatten() {
+            if crate::archive::is_archive_path(&p) {
+                total = 0;
+                break;
+            }
+            total += 1;
+        }
+        batch::Progress::new(io::stderr(), total)
+    });
     let mut failures: Vec<String> = Vec::new();
     let walk = walk_inputs(paths).on_skip(|p, why| {
         say(format_args!("warning: skipped {}: {why}", p.display()));
     });
-    // No more threads than files, where the inputs are all files.
-    let threads = if paths.iter().all(|p| p.is_file()) {
+    // No more threads than files, where the inputs are all files (an archive holds many).
+    let threads = if paths
+        .iter()
+        .all(|p| p.is_file() && !crate::archive::is_archive_path(p))
+    {
         threads
             .min(paths.len().max(1))
             .max(usize::from(threads > 0))
     } else {
         threads
     };
-    let totals = batch::run_files(walk, opts, threads, |r| {
-        if let Some(p) = progress.as_mut() {
-            p.clear();
-        }
-        if let Some(e) = &r.error {
-            say(format_args!("{}: {e}", r.path));
-            if failures.len() < FAILURES_LISTED {
-                failures.push(format!("{}: {e}", r.path));
+    let mut notices: Vec<String> = Vec::new();
+    let totals = batch::run_files(
+        batch::inputs_from(walk, opts),
+        opts,
+        threads,
+        |r| {
+            if let Some(p) = progress.as_mut() {
+                p.clear();
             }
-        }
-        if show_notes {
-            for n in &r.notes {
-                say(format_args!("warning: {}: {n}", r.path));
+            if let Some(e) = &r.error {
+                say(format_args!("{}: {e}", r.path));
+                if failures.len() < FAILURES_LISTED {
+                    failures.push(format!("{}: {e}", r.path));
+                }
             }
-        }
-        if let Some(p) = progress.as_mut() {
-            p.advance(r.error.is_some());
-        }
-        each(&r)
-    })?;
+            if show_notes {
+                for n in &r.notes {
+                    say(format_args!("warning: {}: {n}", r.path));
+                }
+            }
+            if let Some(p) = progress.as_mut() {
+                p.advance(r.error.is_some());
+            }
+            each(&r)
+        },
+        |n| notices.push(n),
+    )?;
     if let Some(p) = progress.as_mut() {
         p.clear();
+    }
+    for n in &notices {
+        say(format_args!("warning: {n}"));
     }
     let all = totals.analysed + totals.failed;
     if totals.failed > 0 && all > 1 {
@@ -686,9 +776,26 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
         glasnost: args.glasnost,
         ..Options::default()
     };
-    let totals = run_batch(&args.paths, &opts, args.threads, false, |r| {
-        agg.add(r);
-        Ok(())
+    let (table_dirs, captures): (Vec<PathBuf>, Vec<PathBuf>) = args
+        .paths
+        .iter()
+        .cloned()
+        .partition(|p| crate::report::tables::is_tables_dir(p));
+    let mut totals = if captures.is_empty() {
+        batch::Totals::default()
+    } else {
+        run_batch(&captures, &opts, args.threads, false, |r| {
+            agg.add(r);
+            Ok(())
+        })?
+    };
+    crate::report::tables::read(&table_dirs, |r| {
+        if r.failed {
+            totals.failed += 1;
+        } else {
+            totals.analysed += 1;
+        }
+        agg.add_row(&r);
     })?;
     let mut out = output::stdout();
     weekly::write_text(&mut out, &agg)?;
@@ -714,15 +821,33 @@ fn peak_memory_kib() -> Option<u64> {
 }
 
 fn compare(args: &CompareArgs) -> Result<(), String> {
-    let report = crate::rst::compare::compare(&args.client_capture, &args.server_capture)?;
+    use crate::rst::compare::{CompareError, compare_into};
+    // Each part goes out as it is made: memory holds the two captures' packet summaries, not
+    // the report of every connection.
     let mut w = output::stdout();
-    let written = match args.format {
-        CompareFormat::Json => serde_json::to_writer_pretty(&mut w, &report)
-            .map_err(io::Error::other)
-            .and_then(|_| writeln!(w)),
-        CompareFormat::Text => text::write_compare(&mut w, &report),
+    let done = match args.format {
+        CompareFormat::Json => {
+            let mut json = crate::report::json::CompareJson::new(&mut w);
+            compare_into(
+                &args.client_capture,
+                &args.server_capture,
+                args.max_packets,
+                |p| json.part(p),
+            )
+            .and_then(|_| json.end().map(|_| ()).map_err(CompareError::from))
+        }
+        CompareFormat::Text => compare_into(
+            &args.client_capture,
+            &args.server_capture,
+            args.max_packets,
+            |p| text::write_compare_part(&mut w, &p),
+        ),
     };
-    written.and_then(|_| w.flush()).map_err(|e| e.to_string())
+    match done.and_then(|_| w.flush().map_err(CompareError::from)) {
+        Ok(()) => Ok(()),
+        Err(CompareError::Output(e)) if output::reader_gone(&e) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// What `bttrace capture` says when this build cannot capture.

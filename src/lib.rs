@@ -6,10 +6,12 @@
 //! [`capture`] (files to frames) → [`wire`] (frames to TCP segments) → [`flows`] (connections,
 //! sparse reassembly, statistics) → [`model`] (result records) → [`report`] (text, JSON, CSV,
 //! and HTML pages with [`plot`]'s SVG charts).
-//! [`analyze_file`] runs the whole pipeline on one file; [`batch`] runs it over many.
+//! [`analyze_file`] runs the whole pipeline on one file; [`batch`] runs it over many, files
+//! and the members of [`archive`]s (`.tar`, `.tar.gz`, `.tgz`) alike.
 #![forbid(unsafe_code)]
 
 pub mod analyze;
+pub mod archive;
 pub mod batch;
 pub mod btparse;
 mod bytes;

@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 pub mod bulk;
 pub mod glasnost;
+pub mod mlab;
 
 use crate::capture::{LinkType, Timestamp};
 use crate::flows::Side;

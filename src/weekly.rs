@@ -332,9 +332,13 @@ impl Aggregator {
 
     /// The name a capture is grouped under: its ISP from the table, else its client address.
     pub fn isp_name(&self, r: &CaptureReport) -> String {
-        let addr = r.client_address();
+        self.isp_of_row(&CaptureRow::of(r))
+    }
+
+    fn isp_of_row(&self, r: &CaptureRow) -> String {
+        let addr = r.client_ip.clone();
         let ip = addr.as_deref().and_then(|a| a.parse().ok());
-        if let Some(name) = self.map.isp_of(ip, r.client_host()) {
+        if let Some(name) = self.map.isp_of(ip, r.client_host.as_deref()) {
             return name.to_string();
         }
         match (self.map.is_empty(), addr) {
@@ -363,12 +367,17 @@ impl Aggregator {
 
     /// Adds one capture.
     pub fn add(&mut self, r: &CaptureReport) {
+        self.add_row(&CaptureRow::of(r));
+    }
+
+    /// Takes one capture as its tables give it (see [`CaptureRow`]).
+    pub fn add_row(&mut self, r: &CaptureRow) {
         self.captures += 1;
-        if r.error.is_some() {
+        if r.failed {
             self.failed += 1;
         }
-        let name = self.isp_name(r);
-        let time = r.test_time();
+        let name = self.isp_of_row(r);
+        let time = r.time;
         let key = match (time, self.by) {
             (Some(t), GroupBy::Weekday) => i64::from(names::weekday(t)),
             (Some(t), GroupBy::Date) => t.div_euclid(86_400),
@@ -385,14 +394,14 @@ impl Aggregator {
                 isp.last_date = Some(date);
             }
         }
-        let Some(summary) = &r.summary else {
+        let Some(cells) = &r.cells else {
             isp.without_tests += 1;
             return;
         };
         let day = isp.days.entry(key).or_default();
         day.captures += 1;
-        for (counts, cell) in day.cells.iter_mut().zip(summary.cells()) {
-            counts.add(cell);
+        for (counts, cell) in day.cells.iter_mut().zip(cells) {
+            counts.add(*cell);
         }
         for t in &r.tests {
             let Some(dir) = t.direction else { continue };
@@ -410,6 +419,59 @@ impl Aggregator {
                 ports.push(t.port);
                 ports.sort_unstable();
             }
+        }
+    }
+}
+
+/// What the aggregate takes of a capture: what its captures and tests tables hold, so a
+/// report from those tables ([`crate::report::tables`]) and one from the captures are the
+/// same.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaptureRow {
+    pub failed: bool,
+    /// `client_ip` and `client_host` of the captures table.
+    pub client_ip: Option<String>,
+    pub client_host: Option<String>,
+    /// `test_time`: seconds since the epoch.
+    pub time: Option<i64>,
+    /// The summary row, when the capture is a Glasnost test.
+    pub cells: Option<[Cell; 6]>,
+    pub tests: Vec<TestRow>,
+}
+
+/// One transfer, as the tests table has it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TestRow {
+    pub kind: Proto,
+    pub direction: Option<Dir>,
+    pub port: u16,
+    pub port_class: PortClass,
+    pub repetition: u32,
+    pub outcome: Outcome,
+    pub goodput_bps: Option<f64>,
+}
+
+impl CaptureRow {
+    pub fn of(r: &CaptureReport) -> CaptureRow {
+        CaptureRow {
+            failed: r.error.is_some(),
+            client_ip: r.client_address(),
+            client_host: r.client_host().map(String::from),
+            time: r.test_time(),
+            cells: r.summary.as_ref().map(|s| s.cells()),
+            tests: r
+                .tests
+                .iter()
+                .map(|t| TestRow {
+                    kind: t.kind,
+                    direction: t.direction,
+                    port: t.port,
+                    port_class: t.port_class,
+                    repetition: t.repetition,
+                    outcome: t.outcome,
+                    goodput_bps: t.goodput_bps,
+                })
+                .collect(),
         }
     }
 }

@@ -48,11 +48,12 @@ fn no_ordinary_reset_is_called_forged() {
             .unwrap()
             .to_string_lossy()
             .into_owned();
-        // middlebox/ holds the project's own injector captures, tested against their ground
-        // truth below; glasnost/ the Glasnost tests through a middlebox, whose forged and
+        // middlebox/ and vantage/ hold the project's own injector captures, tested against
+        // their ground truth below; glasnost/ the Glasnost tests through a middlebox, whose forged and
         // genuine resets tests/glasnost_generated.rs tells apart by TTL.
         if INJECTED.contains(&rel.as_str())
             || rel.starts_with("middlebox/")
+            || rel.starts_with("vantage/")
             || rel.starts_with("glasnost/")
         {
             continue;
@@ -133,7 +134,12 @@ fn injected_resets_in_the_small_captures_are_found() {
 /// The ground truth of the project's own injector captures (fixtures/middlebox/truth.tsv):
 /// (file, frame, `forged` or `endpoint`).
 fn middlebox_truth() -> Vec<(String, u64, String)> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/middlebox/truth.tsv");
+    truth_of("middlebox")
+}
+
+/// The ground truth of one directory of injector captures (its truth.tsv).
+fn truth_of(dir: &str) -> Vec<(String, u64, String)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("fixtures/{dir}/truth.tsv"));
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
     let head: Vec<&str> = lines.next().unwrap().split('\t').collect();
@@ -238,5 +244,198 @@ fn comparing_both_ends_proves_every_reset() {
             })
             .count();
         assert_eq!(proven, expected, "{mode}: every RST accounted for once");
+    }
+}
+
+/// `bttrace compare` writes its report part by part as it is made; what it writes is the
+/// whole report, as the library builds it, byte for byte (JSON and text), including the lists
+/// of connections one capture lacks and a comparison that pairs nothing.
+#[test]
+fn compare_streamed_equals_the_whole_report() {
+    use bttrace::rst::compare::compare;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mb = root.join("middlebox");
+    let mut cases: Vec<(std::path::PathBuf, std::path::PathBuf)> = ["none", "sandvine", "gfw"]
+        .iter()
+        .map(|m| {
+            (
+                mb.join(format!("{m}-client.pcap")),
+                mb.join(format!("{m}-server.pcap")),
+            )
+        })
+        .collect();
+    // Different tests: some or all connections found in one capture only.
+    cases.push((mb.join("none-client.pcap"), mb.join("gfw-server.pcap")));
+    cases.push((
+        mb.join("none-client.pcap"),
+        root.join("netns/bt_download_full.pcap"),
+    ));
+    let mut lists_seen = false;
+    for (a, b) in &cases {
+        let whole = compare(a, b).unwrap();
+        lists_seen |=
+            !whole.only_in_client_capture.is_empty() || !whole.only_in_server_capture.is_empty();
+        let want_json = serde_json::to_string_pretty(&whole).unwrap() + "\n";
+        let mut want_text = Vec::new();
+        bttrace::report::text::write_compare(&mut want_text, &whole).unwrap();
+        for (format, want) in [("json", want_json.into_bytes()), ("text", want_text)] {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_bttrace"))
+                .args(["compare", "--format", format])
+                .arg(a)
+                .arg(b)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                out.stdout == want,
+                "{} {} --format {format}: streamed output differs:\n{}\n---\n{}",
+                a.display(),
+                b.display(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&want)
+            );
+        }
+    }
+    assert!(lists_seen, "a case has connections in one capture only");
+}
+
+/// The verdict and evidence codes of the RST in `frame` of `vantage/<file>`.
+fn vantage_verdict(file: &str, frame: u64) -> (Option<&'static str>, Vec<&'static str>) {
+    let r = analyze(&format!("vantage/{file}"));
+    let x = r
+        .flows
+        .iter()
+        .flat_map(|f| &f.rsts)
+        .find(|x| x.frame == frame)
+        .unwrap_or_else(|| panic!("{file}: no RST in frame {frame}"));
+    (x.verdict, x.evidence.clone())
+}
+
+/// fixtures/vantage/: each injector kind captured at the client and at the server of the same
+/// session (scripts/make-middlebox-captures.sh with MIDDLEBOX_MODES), and genuine resets of
+/// real peers killed with SO_LINGER 0.
+#[test]
+fn every_injector_kind_at_every_vantage() {
+    let truth = truth_of("vantage");
+    let kinds = [
+        "linux",
+        "linux-idle",
+        "burst",
+        "copy",
+        "abort-client",
+        "abort-server",
+    ];
+    for kind in kinds {
+        for end in ["client", "server"] {
+            assert!(
+                truth
+                    .iter()
+                    .any(|(f, _, _)| *f == format!("{kind}-{end}.pcap")),
+                "{kind}-{end}.pcap has RSTs"
+            );
+        }
+    }
+    let mut forged = 0;
+    for (file, frame, want) in &truth {
+        let kind = file.rsplit_once('-').unwrap().0;
+        let (got, ev) = vantage_verdict(file, *frame);
+        if want == "endpoint" {
+            // The worst bug: a genuine reset called forged.
+            assert_ne!(got, Some("forged"), "{file} frame {frame}: {ev:?}");
+            continue;
+        }
+        forged += 1;
+        assert!(!kind.starts_with("abort"), "{file}: no injector ran");
+        // Every injected reset of these kinds is proven from one capture, whichever end it
+        // was taken at: by its TTL (linux: 64 where the claimed sender's packets arrive with
+        // 63), its burst, or the real sender's data after it (copy).
+        assert_eq!(got, Some("forged"), "{file} frame {frame}: {ev:?}");
+        match kind {
+            "linux" | "linux-idle" => assert!(ev.contains(&"ttl_above_path"), "{file}: {ev:?}"),
+            "burst" => assert!(ev.contains(&"rst_burst_rising_seq"), "{file}: {ev:?}"),
+            "copy" => {
+                // The copy carries the seeder's TTL and next IP ID: only what the real seeder
+                // did around it tells.
+                assert!(
+                    ev.contains(&"ttl_consistent") && ev.contains(&"data_after_rst"),
+                    "{file}: {ev:?}"
+                );
+            }
+            _ => panic!("{file}: unexpected kind"),
+        }
+    }
+    assert!(forged >= 8, "{forged} injected resets");
+}
+
+#[test]
+fn the_linux_look_alike_is_told_by_its_ttl_alone() {
+    // linux-idle: forged when nothing was in flight, so no behaviour gives it away; IP ID 0,
+    // DF, window 0, no options, the exact next sequence number: a Linux reset in every field
+    // but the hop count.
+    for (file, frame, want) in truth_of("vantage") {
+        if !file.starts_with("linux-idle-") || want != "forged" {
+            continue;
+        }
+        let (got, ev) = vantage_verdict(&file, frame);
+        assert_eq!(got, Some("forged"), "{file}: {ev:?}");
+        assert!(
+            ev.contains(&"seq_exact") && ev.contains(&"ttl_above_path"),
+            "{file}: {ev:?}"
+        );
+        assert!(
+            !ev.iter().any(|e| matches!(
+                *e,
+                "data_after_rst" | "ack_after_rst" | "connection_continues"
+            )),
+            "{file}: {ev:?}"
+        );
+    }
+}
+
+#[test]
+fn comparing_both_ends_of_every_vantage_pair() {
+    use bttrace::rst::compare::compare;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/vantage");
+    let truth = truth_of("vantage");
+    for kind in [
+        "linux",
+        "linux-idle",
+        "burst",
+        "copy",
+        "abort-client",
+        "abort-server",
+    ] {
+        let r = compare(
+            &root.join(format!("{kind}-client.pcap")),
+            &root.join(format!("{kind}-server.pcap")),
+        )
+        .unwrap();
+        let mut forged_proven = 0;
+        for p in &r.pairs {
+            for proof in &p.rsts {
+                let file = format!("{kind}-{}.pcap", proof.capture);
+                let want = truth
+                    .iter()
+                    .find(|(f, fr, _)| *f == file && *fr == proof.frame)
+                    .map(|t| t.2.as_str())
+                    .unwrap_or_else(|| panic!("{file} frame {}: not in truth", proof.frame));
+                // Never paired wrongly: what one end never sent is forged, what it sent is
+                // its own.
+                assert_eq!(proof.proven, want, "{file} frame {}", proof.frame);
+                forged_proven += usize::from(want == "forged");
+            }
+        }
+        let injected = truth
+            .iter()
+            .filter(|(f, _, w)| {
+                (*f == format!("{kind}-client.pcap") || *f == format!("{kind}-server.pcap"))
+                    && w == "forged"
+            })
+            .count();
+        assert_eq!(forged_proven, injected, "{kind}: every injected RST proven");
     }
 }

@@ -763,13 +763,16 @@ fn is_lone_log(p: &Path) -> bool {
     else {
         return false;
     };
-    !["dump", "dump.gz", "pcap", "pcap.gz", "pcapng", "pcapng.gz"]
-        .iter()
-        .any(|ext| p.with_file_name(format!("{stem}.{ext}")).is_file())
+    let stems = std::iter::once(stem.to_string()).chain(crate::glasnost::names::near_stems(stem));
+    !stems.into_iter().any(|stem| {
+        ["dump", "dump.gz", "pcap", "pcap.gz", "pcapng", "pcapng.gz"]
+            .iter()
+            .any(|ext| p.with_file_name(format!("{stem}.{ext}")).is_file())
+    })
 }
 
 /// Files that sit beside captures in Glasnost archives and are not captures themselves.
-fn is_side_file(name: &str) -> bool {
+pub(crate) fn is_side_file(name: &str) -> bool {
     name.ends_with(".log")
         || name.ends_with(".log.gz")
         || name.ends_with(".md")

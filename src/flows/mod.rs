@@ -1108,10 +1108,12 @@ fn record_rst<S>(flow: &mut Flow<S>, seg: &Segment<'_>, side: Side, at: PacketRe
         sender_fin: s.fin.is_some(),
         sender_max_ack: s.habits.max_ack.and_then(|a| r.stream.offset_of(a)),
         sender_max_ack_seq: s.habits.max_ack,
+        receiver_max_ack: r.habits.max_ack.and_then(|a| s.stream.offset_of(a)),
         receiver_end: r.stream.end_seen(),
         receiver_fin: r.fin.is_some(),
         receiver_window: r.scaled_window(s),
         trigger: r.habits.last,
+        sender_last: s.habits.last,
         receiver_acks: r.habits.recent_acks().collect(),
         ack_offset: seg
             .flags
@@ -1165,6 +1167,18 @@ fn watch_after_rsts<S>(
         let a = &mut r.after;
         if side == r.from {
             a.sender_packets += 1;
+            let copy = |p: &PacketFacts, q: &PacketFacts| {
+                (p.seq, p.ack, p.flags, p.payload_len, p.ip_id, p.window)
+                    == (q.seq, q.ack, q.flags, q.payload_len, q.ip_id, q.window)
+            };
+            if a.sender_first.is_none() {
+                a.sender_first = facts.filter(|f| {
+                    r.context
+                        .sender_last
+                        .as_ref()
+                        .is_none_or(|last| !copy(f, last))
+                });
+            }
             let beyond = (r.context.sender_end as i64).max(r.offset.unwrap_or(i64::MIN));
             if end.is_some_and(|e| e > beyond) {
                 a.sender_beyond.get_or_insert(at);

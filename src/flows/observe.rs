@@ -151,6 +151,8 @@ pub struct RstContext {
     /// and as a sequence number.
     pub sender_max_ack: Option<i64>,
     pub sender_max_ack_seq: Option<SeqNum>,
+    /// The highest acknowledgment the receiver had sent, as an offset in the sender's stream.
+    pub receiver_max_ack: Option<i64>,
     /// Highest offset the receiver had sent, and whether it had sent a FIN.
     pub receiver_end: u64,
     pub receiver_fin: bool,
@@ -158,6 +160,8 @@ pub struct RstContext {
     pub receiver_window: Option<u64>,
     /// The receiver's last packet before the RST: what a genuine RST would be answering.
     pub trigger: Option<PacketFacts>,
+    /// The sender's last packet before the RST.
+    pub sender_last: Option<PacketFacts>,
     /// The receiver's last few acknowledgment numbers.
     pub receiver_acks: Vec<u32>,
     /// The RST's acknowledgment as an offset in the receiver's stream.
@@ -172,6 +176,9 @@ pub struct RstContext {
 pub struct AfterRst {
     /// Non-RST packets from the RST's claimed sender.
     pub sender_packets: u32,
+    /// The first of them that is not a copy of the sender's last packet before the RST (a
+    /// capture that saw a packet twice): what its stack sent after its "reset".
+    pub sender_first: Option<PacketFacts>,
     /// The first of them carrying bytes beyond anything the sender had sent before the RST
     /// and beyond the RST's own sequence number: data its stack sent after resetting.
     pub sender_beyond: Option<PacketRef>,

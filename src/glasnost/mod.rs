@@ -174,7 +174,8 @@ pub struct GlasnostReport {
     pub notes: Vec<String>,
 }
 
-/// The `.log` beside a capture: `x.dump.gz`, `x.dump`, `x.pcap` all look for `x.log`.
+/// The `.log` beside a capture: `x.dump.gz`, `x.dump`, `x.pcap` all look for `x.log` (and an
+/// M-Lab name a second apart, [`names::near_stems`]).
 pub fn log_path_for(capture: &Path) -> Option<PathBuf> {
     let name = capture.file_name()?.to_str()?;
     let stem = name
@@ -183,7 +184,14 @@ pub fn log_path_for(capture: &Path) -> Option<PathBuf> {
         .rsplit_once('.')
         .map_or(name, |(s, _)| s);
     let p = capture.with_file_name(format!("{stem}.log"));
-    p.is_file().then_some(p)
+    if p.is_file() {
+        return Some(p);
+    }
+    // M-Lab's log and dump of one test can be named a second apart.
+    names::near_stems(stem)
+        .into_iter()
+        .map(|s| capture.with_file_name(format!("{s}.log")))
+        .find(|p| p.is_file())
 }
 
 /// A flow's user direction from what it carried: the side that sent the pieces (or, for

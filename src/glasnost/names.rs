@@ -54,13 +54,17 @@ pub fn plausible_time(t: i64) -> bool {
 /// 2010-01-08T00:00:00Z: M-Lab names before it carry a date one day late.
 const MLAB_FIXED: i64 = 1_262_908_800;
 
-/// Parses a capture's file name (the last path component); `None` when it follows none of the
-/// Glasnost conventions.
+/// Parses a capture's file name (the last path component), or its log's (`.log`, the same
+/// name: a log read alone is named by it); `None` when it follows none of the Glasnost
+/// conventions.
 pub fn parse(file_name: &str) -> Option<CaptureName> {
-    let stem = file_name
-        .strip_suffix(".gz")
-        .unwrap_or(file_name)
-        .strip_suffix(".dump")?;
+    let stem = match file_name.strip_suffix(".log") {
+        Some(stem) => stem,
+        None => file_name
+            .strip_suffix(".gz")
+            .unwrap_or(file_name)
+            .strip_suffix(".dump")?,
+    };
     if let Some(rest) = stem.strip_prefix("bt_") {
         return classic(rest, Generation::Bt2009);
     }
@@ -102,8 +106,53 @@ fn mlab(stem: &str) -> Option<CaptureName> {
     })
 }
 
+/// `YYYY-MM-DDTHH:MM:SS` of seconds since the epoch (UTC).
+pub fn utc_name(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    // Civil from days (Howard Hinnant's algorithm), the inverse of `days_from_civil`.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    debug_assert_eq!(days_from_civil(y, m, d), days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// The names an M-Lab file's partner may have: M-Lab's log and dump of one test can differ by
+/// one second in their names (`...T12:00:00_<ip>_<host>.log` with `...T12:00:01_...dump.gz`).
+/// For a stem (a file name without its extension, folders before it allowed) that starts with
+/// an M-Lab time, the same stem one second before and one after; for any other, none.
+pub fn near_stems(stem: &str) -> Vec<String> {
+    let at = stem.rfind('/').map_or(0, |i| i + 1);
+    let (dir, base) = stem.split_at(at);
+    let (Some(when), Some(rest)) = (base.get(..19), base.get(19..)) else {
+        return Vec::new();
+    };
+    if !rest.starts_with('_') {
+        return Vec::new();
+    }
+    let Some(t) = utc_seconds(when) else {
+        return Vec::new();
+    };
+    [t - 1, t + 1]
+        .iter()
+        .map(|&t| format!("{dir}{}{rest}", utc_name(t)))
+        .collect()
+}
+
 /// `YYYY-MM-DDTHH:MM:SS` (UTC) to seconds since the epoch.
-fn utc_seconds(s: &str) -> Option<i64> {
+pub fn utc_seconds(s: &str) -> Option<i64> {
     let (date, time) = s.split_once('T')?;
     let mut d = date.split('-').map(|x| x.parse::<i64>().ok());
     let (y, m, day) = (d.next()??, d.next()??, d.next()??);
@@ -217,6 +266,35 @@ mod tests {
         assert_eq!((n.time, n.time_in_name), (1_262_908_800, None));
         let n = parse("2010-01-07T23:59:59_198.51.100.9_h.dump").unwrap();
         assert_eq!(n.time, 1_262_908_799 - 86_400);
+        // A log is named as its capture: a log read alone keeps its client and time.
+        let n = parse("2009-11-02T12:00:00_198.51.100.9_some_host.log").unwrap();
+        assert_eq!(
+            (n.client_host.as_str(), n.time),
+            ("some_host", 1_257_163_200 - 86_400)
+        );
+        assert_eq!(parse("2009-11-02T12:00:00_198.51.100.9_h.log.gz"), None);
+    }
+
+    #[test]
+    fn an_mlab_partner_may_be_named_a_second_apart() {
+        assert_eq!(
+            near_stems("d/2009-11-02T23:59:59_198.51.100.9_h"),
+            [
+                "d/2009-11-02T23:59:58_198.51.100.9_h",
+                "d/2009-11-03T00:00:00_198.51.100.9_h"
+            ]
+        );
+        assert!(near_stems("glasnost_198.51.100.9_h_1257163200").is_empty());
+        assert!(near_stems("2009-11-02T23:59:59").is_empty());
+    }
+
+    #[test]
+    fn utc_names_round_trip() {
+        assert_eq!(utc_name(0), "1970-01-01T00:00:00");
+        assert_eq!(utc_name(951_782_400), "2000-02-29T00:00:00");
+        for t in [0, 951_782_400, 1_257_163_201, 1_262_908_799, 4_102_444_799] {
+            assert_eq!(utc_seconds(&utc_name(t)), Some(t));
+        }
     }
 
     #[test]

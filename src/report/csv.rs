@@ -101,17 +101,47 @@ pub fn defuse(cell: &str) -> String {
     }
 }
 
+/// How cells are written: for CSV (text defused for spreadsheets, numbers at the table's
+/// precision) or raw, for typed tables (text as it is, numbers at full precision).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cells {
+    pub raw: bool,
+}
+
+impl Cells {
+    pub const CSV: Cells = Cells { raw: false };
+    pub const RAW: Cells = Cells { raw: true };
+
+    fn txt(self, cell: &str) -> String {
+        if self.raw {
+            cell.to_string()
+        } else {
+            defuse(cell)
+        }
+    }
+
+    /// A number: at `decimals` places in CSV; raw, the shortest text that reads back as the
+    /// same number.
+    fn num(self, x: f64, decimals: usize) -> String {
+        if self.raw {
+            format!("{x}")
+        } else {
+            format!("{x:.decimals$}")
+        }
+    }
+}
+
 fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
 }
 
-fn flow_record(capture: &str, f: &FlowReport) -> Vec<String> {
+fn flow_record(capture: &str, f: &FlowReport, c: Cells) -> Vec<String> {
     let frames: Vec<String> = f.rsts.iter().map(|r| r.frame.to_string()).collect();
     vec![
-        defuse(capture),
+        c.txt(capture),
         f.id.to_string(),
-        defuse(&f.client),
-        defuse(&f.server),
+        c.txt(&f.client),
+        c.txt(&f.server),
         opt(f.kind),
         opt(f.direction),
         f.port.to_string(),
@@ -120,10 +150,10 @@ fn flow_record(capture: &str, f: &FlowReport) -> Vec<String> {
         f.instance.to_string(),
         f.first_frame.to_string(),
         f.last_frame.to_string(),
-        format!("{:.6}", f.start),
-        format!("{:.6}", f.end),
-        format!("{:.6}", f.duration_s),
-        opt(f.rtt_ms.map(|r| format!("{r:.3}"))),
+        c.num(f.start, 6),
+        c.num(f.end, 6),
+        c.num(f.duration_s, 6),
+        opt(f.rtt_ms.map(|r| c.num(r, 3))),
         f.packets_up.to_string(),
         f.packets_down.to_string(),
         f.payload_up.to_string(),
@@ -139,7 +169,7 @@ fn flow_record(capture: &str, f: &FlowReport) -> Vec<String> {
         f.unassembled_up.to_string(),
         f.unassembled_down.to_string(),
         f.overlap_mismatches.to_string(),
-        opt(f.goodput_bps.map(|g| format!("{g:.0}"))),
+        opt(f.goodput_bps.map(|g| c.num(g, 0))),
         f.close.to_string(),
         f.rsts_seen.to_string(),
         f.rsts_judged.to_string(),
@@ -153,11 +183,11 @@ fn flow_record(capture: &str, f: &FlowReport) -> Vec<String> {
             .blocking
             .as_ref()
             .and_then(|b| b.after_bt_exchange_ms)
-            .map(|m| format!("{m:.3}"))),
+            .map(|m| c.num(m, 3))),
         f.filter.clone(),
     ]
     .into_iter()
-    .chain(bt_cells(f))
+    .chain(bt_cells(f, c))
     .chain([String::new()])
     .collect()
 }
@@ -170,24 +200,24 @@ fn count_verdict(f: &FlowReport, verdict: &str) -> String {
         .to_string()
 }
 
-fn side_cells(s: Option<&BtSideReport>) -> [String; 11] {
+fn side_cells(s: Option<&BtSideReport>, c: Cells) -> [String; 11] {
     let Some(s) = s else {
         return Default::default();
     };
     let h = s.handshake.as_ref();
     [
-        defuse(h.and_then(|h| h.peer_id.as_deref()).unwrap_or("")),
-        defuse(h.and_then(|h| h.peer_client.as_deref()).unwrap_or("")),
+        c.txt(h.and_then(|h| h.peer_id.as_deref()).unwrap_or("")),
+        c.txt(h.and_then(|h| h.peer_client.as_deref()).unwrap_or("")),
         h.map(|h| h.flags.join(" ")).unwrap_or_default(),
-        defuse(
+        c.txt(
             s.extended
                 .as_ref()
                 .and_then(|e| e.client.as_deref())
                 .unwrap_or(""),
         ),
         opt(s.preamble_bytes),
-        opt(h.map(|h| format!("{:.6}", h.time))),
-        opt(s.first.get("bitfield").map(|b| format!("{:.6}", b.time))),
+        opt(h.map(|h| c.num(h.time, 6))),
+        opt(s.first.get("bitfield").map(|b| c.num(b.time, 6))),
         s.piece_bytes.to_string(),
         s.framing.to_string(),
         opt(s.lost_at),
@@ -195,10 +225,10 @@ fn side_cells(s: Option<&BtSideReport>) -> [String; 11] {
     ]
 }
 
-fn bt_cells(f: &FlowReport) -> Vec<String> {
+fn bt_cells(f: &FlowReport, c: Cells) -> Vec<String> {
     let bt = f.bittorrent.as_ref();
-    let up = side_cells(bt.map(|b| &b.client));
-    let down = side_cells(bt.map(|b| &b.server));
+    let up = side_cells(bt.map(|b| &b.client), c);
+    let down = side_cells(bt.map(|b| &b.server), c);
     let mut cells = vec![opt(bt.and_then(|b| b.info_hash.clone()))];
     for (u, d) in up.into_iter().zip(down) {
         cells.push(u);
@@ -218,19 +248,19 @@ fn bt_cells(f: &FlowReport) -> Vec<String> {
 
 /// The flows table's rows of a capture: one per flow; a capture that failed gets one row
 /// carrying its error, so no input disappears from the table.
-fn flow_rows(r: &CaptureReport, out: &mut Vec<Vec<String>>) {
+fn flow_rows(r: &CaptureReport, out: &mut Vec<Vec<String>>, c: Cells) {
     if r.flows.is_empty() && r.error.is_some() {
         let mut row = vec![String::new(); flow_columns().len()];
         if let Some(first) = row.first_mut() {
-            *first = defuse(&r.path);
+            *first = c.txt(&r.path);
         }
         if let Some(last) = row.last_mut() {
-            *last = defuse(r.error.as_deref().unwrap_or(""));
+            *last = c.txt(r.error.as_deref().unwrap_or(""));
         }
         out.push(row);
         return;
     }
-    out.extend(r.flows.iter().map(|f| flow_record(&r.path, f)));
+    out.extend(r.flows.iter().map(|f| flow_record(&r.path, f, c)));
 }
 
 /// Columns of the RSTs table, in order.
@@ -258,7 +288,7 @@ pub const RST_COLUMNS: [&str; 20] = [
 ];
 
 /// The RSTs table's rows of a capture: one per RST, with its verdict and evidence.
-fn rst_rows(r: &CaptureReport, out: &mut Vec<Vec<String>>) {
+fn rst_rows(r: &CaptureReport, out: &mut Vec<Vec<String>>, c: Cells) {
     for f in &r.flows {
         for x in &f.rsts {
             let explanation: Vec<String> = x
@@ -267,15 +297,15 @@ fn rst_rows(r: &CaptureReport, out: &mut Vec<Vec<String>>) {
                 .map(|e| format!("{} ({}): {}", e.code, e.strength, e.text))
                 .collect();
             let row = [
-                defuse(&r.path),
+                c.txt(&r.path),
                 f.id.to_string(),
-                defuse(&f.client),
-                defuse(&f.server),
+                c.txt(&f.client),
+                c.txt(&f.server),
                 opt(f.kind),
                 f.vantage.to_string(),
                 x.frame.to_string(),
-                format!("{:.6}", x.time),
-                format!("{:.6}", x.rel_time),
+                c.num(x.time, 6),
+                c.num(x.rel_time, 6),
                 x.from.to_string(),
                 x.flags.clone(),
                 x.seq.to_string(),
@@ -285,7 +315,7 @@ fn rst_rows(r: &CaptureReport, out: &mut Vec<Vec<String>>) {
                 x.window.to_string(),
                 opt(x.verdict),
                 x.evidence.join(" "),
-                defuse(&explanation.join("; ")),
+                c.txt(&explanation.join("; ")),
                 x.filter.clone(),
             ];
             out.push(Vec::from(row));
@@ -336,7 +366,7 @@ pub const CAPTURE_COLUMNS: [&str; 38] = [
     "notes",
 ];
 
-fn capture_record(r: &CaptureReport) -> Vec<String> {
+fn capture_record(r: &CaptureReport, c: Cells) -> Vec<String> {
     let g = r.glasnost.as_ref();
     let time = r.test_time();
     let rsts = || r.flows.iter().flat_map(|f| &f.rsts);
@@ -350,8 +380,8 @@ fn capture_record(r: &CaptureReport) -> Vec<String> {
         notes.extend(g.notes.iter().cloned());
     }
     let mut row = vec![
-        defuse(&r.path),
-        defuse(r.error.as_deref().unwrap_or("")),
+        c.txt(&r.path),
+        c.txt(r.error.as_deref().unwrap_or("")),
         opt(r.format.map(|f| f.to_string())),
         r.gzip.to_string(),
         r.frames.to_string(),
@@ -362,15 +392,15 @@ fn capture_record(r: &CaptureReport) -> Vec<String> {
         r.flows_retired.map_or(0, |o| o.packets).to_string(),
         r.flows_retired.map_or(0, |o| o.payload_bytes).to_string(),
         r.tests.len().to_string(),
-        opt(r.first_time.map(|t| format!("{t:.6}"))),
-        opt(r.last_time.map(|t| format!("{t:.6}"))),
+        opt(r.first_time.map(|t| c.num(t, 6))),
+        opt(r.last_time.map(|t| c.num(t, 6))),
         opt(g.map(|g| g.generation.code())),
-        defuse(&r.client_address().unwrap_or_default()),
-        defuse(r.client_host().unwrap_or("")),
+        c.txt(&r.client_address().unwrap_or_default()),
+        c.txt(r.client_host().unwrap_or("")),
         opt(time),
         opt(time.map(names::date)),
         opt(time.map(|t| WEEKDAYS[names::weekday(t) as usize])),
-        defuse(g.and_then(|g| g.log_path.as_deref()).unwrap_or("")),
+        c.txt(g.and_then(|g| g.log_path.as_deref()).unwrap_or("")),
         opt(g.map(|g| g.schedule_from)),
         opt(g.and_then(|g| g.app_port)),
         opt(g.and_then(|g| g.other_port)),
@@ -387,7 +417,7 @@ fn capture_record(r: &CaptureReport) -> Vec<String> {
             .filter(|x| x.verdict == Some("forged"))
             .count()
             .to_string(),
-        defuse(&notes.join("; ")),
+        c.txt(&notes.join("; ")),
     ]);
     row
 }
@@ -417,11 +447,11 @@ pub const TEST_COLUMNS: [&str; 20] = [
 ];
 
 /// The tests table's rows of a capture: one per Glasnost transfer.
-fn test_rows(r: &CaptureReport, out: &mut Vec<Vec<String>>) {
+fn test_rows(r: &CaptureReport, out: &mut Vec<Vec<String>>, c: Cells) {
     for (i, t) in r.tests.iter().enumerate() {
         let frames: Vec<String> = t.rsts.iter().map(|x| x.frame.to_string()).collect();
         let row = [
-            defuse(&r.path),
+            c.txt(&r.path),
             (i + 1).to_string(),
             t.kind.code().to_string(),
             opt(t.direction.map(|d| d.code())),
@@ -429,9 +459,11 @@ fn test_rows(r: &CaptureReport, out: &mut Vec<Vec<String>>) {
             t.port_class.code().to_string(),
             t.repetition.to_string(),
             t.outcome.code().to_string(),
-            opt(t.goodput_bps.map(|g| format!("{g:.0}"))),
+            // At full precision (the shortest text that reads back as the same number): `bttrace
+            // report` on the tables then gives the report the captures give.
+            opt(t.goodput_bps.map(|g| Cells::RAW.num(g, 0))),
             t.data_bytes.to_string(),
-            opt(t.data_seconds.map(|s| format!("{s:.6}"))),
+            opt(t.data_seconds.map(|s| c.num(s, 6))),
             t.flow.to_string(),
             t.rsts.len().to_string(),
             t.rsts
@@ -440,15 +472,11 @@ fn test_rows(r: &CaptureReport, out: &mut Vec<Vec<String>>) {
                 .count()
                 .to_string(),
             frames.join(" "),
-            opt(t.reset_after_bt_exchange_ms.map(|m| format!("{m:.3}"))),
+            opt(t.reset_after_bt_exchange_ms.map(|m| c.num(m, 3))),
             t.blocking_signal.to_string(),
             t.guessed.join(" "),
-            opt(t
-                .log
-                .as_ref()
-                .and_then(|l| l.bps)
-                .map(|b| format!("{b:.0}"))),
-            defuse(&t.log_disagrees.join("; ")),
+            opt(t.log.as_ref().and_then(|l| l.bps).map(|b| c.num(b, 0))),
+            c.txt(&t.log_disagrees.join("; ")),
         ];
         out.push(Vec::from(row));
     }
@@ -457,7 +485,7 @@ fn test_rows(r: &CaptureReport, out: &mut Vec<Vec<String>>) {
 /// One of the tables: its columns and the rows a capture gives.
 pub trait Rows {
     fn columns() -> Vec<String>;
-    fn rows(r: &CaptureReport, out: &mut Vec<Vec<String>>);
+    fn rows(r: &CaptureReport, out: &mut Vec<Vec<String>>, c: Cells);
 }
 
 /// The captures table ([`CAPTURE_COLUMNS`]).
@@ -473,8 +501,8 @@ impl Rows for Captures {
     fn columns() -> Vec<String> {
         CAPTURE_COLUMNS.map(String::from).to_vec()
     }
-    fn rows(r: &CaptureReport, out: &mut Vec<Vec<String>>) {
-        out.push(capture_record(r));
+    fn rows(r: &CaptureReport, out: &mut Vec<Vec<String>>, c: Cells) {
+        out.push(capture_record(r, c));
     }
 }
 
@@ -482,8 +510,8 @@ impl Rows for Tests {
     fn columns() -> Vec<String> {
         TEST_COLUMNS.map(String::from).to_vec()
     }
-    fn rows(r: &CaptureReport, out: &mut Vec<Vec<String>>) {
-        test_rows(r, out);
+    fn rows(r: &CaptureReport, out: &mut Vec<Vec<String>>, c: Cells) {
+        test_rows(r, out, c);
     }
 }
 
@@ -491,8 +519,8 @@ impl Rows for Flows {
     fn columns() -> Vec<String> {
         flow_columns()
     }
-    fn rows(r: &CaptureReport, out: &mut Vec<Vec<String>>) {
-        flow_rows(r, out);
+    fn rows(r: &CaptureReport, out: &mut Vec<Vec<String>>, c: Cells) {
+        flow_rows(r, out, c);
     }
 }
 
@@ -500,8 +528,8 @@ impl Rows for Rsts {
     fn columns() -> Vec<String> {
         RST_COLUMNS.map(String::from).to_vec()
     }
-    fn rows(r: &CaptureReport, out: &mut Vec<Vec<String>>) {
-        rst_rows(r, out);
+    fn rows(r: &CaptureReport, out: &mut Vec<Vec<String>>, c: Cells) {
+        rst_rows(r, out, c);
     }
 }
 
@@ -547,7 +575,7 @@ impl<W: Write, K: Rows> Table<W, K> {
     /// The capture's rows.
     pub fn capture(&mut self, r: &CaptureReport) -> io::Result<()> {
         self.rows.clear();
-        K::rows(r, &mut self.rows);
+        K::rows(r, &mut self.rows, Cells::CSV);
         for row in &self.rows {
             self.w.write_record(row).map_err(io::Error::other)?;
         }

@@ -3,6 +3,8 @@
 //! - [`text`]: the human report, one block per capture;
 //! - [`json`]: the output contract, `{"captures": [...]}`, streamed one capture at a time;
 //! - [`csv`]: flat tables (per capture, test, flow, RST) with a `capture` column;
+//! - [`parquet`]: the same tables typed, as Parquet files (the `parquet` feature);
+//! - [`tables`]: the captures and tests tables read back, for `bttrace report`;
 //! - [`weekly`]: the study's per-ISP, per-weekday tables for many captures;
 //! - [`html`]: a capture's self-contained HTML page (tables and charts);
 //! - [`view`]: what a capture's report says as sentences and rows, shared by text and HTML.
@@ -10,6 +12,9 @@
 pub mod csv;
 pub mod html;
 pub mod json;
+#[cfg(feature = "parquet")]
+pub mod parquet;
+pub mod tables;
 pub mod text;
 pub mod view;
 pub mod weekly;

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use super::view::{self, Align, FLOW_COLUMNS};
 use super::{escape_controls, human_bytes};
 use crate::model::{BtSideReport, CaptureReport, FlowReport};
-use crate::rst::compare::{CompareReport, PacketNote};
+use crate::rst::compare::{CompareReport, PacketNote, PairReport, Part};
 
 /// Writes one capture's block.
 pub fn write_capture(w: &mut dyn Write, r: &CaptureReport) -> io::Result<()> {
@@ -270,81 +270,15 @@ pub fn write_totals(w: &mut dyn Write, analysed: usize, failed: usize) -> io::Re
 
 /// The two-capture comparison.
 pub fn write_compare(w: &mut dyn Write, r: &CompareReport) -> io::Result<()> {
-    writeln!(w, "client capture: {}", escape_controls(&r.client_capture))?;
-    writeln!(w, "server capture: {}", escape_controls(&r.server_capture))?;
-    match r.clock_offset_ms {
-        Some(ms) => writeln!(
-            w,
-            "the server capture's clock is {ms:+.3} ms from the client capture's"
-        )?,
-        None => writeln!(w, "no connection appears in both captures")?,
-    }
-    for n in &r.notes {
-        writeln!(w, "note: {n}")?;
-    }
+    write_compare_head(
+        w,
+        &r.client_capture,
+        &r.server_capture,
+        r.clock_offset_ms,
+        &r.notes,
+    )?;
     for p in &r.pairs {
-        writeln!(w)?;
-        writeln!(
-            w,
-            "connection {} (paired by {})",
-            p.client_view, p.paired_by
-        )?;
-        if p.nat {
-            writeln!(
-                w,
-                "  the server sees it as {} (addresses or ports rewritten on the way)",
-                p.server_view
-            )?;
-        }
-        if p.isn_rewritten {
-            writeln!(
-                w,
-                "  sequence numbers rewritten on the way; compared after translating them"
-            )?;
-        }
-        writeln!(
-            w,
-            "  {} packets in the client capture, {} in the server capture",
-            p.packets_client_capture, p.packets_server_capture
-        )?;
-        for x in &p.rsts {
-            let what = match x.proven {
-                "forged" => "FORGED: received, never sent",
-                "endpoint" => "sent by the endpoint (seen leaving it)",
-                "not_received" => "sent, never received",
-                _ => "unproven",
-            };
-            let fields = if x.fields.is_empty() {
-                String::new()
-            } else {
-                format!(" [{}]", x.fields.join(", "))
-            };
-            writeln!(
-                w,
-                "  RST from the {} in the {} capture, frame {}: {what}: {}{fields}",
-                x.from, x.capture, x.frame, x.reason
-            )?;
-        }
-        let list = |w: &mut dyn Write, title: &str, notes: &[PacketNote]| -> io::Result<()> {
-            if notes.is_empty() {
-                return Ok(());
-            }
-            writeln!(w, "  {title} ({}):", notes.len())?;
-            for n in notes.iter().take(20) {
-                writeln!(
-                    w,
-                    "    {} capture frame {}: from the {} {} seq {} ack {} len {} ttl {}",
-                    n.capture, n.frame, n.from, n.flags, n.seq, n.ack, n.len, n.ttl
-                )?;
-            }
-            if notes.len() > 20 {
-                writeln!(w, "    ... {} more (see --format json)", notes.len() - 20)?;
-            }
-            Ok(())
-        };
-        list(w, "received, never sent", &p.never_sent)?;
-        list(w, "sent, never received", &p.never_received)?;
-        list(w, "changed on the way", &p.modified)?;
+        write_compare_pair(w, p)?;
     }
     for c in &r.only_in_client_capture {
         writeln!(w, "only in the client capture: {c}")?;
@@ -352,5 +286,109 @@ pub fn write_compare(w: &mut dyn Write, r: &CompareReport) -> io::Result<()> {
     for c in &r.only_in_server_capture {
         writeln!(w, "only in the server capture: {c}")?;
     }
+    Ok(())
+}
+
+/// One part of the two-capture comparison, as [`crate::rst::compare::compare_into`] hands it
+/// on: the same text as [`write_compare`] gives for the whole report.
+pub fn write_compare_part(w: &mut dyn Write, part: &Part) -> io::Result<()> {
+    match part {
+        Part::Head {
+            client_capture,
+            server_capture,
+            clock_offset_ms,
+            notes,
+        } => write_compare_head(w, client_capture, server_capture, *clock_offset_ms, notes),
+        Part::Pair(p) => write_compare_pair(w, p),
+        Part::OnlyInClientCapture(c) => writeln!(w, "only in the client capture: {c}"),
+        Part::OnlyInServerCapture(c) => writeln!(w, "only in the server capture: {c}"),
+    }
+}
+
+fn write_compare_head(
+    w: &mut dyn Write,
+    client_capture: &str,
+    server_capture: &str,
+    clock_offset_ms: Option<f64>,
+    notes: &[String],
+) -> io::Result<()> {
+    writeln!(w, "client capture: {}", escape_controls(client_capture))?;
+    writeln!(w, "server capture: {}", escape_controls(server_capture))?;
+    match clock_offset_ms {
+        Some(ms) => writeln!(
+            w,
+            "the server capture's clock is {ms:+.3} ms from the client capture's"
+        )?,
+        None => writeln!(w, "no connection appears in both captures")?,
+    }
+    for n in notes {
+        writeln!(w, "note: {n}")?;
+    }
+    Ok(())
+}
+
+fn write_compare_pair(w: &mut dyn Write, p: &PairReport) -> io::Result<()> {
+    writeln!(w)?;
+    writeln!(
+        w,
+        "connection {} (paired by {})",
+        p.client_view, p.paired_by
+    )?;
+    if p.nat {
+        writeln!(
+            w,
+            "  the server sees it as {} (addresses or ports rewritten on the way)",
+            p.server_view
+        )?;
+    }
+    if p.isn_rewritten {
+        writeln!(
+            w,
+            "  sequence numbers rewritten on the way; compared after translating them"
+        )?;
+    }
+    writeln!(
+        w,
+        "  {} packets in the client capture, {} in the server capture",
+        p.packets_client_capture, p.packets_server_capture
+    )?;
+    for x in &p.rsts {
+        let what = match x.proven {
+            "forged" => "FORGED: received, never sent",
+            "endpoint" => "sent by the endpoint (seen leaving it)",
+            "not_received" => "sent, never received",
+            _ => "unproven",
+        };
+        let fields = if x.fields.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", x.fields.join(", "))
+        };
+        writeln!(
+            w,
+            "  RST from the {} in the {} capture, frame {}: {what}: {}{fields}",
+            x.from, x.capture, x.frame, x.reason
+        )?;
+    }
+    let list = |w: &mut dyn Write, title: &str, notes: &[PacketNote]| -> io::Result<()> {
+        if notes.is_empty() {
+            return Ok(());
+        }
+        writeln!(w, "  {title} ({}):", notes.len())?;
+        for n in notes.iter().take(20) {
+            writeln!(
+                w,
+                "    {} capture frame {}: from the {} {} seq {} ack {} len {} ttl {}",
+                n.capture, n.frame, n.from, n.flags, n.seq, n.ack, n.len, n.ttl
+            )?;
+        }
+        if notes.len() > 20 {
+            writeln!(w, "    ... {} more (see --format json)", notes.len() - 20)?;
+        }
+        Ok(())
+    };
+    list(w, "received, never sent", &p.never_sent)?;
+    list(w, "sent, never received", &p.never_received)?;
+    list(w, "changed on the way", &p.modified)?;
     Ok(())
 }

@@ -15,8 +15,9 @@
 //! receiver holds bytes the sender's capture never shows. Segments without data (SYN, ACK,
 //! FIN, RST) match on their flags and translated sequence and acknowledgment numbers.
 //!
-//! Memory: packet summaries (about 64 bytes each), at most [`MAX_PACKETS`] per capture; a
-//! capture beyond it is compared up to there, and the report says so.
+//! Memory: packet summaries (about 64 bytes each), at most [`MAX_PACKETS`] per capture by
+//! default; a capture beyond it is compared up to there, and the report says so. The report
+//! is handed on a connection at a time ([`compare_into`]), never held whole.
 #![deny(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -115,12 +116,12 @@ fn options_hash(o: &crate::wire::TcpOptions) -> u32 {
     h.finish() as u32
 }
 
-fn load(path: &Path) -> Result<Side, String> {
+fn load(path: &Path, max_packets: usize) -> Result<Side, String> {
     let mut reader = CaptureReader::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut conns: Vec<Conn> = Vec::new();
     let mut pkts: Vec<Pkt> = Vec::new();
     let mut index: FxHashMap<(SocketAddr, SocketAddr), usize> = FxHashMap::default();
-    let mut budget = MAX_PACKETS;
+    let mut budget = max_packets;
     let mut truncated = false;
     let mut span: Option<(Timestamp, Timestamp)> = None;
     while let Some(frame) = reader
@@ -302,19 +303,88 @@ pub struct CompareReport {
     pub notes: Vec<String>,
 }
 
-/// Compares a capture taken at the client with one taken at the server.
+/// A part of a [`CompareReport`], handed on by [`compare_into`] as soon as it is known.
+#[derive(Debug)]
+pub enum Part {
+    /// Everything but the lists, first.
+    Head {
+        client_capture: String,
+        server_capture: String,
+        clock_offset_ms: Option<f64>,
+        notes: Vec<String>,
+    },
+    /// One paired connection, in the client capture's order.
+    Pair(Box<PairReport>),
+    /// A connection only the client's capture shows, then those only the server's shows.
+    OnlyInClientCapture(String),
+    OnlyInServerCapture(String),
+}
+
+/// Why a comparison stopped: a capture could not be read, or `each` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    #[error("{0}")]
+    Capture(String),
+    #[error(transparent)]
+    Output(#[from] std::io::Error),
+}
+
+/// Compares a capture taken at the client with one taken at the server, the whole report in
+/// memory (see [`compare_into`] for one handed on in parts).
+pub fn compare(client_capture: &Path, server_capture: &Path) -> Result<CompareReport, String> {
+    let mut report = CompareReport {
+        client_capture: String::new(),
+        server_capture: String::new(),
+        clock_offset_ms: None,
+        pairs: Vec::new(),
+        only_in_client_capture: Vec::new(),
+        only_in_server_capture: Vec::new(),
+        notes: Vec::new(),
+    };
+    compare_into(client_capture, server_capture, MAX_PACKETS, |part| {
+        match part {
+            Part::Head {
+                client_capture,
+                server_capture,
+                clock_offset_ms,
+                notes,
+            } => {
+                report.client_capture = client_capture;
+                report.server_capture = server_capture;
+                report.clock_offset_ms = clock_offset_ms;
+                report.notes = notes;
+            }
+            Part::Pair(p) => report.pairs.push(*p),
+            Part::OnlyInClientCapture(c) => report.only_in_client_capture.push(c),
+            Part::OnlyInServerCapture(c) => report.only_in_server_capture.push(c),
+        }
+        Ok(())
+    })
+    .map_err(|e| e.to_string())?;
+    Ok(report)
+}
+
+/// [`compare`], each part of the report handed to `each` as soon as it is made, so that
+/// memory holds the two captures' packet summaries (at most `max_packets` each, about 64
+/// bytes apiece; [`MAX_PACKETS`] is the command's default) and one pair's report, however
+/// many connections there are.
 ///
 /// Connections are paired through hash maps (by client ISN and server port, then by server
 /// port and start time in an ordered set), so the work grows as n log n in connections.
-pub fn compare(client_capture: &Path, server_capture: &Path) -> Result<CompareReport, String> {
-    let a = load(client_capture)?;
-    let b = load(server_capture)?;
+pub fn compare_into(
+    client_capture: &Path,
+    server_capture: &Path,
+    max_packets: usize,
+    mut each: impl FnMut(Part) -> std::io::Result<()>,
+) -> Result<(), CompareError> {
+    let a = load(client_capture, max_packets).map_err(CompareError::Capture)?;
+    let b = load(server_capture, max_packets).map_err(CompareError::Capture)?;
     let mut notes = Vec::new();
     for (side, name) in [(&a, client_capture), (&b, server_capture)] {
         if side.truncated {
             notes.push(format!(
-                "{}: more than {MAX_PACKETS} packets (a connection counts as {CONN_COST}); \
-                 compared up to there",
+                "{}: more than {max_packets} packets (a connection counts as {CONN_COST}); \
+                 compared up to there (--max-packets raises the bound)",
                 name.display()
             ));
         }
@@ -391,38 +461,30 @@ pub fn compare(client_capture: &Path, server_capture: &Path) -> Result<CompareRe
     drop(by_port);
     pairs.sort_unstable();
     let offset = median_offset(&a, &b, &pairs);
-    let view = |c: &Conn| format!("{} -> {}", c.client, c.server);
-    let report_pairs = pairs
-        .iter()
-        .filter_map(|&(i, j, by)| {
-            Some(compare_pair(
-                (&a, a.conns.get(i)?),
-                (&b, b.conns.get(j)?),
-                by,
-            ))
-        })
-        .collect();
-    Ok(CompareReport {
+    each(Part::Head {
         client_capture: client_capture.display().to_string(),
         server_capture: server_capture.display().to_string(),
         clock_offset_ms: offset.map(|o| o as f64 / 1e6),
-        pairs: report_pairs,
-        only_in_client_capture: a
-            .conns
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !paired_a.get(*i).copied().unwrap_or(false))
-            .map(|(_, c)| view(c))
-            .collect(),
-        only_in_server_capture: b
-            .conns
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| !used_b.get(*j).copied().unwrap_or(false))
-            .map(|(_, c)| view(c))
-            .collect(),
         notes,
-    })
+    })?;
+    for &(i, j, by) in &pairs {
+        if let (Some(ca), Some(cb)) = (a.conns.get(i), b.conns.get(j)) {
+            each(Part::Pair(Box::new(compare_pair((&a, ca), (&b, cb), by))))?;
+        }
+    }
+    drop(pairs);
+    let view = |c: &Conn| format!("{} -> {}", c.client, c.server);
+    for (i, c) in a.conns.iter().enumerate() {
+        if !paired_a.get(i).copied().unwrap_or(false) {
+            each(Part::OnlyInClientCapture(view(c)))?;
+        }
+    }
+    for (j, c) in b.conns.iter().enumerate() {
+        if !used_b.get(j).copied().unwrap_or(false) {
+            each(Part::OnlyInServerCapture(view(c)))?;
+        }
+    }
+    Ok(())
 }
 
 fn median_offset(a: &Side, b: &Side, pairs: &[(usize, usize, &str)]) -> Option<i64> {

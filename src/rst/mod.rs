@@ -18,7 +18,10 @@
 //! # Evidence
 //! Each piece of evidence is an [`Evidence`] with a stable code, a strength and a sentence.
 //! Against the claimed sender (the RST was forged):
-//! - strong: `data_after_rst` (the sender sent bytes beyond its RST's sequence number and
+//! - strong: `ttl_above_path` at an initial TTL (the RST arrives with more TTL left than every
+//!   packet of the claimed sender seen at this vantage, at 32, 64, 128 or 255: it crossed no
+//!   router while the sender's packets crossed at least one; see [`ttl_evidence`]),
+//!   `data_after_rst` (the sender sent bytes beyond its RST's sequence number and
 //!   beyond anything it had sent: its stack never reset), `rst_burst_rising_seq` (several RSTs
 //!   from one sender within 2 s with rising sequence numbers beyond anything it sent),
 //!   `ack_of_unsent_data` at the receiver's own capture point, `faster_than_rtt` (a RST that
@@ -26,9 +29,13 @@
 //! - medium: `ack_of_unsent_data` elsewhere (capture loss could hide bytes), `ack_moved_backwards`,
 //!   `seq_not_reply` (a RST without ACK whose sequence number is none of the acknowledgments it
 //!   could be answering), `seq_out_of_window`, `challenge_ack` (the receiver answered with an
-//!   ACK, RFC 5961: the RST was in the window but not exact), `connection_continues` (the
-//!   receiver kept sending new data), `ttl_departure` (the TTL differs from the sender's
-//!   stable recent TTLs), `rst_both_directions` (seen from the middle, both ends "reset" within
+//!   ACK, RFC 5961: the RST was in the window but not exact), `sender_alive_after_rst` (the
+//!   claimed sender sent any other packet more than 1 ms after its RST, not a copy of its last
+//!   one), `rst_after_close` (both ends' FINs sent and acknowledged and nothing from the
+//!   receiver to answer: the sender was in TIME-WAIT or CLOSED), `connection_continues` (the
+//!   receiver kept sending new data), `ttl_above_path` short of an initial TTL (a shorter
+//!   route could explain it), `ttl_departure` (more than one hop less TTL left than the
+//!   sender's usual one), `rst_both_directions` (seen from the middle, both ends "reset" within
 //!   10 ms);
 //! - weak: `ip_id_break` (the IPv4 ID breaks a sender whose IDs otherwise rise in small steps;
 //!   an ID of 0, what Linux puts in its reply resets, never counts);
@@ -276,6 +283,8 @@ pub fn capture_contexts(flows: &[&Flow<FlowDecoder>]) -> Vec<CaptureContext> {
 }
 
 const BURST_WINDOW_NS: i64 = 2_000_000_000;
+/// A packet sent before a RST and reordered behind it arrives within this much of it.
+const REORDER_NS: i64 = 1_000_000;
 /// Bytes of the BitTorrent emulation's set-up exchange, each way, at most.
 const SETUP_BYTES: u64 = 512;
 const BOTH_WAYS_NS: i64 = 10_000_000;
@@ -342,6 +351,33 @@ fn judge(f: &Flow<FlowDecoder>, r: &RstRecord, vantage: Vantage, ctx: CaptureCon
                 p.frame
             ),
         ));
+    }
+
+    // Any other packet from the claimed sender, well after its RST: a stack that reset the
+    // connection has nothing left to send on it (a packet already in flight could be
+    // reordered behind the RST by a few hundred microseconds, not more).
+    if let Some(p) = r.after.sender_first.filter(|p| {
+        p.ts.nanos_since(r.ts) >= REORDER_NS
+            && r.after.sender_beyond.is_none()
+            && r.after.sender_ack_progress.is_none()
+            && r.after.sender_syn.is_none()
+    }) {
+        ev.push(Evidence::new(
+            "sender_alive_after_rst",
+            Strength::Medium,
+            format!(
+                "the {name} sent another packet after this RST (frame {}, {:.3} s later, flags {}, seq {}): a stack that reset has no connection left to send on",
+                p.frame,
+                secs(p.ts, r.ts),
+                p.flags,
+                p.seq
+            ),
+        ));
+    }
+
+    // A reset out of nowhere after an orderly close.
+    if let Some(e) = after_close(f, r, name, peer) {
+        ev.push(e);
     }
 
     // Several RSTs with rising sequence numbers beyond anything sent.
@@ -483,48 +519,15 @@ fn judge(f: &Flow<FlowDecoder>, r: &RstRecord, vantage: Vantage, ctx: CaptureCon
         }
     }
 
-    // TTL and IP ID against the sender's own habits.
-    // A different initial TTL cannot come from a route change, so two agreeing packets are
-    // baseline enough for it; a departure of a few hops needs three.
-    match c.sender_ttl {
-        Some((usual, n, total)) if n >= 2 => {
-            let (base, rst) = (initial_ttl(usual), initial_ttl(r.ttl));
-            let habit = format!("{n} of the {name}'s {total} earlier packets had TTL {usual}");
-            if base != rst {
-                ev.push(Evidence::new(
-                    "ttl_other_stack",
-                    Strength::Strong,
-                    format!(
-                        "TTL {} can only come from a stack starting at {rst}; {habit}, a stack starting at {base}",
-                        r.ttl
-                    ),
-                ));
-            } else if n < 3 {
-                ev.push(Evidence::new(
-                    "no_baseline",
-                    Strength::Info,
-                    format!("{habit}: too few to judge a difference of a few hops"),
-                ));
-            } else if r.ttl.abs_diff(usual) > 1 {
-                ev.push(Evidence::new(
-                    "ttl_departure",
-                    Strength::Medium,
-                    format!("TTL {} where {habit}", r.ttl),
-                ));
-            } else {
-                ev.push(Evidence::new(
-                    "ttl_consistent",
-                    Strength::ForEndpoint,
-                    format!("TTL {}: {habit}", r.ttl),
-                ));
-            }
-        }
-        _ => ev.push(Evidence::new(
-            "no_baseline",
-            Strength::Info,
-            format!("the {name} sent too few other packets to compare TTLs with"),
-        )),
-    }
+    // TTL and IP ID against the sender's own habits, from its packets seen at this vantage
+    // (its non-RST packets only; the capturing host's own packets never enter a far sender's
+    // baseline, and a RST from the capturing host was decided above).
+    ev.push(ttl_evidence(
+        r.ttl,
+        c.sender_ttl,
+        f.half(sender).ttl_max,
+        name,
+    ));
     if let (Some(id), Some((last, run))) = (r.ip_id, c.sender_ip_id) {
         if run >= 2 && id != 0 {
             let step = id.wrapping_sub(last);
@@ -619,6 +622,121 @@ fn judge(f: &Flow<FlowDecoder>, r: &RstRecord, vantage: Vantage, ctx: CaptureCon
         vantage,
         evidence: ev,
     }
+}
+
+/// The TTL rule: the RST's TTL against the claimed sender's packets seen at the same
+/// vantage. `usual` is its most common TTL (value, packets that carried it, packets in all)
+/// before the RST; `max_seen` the highest TTL any of its non-RST packets in the flow carried.
+///
+/// A packet loses one TTL per router. One that reaches the capture point with more TTL left
+/// than every packet of the claimed sender was sent from nearer than the sender: from inside
+/// the path. At an initial value (32, 64, 128, 255) it crossed no router at all, while every
+/// packet of the sender crossed at least one: proof (`ttl_above_path`, strong). A smaller
+/// excess could be a shorter route (medium), and so is an initial value against only two
+/// packets of the sender (medium). Less TTL left (more hops) is only a departure
+/// (medium) when it exceeds one hop, and never proof by itself.
+pub fn ttl_evidence(ttl: u8, usual: Option<(u8, u32, u32)>, max_seen: u8, name: &str) -> Evidence {
+    let Some((usual, n, total)) = usual.filter(|u| u.1 >= 2) else {
+        return Evidence::new(
+            "no_baseline",
+            Strength::Info,
+            format!("the {name} sent too few other packets to compare TTLs with"),
+        );
+    };
+    // A different initial TTL cannot come from a route change, so two agreeing packets are
+    // baseline enough for it; a difference of a few hops needs three.
+    let (base, rst) = (initial_ttl(usual), initial_ttl(ttl));
+    let habit = format!("{n} of the {name}'s {total} earlier packets had TTL {usual}");
+    if base != rst {
+        return Evidence::new(
+            "ttl_other_stack",
+            Strength::Strong,
+            format!(
+                "TTL {ttl} can only come from a stack starting at {rst}; {habit}, a stack starting at {base}"
+            ),
+        );
+    }
+    let top = max_seen.max(usual);
+    let at_initial = INITIAL_TTLS.contains(&ttl);
+    if n < 3 {
+        // Two packets that crossed a router against one that crossed none: suspicious, not
+        // proof on so small a baseline.
+        if at_initial && ttl > top {
+            return Evidence::new(
+                "ttl_above_path",
+                Strength::Medium,
+                format!(
+                    "TTL {ttl}, an initial value: it crossed no router, while both packets the {name} sent before it crossed at least {} ({habit})",
+                    ttl - top
+                ),
+            );
+        }
+        return Evidence::new(
+            "no_baseline",
+            Strength::Info,
+            format!("{habit}: too few to judge a difference of a few hops"),
+        );
+    }
+    if ttl > top {
+        let hops = ttl - top;
+        return Evidence::new(
+            "ttl_above_path",
+            if at_initial {
+                Strength::Strong
+            } else {
+                Strength::Medium
+            },
+            if at_initial {
+                format!(
+                    "TTL {ttl}, an initial value: it crossed no router, while every packet of the {name} crossed at least {hops} ({habit}, none above {top}): sent from inside the path"
+                )
+            } else {
+                format!(
+                    "TTL {ttl}: {hops} more hops left than any packet of the {name} ({habit}, none above {top}): sent from nearer than the {name}, unless its route shortened"
+                )
+            },
+        );
+    }
+    if ttl.abs_diff(usual) > 1 {
+        Evidence::new(
+            "ttl_departure",
+            Strength::Medium,
+            format!("TTL {ttl} where {habit}"),
+        )
+    } else {
+        Evidence::new(
+            "ttl_consistent",
+            Strength::ForEndpoint,
+            format!("TTL {ttl}: {habit}"),
+        )
+    }
+}
+
+/// `rst_after_close` (medium): both ends had closed (each FIN sent and acknowledged by the
+/// other) and the receiver sent nothing after the claimed sender's last packet. The sender is
+/// then in TIME-WAIT or CLOSED, where a stack only answers segments (RFC 9293 section 3.10.7.4;
+/// Linux's TIME-WAIT the same) and has no connection left to abort. Medium: a capture that lost
+/// the receiver's last packet would hide what the RST answered.
+fn after_close(f: &Flow<FlowDecoder>, r: &RstRecord, name: &str, peer: &str) -> Option<Evidence> {
+    let c = &r.context;
+    let (s_fin, s_frame) = f.half(r.from).fin?;
+    let (r_fin, r_frame) = f.half(r.from.peer()).fin?;
+    let fins_acked = s_frame < r.frame
+        && r_frame < r.frame
+        && c.receiver_max_ack.is_some_and(|a| a > s_fin as i64)
+        && c.sender_max_ack.is_some_and(|a| a > r_fin as i64);
+    let last = c.sender_last?;
+    let silent = c.trigger.is_none_or(|t| t.frame < last.frame);
+    (fins_acked && silent).then(|| {
+        Evidence::new(
+            "rst_after_close",
+            Strength::Medium,
+            format!(
+                "both ends had closed (the {name}'s FIN in frame {s_frame} and the {peer}'s in frame {r_frame} acknowledged) and the {peer} sent nothing after the {name}'s last packet (frame {}) for it to answer: a closed connection sends no reset of its own",
+                last.frame
+            ),
+        )
+    })
 }
 
 /// The rule (see the module documentation).

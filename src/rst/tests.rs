@@ -212,7 +212,7 @@ fn one_medium_sign_is_inconclusive_two_are_forged() {
     let mut c = conv();
     some_data(&mut c);
     let mut p = client_abort(&c);
-    p.ttl = 53;
+    p.ttl = 47;
     c.push(p);
     let r = rst(&judged(&c.packets), c.packets.len() as u64);
     assert!(has(&r, "ttl_departure"));
@@ -221,7 +221,7 @@ fn one_medium_sign_is_inconclusive_two_are_forged() {
     let mut c = conv();
     some_data(&mut c);
     let mut p = client_abort(&c);
-    p.ttl = 53;
+    p.ttl = 47;
     p.ack = c.server_seq.wrapping_sub(500);
     c.push(p);
     let r = rst(&judged(&c.packets), c.packets.len() as u64);
@@ -531,4 +531,238 @@ fn the_rule_leans_to_inconclusive() {
         combine(&[e("sent_by_capture_host", ForEndpoint), e("a", Strong)]),
         Verdict::Endpoint
     );
+}
+
+/// The same connection captured on the client's machine: its own packets leave with TTL 64,
+/// the server's arrive with 63 (one router between them).
+fn client_conv() -> Conv {
+    let mut c = Conv::new(
+        "198.51.100.7:40001".parse().unwrap(),
+        "203.0.113.9:6881".parse().unwrap(),
+    );
+    c.client_ttl = 64;
+    c.server_ttl = 63;
+    c.step_ns = 40 * MS;
+    c.handshake();
+    c.step_ns = 5 * MS;
+    c
+}
+
+/// A RST+ACK "from the server" dressed as a Linux reset: IP ID 0, DF, window 0, at the
+/// server's next sequence number, with the given TTL.
+fn linux_look_rst(c: &Conv, from: Side, ttl: u8) -> Packet {
+    let mut p = c.packet(from, F::RST | F::ACK, &[]);
+    p.ttl = ttl;
+    p.ip_id = 0;
+    p.df = true;
+    p.window = 0;
+    p
+}
+
+#[test]
+fn at_the_client_a_reset_with_more_ttl_left_than_the_path_allows_is_forged() {
+    // One hop from the client, an injector copying a Linux reset: TTL 64 where the server's
+    // packets arrive with 63. Everything else looks like the server's own reset.
+    let mut c = client_conv();
+    some_data(&mut c);
+    pause(&mut c);
+    let p = linux_look_rst(&c, Side::Server, 64);
+    c.push(p);
+    let report = judged(&c.packets);
+    assert_eq!(report.flows[0].vantage, "client");
+    let r = rst(&report, c.packets.len() as u64);
+    assert!(
+        r.findings
+            .iter()
+            .any(|e| e.code == "ttl_above_path" && e.strength == "strong"),
+        "{:?}",
+        r.findings
+    );
+    assert!(!has(&r, "ttl_consistent"));
+    assert_eq!(r.verdict, Some("forged"));
+}
+
+#[test]
+fn at_the_client_the_servers_own_reset_is_never_forged() {
+    // The same reset with the TTL the server's packets arrive with: the server's own.
+    let mut c = client_conv();
+    some_data(&mut c);
+    pause(&mut c);
+    let p = linux_look_rst(&c, Side::Server, 63);
+    c.push(p);
+    let r = rst(&judged(&c.packets), c.packets.len() as u64);
+    assert!(
+        has(&r, "ttl_consistent") && has(&r, "seq_exact"),
+        "{:?}",
+        r.findings
+    );
+    assert_eq!(r.verdict, Some("endpoint"), "{:?}", r.findings);
+    // Fewer hops left than its packets (a longer route) is no proof: at worst inconclusive.
+    let mut c = client_conv();
+    some_data(&mut c);
+    pause(&mut c);
+    let p = linux_look_rst(&c, Side::Server, 60);
+    c.push(p);
+    let r = rst(&judged(&c.packets), c.packets.len() as u64);
+    assert!(has(&r, "ttl_departure"), "{:?}", r.findings);
+    assert_eq!(r.verdict, Some("inconclusive"));
+    // The client's own reset, whatever it looks like, is the capturing host's.
+    let mut c = client_conv();
+    some_data(&mut c);
+    pause(&mut c);
+    let p = linux_look_rst(&c, Side::Client, 64);
+    c.push(p);
+    let r = rst(&judged(&c.packets), c.packets.len() as u64);
+    assert_eq!(r.verdict, Some("endpoint"));
+}
+
+#[test]
+fn at_the_server_a_reset_claiming_the_client_from_one_hop_is_forged() {
+    // The server's vantage, the client one router away (TTL 63), the injector in that router.
+    let mut c2 = Conv::new(
+        "198.51.100.7:40001".parse().unwrap(),
+        "203.0.113.9:6881".parse().unwrap(),
+    );
+    c2.client_ttl = 63;
+    c2.server_ttl = 64;
+    c2.step_ns = 40 * MS;
+    c2.handshake();
+    c2.step_ns = 5 * MS;
+    some_data(&mut c2);
+    pause(&mut c2);
+    let p = linux_look_rst(&c2, Side::Client, 64);
+    c2.push(p);
+    let report = judged(&c2.packets);
+    assert_eq!(report.flows[0].vantage, "server");
+    let r = rst(&report, c2.packets.len() as u64);
+    assert!(has(&r, "ttl_above_path"), "{:?}", r.findings);
+    assert_eq!(r.verdict, Some("forged"));
+}
+
+#[test]
+fn a_few_more_hops_left_not_at_an_initial_value_is_only_suspicious() {
+    // The client 14 hops from the server: a RST with 3 hops more left than its packets could
+    // be a shorter route; inconclusive, never forged on its own.
+    let mut c = conv();
+    some_data(&mut c);
+    let mut p = client_abort(&c);
+    p.ttl = 53;
+    c.push(p);
+    let r = rst(&judged(&c.packets), c.packets.len() as u64);
+    assert!(
+        r.findings
+            .iter()
+            .any(|e| e.code == "ttl_above_path" && e.strength == "medium"),
+        "{:?}",
+        r.findings
+    );
+    assert_eq!(r.verdict, Some("inconclusive"));
+}
+
+#[test]
+fn the_ttl_rule_on_its_own() {
+    let e = |ttl, usual, max| ttl_evidence(ttl, usual, max, "server");
+    // Too few packets.
+    assert_eq!(e(64, None, 0).code, "no_baseline");
+    assert_eq!(e(64, Some((63, 1, 1)), 63).code, "no_baseline");
+    assert_eq!(e(62, Some((60, 2, 2)), 60).code, "no_baseline");
+    // An initial value against two packets that crossed a router: suspicious only.
+    let two = e(64, Some((63, 2, 2)), 63);
+    assert_eq!(
+        (two.code, two.strength),
+        ("ttl_above_path", Strength::Medium)
+    );
+    // Another initial TTL: two packets are enough.
+    assert_eq!(e(200, Some((63, 2, 2)), 63).code, "ttl_other_stack");
+    // More TTL left than any of the sender's packets.
+    let above = e(64, Some((63, 5, 5)), 63);
+    assert_eq!(
+        (above.code, above.strength),
+        ("ttl_above_path", Strength::Strong)
+    );
+    let above = e(62, Some((60, 5, 5)), 60);
+    assert_eq!(
+        (above.code, above.strength),
+        ("ttl_above_path", Strength::Medium)
+    );
+    // One of its packets (a duplicate seen before a router's hop, say) had as much left.
+    assert_eq!(e(64, Some((63, 5, 6)), 64).code, "ttl_consistent");
+    // Less left.
+    assert_eq!(e(61, Some((63, 5, 5)), 63).code, "ttl_departure");
+    assert_eq!(e(62, Some((63, 5, 5)), 63).code, "ttl_consistent");
+}
+
+#[test]
+fn the_claimed_sender_still_sending_after_its_reset_is_suspicious() {
+    // At the client: a RST "from the server", then the server's window update 20 ms later.
+    let mut c = client_conv();
+    some_data(&mut c);
+    pause(&mut c);
+    let p = linux_look_rst(&c, Side::Server, 63);
+    c.push(p);
+    c.ts = Timestamp(c.ts.0 + 20 * MS);
+    let mut alive = c.packet(Side::Server, F::ACK, &[]);
+    alive.window = 4096;
+    c.push(alive);
+    let frame = c.packets.len() as u64 - 1;
+    let r = rst(&judged(&c.packets), frame);
+    let e = r
+        .findings
+        .iter()
+        .find(|e| e.code == "sender_alive_after_rst")
+        .unwrap_or_else(|| panic!("{:?}", r.findings));
+    assert_eq!(e.strength, "medium");
+    assert!(
+        e.text.contains(&format!("frame {}", frame + 1)),
+        "{}",
+        e.text
+    );
+    // Medium alone: suspicious, not proof.
+    assert_eq!(r.verdict, Some("inconclusive"));
+}
+
+#[test]
+fn a_duplicate_of_the_senders_last_packet_is_not_life_after_reset() {
+    // The capture saw the server's last packet twice, the copy after the RST.
+    let mut c = client_conv();
+    some_data(&mut c);
+    let last = c.packets.last().cloned().unwrap();
+    assert_eq!(last.src, c.server);
+    pause(&mut c);
+    let p = linux_look_rst(&c, Side::Server, 63);
+    c.push(p);
+    let frame = c.packets.len() as u64;
+    c.ts = Timestamp(c.ts.0 + 20 * MS);
+    let mut dup = last;
+    dup.ts = c.ts;
+    c.push(dup);
+    let r = rst(&judged(&c.packets), frame);
+    assert!(!has(&r, "sender_alive_after_rst"), "{:?}", r.findings);
+    assert_eq!(r.verdict, Some("endpoint"), "{:?}", r.findings);
+}
+
+#[test]
+fn a_reset_out_of_nowhere_after_an_orderly_close_is_suspicious() {
+    // Both FINs acknowledged, the client's final ACK its last packet; 100 ms later a RST+ACK
+    // "from the client" at its next sequence number, nothing from the server to answer.
+    let mut c = conv();
+    some_data(&mut c);
+    c.close();
+    c.ts = Timestamp(c.ts.0 + 100 * MS);
+    let p = client_abort(&c);
+    c.push(p);
+    let r = rst(&judged(&c.packets), c.packets.len() as u64);
+    assert!(has(&r, "rst_after_close"), "{:?}", r.findings);
+    assert_ne!(r.verdict, Some("endpoint"));
+    assert_ne!(r.verdict, Some("forged"));
+    // The same RST answering a segment the server sent after the close is not "out of
+    // nowhere".
+    let mut c = conv();
+    some_data(&mut c);
+    c.close();
+    c.send(Side::Server, F::ACK | F::PSH, b"late");
+    let p = client_abort(&c);
+    c.push(p);
+    let r = rst(&judged(&c.packets), c.packets.len() as u64);
+    assert!(!has(&r, "rst_after_close"), "{:?}", r.findings);
 }

@@ -1,0 +1,221 @@
+//! `--parquet DIR`: the four tables, typed, equal to the CSV tables cell for cell; read back
+//! with the Parquet crate here, and with pyarrow and DuckDB by tests/parquet_check.py.
+#![cfg(feature = "parquet")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::DataType;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+fn bttrace(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_bttrace"))
+        .args(args)
+        .output()
+        .expect("run bttrace")
+}
+
+fn read_parquet(path: &Path) -> Vec<RecordBatch> {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(|b| b.unwrap())
+        .collect()
+}
+
+fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let header = r.headers().unwrap().iter().map(String::from).collect();
+    let rows = r
+        .records()
+        .map(|x| x.unwrap().iter().map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+/// A Parquet cell as the CSV table would hold it, and how many decimals the CSV keeps of a
+/// number (`None`: compare exactly).
+fn cell(a: &dyn Array, i: usize) -> (String, Option<f64>) {
+    if a.is_null(i) {
+        return (String::new(), None);
+    }
+    match a.data_type() {
+        DataType::Int64 => (a.as_primitive::<Int64Type>().value(i).to_string(), None),
+        DataType::Int32 => (a.as_primitive::<Int32Type>().value(i).to_string(), None),
+        DataType::Float64 => {
+            let x = a.as_primitive::<Float64Type>().value(i);
+            (x.to_string(), Some(x))
+        }
+        DataType::Boolean => (a.as_boolean().value(i).to_string(), None),
+        DataType::Timestamp(_, tz) => {
+            assert_eq!(tz.as_deref(), Some("UTC"));
+            let us = a.as_primitive::<TimestampMicrosecondType>().value(i);
+            (format!("{:.6}", us as f64 / 1e6), Some(us as f64 / 1e6))
+        }
+        DataType::Date32 => {
+            let d = a.as_primitive::<arrow_array::types::Date32Type>().value(i);
+            (bttrace::glasnost::names::date(i64::from(d) * 86_400), None)
+        }
+        DataType::Utf8 => (a.as_string::<i32>().value(i).to_string(), None),
+        DataType::Dictionary(_, _) => {
+            let d = a.as_dictionary::<Int32Type>();
+            let values = d.values().as_string::<i32>();
+            let k = d.keys().value(i) as usize;
+            (values.value(k).to_string(), None)
+        }
+        DataType::List(_) => {
+            let l = a.as_list::<i32>();
+            let v = l.value(i);
+            let parts: Vec<String> = (0..v.len()).map(|j| cell(&v, j).0).collect();
+            (parts.join(" "), None)
+        }
+        t => panic!("unexpected type {t:?}"),
+    }
+}
+
+/// Checks one table: the same columns, rows and values as the CSV one.
+fn same_table(csv_path: &Path, parquet_path: &Path) -> usize {
+    let (header, rows) = read_csv(csv_path);
+    let batches = read_parquet(parquet_path);
+    let schema = batches
+        .first()
+        .map(|b| b.schema())
+        .unwrap_or_else(|| panic!("{} has no batch", parquet_path.display()));
+    let names: Vec<&String> = schema.fields().iter().map(|f| f.name()).collect();
+    assert_eq!(names, header.iter().collect::<Vec<_>>());
+    let mut n = 0;
+    for b in &batches {
+        for i in 0..b.num_rows() {
+            let row = &rows[n];
+            for (c, col) in b.columns().iter().enumerate() {
+                let (got, number) = cell(col.as_ref(), i);
+                let want = &row[c];
+                match number {
+                    // CSV rounds numbers (goodput to the bit per second, times to the
+                    // microsecond); Parquet keeps them whole.
+                    Some(x) if !want.is_empty() => {
+                        let w: f64 = want.parse().unwrap();
+                        let decimals = want.split('.').nth(1).map_or(0, str::len) as i32;
+                        let tol = 0.5 * 10f64.powi(-decimals) + 1e-9 * w.abs();
+                        assert!(
+                            (x - w).abs() <= tol,
+                            "{}: row {n} column {}: {x} against {want}",
+                            csv_path.display(),
+                            header[c]
+                        );
+                    }
+                    // CSV defuses text a spreadsheet would run as a formula; Parquet does not.
+                    _ => assert_eq!(
+                        got.as_str(),
+                        match want.strip_prefix('\'') {
+                            Some(w) if !got.starts_with('\'') => w,
+                            _ => want.as_str(),
+                        },
+                        "{}: row {n} column {}",
+                        csv_path.display(),
+                        header[c]
+                    ),
+                }
+            }
+            n += 1;
+        }
+    }
+    assert_eq!(n, rows.len(), "{}", csv_path.display());
+    n
+}
+
+fn write_both(dir: &Path, inputs: &[&str]) -> (PathBuf, PathBuf) {
+    let csv_dir = dir.join("csv");
+    let pq = dir.join("pq");
+    let mut args = vec!["analyze", "--format", "json"];
+    let csv_arg = format!("{}/", csv_dir.display());
+    let pq_arg = pq.display().to_string();
+    args.extend(["--csv", &csv_arg, "--parquet", &pq_arg]);
+    args.extend(inputs);
+    let out = bttrace(&args);
+    assert!(
+        out.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (csv_dir, pq)
+}
+
+#[test]
+fn the_parquet_tables_hold_what_the_csv_tables_hold_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv_dir, pq) = write_both(dir.path(), &["fixtures/glasnost"]);
+    let name = "glasnost.parquet";
+    let mut rows = Vec::new();
+    for t in ["captures", "tests", "flows", "rsts"] {
+        let p = pq.join(t).join(name);
+        rows.push(same_table(&csv_dir.join(format!("{t}.csv")), &p));
+    }
+    // Every table has rows: the fixtures have tests, flows and forged RSTs.
+    assert!(rows.iter().all(|&n| n > 0), "{rows:?}");
+    // Types a reader needs with no schema hint.
+    let b = &read_parquet(&pq.join("captures").join(name))[0];
+    let ty = |c: &str| b.schema().field_with_name(c).unwrap().data_type().clone();
+    assert!(matches!(ty("first_time"), DataType::Timestamp(_, Some(_))));
+    assert_eq!(ty("frames"), DataType::Int64);
+    assert_eq!(ty("gzip"), DataType::Boolean);
+    assert_eq!(ty("date"), DataType::Date32);
+    assert!(matches!(
+        ty("block_bt_app_port"),
+        DataType::Dictionary(_, _)
+    ));
+    assert!(matches!(ty("blocking_basis"), DataType::List(_)));
+    // No temporary file is left behind.
+    for t in ["captures", "tests", "flows", "rsts"] {
+        let names: Vec<String> = std::fs::read_dir(pq.join(t))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, [name]);
+    }
+    // A second run into the same directory is refused, then allowed with --force.
+    let pq_arg = pq.display().to_string();
+    let again = bttrace(&["analyze", "--parquet", &pq_arg, "fixtures/glasnost"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+}
+
+/// tests/parquet_check.py reads the tables with pyarrow and DuckDB. It needs a Python with
+/// both (`BTTRACE_PYTHON`, else `python3`); without them the test says so and passes, unless
+/// `BTTRACE_REQUIRE_PYARROW` is set (.ci/run installs them into a venv and sets it).
+#[test]
+fn pyarrow_and_duckdb_read_the_tables_with_no_schema_hints() {
+    let python = std::env::var("BTTRACE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let have = Command::new(&python)
+        .args(["-c", "import pyarrow, duckdb"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        assert!(
+            std::env::var_os("BTTRACE_REQUIRE_PYARROW").is_none(),
+            "{python} has no pyarrow or duckdb, and BTTRACE_REQUIRE_PYARROW is set"
+        );
+        eprintln!("skipped: {python} has no pyarrow or duckdb (pip install pyarrow duckdb)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (csv_dir, pq) = write_both(dir.path(), &["fixtures/glasnost"]);
+    let out = Command::new(&python)
+        .arg("tests/parquet_check.py")
+        .arg(&csv_dir)
+        .arg(&pq)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("pyarrow and duckdb agree"));
+}
