@@ -577,6 +577,14 @@ impl Analyzer {
         notes.extend(flows_retired.map(|r| r.note()));
         let flows = self.table.finish();
         let refs: Vec<&Flow<FlowDecoder>> = flows.iter().map(|f| &**f).collect();
+        match rst::check_vantage(&refs, self.opts.vantage) {
+            Ok(note) => notes.extend(note.map(|message| Note {
+                frame: None,
+                offset: None,
+                message,
+            })),
+            Err(e) => return CaptureReport::failed(path, e),
+        }
         let flow_reports = flow_reports(&refs, &self.opts, start);
         notes.extend(reassembly_notes(&flow_reports, &self.limits));
         let facts: Vec<glasnost::FlowFacts> = flow_reports.iter().map(flow_facts).collect();

@@ -229,9 +229,9 @@ struct AnalyzeArgs {
     /// Output format on standard output.
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
     format: OutputFormat,
-    /// Also write the flows table as CSV to this file; or, for a directory (existing, or
-    /// named with a trailing `/`), the four tables captures.csv, tests.csv, flows.csv and
-    /// rsts.csv in it.
+    /// Also write the four tables captures.csv, tests.csv, flows.csv and rsts.csv into this
+    /// directory (as `report --csv` does); a name ending with `.csv` (or a file that exists)
+    /// gets the flows table alone.
     #[arg(long, value_name = "PATH")]
     csv: Option<PathBuf>,
     /// Also write the RSTs table (verdict, evidence, Wireshark filter) as CSV to this file.
@@ -336,6 +336,7 @@ pub fn main() -> ExitCode {
             }
         },
         Command::Report(args) => match report(&args) {
+            Ok(totals) if totals.analysed + totals.failed == 0 => ExitCode::from(1),
             Ok(totals) if totals.failed == 0 => ExitCode::SUCCESS,
             Ok(_) => ExitCode::from(1),
             Err(e) if output::reader_gone(&e) => ExitCode::SUCCESS,
@@ -345,6 +346,7 @@ pub fn main() -> ExitCode {
             }
         },
         Command::Analyze(args) => match analyze(&args) {
+            Ok(totals) if totals.analysed + totals.failed == 0 => ExitCode::from(1),
             Ok(totals) if totals.failed == 0 => ExitCode::SUCCESS,
             Ok(_) => ExitCode::from(1),
             Err(e) => {
@@ -405,34 +407,50 @@ fn create_output(path: &Path, force: bool) -> io::Result<File> {
 /// The tables `--csv` and `--rsts-csv` ask for.
 #[derive(Default)]
 struct CsvPaths {
+    /// The directory `--csv DIR` names, made once no table is refused.
+    dir: Option<PathBuf>,
     captures: Option<PathBuf>,
     tests: Option<PathBuf>,
     flows: Option<PathBuf>,
     rsts: Option<PathBuf>,
 }
 
-/// `--csv PATH`: a directory (existing, or named with a trailing slash) gets `captures.csv`,
-/// `tests.csv`, `flows.csv` and `rsts.csv`; a file gets the flows table.
-fn csv_paths(csv: Option<&Path>, rsts: Option<&Path>) -> io::Result<CsvPaths> {
+/// Whether a `--csv` name is a file: it ends with `.csv` (any case).
+fn csv_file_name(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+        && !p.as_os_str().to_string_lossy().ends_with('/')
+}
+
+/// `--csv PATH`, as for `report --csv`: a directory gets `captures.csv`, `tests.csv`,
+/// `flows.csv` and `rsts.csv`. A name ending with `.csv` is a file and gets the flows table
+/// alone; so does, as before, a file that exists already (with a warning: a new name without
+/// `.csv` is a directory).
+fn csv_paths(csv: Option<&Path>, rsts: Option<&Path>) -> CsvPaths {
     let mut paths = CsvPaths::default();
     if let Some(p) = csv {
-        let as_dir = p.is_dir() || p.as_os_str().to_string_lossy().ends_with('/');
-        if as_dir {
-            fs::create_dir_all(p).map_err(|e| {
-                io::Error::new(e.kind(), format!("cannot make {}: {e}", p.display()))
-            })?;
+        let existing_file = fs::metadata(p).is_ok_and(|m| !m.is_dir());
+        if !p.is_dir() && (csv_file_name(p) || existing_file) {
+            if existing_file && !csv_file_name(p) {
+                say(format_args!(
+                    "warning: --csv {0}: writing the flows table to the file {0}, which exists; \
+                     a name without .csv is otherwise a directory of the four tables (as for \
+                     report --csv); name the file with .csv to keep it one table",
+                    p.display()
+                ));
+            }
+            paths.flows = Some(p.to_path_buf());
+        } else {
+            paths.dir = Some(p.to_path_buf());
             paths.captures = Some(p.join("captures.csv"));
             paths.tests = Some(p.join("tests.csv"));
             paths.flows = Some(p.join("flows.csv"));
             paths.rsts = Some(p.join("rsts.csv"));
-        } else {
-            paths.flows = Some(p.to_path_buf());
         }
     }
     if let Some(p) = rsts {
         paths.rsts = Some(p.to_path_buf());
     }
-    Ok(paths)
+    paths
 }
 
 /// The CSV tables being written beside the main output.
@@ -450,6 +468,9 @@ impl CsvFiles {
     fn create(p: &CsvPaths, force: bool, inputs: &[PathBuf]) -> io::Result<CsvFiles> {
         for path in CsvFiles::paths(p) {
             refuse_output(path, force, inputs)?;
+        }
+        if let Some(dir) = &p.dir {
+            make_dir(dir)?;
         }
         fn table<T: CaptureTable + 'static>(
             path: &Option<PathBuf>,
@@ -524,6 +545,17 @@ impl<W: Write> Stdout<W> {
     }
 }
 
+/// What a batch that found no capture says (it exits 1).
+fn nothing_found(paths: &[PathBuf]) -> String {
+    let named: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    format!(
+        "no capture found in {}: bttrace reads pcap and pcapng files (optionally \
+         gzip-compressed) and tar archives of them; files named .log, .txt, .md, .csv, .tsv, \
+         .json, .html or .svg, and hidden files, are passed over in directories",
+        named.join(", ")
+    )
+}
+
 /// Failed captures named again in the summary at the end of a batch.
 const FAILURES_LISTED: usize = 10;
 
@@ -539,7 +571,7 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
         ..Options::default()
     };
     let mut tables = CsvFiles::create(
-        &csv_paths(args.csv.as_deref(), args.rsts_csv.as_deref())?,
+        &csv_paths(args.csv.as_deref(), args.rsts_csv.as_deref()),
         args.force,
         &args.paths,
     )?;
@@ -576,7 +608,11 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
     });
     let totals = match result {
         Err(_) if stdout_failed.as_ref().is_some_and(output::reader_gone) => {
-            return Ok(batch::Totals::default());
+            // The reader went away after at least one capture went out: not a failure.
+            return Ok(batch::Totals {
+                analysed: 1,
+                failed: 0,
+            });
         }
         r => r?,
     };
@@ -589,6 +625,9 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
         if !output::reader_gone(&e) {
             return Err(e);
         }
+    }
+    if totals.analysed + totals.failed == 0 {
+        say(nothing_found(&args.paths));
     }
     if args.stats {
         let peak = peak_memory_kib().map_or("unknown".to_string(), |k| format!("{k} KiB"));
@@ -806,6 +845,16 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
     };
     // Create the CSV files before the batch, so a name clash stops it before the work.
     let csv_files = match &args.csv {
+        Some(dir) if csv_file_name(dir) && !dir.is_dir() => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "--csv {}: report writes three tables (speeds.csv, days.csv, summary.csv) \
+                     into a directory; name one without .csv",
+                    dir.display()
+                ),
+            ));
+        }
         Some(dir) => {
             fs::create_dir_all(dir).map_err(|e| {
                 io::Error::new(e.kind(), format!("cannot make {}: {e}", dir.display()))
@@ -830,6 +879,7 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
         glasnost: args.glasnost,
         ..Options::default()
     };
+    let mut copies = Copies::default();
     let (table_dirs, captures): (Vec<PathBuf>, Vec<PathBuf>) = args
         .paths
         .iter()
@@ -839,10 +889,19 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
         batch::Totals::default()
     } else {
         run_batch(&captures, &opts, args.threads, false, |r| {
-            agg.add(r);
+            match copies.first_seen(r) {
+                Some(first) => say(format_args!(
+                    "warning: {} is the same capture as {first} (the same frames at the same \
+                     times): counted once",
+                    r.path
+                )),
+                None => agg.add(r),
+            }
             Ok(())
         })?
     };
+    // A copy is neither analysed nor failed in the counts the exit code comes from.
+    totals.analysed -= copies.count.min(totals.analysed);
     crate::report::tables::read(&table_dirs, |r| {
         if r.failed {
             totals.failed += 1;
@@ -851,6 +910,11 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
         }
         agg.add_row(&r);
     })?;
+    if totals.analysed + totals.failed + copies.count == 0 {
+        say(nothing_found(&args.paths));
+        return Ok(totals);
+    }
+    agg.copies = u32::try_from(copies.count).unwrap_or(u32::MAX);
     let mut out = output::stdout();
     weekly::write_text(&mut out, &agg)?;
     out.flush()?;
@@ -865,6 +929,46 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
         }
     }
     Ok(totals)
+}
+
+/// Captures `report` has taken, by content, so that the same test found twice (`x.dump` and
+/// `x.dump.gz`, or a file and an archive's member) counts once. Two captures are the same when
+/// they have the same frame and TCP segment counts, the same first and last frame times to the
+/// nanosecond, and the same client: what a copy or a recompression keeps and two different
+/// tests do not share. Memory: one small key per capture of the batch.
+#[derive(Default)]
+struct Copies {
+    seen: std::collections::HashMap<(u64, u64, u64, u64, Option<String>), String>,
+    count: usize,
+}
+
+impl Copies {
+    /// The name of the capture `r` is a copy of, if one was taken before.
+    fn first_seen(&mut self, r: &CaptureReport) -> Option<String> {
+        let (Some(first), Some(last)) = (r.first_time, r.last_time) else {
+            return None;
+        };
+        if r.error.is_some() || r.frames == 0 {
+            return None;
+        }
+        let key = (
+            r.frames,
+            r.tcp_segments,
+            first.to_bits(),
+            last.to_bits(),
+            r.client_address(),
+        );
+        match self.seen.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                self.count += 1;
+                Some(e.get().clone())
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(r.path.clone());
+                None
+            }
+        }
+    }
 }
 
 /// The process's peak resident memory (`VmHWM`), where the system says (Linux).
@@ -886,7 +990,16 @@ fn compare(args: &CompareArgs) -> Result<(), String> {
                 &args.client_capture,
                 &args.server_capture,
                 args.max_packets,
-                |p| json.part(p),
+                |p| {
+                    // In text the notes head the report; beside JSON they are told on
+                    // standard error too.
+                    if let crate::rst::compare::Part::Head { notes, .. } = &p {
+                        for n in notes {
+                            say(format_args!("warning: {n}"));
+                        }
+                    }
+                    json.part(p)
+                },
             )
             .and_then(|_| json.end().map(|_| ()).map_err(CompareError::from))
         }

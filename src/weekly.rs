@@ -316,6 +316,8 @@ pub struct Aggregator {
     pub isps: BTreeMap<String, Isp>,
     pub captures: u32,
     pub failed: u32,
+    /// Captures left out as copies of one already taken (the same test twice).
+    pub copies: u32,
 }
 
 /// Most distinct ports listed per class and ISP.

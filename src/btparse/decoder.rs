@@ -858,7 +858,10 @@ impl DirDecoder {
         if let (Some(p), Some(last)) = (self.predict, self.last) {
             if p < end {
                 let step = step(&last);
-                self.predict = Some(p + (end - p).div_ceil(step) * step);
+                // Usually one message on (a hole shorter than a piece): no division then.
+                let gap = end - p;
+                let steps = if gap <= step { 1 } else { gap.div_ceil(step) };
+                self.predict = Some(p + steps * step);
             }
         }
     }

@@ -291,6 +291,7 @@ impl ByteSource {
     }
 
     /// Offset in the decompressed input of the next unconsumed byte.
+    #[inline]
     pub(crate) fn offset(&self) -> u64 {
         self.offset
     }
@@ -301,12 +302,14 @@ impl ByteSource {
     }
 
     /// The unconsumed bytes currently buffered.
+    #[inline]
     pub(crate) fn available(&self) -> &[u8] {
         self.buf.get(self.start..self.end).unwrap_or(&[])
     }
 
     /// Makes at least `n` bytes available, reading more as needed; returns fewer only at the
     /// end of the input. `n` must already be checked against the caller's record-size limit.
+    #[inline]
     pub(crate) fn fill(&mut self, n: usize) -> io::Result<&[u8]> {
         if self.end - self.start < n && !self.eof {
             self.refill(n)?;
@@ -314,6 +317,8 @@ impl ByteSource {
         Ok(self.available())
     }
 
+    // Once a block (1 MiB): kept out of line so `fill` stays small enough to inline.
+    #[inline(never)]
     fn refill(&mut self, n: usize) -> io::Result<()> {
         if let Input::Prefetched(_) = self.inner {
             return self.refill_prefetched(n);
@@ -422,6 +427,7 @@ impl ByteSource {
     }
 
     /// Marks `n` buffered bytes as used.
+    #[inline]
     pub(crate) fn consume(&mut self, n: usize) {
         let n = n.min(self.end - self.start);
         self.start += n;

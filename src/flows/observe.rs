@@ -36,6 +36,7 @@ pub struct PacketFacts {
 }
 
 impl PacketFacts {
+    #[inline]
     pub fn of(seg: &Segment<'_>, at: PacketRef) -> PacketFacts {
         PacketFacts {
             frame: at.frame,
@@ -78,6 +79,7 @@ pub struct Habits {
 }
 
 impl Habits {
+    #[inline]
     pub fn observe(&mut self, mut p: PacketFacts) {
         p.ack_advanced = p
             .ack

@@ -237,6 +237,15 @@ pub fn write_text(w: &mut dyn Write, a: &Aggregator) -> io::Result<()> {
         a.isps.len(),
         if a.isps.len() == 1 { "" } else { "s" }
     )?;
+    if a.copies > 0 {
+        writeln!(
+            w,
+            "  {} more capture{} left out as copies of one already counted (the same test as \
+             x.dump and x.dump.gz, or as a file and an archive's member)",
+            a.copies,
+            if a.copies == 1 { " was" } else { "s were" }
+        )?;
+    }
     for (name, isp) in &a.isps {
         writeln!(w)?;
         write_isp(w, a, name, isp)?;

@@ -371,6 +371,10 @@ pub fn compare(client_capture: &Path, server_capture: &Path) -> Result<CompareRe
 ///
 /// Connections are paired through hash maps (by client ISN and server port, then by server
 /// port and start time in an ordered set), so the work grows as n log n in connections.
+///
+/// Each capture is first placed by its own packets (see [`taken_at`]): when the one given as
+/// the client's looks taken at the server and the other at the client, the two are swapped,
+/// and a note says so and why; when only one contradicts its role, a note says that.
 pub fn compare_into(
     client_capture: &Path,
     server_capture: &Path,
@@ -380,6 +384,41 @@ pub fn compare_into(
     let a = load(client_capture, max_packets).map_err(CompareError::Capture)?;
     let b = load(server_capture, max_packets).map_err(CompareError::Capture)?;
     let mut notes = Vec::new();
+    let (wa, wb) = (taken_at(&a), taken_at(&b));
+    let name = |p: &Path| p.display().to_string();
+    let (a, b, client_capture, server_capture) = match (&wa, &wb) {
+        (Some(x), Some(y)) if !x.at_client && y.at_client => {
+            notes.push(format!(
+                "the captures were given the wrong way round: {} looks taken at the server ({}) \
+                 and {} at the client ({}); compared with {} as the client's capture",
+                name(client_capture),
+                x.why,
+                name(server_capture),
+                y.why,
+                name(server_capture),
+            ));
+            (b, a, server_capture, client_capture)
+        }
+        _ => {
+            for (w, p, role) in [
+                (&wa, client_capture, "client"),
+                (&wb, server_capture, "server"),
+            ] {
+                if let Some(w) = w {
+                    if w.at_client != (role == "client") {
+                        let other = if w.at_client { "client" } else { "server" };
+                        notes.push(format!(
+                            "{} is given as the {role}'s capture but looks taken at the {other} \
+                             ({}); what it received and never sent may be the other end's doing",
+                            name(p),
+                            w.why
+                        ));
+                    }
+                }
+            }
+            (a, b, client_capture, server_capture)
+        }
+    };
     for (side, name) in [(&a, client_capture), (&b, server_capture)] {
         if side.truncated {
             notes.push(format!(
@@ -485,6 +524,89 @@ pub fn compare_into(
         }
     }
     Ok(())
+}
+
+/// Where one capture was taken, and the evidence in words.
+#[derive(Debug)]
+struct TakenAt {
+    at_client: bool,
+    why: String,
+}
+
+/// TTLs stacks start with.
+const INITIAL_TTLS: [u8; 4] = [32, 64, 128, 255];
+
+/// Where a capture was taken, from its connections' TTLs: at its own capture point a host's
+/// packets all carry the TTL its stack starts with, while the far end's crossed hops. Each
+/// connection where exactly one side looks so is a vote; the capture is placed when the
+/// votes agree (`None` when there are none, or they split).
+fn taken_at(side: &Side) -> Option<TakenAt> {
+    let (mut client, mut server) = (0usize, 0usize);
+    let mut example: [Option<String>; 2] = [None, None];
+    for c in &side.conns {
+        // (lowest, highest, packets) of the client's and the server's non-RST packets.
+        let (mut from_client, mut from_server) = ((u8::MAX, 0u8, 0usize), (u8::MAX, 0u8, 0usize));
+        for p in side.packets(c) {
+            if p.flags & TcpFlags::RST != 0 {
+                continue;
+            }
+            let t = if p.from_client {
+                &mut from_client
+            } else {
+                &mut from_server
+            };
+            *t = (t.0.min(p.ttl), t.1.max(p.ttl), t.2 + 1);
+        }
+        let local = |(lo, hi, n): (u8, u8, usize)| n > 0 && lo == hi && INITIAL_TTLS.contains(&hi);
+        let words = |(lo, hi, _): (u8, u8, usize)| {
+            if lo == hi {
+                format!("TTL {hi}")
+            } else {
+                format!("TTL {lo} to {hi}")
+            }
+        };
+        let at = match (local(from_client), local(from_server)) {
+            (true, false) => 0,
+            (false, true) => 1,
+            _ => continue,
+        };
+        if at == 0 {
+            client += 1;
+        } else {
+            server += 1;
+        }
+        if let Some(slot) = example.get_mut(at) {
+            slot.get_or_insert_with(|| {
+                format!(
+                    "in {} -> {} the client's packets carry {} and the server's {}",
+                    c.client,
+                    c.server,
+                    words(from_client),
+                    words(from_server)
+                )
+            });
+        }
+    }
+    let at_client = match (client, server) {
+        (0, 0) => return None,
+        (_, 0) => true,
+        (0, _) => false,
+        _ => return None,
+    };
+    let [ex_client, ex_server] = example;
+    let ex = if at_client { ex_client } else { ex_server };
+    Some(TakenAt {
+        at_client,
+        why: format!(
+            "{}{}",
+            ex.unwrap_or_default(),
+            if client + server > 1 {
+                format!("; the TTLs of all {} connections agree", client + server)
+            } else {
+                String::new()
+            }
+        ),
+    })
 }
 
 fn median_offset(a: &Side, b: &Side, pairs: &[(usize, usize, &str)]) -> Option<i64> {

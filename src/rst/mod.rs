@@ -190,12 +190,7 @@ const INITIAL_TTLS: [u8; 4] = [32, 64, 128, 255];
 
 /// Detects the vantage of one flow from its packets alone.
 pub fn flow_vantage<S>(f: &Flow<S>) -> Vantage {
-    let local = |side: Side| {
-        let h = f.half(side);
-        let sent = h.packets > u64::from(h.rsts);
-        sent && h.ttl_min == h.ttl_max && INITIAL_TTLS.contains(&h.ttl_max)
-    };
-    match (local(Side::Client), local(Side::Server)) {
+    match (ttl_local(f, Side::Client), ttl_local(f, Side::Server)) {
         (true, false) => return Vantage::Client,
         (false, true) => return Vantage::Server,
         _ => {}
@@ -214,6 +209,120 @@ pub fn flow_vantage<S>(f: &Flow<S>) -> Vantage {
         }
     }
     Vantage::Unknown
+}
+
+/// Whether a side's own (non-RST) packets all carry one TTL a stack starts with: what the
+/// capturing host's packets look like at its own capture point.
+fn ttl_local<S>(f: &Flow<S>, side: Side) -> bool {
+    let h = f.half(side);
+    h.packets > u64::from(h.rsts) && h.ttl_min == h.ttl_max && INITIAL_TTLS.contains(&h.ttl_max)
+}
+
+/// What a side's TTLs look like, in words: "TTL 64" or "TTL 52 to 57".
+fn ttl_words<S>(f: &Flow<S>, side: Side) -> String {
+    let h = f.half(side);
+    if h.ttl_min == h.ttl_max {
+        format!("TTL {}", h.ttl_max)
+    } else {
+        format!("TTL {} to {}", h.ttl_min, h.ttl_max)
+    }
+}
+
+/// Checks a stated vantage (`--vantage`) against the capture.
+///
+/// `Err` when the setting names an address that no connection of the capture has (the
+/// capture is refused: its verdicts would rest on a host that is not there). `Ok(Some(note))`
+/// when the TTLs contradict it in some flows: the side stated as the capturing host shows
+/// packets that crossed hops (a TTL below what stacks start with, or varying) while the other
+/// side's all carry one initial TTL, as the capturing host's own packets do. The stated
+/// vantage is still used; the note names the evidence.
+pub fn check_vantage<S>(
+    flows: &[&Flow<S>],
+    setting: VantageSetting,
+) -> Result<Option<String>, String> {
+    let stated = |f: &Flow<S>| match setting {
+        VantageSetting::Auto => None,
+        VantageSetting::Client => Some(Side::Client),
+        VantageSetting::Server => Some(Side::Server),
+        VantageSetting::Host(ip) if f.client.ip() == ip => Some(Side::Client),
+        VantageSetting::Host(ip) if f.server.ip() == ip => Some(Side::Server),
+        VantageSetting::Host(_) => None,
+    };
+    if let VantageSetting::Host(ip) = setting {
+        if !flows.is_empty() && !flows.iter().any(|f| stated(f).is_some()) {
+            let mut hosts: Vec<IpAddr> = Vec::new();
+            for f in flows {
+                for h in [f.client.ip(), f.server.ip()] {
+                    if !hosts.contains(&h) && hosts.len() < 6 {
+                        hosts.push(h);
+                    }
+                }
+            }
+            let listed: Vec<String> = hosts.iter().take(5).map(IpAddr::to_string).collect();
+            let more = if hosts.len() > 5 { ", ..." } else { "" };
+            return Err(format!(
+                "--vantage {ip}: no connection of this capture has that address (its hosts: \
+                 {}{more}); name one of them, or client, server or auto",
+                listed.join(", ")
+            ));
+        }
+    }
+    let (mut checked, mut against) = (0usize, 0usize);
+    let mut example: Option<String> = None;
+    let mut looks_at: Vec<((Side, IpAddr), usize)> = Vec::new();
+    for f in flows {
+        let Some(side) = stated(f) else { continue };
+        let (here, there) = (ttl_local(f, side), ttl_local(f, side.peer()));
+        if here == there {
+            continue;
+        }
+        checked += 1;
+        if here {
+            continue;
+        }
+        against += 1;
+        let peer = side.peer();
+        let peer_ip = match peer {
+            Side::Client => f.client.ip(),
+            Side::Server => f.server.ip(),
+        };
+        match looks_at.iter_mut().find(|(h, _)| *h == (peer, peer_ip)) {
+            Some((_, n)) => *n += 1,
+            None => looks_at.push(((peer, peer_ip), 1)),
+        }
+        if example.is_none() {
+            example = Some(format!(
+                "in flow {} the {}'s packets arrive with {} (they crossed hops) while the {}'s \
+                 all carry {}, a TTL stacks start with, as the capturing host's own packets do",
+                f.id,
+                side.name(),
+                ttl_words(f, side),
+                peer.name(),
+                ttl_words(f, peer),
+            ));
+        }
+    }
+    if against == 0 {
+        return Ok(None);
+    }
+    looks_at.sort_by_key(|v| std::cmp::Reverse(v.1));
+    let host = looks_at
+        .first()
+        .map(|((side, ip), _)| format!("the {} ({ip})", side.name()))
+        .unwrap_or_default();
+    let what = match setting {
+        VantageSetting::Client => "client".to_string(),
+        VantageSetting::Server => "server".to_string(),
+        VantageSetting::Host(ip) => ip.to_string(),
+        VantageSetting::Auto => "auto".to_string(),
+    };
+    Ok(Some(format!(
+        "--vantage {what} is contradicted by the TTLs in {against} of the {checked} flows they \
+         decide: {}; the capture looks taken at {host}. Resets were judged with \
+         the stated vantage (a reset from the stated capturing host counts as `endpoint`); \
+         --vantage auto decides from this evidence",
+        example.unwrap_or_default()
+    )))
 }
 
 /// Decides every flow's vantage: the user's setting, else the flow's own signs, else the

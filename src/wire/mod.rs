@@ -196,6 +196,7 @@ enum Net {
 }
 
 /// Decodes a frame down to its TCP segment.
+#[inline]
 pub fn decode<'a>(frame: &Frame<'a>) -> Result<Segment<'a>, Skip> {
     let (net, off) = link(frame.link, frame.data)?;
     let ip = frame.data.get(off..).ok_or(Skip::LinkTruncated)?;
@@ -376,6 +377,7 @@ fn short(header: usize, ip_wire_len: usize) -> Skip {
     }
 }
 
+#[inline]
 fn ipv4(ip: &[u8], ip_wire_len: usize) -> Result<Segment<'_>, Skip> {
     let h = array::<20>(ip, 0).ok_or(short(20, ip_wire_len))?;
     let [vihl, _tos, l0, l1, i0, i1, f0, f1, ttl, proto, ..] = h;

@@ -93,6 +93,7 @@ pub struct TcpOptions {
 
 /// Decodes the TCP header at the start of `captured` (the IP payload as captured);
 /// `declared` is the IP payload length the IP header gives.
+#[inline]
 pub(super) fn segment<'a>(
     src: IpAddr,
     dst: IpAddr,
@@ -145,6 +146,15 @@ pub(super) fn segment<'a>(
 
 /// Parses the options area; false if an option's length is impossible (the rest is ignored).
 fn parse_options(mut b: &[u8], o: &mut TcpOptions) -> bool {
+    // What most data segments carry (Linux, BSD, Windows with timestamps on): NOP, NOP,
+    // Timestamps (RFC 7323 appendix A's layout). Same result as the loop below, in one step.
+    if let [1, 1, 8, 10, a, b, c, d, e, f, g, h] = *b {
+        o.timestamp = Some((
+            u32::from_be_bytes([a, b, c, d]),
+            u32::from_be_bytes([e, f, g, h]),
+        ));
+        return true;
+    }
     loop {
         let Some(kind) = u8_at(b, 0) else { return true };
         match kind {
