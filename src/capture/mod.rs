@@ -11,6 +11,15 @@
 //!   later (a record cut short, a length that overruns, a damaged gzip stream) ends the input
 //!   with a [`Note`] naming the frame and byte offset, and everything before it is analysed;
 //! - no record larger than [`MAX_RECORD`] is ever buffered, whatever a header claims.
+//!
+//! Why our own readers rather than the `pcap-file` crate at run time: pcap-file 2.0 ignores a
+//! pcapng interface's `if_tsresol` option (times of a nanosecond or power-of-two interface
+//! come out wrong), gives no byte offset per record (a note must name the frame and offset),
+//! has no cap on the record length a header claims (memory must stay bounded whatever the
+//! file says), and treats a record cut short at the end of a file (a capture stopped
+//! mid-write, the commonest damage) as an error that loses it, where we analyse everything
+//! before it and say where it ended. The test suite writes captures with pcap-file and
+//! checks our reading against its view of the same files (`tests.rs`).
 #![deny(
     clippy::unwrap_used,
     clippy::expect_used,
