@@ -284,7 +284,6 @@ pub fn main() -> ExitCode {
         Command::Report(args) => match report(&args) {
             Ok(totals) if totals.failed == 0 => ExitCode::SUCCESS,
             Ok(_) => ExitCode::from(1),
-            Err(e) if output::reader_gone(&e) => ExitCode::SUCCESS,
             Err(e) => {
                 say(e);
                 ExitCode::from(2)
@@ -500,7 +499,14 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
     // and nothing else is written, the batch stops there, quietly.
     let files = !tables.0.is_empty() || pages.is_some();
     let mut stdout_failed: Option<io::Error> = None;
+    // What was handed on before a broken pipe stopped the batch: its exit code is theirs.
+    let mut seen = batch::Totals::default();
     let result = run_batch(&args.paths, &opts, args.threads, !text_mode, |r| {
+        if r.error.is_some() {
+            seen.failed += 1;
+        } else {
+            seen.analysed += 1;
+        }
         frames += r.frames;
         tables.capture(r)?;
         parquet.capture(r)?;
@@ -522,7 +528,7 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
     });
     let totals = match result {
         Err(_) if stdout_failed.as_ref().is_some_and(output::reader_gone) => {
-            return Ok(batch::Totals::default());
+            return Ok(seen);
         }
         r => r?,
     };
@@ -797,9 +803,10 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
         }
         agg.add_row(&r);
     })?;
+    // A standard output that fails stops only what goes to it: the tables and pages are
+    // still written, and the error is told after them (a reader that went away is not one).
     let mut out = output::stdout();
-    weekly::write_text(&mut out, &agg)?;
-    out.flush()?;
+    let stdout_done = weekly::write_text(&mut out, &agg).and_then(|_| out.flush());
     if let Some((speeds, days, summary)) = csv_files {
         weekly::write_speeds_csv(speeds, &agg)?.flush()?;
         weekly::write_days_csv(days, &agg)?.flush()?;
@@ -810,7 +817,10 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
             write_html(&dir.join(name), &page, args.force)?;
         }
     }
-    Ok(totals)
+    match stdout_done {
+        Err(e) if !output::reader_gone(&e) => Err(e),
+        _ => Ok(totals),
+    }
 }
 
 /// The process's peak resident memory (`VmHWM`), where the system says (Linux).
