@@ -20,10 +20,10 @@ cd "$here"
 secs="${1:-300}"
 jobs="${JOBS:-1}"
 fork="${FORK:-1}"
-targets=(${TARGETS:-capture_reader wire_decode peer_wire analyze report})
+targets=(${TARGETS:-capture_reader wire_decode peer_wire analyze report compare})
 export RUSTC_BOOTSTRAP=1
 
-declare -A max_len=([capture_reader]=65536 [wire_decode]=16384 [peer_wire]=16384 [analyze]=65536 [report]=65536)
+declare -A max_len=([capture_reader]=65536 [wire_decode]=16384 [peer_wire]=16384 [analyze]=65536 [report]=65536 [compare]=131072)
 
 RUSTC_BOOTSTRAP=1 cargo fuzz build -s none >/dev/null 2>&1 || {
     echo "build failed: run 'RUSTC_BOOTSTRAP=1 cargo fuzz build -s none' in fuzz/" >&2

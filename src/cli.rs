@@ -339,7 +339,6 @@ pub fn main() -> ExitCode {
             Ok(totals) if totals.analysed + totals.failed == 0 => ExitCode::from(1),
             Ok(totals) if totals.failed == 0 => ExitCode::SUCCESS,
             Ok(_) => ExitCode::from(1),
-            Err(e) if output::reader_gone(&e) => ExitCode::SUCCESS,
             Err(e) => {
                 say(e);
                 ExitCode::from(2)
@@ -586,7 +585,14 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
     // and nothing else is written, the batch stops there, quietly.
     let files = !tables.0.is_empty() || pages.is_some();
     let mut stdout_failed: Option<io::Error> = None;
+    // What was handed on before a broken pipe stopped the batch: its exit code is theirs.
+    let mut seen = batch::Totals::default();
     let result = run_batch(&args.paths, &opts, args.threads, !text_mode, |r| {
+        if r.error.is_some() {
+            seen.failed += 1;
+        } else {
+            seen.analysed += 1;
+        }
         frames += r.frames;
         tables.capture(r)?;
         parquet.capture(r)?;
@@ -608,11 +614,7 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
     });
     let totals = match result {
         Err(_) if stdout_failed.as_ref().is_some_and(output::reader_gone) => {
-            // The reader went away after at least one capture went out: not a failure.
-            return Ok(batch::Totals {
-                analysed: 1,
-                failed: 0,
-            });
+            return Ok(seen);
         }
         r => r?,
     };
@@ -915,9 +917,10 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
         return Ok(totals);
     }
     agg.copies = u32::try_from(copies.count).unwrap_or(u32::MAX);
+    // A standard output that fails stops only what goes to it: the tables and pages are
+    // still written, and the error is told after them (a reader that went away is not one).
     let mut out = output::stdout();
-    weekly::write_text(&mut out, &agg)?;
-    out.flush()?;
+    let stdout_done = weekly::write_text(&mut out, &agg).and_then(|_| out.flush());
     if let Some((speeds, days, summary)) = csv_files {
         weekly::write_speeds_csv(speeds, &agg)?.flush()?;
         weekly::write_days_csv(days, &agg)?.flush()?;
@@ -928,7 +931,10 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
             write_html(&dir.join(name), &page, args.force)?;
         }
     }
-    Ok(totals)
+    match stdout_done {
+        Err(e) if !output::reader_gone(&e) => Err(e),
+        _ => Ok(totals),
+    }
 }
 
 /// Captures `report` has taken, by content, so that the same test found twice (`x.dump` and

@@ -191,6 +191,104 @@ fn a_broken_pipe_on_standard_output_ends_quietly() {
     assert_eq!(stderr(&o), "");
 }
 
+/// A broken pipe on standard output after an input has failed ends the run quietly with the
+/// exit code the captures gave (1), not 0: the failure was told, and the code still says it.
+#[test]
+fn a_broken_pipe_after_a_failed_input_keeps_the_failure_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("a-bad.pcap");
+    fs::write(&bad, b"junk").unwrap();
+    let mut paths = vec![bad.clone()];
+    paths.extend((0..20).map(|i| write_capture(&dir.path().join(format!("c{i}.pcap")))));
+    for format in ["text", "json"] {
+        let mut child = bin()
+            .args(["analyze", "-j", "1", "--format", format])
+            .args(paths.iter().map(|c| s(c)))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(1), "{format}: {}", stderr(&o));
+        assert!(stderr(&o).contains("a-bad.pcap"), "{}", stderr(&o));
+        assert!(!stderr(&o).contains("Broken pipe"), "{}", stderr(&o));
+    }
+    // The weekly report: the same exit code, and its CSV tables still written.
+    let tables = dir.path().join("tables");
+    let mut child = bin()
+        .args(["report", "--csv", s(&tables)])
+        .args(paths.iter().map(|c| s(c)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("Broken pipe"), "{}", stderr(&o));
+    for t in ["speeds.csv", "days.csv", "summary.csv"] {
+        assert!(tables.join(t).is_file(), "{t} not written");
+    }
+    // Without a failure, a broken pipe is still exit code 0.
+    let mut child = bin()
+        .arg("report")
+        .args(paths[1..].iter().map(|c| s(c)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+/// `report` and `compare` facing the same broken outputs as `analyze`: a standard error on
+/// /dev/full neither panics nor changes the exit code or standard output; a standard output
+/// closed before the start is exit code 2 with the reason.
+#[test]
+fn report_and_compare_face_broken_outputs_as_analyze_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_capture(&dir.path().join("good.pcap"));
+    let bad = dir.path().join("bad.pcap");
+    fs::write(&bad, b"junk").unwrap();
+    let full = || {
+        fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    let cases: [(&[&str], i32); 4] = [
+        (&["report", s(&good), s(&bad)], 1),
+        (&["report", s(&good)], 0),
+        (&["compare", s(&good), s(&good)], 0),
+        (&["compare", s(&good), s(&bad)], 1),
+    ];
+    for (args, code) in cases {
+        let o = bin().args(args).stderr(full()).output().unwrap();
+        assert_eq!(o.status.code(), Some(code), "{args:?} 2>/dev/full");
+        let with_stderr = bttrace(args);
+        assert_eq!(
+            o.stdout, with_stderr.stdout,
+            "{args:?}: standard output changed"
+        );
+        assert_eq!(with_stderr.status.code(), Some(code), "{args:?}");
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg("exec \"$0\" \"$@\" >&-")
+            .arg(env!("CARGO_BIN_EXE_bttrace"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?} >&-: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("standard output is closed"),
+            "{}",
+            stderr(&o)
+        );
+    }
+}
+
 // ---- 7. names printed raw --------------------------------------------------------------------
 
 /// A newline or an escape sequence in a file name reaches neither the terminal nor a second

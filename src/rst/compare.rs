@@ -117,17 +117,19 @@ fn options_hash(o: &crate::wire::TcpOptions) -> u32 {
 }
 
 fn load(path: &Path, max_packets: usize) -> Result<Side, String> {
-    let mut reader = CaptureReader::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let reader = CaptureReader::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    load_from(reader, &path.display().to_string(), max_packets)
+}
+
+fn load_from(mut reader: CaptureReader, name: &str, max_packets: usize) -> Result<Side, String> {
+    let path = name;
     let mut conns: Vec<Conn> = Vec::new();
     let mut pkts: Vec<Pkt> = Vec::new();
     let mut index: FxHashMap<(SocketAddr, SocketAddr), usize> = FxHashMap::default();
     let mut budget = max_packets;
     let mut truncated = false;
     let mut span: Option<(Timestamp, Timestamp)> = None;
-    while let Some(frame) = reader
-        .next_frame()
-        .map_err(|e| format!("{}: {e}", path.display()))?
-    {
+    while let Some(frame) = reader.next_frame().map_err(|e| format!("{path}: {e}"))? {
         span = Some(span.map_or((frame.ts, frame.ts), |(a, b)| {
             (a.min(frame.ts), b.max(frame.ts))
         }));
@@ -379,23 +381,51 @@ pub fn compare_into(
     client_capture: &Path,
     server_capture: &Path,
     max_packets: usize,
-    mut each: impl FnMut(Part) -> std::io::Result<()>,
+    each: impl FnMut(Part) -> std::io::Result<()>,
 ) -> Result<(), CompareError> {
     let a = load(client_capture, max_packets).map_err(CompareError::Capture)?;
     let b = load(server_capture, max_packets).map_err(CompareError::Capture)?;
+    compare_sides(
+        (&a, &client_capture.display().to_string()),
+        (&b, &server_capture.display().to_string()),
+        max_packets,
+        each,
+    )
+}
+
+/// [`compare_into`] on two captures in memory (`client` and `server` name them in the
+/// report), for tests and fuzzing.
+pub fn compare_bytes(
+    (client_name, client): (&str, Vec<u8>),
+    (server_name, server): (&str, Vec<u8>),
+    max_packets: usize,
+    each: impl FnMut(Part) -> std::io::Result<()>,
+) -> Result<(), CompareError> {
+    let open = |name: &str, bytes: Vec<u8>| {
+        CaptureReader::from_bytes(bytes)
+            .map_err(|e| format!("{name}: {e}"))
+            .and_then(|r| load_from(r, name, max_packets))
+            .map_err(CompareError::Capture)
+    };
+    let a = open(client_name, client)?;
+    let b = open(server_name, server)?;
+    compare_sides((&a, client_name), (&b, server_name), max_packets, each)
+}
+
+fn compare_sides(
+    (a, client_capture): (&Side, &str),
+    (b, server_capture): (&Side, &str),
+    max_packets: usize,
+    mut each: impl FnMut(Part) -> std::io::Result<()>,
+) -> Result<(), CompareError> {
     let mut notes = Vec::new();
-    let (wa, wb) = (taken_at(&a), taken_at(&b));
-    let name = |p: &Path| p.display().to_string();
+    let (wa, wb) = (taken_at(a), taken_at(b));
     let (a, b, client_capture, server_capture) = match (&wa, &wb) {
         (Some(x), Some(y)) if !x.at_client && y.at_client => {
             notes.push(format!(
                 "the captures were given the wrong way round: {} looks taken at the server ({}) \
                  and {} at the client ({}); compared with {} as the client's capture",
-                name(client_capture),
-                x.why,
-                name(server_capture),
-                y.why,
-                name(server_capture),
+                client_capture, x.why, server_capture, y.why, server_capture,
             ));
             (b, a, server_capture, client_capture)
         }
@@ -410,8 +440,7 @@ pub fn compare_into(
                         notes.push(format!(
                             "{} is given as the {role}'s capture but looks taken at the {other} \
                              ({}); what it received and never sent may be the other end's doing",
-                            name(p),
-                            w.why
+                            p, w.why
                         ));
                     }
                 }
@@ -419,12 +448,11 @@ pub fn compare_into(
             (a, b, client_capture, server_capture)
         }
     };
-    for (side, name) in [(&a, client_capture), (&b, server_capture)] {
+    for (side, name) in [(a, client_capture), (b, server_capture)] {
         if side.truncated {
             notes.push(format!(
-                "{}: more than {max_packets} packets (a connection counts as {CONN_COST}); \
-                 compared up to there (--max-packets raises the bound)",
-                name.display()
+                "{name}: more than {max_packets} packets (a connection counts as {CONN_COST}); \
+                 compared up to there (--max-packets raises the bound)"
             ));
         }
     }
@@ -458,7 +486,7 @@ pub fn compare_into(
         }
     }
     drop(by_isn);
-    let offset = median_offset(&a, &b, &pairs);
+    let offset = median_offset(a, b, &pairs);
     // Then by server port and the nearest start time among the unpaired.
     let mut by_port: FxHashMap<u16, BTreeSet<(i64, usize)>> = FxHashMap::default();
     for (j, cb) in b.conns.iter().enumerate() {
@@ -499,16 +527,16 @@ pub fn compare_into(
     }
     drop(by_port);
     pairs.sort_unstable();
-    let offset = median_offset(&a, &b, &pairs);
+    let offset = median_offset(a, b, &pairs);
     each(Part::Head {
-        client_capture: client_capture.display().to_string(),
-        server_capture: server_capture.display().to_string(),
+        client_capture: client_capture.to_string(),
+        server_capture: server_capture.to_string(),
         clock_offset_ms: offset.map(|o| o as f64 / 1e6),
         notes,
     })?;
     for &(i, j, by) in &pairs {
         if let (Some(ca), Some(cb)) = (a.conns.get(i), b.conns.get(j)) {
-            each(Part::Pair(Box::new(compare_pair((&a, ca), (&b, cb), by))))?;
+            each(Part::Pair(Box::new(compare_pair((a, ca), (b, cb), by))))?;
         }
     }
     drop(pairs);
