@@ -1,7 +1,6 @@
 //! The command line as users run it: exit codes, error lines, the JSON contract, CSV files.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use bttrace::capture::LinkType;
 use bttrace::flows::Side;
@@ -9,20 +8,8 @@ use bttrace::synth::{Conv, PcapOpts, pcap};
 use bttrace::wire::TcpFlags;
 use serde_json::Value;
 
-fn bttrace(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bttrace"))
-        .args(args)
-        .output()
-        .expect("run bttrace")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{bttrace, stderr, stdout};
 
 /// A capture with a complete connection and a reset one, written to `dir/name`.
 fn write_capture(dir: &Path, name: &str) -> PathBuf {

@@ -2,17 +2,13 @@
 //! three ISPs (neutral, throttling BitTorrent, blocking port 6881), one test per ISP and day.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use bttrace::glasnost::verdict::SUMMARY_CELLS;
 use bttrace::synth::glasnost::{Plan, WEEK_ISPS, week_pace_us, write_week};
 
-fn bttrace(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bttrace"))
-        .args(args)
-        .output()
-        .expect("run bttrace")
-}
+mod common;
+use common::bttrace;
 
 /// Short transfers keep the week small: 21 captures of about 0.4 MB.
 fn plan() -> Plan {

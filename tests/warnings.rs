@@ -2,22 +2,9 @@
 //! run through the built binary, with the warning (or refusal) it must now give.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn bttrace(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bttrace"))
-        .args(args)
-        .output()
-        .expect("run bttrace")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{bttrace, stderr, stdout};
 
 fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
