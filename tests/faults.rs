@@ -170,6 +170,20 @@ fn a_full_standard_output_does_not_stop_the_batch() {
     }
 }
 
+/// Runs `bttrace ARGS PATHS` with its standard output a pipe whose reader has gone away (as
+/// under `| head -1`), and waits for it.
+fn with_reader_gone(args: &[&str], paths: &[PathBuf]) -> Output {
+    let mut child = bin()
+        .args(args)
+        .args(paths.iter().map(|c| s(c)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    child.wait_with_output().unwrap()
+}
+
 /// A reader that goes away (`bttrace analyze ... | head -1`) ends the run quietly: no panic,
 /// no message, no failure exit code of its own.
 #[test]
@@ -178,15 +192,7 @@ fn a_broken_pipe_on_standard_output_ends_quietly() {
     let caps: Vec<PathBuf> = (0..20)
         .map(|i| write_capture(&dir.path().join(format!("c{i}.pcap"))))
         .collect();
-    let mut child = bin()
-        .arg("analyze")
-        .args(caps.iter().map(|c| s(c)))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let o = child.wait_with_output().unwrap();
+    let o = with_reader_gone(&["analyze"], &caps);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(stderr(&o), "");
 }
@@ -201,45 +207,21 @@ fn a_broken_pipe_after_a_failed_input_keeps_the_failure_exit_code() {
     let mut paths = vec![bad.clone()];
     paths.extend((0..20).map(|i| write_capture(&dir.path().join(format!("c{i}.pcap")))));
     for format in ["text", "json"] {
-        let mut child = bin()
-            .args(["analyze", "-j", "1", "--format", format])
-            .args(paths.iter().map(|c| s(c)))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        drop(child.stdout.take());
-        let o = child.wait_with_output().unwrap();
+        let o = with_reader_gone(&["analyze", "-j", "1", "--format", format], &paths);
         assert_eq!(o.status.code(), Some(1), "{format}: {}", stderr(&o));
         assert!(stderr(&o).contains("a-bad.pcap"), "{}", stderr(&o));
         assert!(!stderr(&o).contains("Broken pipe"), "{}", stderr(&o));
     }
     // The weekly report: the same exit code, and its CSV tables still written.
     let tables = dir.path().join("tables");
-    let mut child = bin()
-        .args(["report", "--csv", s(&tables)])
-        .args(paths.iter().map(|c| s(c)))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let o = child.wait_with_output().unwrap();
+    let o = with_reader_gone(&["report", "--csv", s(&tables)], &paths);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(!stderr(&o).contains("Broken pipe"), "{}", stderr(&o));
     for t in ["speeds.csv", "days.csv", "summary.csv"] {
         assert!(tables.join(t).is_file(), "{t} not written");
     }
     // Without a failure, a broken pipe is still exit code 0.
-    let mut child = bin()
-        .arg("report")
-        .args(paths[1..].iter().map(|c| s(c)))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let o = child.wait_with_output().unwrap();
+    let o = with_reader_gone(&["report"], &paths[1..]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
