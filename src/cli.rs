@@ -3,7 +3,7 @@
 //! Exit codes: 0 every input analysed; 1 some input failed (the others are still reported);
 //! 2 usage or output error.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -361,48 +361,6 @@ fn seconds(s: f64) -> std::time::Duration {
     std::time::Duration::try_from_secs_f64(s).unwrap_or_default()
 }
 
-/// Refuses an output that exists (unless `force`), or that is one of the inputs or a file the
-/// walk of them would read (even with `force`: it would be emptied before it is read).
-fn refuse_output(path: &Path, force: bool, inputs: &[PathBuf]) -> io::Result<()> {
-    if crate::capture::among_inputs(path, inputs) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "{} is also an input; bttrace will not write over what it reads",
-                path.display()
-            ),
-        ));
-    }
-    if !force && fs::symlink_metadata(path).is_ok() {
-        return Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            format!("{} exists; use --force to overwrite it", path.display()),
-        ));
-    }
-    Ok(())
-}
-
-/// Opens an output file, refusing to replace an existing one unless `force`.
-fn create_output(path: &Path, force: bool) -> io::Result<File> {
-    let mut o = OpenOptions::new();
-    o.write(true);
-    if force {
-        o.create(true).truncate(true);
-    } else {
-        o.create_new(true);
-    }
-    o.open(path).map_err(|e| {
-        if e.kind() == io::ErrorKind::AlreadyExists {
-            io::Error::new(
-                e.kind(),
-                format!("{} exists; use --force to overwrite it", path.display()),
-            )
-        } else {
-            io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
-        }
-    })
-}
-
 /// The tables `--csv` and `--rsts-csv` ask for.
 #[derive(Default)]
 struct CsvPaths {
@@ -453,7 +411,11 @@ fn csv_paths(csv: Option<&Path>, rsts: Option<&Path>) -> CsvPaths {
 }
 
 /// The CSV tables being written beside the main output.
-struct CsvFiles(Vec<Box<dyn CaptureTable>>);
+struct CsvFiles {
+    tables: Vec<Box<dyn CaptureTable>>,
+    /// Their files, named when all are complete.
+    pending: Vec<output::Pending>,
+}
 
 impl CsvFiles {
     fn paths(p: &CsvPaths) -> impl Iterator<Item = &PathBuf> {
@@ -462,39 +424,55 @@ impl CsvFiles {
             .flatten()
     }
 
-    /// Creates every table, or none: a refused one (it exists, without `force`; or it is an
-    /// input) stops the run before any file is made.
-    fn create(p: &CsvPaths, force: bool, inputs: &[PathBuf]) -> io::Result<CsvFiles> {
-        for path in CsvFiles::paths(p) {
-            refuse_output(path, force, inputs)?;
-        }
+    /// Refuses the tables before anything is made: one that exists (without `force`), or
+    /// that is an input, stops the run before any file or directory is made.
+    fn refuse(p: &CsvPaths, force: bool, inputs: &[PathBuf]) -> io::Result<()> {
+        CsvFiles::paths(p).try_for_each(|path| output::refuse(path, force, inputs))
+    }
+
+    /// Starts every table, each under a temporary name until [`CsvFiles::finish`].
+    fn create(p: &CsvPaths, force: bool) -> io::Result<CsvFiles> {
         if let Some(dir) = &p.dir {
             make_dir(dir)?;
         }
-        fn table<T: CaptureTable + 'static>(
-            path: &Option<PathBuf>,
-            force: bool,
-            new: fn(BufWriter<File>) -> io::Result<T>,
-        ) -> io::Result<Option<Box<dyn CaptureTable>>> {
+        let mut pending = Vec::new();
+        let mut table = |path: &Option<PathBuf>,
+                         new: fn(BufWriter<File>) -> io::Result<Box<dyn CaptureTable>>|
+         -> io::Result<Option<Box<dyn CaptureTable>>> {
             let Some(path) = path else { return Ok(None) };
-            let t = new(BufWriter::new(create_output(path, force)?))?;
-            Ok(Some(Box::new(t)))
+            let (file, p) = output::create_file(path, force)?;
+            pending.push(p);
+            new(BufWriter::new(file)).map(Some)
+        };
+        fn boxed<T: CaptureTable + 'static>(t: io::Result<T>) -> io::Result<Box<dyn CaptureTable>> {
+            t.map(|t| Box::new(t) as Box<dyn CaptureTable>)
         }
         let tables = [
-            table(&p.captures, force, CapturesCsv::new)?,
-            table(&p.tests, force, TestsCsv::new)?,
-            table(&p.flows, force, FlowsCsv::new)?,
-            table(&p.rsts, force, RstsCsv::new)?,
+            table(&p.captures, |w| boxed(CapturesCsv::new(w)))?,
+            table(&p.tests, |w| boxed(TestsCsv::new(w)))?,
+            table(&p.flows, |w| boxed(FlowsCsv::new(w)))?,
+            table(&p.rsts, |w| boxed(RstsCsv::new(w)))?,
         ];
-        Ok(CsvFiles(tables.into_iter().flatten().collect()))
+        Ok(CsvFiles {
+            tables: tables.into_iter().flatten().collect(),
+            pending,
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.tables.is_empty()
     }
 
     fn capture(&mut self, r: &CaptureReport) -> io::Result<()> {
-        self.0.iter_mut().try_for_each(|t| t.capture(r))
+        self.tables.iter_mut().try_for_each(|t| t.capture(r))
     }
 
+    /// Completes every table, then gives each its name.
     fn finish(self) -> io::Result<()> {
-        self.0.into_iter().try_for_each(|t| t.finish())
+        self.tables.into_iter().try_for_each(|t| t.finish())?;
+        self.pending
+            .into_iter()
+            .try_for_each(output::Pending::commit)
     }
 }
 
@@ -569,11 +547,14 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
         glasnost: args.glasnost,
         ..Options::default()
     };
-    let mut tables = CsvFiles::create(
-        &csv_paths(args.csv.as_deref(), args.rsts_csv.as_deref()),
-        args.force,
-        &args.paths,
-    )?;
+    // Every output is refused, or none: nothing is made before all have been checked.
+    let csv = csv_paths(args.csv.as_deref(), args.rsts_csv.as_deref());
+    CsvFiles::refuse(&csv, args.force, &args.paths)?;
+    if let Some(dir) = &args.html {
+        refuse_dir(dir)?;
+    }
+    refuse_parquet(args.parquet.as_deref(), &args.paths, args.force)?;
+    let mut tables = CsvFiles::create(&csv, args.force)?;
     let mut pages = args.html.as_deref().map(HtmlPages::new).transpose()?;
     let mut parquet = parquet_dataset(args.parquet.as_deref(), &args.paths, args.force)?;
     let mut out = Stdout::new(args.format, output::stdout())?;
@@ -583,7 +564,7 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
     // A standard output that fails stops only what goes to it: the files beside it are still
     // written for every capture, and the error is told at the end. When its reader has gone
     // and nothing else is written, the batch stops there, quietly.
-    let files = !tables.0.is_empty() || pages.is_some();
+    let files = !tables.is_empty() || pages.is_some();
     let mut stdout_failed: Option<io::Error> = None;
     // What was handed on before a broken pipe stopped the batch: its exit code is theirs.
     let mut seen = batch::Totals::default();
@@ -647,6 +628,16 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
 #[cfg(feature = "parquet")]
 struct ParquetOut(Option<crate::report::parquet::Dataset>);
 
+/// Refuses a `--parquet DIR` whose files exist (without `force`) before anything is made.
+#[cfg(feature = "parquet")]
+fn refuse_parquet(dir: Option<&Path>, inputs: &[PathBuf], force: bool) -> io::Result<()> {
+    use crate::report::parquet::{Dataset, part_name};
+    match dir {
+        Some(dir) => Dataset::refuse(dir, &part_name(inputs), force, inputs),
+        None => Ok(()),
+    }
+}
+
 #[cfg(feature = "parquet")]
 fn parquet_dataset(dir: Option<&Path>, inputs: &[PathBuf], force: bool) -> io::Result<ParquetOut> {
     use crate::report::parquet::{Dataset, part_name};
@@ -674,6 +665,11 @@ impl ParquetOut {
 /// What `--parquet` says in a build without the `parquet` feature.
 #[cfg(not(feature = "parquet"))]
 struct ParquetOut;
+
+#[cfg(not(feature = "parquet"))]
+fn refuse_parquet(dir: Option<&Path>, inputs: &[PathBuf], force: bool) -> io::Result<()> {
+    parquet_dataset(dir, inputs, force).map(drop)
+}
 
 #[cfg(not(feature = "parquet"))]
 fn parquet_dataset(dir: Option<&Path>, _: &[PathBuf], _: bool) -> io::Result<ParquetOut> {
@@ -728,16 +724,30 @@ impl HtmlPages {
     }
 }
 
+/// Refuses a directory output that names something else (a file).
+fn refuse_dir(dir: &Path) -> io::Result<()> {
+    match fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} exists and is not a directory", dir.display()),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn make_dir(dir: &Path) -> io::Result<()> {
     fs::create_dir_all(dir)
         .map_err(|e| io::Error::new(e.kind(), format!("cannot make {}: {e}", dir.display())))
 }
 
 fn write_html(path: &Path, page: &crate::report::html::Page, force: bool) -> io::Result<()> {
-    let mut w = BufWriter::new(create_output(path, force)?);
+    let (file, pending) = output::create_file(path, force)?;
+    let mut w = BufWriter::new(file);
     crate::report::html::write_page(&mut w, page)
         .and_then(|_| w.flush())
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display())))?;
+    drop(w);
+    pending.commit()
 }
 
 /// Runs a batch with the progress line and the failure summary of `analyze`, handing each
@@ -846,6 +856,10 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
         ByArg::Date => GroupBy::Date,
     };
     // Create the CSV files before the batch, so a name clash stops it before the work.
+    // Every output is refused, or none: nothing is made before all have been checked.
+    if let Some(h) = &args.html {
+        refuse_dir(h)?;
+    }
     let csv_files = match &args.csv {
         Some(dir) if csv_file_name(dir) && !dir.is_dir() => {
             return Err(io::Error::new(
@@ -858,15 +872,16 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
             ));
         }
         Some(dir) => {
-            fs::create_dir_all(dir).map_err(|e| {
-                io::Error::new(e.kind(), format!("cannot make {}: {e}", dir.display()))
-            })?;
             let names = ["speeds.csv", "days.csv", "summary.csv"];
-            // All three or none: a refused one leaves no empty others behind.
+            // All three or none: a refused one leaves no directory and no empty others.
             for name in names {
-                refuse_output(&dir.join(name), args.force, &args.paths)?;
+                output::refuse(&dir.join(name), args.force, &args.paths)?;
             }
-            let open = |name: &str| create_output(&dir.join(name), args.force).map(BufWriter::new);
+            make_dir(dir)?;
+            let open = |name: &str| {
+                output::create_file(&dir.join(name), args.force)
+                    .map(|(f, p)| (BufWriter::new(f), p))
+            };
             Some((open(names[0])?, open(names[1])?, open(names[2])?))
         }
         None => None,
@@ -921,10 +936,13 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
     // still written, and the error is told after them (a reader that went away is not one).
     let mut out = output::stdout();
     let stdout_done = weekly::write_text(&mut out, &agg).and_then(|_| out.flush());
-    if let Some((speeds, days, summary)) = csv_files {
+    if let Some(((speeds, p1), (days, p2), (summary, p3))) = csv_files {
         weekly::write_speeds_csv(speeds, &agg)?.flush()?;
         weekly::write_days_csv(days, &agg)?.flush()?;
         weekly::write_summary_csv(summary, &agg)?.flush()?;
+        for p in [p1, p2, p3] {
+            p.commit()?;
+        }
     }
     if let Some(dir) = &args.html {
         for (name, page) in weekly::html_pages(&agg) {

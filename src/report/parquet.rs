@@ -255,7 +255,7 @@ pub struct Table<K: Rows> {
     cols: Vec<Col>,
     writer: ArrowWriter<File>,
     rows: Vec<Vec<String>>,
-    tmp: PathBuf,
+    pending: crate::output::Pending,
     path: PathBuf,
     kind: std::marker::PhantomData<K>,
 }
@@ -265,18 +265,10 @@ fn other(path: &Path, e: impl std::fmt::Display) -> io::Error {
 }
 
 impl<K: Rows> Table<K> {
-    /// Starts the file `path` (written as `.NAME.tmp` beside it until [`Table::finish`]);
-    /// an existing file is refused unless `force`.
+    /// Starts the file `path` (written under a hidden temporary name beside it until
+    /// [`Table::finish`]); an existing file is refused unless `force`.
     pub fn create(path: &Path, force: bool) -> io::Result<Table<K>> {
-        if !force && path.exists() {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("{} exists; use --force to overwrite it", path.display()),
-            ));
-        }
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("part");
-        let tmp = path.with_file_name(format!(".{name}.tmp"));
-        let file = File::create(&tmp).map_err(|e| other(&tmp, e))?;
+        let (file, pending) = crate::output::create_file(path, force)?;
         let schema = Arc::new(schema(&K::columns()));
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
@@ -294,7 +286,7 @@ impl<K: Rows> Table<K> {
             cols,
             writer,
             rows: Vec::new(),
-            tmp,
+            pending,
             path: path.to_path_buf(),
             kind: std::marker::PhantomData,
         })
@@ -335,7 +327,7 @@ impl<K: Rows> Table<K> {
     pub fn finish(mut self) -> io::Result<()> {
         self.flush()?;
         self.writer.close().map_err(|e| other(&self.path, e))?;
-        fs::rename(&self.tmp, &self.path).map_err(|e| other(&self.path, e))
+        self.pending.commit()
     }
 }
 
@@ -373,6 +365,22 @@ pub fn part_name(inputs: &[PathBuf]) -> String {
 }
 
 impl Dataset {
+    /// Refuses the run's files before anything is made: one that exists (unless `force`) or
+    /// is an input, or a table's folder that is a file.
+    pub fn refuse(dir: &Path, name: &str, force: bool, inputs: &[PathBuf]) -> io::Result<()> {
+        for d in std::iter::once(dir.to_path_buf()).chain(TABLES.iter().map(|t| dir.join(t))) {
+            if fs::metadata(&d).is_ok_and(|m| !m.is_dir()) {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("{} exists and is not a directory", d.display()),
+                ));
+            }
+        }
+        TABLES
+            .iter()
+            .try_for_each(|t| crate::output::refuse(&dir.join(t).join(name), force, inputs))
+    }
+
     /// Makes `dir/<table>/` and starts `name` in each.
     pub fn create(dir: &Path, name: &str, force: bool) -> io::Result<Dataset> {
         for t in TABLES {
