@@ -486,6 +486,91 @@ fn an_output_that_is_an_input_is_refused_even_with_force() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// One refused output stops the run before any other output or directory is made.
+#[test]
+fn a_refused_output_makes_no_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = write_capture(&dir.path().join("a.pcap"));
+    let pq = dir.path().join("pq");
+    let o = bttrace(&["analyze", "--parquet", s(&pq), s(&cap)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let csv = dir.path().join("csv");
+    let html = dir.path().join("html");
+    // The Parquet part of this input exists: the CSV and HTML directories are not made.
+    let o = bttrace(&[
+        "analyze",
+        "--csv",
+        s(&csv),
+        "--html",
+        s(&html),
+        "--parquet",
+        s(&pq),
+        s(&cap),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("exists; use --force"), "{}", stderr(&o));
+    assert!(!csv.exists() && !html.exists(), "{:?}", listing(dir.path()));
+    // An --html name that is a file: refused before --csv makes its directory.
+    let file = dir.path().join("page");
+    fs::write(&file, "x").unwrap();
+    let o = bttrace(&["analyze", "--csv", s(&csv), "--html", s(&file), s(&cap)]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not a directory"), "{}", stderr(&o));
+    assert!(!csv.exists());
+    let o = bttrace(&["report", "--csv", s(&csv), "--html", s(&file), s(&cap)]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!csv.exists());
+}
+
+/// A run that fails after its outputs were started leaves the old ones whole, even with
+/// `--force`, and no temporary file behind; a run that succeeds leaves only the tables.
+#[test]
+fn a_failed_run_leaves_the_old_outputs_whole_and_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = write_capture(&dir.path().join("a.pcap"));
+    let out = dir.path().join("out");
+    let html = dir.path().join("html");
+    let o = bttrace(&["analyze", "--csv", s(&out), "--html", s(&html), s(&cap)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        listing(&out),
+        ["captures.csv", "flows.csv", "rsts.csv", "tests.csv"]
+    );
+    let pages = listing(&html);
+    assert_eq!(pages.len(), 1, "{pages:?}");
+    // The page's name is now a directory: the run fails when it comes to write it.
+    let page = html.join(&pages[0]);
+    fs::remove_file(&page).unwrap();
+    fs::create_dir(&page).unwrap();
+    fs::write(out.join("flows.csv"), "old").unwrap();
+    let o = bttrace(&[
+        "analyze",
+        "--force",
+        "--csv",
+        s(&out),
+        "--html",
+        s(&html),
+        s(&cap),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is a directory"), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(out.join("flows.csv")).unwrap(), "old");
+    assert_eq!(
+        listing(&out),
+        ["captures.csv", "flows.csv", "rsts.csv", "tests.csv"]
+    );
+    assert_eq!(listing(&html), pages);
+}
+
 // ---- 10. absurd option values -------------------------------------------------------------------
 
 /// `-j 100000` for one small file starts no more threads than it can use: it takes about as
