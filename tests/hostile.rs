@@ -1702,42 +1702,72 @@ fn blocks_of_290_kb_swapped_are_reassembled_and_every_piece_decoded() {
 #[test]
 fn two_capture_queues_written_one_after_the_other() {
     // Segments and their ACKs alternate between two queues; the file holds the first queue's
-    // packets, then the second's. The first queue's ACKs tell bttrace the second's segments
-    // were never captured; when they come, they are captured but not reassembled.
+    // packets, then the second's. The first queue's ACKs come before the second queue's
+    // segments they acknowledge: the gaps are held open and filled when those come.
     let two_queues = |n: usize| (0..n).step_by(2).chain((1..n).step_by(2)).collect();
-    for pieces in [64u32, 1280] {
-        let r = analyze(
-            "queues.pcap",
-            bulk_download(pieces, |n| (0..n).collect(), two_queues),
-        );
-        let f = the_flow(&r);
-        let total = piece_stream(pieces) + 68 + 5;
-        assert_eq!(f.missing_down, 0, "{pieces}: nothing was lost");
-        assert_eq!(f.retrans_down, 0, "{pieces}: nothing was sent twice");
-        // Every second segment: half the pieces' bytes.
-        assert!(f.unassembled_down > total / 2 - 2 * MSS as u64, "{pieces}");
-        assert_eq!(f.bytes_down + f.unassembled_down, total, "{pieces}");
-        assert!(pieces_down(f) < u64::from(pieces), "{pieces}");
-        let n = note(&r, "captured but not reassembled");
-        assert!(n.message.contains(&f.unassembled_down.to_string()), "{n}");
-        assert!(r.text.contains("captured but not reassembled"));
-        let mut csv = bttrace::report::csv::FlowsCsv::new(Vec::new()).unwrap();
-        csv.capture(&r).unwrap();
-        let csv = String::from_utf8(csv.into_inner().unwrap()).unwrap();
-        let mut rdr = csv::Reader::from_reader(csv.as_bytes());
-        let head = rdr.headers().unwrap().clone();
-        let row = rdr.records().next().unwrap().unwrap();
-        let col = |name: &str| &row[head.iter().position(|h| h == name).unwrap()];
-        assert_eq!(col("unassembled_down"), f.unassembled_down.to_string());
-        let json = serde_json::to_value(&r.r).unwrap();
-        assert_eq!(
-            json["flows"][0]["unassembled_down"],
-            serde_json::json!(f.unassembled_down)
-        );
-        // Out of goodput: the series holds only the reassembled bytes.
-        let series: u64 = f.series.down.iter().map(|&b| u64::from(b)).sum();
-        assert_eq!(series, f.bytes_down);
-    }
+    let r = analyze(
+        "queues.pcap",
+        bulk_download(64, |n| (0..n).collect(), two_queues),
+    );
+    let f = the_flow(&r);
+    assert_eq!(f.bytes_down, piece_stream(64) + 68 + 5);
+    assert_eq!(
+        (f.missing_down, f.retrans_down, f.unassembled_down),
+        (0, 0, 0)
+    );
+    assert_eq!(pieces_down(f), 64);
+    assert!(
+        !r.notes
+            .iter()
+            .any(|n| n.message.contains("not reassembled"))
+    );
+}
+
+#[test]
+fn two_capture_queues_beyond_the_reassembly_bound_are_unassembled_not_lost() {
+    // 1,280 pieces (21 MB): the second queue's half (10.5 MB) is more than one direction may
+    // hold (8 MiB). The oldest gaps are given up; their bytes, when they come, are captured
+    // but not reassembled; the rest is reassembled.
+    let two_queues = |n: usize| (0..n).step_by(2).chain((1..n).step_by(2)).collect();
+    let pieces = 1280;
+    let r = analyze(
+        "queues.pcap",
+        bulk_download(pieces, |n| (0..n).collect(), two_queues),
+    );
+    let f = the_flow(&r);
+    let total = piece_stream(pieces) + 68 + 5;
+    assert_eq!(f.missing_down, 0, "nothing was lost");
+    assert_eq!(f.retrans_down, 0, "nothing was sent twice");
+    assert_eq!(f.bytes_down + f.unassembled_down, total);
+    // Only what the 8 MiB bound could not hold is given up (2.1 MB here; half, 10.5 MB,
+    // when an ACK beyond a gap gave it up at once).
+    assert!(f.unassembled_down > 0);
+    assert!(
+        f.unassembled_down < total / 2 - (8 << 20) + (64 << 10),
+        "{} of {total}",
+        f.unassembled_down
+    );
+    assert!(pieces_down(f) > 1100, "{}", pieces_down(f));
+    assert!(pieces_down(f) < u64::from(pieces));
+    let n = note(&r, "captured but not reassembled");
+    assert!(n.message.contains(&f.unassembled_down.to_string()), "{n}");
+    assert!(r.text.contains("captured but not reassembled"));
+    let mut csv = bttrace::report::csv::FlowsCsv::new(Vec::new()).unwrap();
+    csv.capture(&r).unwrap();
+    let csv = String::from_utf8(csv.into_inner().unwrap()).unwrap();
+    let mut rdr = csv::Reader::from_reader(csv.as_bytes());
+    let head = rdr.headers().unwrap().clone();
+    let row = rdr.records().next().unwrap().unwrap();
+    let col = |name: &str| &row[head.iter().position(|h| h == name).unwrap()];
+    assert_eq!(col("unassembled_down"), f.unassembled_down.to_string());
+    let json = serde_json::to_value(&r.r).unwrap();
+    assert_eq!(
+        json["flows"][0]["unassembled_down"],
+        serde_json::json!(f.unassembled_down)
+    );
+    // Out of goodput: the series holds only the reassembled bytes.
+    let series: u64 = f.series.down.iter().map(|&b| u64::from(b)).sum();
+    assert_eq!(series, f.bytes_down);
 }
 
 // ---- times that cannot be, and notes that must not mislead -----------------------------------
@@ -2387,7 +2417,20 @@ fn a_glasnost_transfer_with_unassembled_seeder_bytes_gives_no_speed() {
         .collect();
     assert!(seeder.len() > 300, "{}", seeder.len());
     packets[seeder[50]].ts = Timestamp(packets[seeder[300]].ts.0 + 1);
+    // Within the reassembly bound the late segment fills its gap: the speed is kept.
     let late = analyze("glasnost-late.pcap", capture(&packets, None));
+    let f = late.flows.iter().find(|f| f.id == before.flow).unwrap();
+    assert_eq!((f.unassembled_down, f.missing_down), (0, 0), "{f:?}");
+    assert_eq!(first_download(&late).goodput_bps, before.goodput_bps);
+    // Beyond it (a 64 KiB bound, 250 segments of reordering) the gap is given up.
+    let small = Options {
+        reassembly: bttrace::flows::reasm::Limits {
+            max_pending_bytes: 64 << 10,
+            ..Default::default()
+        },
+        ..Options::default()
+    };
+    let late = analyze_with("glasnost-late.pcap", capture(&packets, None), small);
     let f = late.flows.iter().find(|f| f.id == before.flow).unwrap();
     assert!(f.unassembled_down > 0 && f.missing_down == 0, "{f:?}");
     let after = first_download(&late);

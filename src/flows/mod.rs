@@ -965,13 +965,12 @@ fn update<S: StreamSink>(
 
     // The acknowledgment tells the peer's stream what its receiver got.
     if flags.ack() {
-        let Flow { halves, app, .. } = flow;
         let peer = match side {
-            Side::Client => halves.get_mut(1),
-            Side::Server => halves.get_mut(0),
+            Side::Client => flow.halves.get_mut(1),
+            Side::Server => flow.halves.get_mut(0),
         };
         if let Some(peer) = peer {
-            peer.stream.acked(SeqNum(seg.ack), at, app);
+            peer.stream.acked(SeqNum(seg.ack));
         }
     }
 

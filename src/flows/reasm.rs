@@ -15,12 +15,17 @@
 //!
 //! # When bttrace stops waiting for missing bytes
 //! A gap before buffered data is declared a hole when
-//! 1. the receiver acknowledges bytes beyond it: the sender's packets were lost before the
-//!    capture point ([`HoleCause::NotCaptured`]);
-//! 2. the out-of-order buffer exceeds its limit ([`Limits`]; default 8 MiB or 8,192 pieces per
-//!    direction, within a shared bound for all flows): the oldest gap is given up
-//!    ([`HoleCause::Overflow`]), the buffered data behind it delivered;
-//! 3. the flow ends with data still buffered ([`HoleCause::Unfilled`]).
+//! 1. the out-of-order buffer exceeds its limit ([`Limits`]; default 8 MiB or 8,192 pieces per
+//!    direction, within a shared bound for all flows): the oldest gap is given up, the
+//!    buffered data behind it delivered;
+//! 2. the flow ends with data still buffered.
+//!
+//! The hole's cause is [`HoleCause::NotCaptured`] where the receiver acknowledged the bytes
+//! (they were sent and received: lost before the capture point), [`HoleCause::Overflow`] or
+//! [`HoleCause::Unfilled`] elsewhere. An acknowledgment beyond a gap does not end the wait:
+//! a capture whose packets are not in the order they passed (two capture queues written one
+//! after the other, reordering deeper than the acknowledgments) has the receiver's ACKs
+//! ahead of the data they acknowledge, and the data still comes, later in the file.
 //!
 //! Gaps given up under 1. or 2. are remembered ([`GIVEN_UP`] stretches; beyond that the
 //! newest stretches over the next ones). Bytes of them that arrive later were captured after
@@ -185,6 +190,9 @@ pub struct Stream {
     next: u64,
     /// Highest offset any segment reached.
     end_seen: u64,
+    /// Highest offset the receiver acknowledged (no higher than `end_seen`): a gap below it
+    /// that is given up was lost before the capture point.
+    acked_to: u64,
     pending: VecDeque<Pending>,
     pending_bytes: usize,
     /// The last gaps given up, sorted, non-overlapping (allocated with the first one).
@@ -203,6 +211,7 @@ impl Stream {
             next_seq: None,
             next: 0,
             end_seen: 0,
+            acked_to: 0,
             pending: VecDeque::new(),
             pending_bytes: 0,
             given_up: VecDeque::new(),
@@ -329,16 +338,15 @@ impl Stream {
         out
     }
 
-    /// The peer acknowledged everything before `ack`: bytes missing below it were lost
-    /// before the capture point. Holes are declared only up to the highest offset seen, so a
+    /// The peer acknowledged everything before `ack`: bytes missing below it, if they never
+    /// come, were lost before the capture point. Only up to the highest offset seen, so a
     /// forged or bogus acknowledgment cannot make bttrace invent stream bytes.
-    pub fn acked(&mut self, ack: SeqNum, at: PacketRef, sink: &mut impl StreamSink) {
+    pub fn acked(&mut self, ack: SeqNum) {
         let Some(a) = self.offset_of(ack) else { return };
         if a <= self.next as i64 || self.end_seen <= self.next {
             return;
         }
-        let limit = (a as u64).min(self.end_seen);
-        self.fill_to(limit, HoleCause::NotCaptured, at, sink);
+        self.acked_to = self.acked_to.max((a as u64).min(self.end_seen));
     }
 
     /// Delivers everything still buffered, declaring the gaps between, and any gap before
@@ -418,7 +426,16 @@ impl Stream {
             if self.next >= limit {
                 break;
             }
-            let hole_end = self.pending.front().map_or(limit, |p| p.start.min(limit));
+            let mut hole_end = self.pending.front().map_or(limit, |p| p.start.min(limit));
+            // Bytes the receiver acknowledged were lost before the capture point, whatever
+            // ended the wait for them.
+            let cause = match cause {
+                HoleCause::Overflow | HoleCause::Unfilled if self.next < self.acked_to => {
+                    hole_end = hole_end.min(self.acked_to);
+                    HoleCause::NotCaptured
+                }
+                c => c,
+            };
             let len = hole_end - self.next;
             match cause {
                 HoleCause::Truncated => self.stats.truncated += len,

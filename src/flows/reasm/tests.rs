@@ -244,12 +244,16 @@ fn in_order_segment_reaching_into_the_buffer_is_split() {
 }
 
 #[test]
-fn receiver_ack_beyond_a_gap_means_capture_loss() {
+fn receiver_ack_beyond_a_gap_that_never_fills_means_capture_loss() {
     let (mut s, mut r) = (stream(), Rec::default());
     put(&mut s, &mut r, 0, b"aaaa", 1);
     put(&mut s, &mut r, 8, b"cccc", 2);
-    // The receiver acknowledges 12 bytes: [4, 8) reached it but not the capture.
-    s.acked(SeqNum(ISN) + 12, at(3), &mut r);
+    // The receiver acknowledges 12 bytes: [4, 8) reached it. The wait goes on (the bytes
+    // may still come, later in the file); when the flow ends without them, they were lost
+    // before the capture point.
+    s.acked(SeqNum(ISN) + 12);
+    assert_eq!(r.ev, vec![Ev::Data(0, b"aaaa".to_vec())]);
+    s.flush(at(3), &mut r);
     assert_eq!(
         r.ev,
         vec![
@@ -258,22 +262,79 @@ fn receiver_ack_beyond_a_gap_means_capture_loss() {
             Ev::Data(8, b"cccc".to_vec()),
         ]
     );
-    assert_eq!(s.stats.not_captured, 4);
+    assert_eq!((s.stats.not_captured, s.stats.unfilled), (4, 0));
     assert_eq!(s.next_offset(), 12);
+}
+
+#[test]
+fn bytes_that_come_after_their_acknowledgment_are_reassembled() {
+    // Two capture queues written one after the other: the ACK of [0, 12) is in the file
+    // before the segment [4, 8) it covers.
+    let (mut s, mut r) = (stream(), Rec::default());
+    put(&mut s, &mut r, 0, b"aaaa", 1);
+    put(&mut s, &mut r, 8, b"cccc", 2);
+    s.acked(SeqNum(ISN) + 12);
+    let p = put(&mut s, &mut r, 4, b"bbbb", 3);
+    assert_eq!(
+        p,
+        Pushed {
+            new: 4,
+            ..Pushed::default()
+        }
+    );
+    assert_eq!(r.contiguous_len(), 12);
+    assert_eq!(
+        (
+            s.stats.not_captured,
+            s.stats.unassembled,
+            s.stats.retransmitted
+        ),
+        (0, 0, 0)
+    );
+}
+
+#[test]
+fn an_acknowledged_gap_given_up_by_the_bound_was_not_captured() {
+    let limits = Limits {
+        max_pending_bytes: 10,
+        max_pending_pieces: 100,
+    };
+    let mut s = Stream::new(Side::Client, limits);
+    s.set_origin(SeqNum(ISN));
+    let mut r = Rec::default();
+    put(&mut s, &mut r, 50, b"12345", 1);
+    // Acknowledged up to 30: [0, 30) was received, [30, 50) is not known to be.
+    s.acked(SeqNum(ISN) + 30);
+    put(&mut s, &mut r, 55, b"678901", 2);
+    assert_eq!(
+        r.ev,
+        vec![
+            Ev::Hole(0, 30, HoleCause::NotCaptured),
+            Ev::Hole(30, 20, HoleCause::Overflow),
+            Ev::Data(50, b"12345".to_vec()),
+            Ev::Data(55, b"678901".to_vec()),
+        ]
+    );
+    assert_eq!((s.stats.not_captured, s.stats.overflow), (30, 20));
 }
 
 #[test]
 fn an_ack_of_bytes_never_seen_invents_nothing() {
     let (mut s, mut r) = (stream(), Rec::default());
     put(&mut s, &mut r, 0, b"aaaa", 1);
-    s.acked(SeqNum(ISN) + 1_000_000, at(2), &mut r);
+    s.acked(SeqNum(ISN) + 1_000_000);
+    s.flush(at(2), &mut r);
     assert_eq!(r.ev.len(), 1);
     assert_eq!(s.next_offset(), 4);
     // With a buffered piece, holes stop at the highest byte seen.
+    let (mut s, mut r) = (stream(), Rec::default());
+    put(&mut s, &mut r, 0, b"aaaa", 1);
     put(&mut s, &mut r, 10, b"bb", 3);
-    s.acked(SeqNum(ISN) + 1_000_000, at(4), &mut r);
+    s.acked(SeqNum(ISN) + 1_000_000);
+    s.flush(at(4), &mut r);
     assert_eq!(s.next_offset(), 12);
     assert_eq!(r.contiguous_len(), 12);
+    assert_eq!(s.stats.not_captured, 6);
 }
 
 #[test]
@@ -317,17 +378,25 @@ fn a_full_buffer_gives_up_the_oldest_gap() {
 
 #[test]
 fn late_bytes_of_an_acknowledged_gap_are_unassembled_in_part() {
-    let (mut s, mut r) = (stream(), Rec::default());
-    put(&mut s, &mut r, 100, b"later", 1);
-    s.acked(SeqNum(ISN + 105), PacketRef::default(), &mut r);
+    let limits = Limits {
+        max_pending_bytes: 5,
+        max_pending_pieces: 100,
+    };
+    let mut s = Stream::new(Side::Client, limits);
+    s.set_origin(SeqNum(ISN));
+    let mut r = Rec::default();
+    s.push(SeqNum(ISN) + 100, 5, b"later", at(1), &mut r);
+    s.acked(SeqNum(ISN + 105));
+    // The bound gives the gap up; the receiver had acknowledged it.
+    s.push(SeqNum(ISN) + 105, 1, b"x", at(1), &mut r);
     assert_eq!(s.stats.not_captured, 100);
     // The middle of the gap arrives: the gap splits, both ends stay missing.
     let p = put(&mut s, &mut r, 30, &[1u8; 40], 2);
     assert_eq!((p.unassembled, p.retransmitted), (40, 0));
     assert_eq!((s.stats.not_captured, s.stats.unassembled), (60, 40));
     // Both ends, and a stretch beyond the gap already delivered.
-    let p = put(&mut s, &mut r, 0, &[1u8; 105], 3);
-    assert_eq!((p.unassembled, p.retransmitted), (60, 45));
+    let p = put(&mut s, &mut r, 0, &[1u8; 106], 3);
+    assert_eq!((p.unassembled, p.retransmitted), (60, 46));
     assert_eq!((s.stats.not_captured, s.stats.unassembled), (0, 100));
 }
 
@@ -492,7 +561,7 @@ proptest! {
         let mut r = Rec::default();
         for (i, (seq, len, bytes, is_ack)) in segs.iter().enumerate() {
             if *is_ack {
-                s.acked(SeqNum(*seq), at(i as u64), &mut r);
+                s.acked(SeqNum(*seq));
             } else {
                 s.push(SeqNum(*seq), *len, bytes, at(i as u64), &mut r);
             }
