@@ -157,6 +157,11 @@ struct ReportArgs {
     /// Group the days of the week (as the study did) or calendar dates.
     #[arg(long, value_enum, default_value_t = ByArg::Weekday)]
     by: ByArg,
+    /// Count days (weekdays, dates) in this IANA time zone instead of UTC, e.g.
+    /// `Asia/Hong_Kong` (the study grouped its tests by the weekday in Hong Kong; M-Lab names
+    /// and Glasnost logs give UTC times).
+    #[arg(long, value_name = "ZONE", default_value = "UTC", value_parser = parse_zone)]
+    tz: crate::weekly::Zone,
     /// Also write the tables as CSV into this directory: speeds.csv, days.csv, summary.csv.
     #[arg(long, value_name = "DIR")]
     csv: Option<PathBuf>,
@@ -283,6 +288,10 @@ struct AnalyzeArgs {
     /// test), `off`.
     #[arg(long, default_value = "auto", value_name = "WHEN", value_parser = parse_glasnost)]
     glasnost: glasnost::Mode,
+}
+
+fn parse_zone(s: &str) -> Result<crate::weekly::Zone, String> {
+    crate::weekly::Zone::named(s)
 }
 
 fn parse_glasnost(s: &str) -> Result<glasnost::Mode, String> {
@@ -890,6 +899,7 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
         make_dir(dir)?;
     }
     let mut agg = Aggregator::new(map, by);
+    agg.zone = args.tz.clone();
     let opts = Options {
         gzip: GzipBound::ratio(args.gzip_ratio),
         fifo_wait: seconds(args.fifo_wait),

@@ -211,6 +211,44 @@ impl fmt::Display for CellCounts {
 
 // ---------------------------------------------------------------- the aggregate
 
+/// The time zone days are counted in: UTC (M-Lab file names and Glasnost logs give UTC
+/// times), or an IANA zone (`Asia/Hong_Kong`: the study grouped its tests by the weekday in
+/// Hong Kong), with its daylight-saving rules, from the time zone database bundled in bttrace.
+#[derive(Debug, Clone, Default)]
+pub struct Zone(Option<(String, jiff::tz::TimeZone)>);
+
+impl Zone {
+    /// The IANA zone `name` (`UTC` is UTC).
+    pub fn named(name: &str) -> Result<Zone, String> {
+        if name.eq_ignore_ascii_case("utc") {
+            return Ok(Zone::default());
+        }
+        jiff::tz::TimeZone::get(name)
+            .map(|tz| Zone(Some((name.to_string(), tz))))
+            .map_err(|_| {
+                format!(
+                    "{name:?} is not a time zone bttrace knows: give an IANA name such as \
+                     Asia/Hong_Kong, Europe/Berlin or UTC"
+                )
+            })
+    }
+
+    /// The zone's name as given (`UTC` for UTC).
+    pub fn name(&self) -> &str {
+        self.0.as_ref().map_or("UTC", |(n, _)| n)
+    }
+
+    /// Local time in seconds since the local epoch for `t` (seconds since the epoch, UTC):
+    /// `t` plus the zone's offset from UTC at that instant.
+    pub fn local(&self, t: i64) -> i64 {
+        let Some((_, tz)) = &self.0 else { return t };
+        let offset = jiff::Timestamp::from_second(t)
+            .map(|ts| tz.to_offset(ts).seconds())
+            .unwrap_or(0);
+        t + i64::from(offset)
+    }
+}
+
 /// Group captures by day of the week (as the study did) or by calendar date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum GroupBy {
@@ -313,6 +351,8 @@ impl Isp {
 pub struct Aggregator {
     map: IspMap,
     pub by: GroupBy,
+    /// The zone days are counted in.
+    pub zone: Zone,
     pub isps: BTreeMap<String, Isp>,
     pub captures: u32,
     pub failed: u32,
@@ -379,7 +419,7 @@ impl Aggregator {
             self.failed += 1;
         }
         let name = self.isp_of_row(r);
-        let time = r.time;
+        let time = r.time.map(|t| self.zone.local(t));
         let key = match (time, self.by) {
             (Some(t), GroupBy::Weekday) => i64::from(names::weekday(t)),
             (Some(t), GroupBy::Date) => t.div_euclid(86_400),
@@ -546,5 +586,67 @@ mod tests {
         );
         assert_eq!(counts(&[]).combined(), None);
         assert_eq!(counts(&[]).to_string(), "-");
+    }
+
+    /// A capture row at `t` (UTC seconds) with one all-`no` test.
+    fn row_at(t: i64) -> CaptureRow {
+        CaptureRow {
+            failed: false,
+            client_ip: Some("198.51.100.7".into()),
+            client_host: None,
+            time: Some(t),
+            cells: Some([Cell::No; 6]),
+            tests: Vec::new(),
+        }
+    }
+
+    /// 2009-11-02 (a Monday) at `h`:`m` UTC.
+    fn nov_2(h: i64, m: i64) -> i64 {
+        names::days_from_civil(2009, 11, 2) * 86_400 + h * 3600 + m * 60
+    }
+
+    fn days(zone: &str, by: GroupBy, t: i64) -> (Vec<String>, Option<String>) {
+        let mut a = Aggregator::new(IspMap::default(), by);
+        a.zone = Zone::named(zone).unwrap();
+        a.add_row(&row_at(t));
+        let isp = a.isps.values().next().unwrap();
+        let labels = isp.days.keys().map(|k| a.day_label(*k)).collect();
+        (labels, isp.first_date.clone())
+    }
+
+    #[test]
+    fn days_are_counted_in_the_zone_given() {
+        // 23:30 UTC on a Monday is 07:30 on Tuesday in Hong Kong (UTC+8, no DST since 1979).
+        let t = nov_2(23, 30);
+        assert_eq!(days("UTC", GroupBy::Weekday, t).0, ["Monday"]);
+        assert_eq!(days("Asia/Hong_Kong", GroupBy::Weekday, t).0, ["Tuesday"]);
+        let (dates, first) = days("Asia/Hong_Kong", GroupBy::Date, t);
+        assert_eq!(dates, ["2009-11-03"]);
+        assert_eq!(first.as_deref(), Some("2009-11-03"));
+        // 02:00 UTC is still Sunday evening in New York.
+        assert_eq!(
+            days("America/New_York", GroupBy::Weekday, nov_2(2, 0)).0,
+            ["Sunday"]
+        );
+    }
+
+    #[test]
+    fn a_zone_keeps_its_daylight_saving_rules() {
+        let berlin = Zone::named("Europe/Berlin").unwrap();
+        // 2009-11-02 is winter time (UTC+1); 2009-07-01 summer time (UTC+2).
+        assert_eq!(berlin.local(nov_2(0, 0)) - nov_2(0, 0), 3600);
+        let july = names::days_from_civil(2009, 7, 1) * 86_400;
+        assert_eq!(berlin.local(july) - july, 7200);
+        // 22:30 UTC on 1 July is 00:30 on 2 July in Berlin (summer time).
+        let t = july + 22 * 3600 + 30 * 60;
+        assert_eq!(names::date(berlin.local(t)), "2009-07-02");
+    }
+
+    #[test]
+    fn an_unknown_zone_is_refused_by_name() {
+        let e = Zone::named("Mars/Olympus_Mons").unwrap_err();
+        assert!(e.contains("Mars/Olympus_Mons") && e.contains("IANA"), "{e}");
+        assert_eq!(Zone::named("utc").unwrap().name(), "UTC");
+        assert_eq!(Zone::named("UTC").unwrap().local(12345), 12345);
     }
 }

@@ -367,3 +367,63 @@ fn the_glasnost_week_subcommand_writes_the_libraries_week() {
     let o = bttrace(&["glasnost-week", s(&cli), "0"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn days_are_counted_in_the_time_zone_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let captures = week(dir.path());
+    // The date of the first capture in UTC, and in zones 14 h ahead and 11 h behind: whatever
+    // the time of day, one of the two falls on another date, and neither by more than one.
+    let date_in = |zone: &str| {
+        let out = dir.path().join(format!("out-{}", zone.replace('/', "-")));
+        let o = bttrace(&[
+            "report",
+            s(&captures[0]),
+            "--by",
+            "date",
+            "--tz",
+            zone,
+            "--csv",
+            s(&out),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{zone}");
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        let (header, rows) = read_csv(&out.join("days.csv"));
+        assert_eq!(rows.len(), 1, "{zone}: {rows:?}");
+        assert_eq!(rows[0][col(&header, "time_zone")], zone);
+        let (header, rows) = read_csv(&out.join("speeds.csv"));
+        assert!(rows.iter().all(|r| r[col(&header, "time_zone")] == zone));
+        let (header, rows) = read_csv(&out.join("summary.csv"));
+        assert_eq!(rows[0][col(&header, "time_zone")], zone);
+        let day = rows[0][col(&header, "first_date")].clone();
+        (day, text)
+    };
+    let (utc, text) = date_in("UTC");
+    assert!(text.contains("Days are counted in UTC"), "{text}");
+    let (ahead, text) = date_in("Pacific/Kiritimati");
+    assert!(
+        text.contains("Days are counted in Pacific/Kiritimati local time"),
+        "{text}"
+    );
+    let (behind, _) = date_in("Pacific/Pago_Pago");
+    let next = |d: &str| {
+        let (y, m, dd) = (&d[0..4], &d[5..7], &d[8..10]);
+        let days = bttrace::glasnost::names::days_from_civil(
+            y.parse().unwrap(),
+            m.parse().unwrap(),
+            dd.parse().unwrap(),
+        );
+        bttrace::glasnost::names::date(days * 86_400 + 86_400)
+    };
+    assert!(ahead == utc || ahead == next(&utc), "{utc} -> {ahead}");
+    assert!(behind == utc || next(&behind) == utc, "{utc} -> {behind}");
+    assert!(
+        ahead != utc || behind != utc,
+        "{utc}: no zone moved the date"
+    );
+    // A zone bttrace does not know is refused before any work.
+    let o = bttrace(&["report", s(&captures[0]), "--tz", "Mars/Olympus_Mons"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("Mars/Olympus_Mons"), "{err}");
+}

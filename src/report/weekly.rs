@@ -80,6 +80,16 @@ fn slot_text(day: &Day, key: (PortClass, Dir, Proto, u32)) -> String {
     }
 }
 
+/// Which zone the days are in, as one sentence.
+fn zone_sentence(a: &Aggregator) -> String {
+    match a.zone.name() {
+        "UTC" => "Days are counted in UTC (the times of M-Lab file names and Glasnost logs); \
+                  --tz ZONE counts them in a local time zone."
+            .to_string(),
+        z => format!("Days are counted in {z} local time (--tz)."),
+    }
+}
+
 fn day_word(by: GroupBy) -> &'static str {
     match by {
         GroupBy::Weekday => "Weekday",
@@ -237,6 +247,7 @@ pub fn write_text(w: &mut dyn Write, a: &Aggregator) -> io::Result<()> {
         a.isps.len(),
         if a.isps.len() == 1 { "" } else { "s" }
     )?;
+    writeln!(w, "  {}", zone_sentence(a))?;
     if a.copies > 0 {
         writeln!(
             w,
@@ -290,9 +301,10 @@ fn cell_cells(cells: &[CellCounts; 6]) -> Vec<String> {
 
 /// Columns of `speeds.csv`: one row per ISP, day, port, direction, kind and repetition
 /// (`repetition` empty: the average over repetitions).
-pub const SPEED_COLUMNS: [&str; 11] = [
+pub const SPEED_COLUMNS: [&str; 12] = [
     "isp",
     "day",
+    "time_zone",
     "tests",
     "port_class",
     "ports",
@@ -305,10 +317,17 @@ pub const SPEED_COLUMNS: [&str; 11] = [
 ];
 
 /// Columns of `days.csv` before the cells.
-pub const DAY_COLUMNS: [&str; 3] = ["isp", "day", "tests"];
+pub const DAY_COLUMNS: [&str; 4] = ["isp", "day", "time_zone", "tests"];
 
 /// Columns of `summary.csv` before the cells.
-pub const SUMMARY_COLUMNS: [&str; 5] = ["isp", "tests", "without_tests", "first_date", "last_date"];
+pub const SUMMARY_COLUMNS: [&str; 6] = [
+    "isp",
+    "tests",
+    "without_tests",
+    "first_date",
+    "last_date",
+    "time_zone",
+];
 
 /// Writes a header and rows as CSV and returns the writer.
 fn write_csv<W: Write>(w: W, header: Vec<String>, rows: Vec<Vec<String>>) -> io::Result<W> {
@@ -337,6 +356,7 @@ pub fn write_speeds_csv<W: Write>(w: W, a: &Aggregator) -> io::Result<W> {
                             vec![
                                 defuse(name),
                                 a.day_label(*k),
+                                a.zone.name().to_string(),
                                 d.captures.to_string(),
                                 class.code().to_string(),
                                 ports.join(" "),
@@ -383,7 +403,12 @@ pub fn write_days_csv<W: Write>(w: W, a: &Aggregator) -> io::Result<W> {
     let mut rows = Vec::new();
     for (name, isp) in &a.isps {
         for (k, d) in &isp.days {
-            let mut row = vec![defuse(name), a.day_label(*k), d.captures.to_string()];
+            let mut row = vec![
+                defuse(name),
+                a.day_label(*k),
+                a.zone.name().to_string(),
+                d.captures.to_string(),
+            ];
             row.extend(cell_cells(&d.cells));
             rows.push(row);
         }
@@ -405,6 +430,7 @@ pub fn write_summary_csv<W: Write>(w: W, a: &Aggregator) -> io::Result<W> {
                 isp.without_tests.to_string(),
                 isp.first_date.clone().unwrap_or_default(),
                 isp.last_date.clone().unwrap_or_default(),
+                a.zone.name().to_string(),
             ];
             row.extend(cell_cells(&isp.cells()));
             row
@@ -462,7 +488,7 @@ pub fn html_pages(a: &Aggregator) -> Vec<(String, html::Page)> {
             .collect();
         sections.push(html::Section {
             heading: format!("Conclusions per {}", day_word.to_ascii_lowercase()),
-            paragraphs: vec![COMBINATION.to_string()],
+            paragraphs: vec![zone_sentence(a), COMBINATION.to_string()],
             tables: vec![html::Table {
                 caption: String::new(),
                 header,
@@ -490,7 +516,7 @@ pub fn html_pages(a: &Aggregator) -> Vec<(String, html::Page)> {
         ),
         sections: vec![html::Section {
             heading: "Summary of results (the study's section 8.1)".to_string(),
-            paragraphs: vec![COMBINATION.to_string()],
+            paragraphs: vec![zone_sentence(a), COMBINATION.to_string()],
             tables: vec![html::Table {
                 caption: String::new(),
                 header,
