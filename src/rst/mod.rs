@@ -16,7 +16,10 @@
 //! address sends its packets away from it, never past its own capture point.
 //!
 //! # Evidence
-//! Each piece of evidence is an [`Evidence`] with a stable code, a strength and a sentence.
+//! Each piece of evidence is an [`Evidence`]: an [`EvidenceKind`] (its stable code and the
+//! strengths it can have come from one table), the strength the rule gave it and a sentence.
+//! Each rule is a function over an [`RstView`] (the RST and its flow context), called in a
+//! fixed order from one list ([`evidence`]); [`combine`] turns the evidence into the verdict.
 //! Against the claimed sender (the RST was forged):
 //! - strong: `ttl_above_path` at an initial TTL (the RST arrives with more TTL left than every
 //!   packet of the claimed sender seen at this vantage, at 32, 64, 128 or 255: it crossed no
@@ -151,116 +154,70 @@ impl std::fmt::Display for Strength {
     }
 }
 
-/// Every kind of evidence a RST can get. Its stable code (what the reports and the README's
-/// table show) and the strengths it can have come from one match, [`EvidenceKind::spec`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EvidenceKind {
-    SentByCaptureHost,
-    DataAfterRst,
-    AckAfterRst,
-    HandshakeAfterRst,
-    SenderAliveAfterRst,
-    RstAfterClose,
-    RstBurstRisingSeq,
-    AckOfUnsentData,
-    AckMovedBackwards,
-    Refusal,
-    SeqBehindSent,
-    SeqExact,
-    SeqNotReply,
-    SeqOutOfWindow,
-    ConnectionContinues,
-    ChallengeAck,
-    NoBaseline,
-    TtlOtherStack,
-    TtlAbovePath,
-    TtlDeparture,
-    TtlConsistent,
-    IpIdInSequence,
-    IpIdBreak,
-    FasterThanRtt,
-    RstBothDirections,
-    BtAfterBitfield,
-    BtAfterHandshake,
-    ControlFlowsSurvived,
-    RepeatedRst,
+/// Declares [`EvidenceKind`], its [`EvidenceKind::ALL`] list and its code and strengths from
+/// one table, so that a kind cannot be missing from the list or lack a code.
+macro_rules! evidence_kinds {
+    ($($kind:ident => $code:literal, [$($strength:ident),+];)+) => {
+        /// Every kind of evidence a RST can get. Serialized as its code.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum EvidenceKind {
+            $($kind,)+
+        }
+
+        impl EvidenceKind {
+            /// Every kind, in the order the rules can give them.
+            pub const ALL: &'static [EvidenceKind] = &[$(EvidenceKind::$kind,)+];
+
+            /// The code and the strengths a kind can have: the first when the rule is sure,
+            /// the second (for the kinds that have one) when something short of proof could
+            /// explain it.
+            fn spec(self) -> (&'static str, &'static [Strength]) {
+                match self {
+                    $(EvidenceKind::$kind => ($code, &[$(Strength::$strength),+]),)+
+                }
+            }
+        }
+    };
+}
+
+// The evidence kinds: code, and strength(s). `ack_of_unsent_data` is strong at the receiver's
+// capture point, else medium (capture loss could hide bytes); `ttl_above_path` strong at an
+// initial TTL against three or more packets, else medium. The README's table lists the same
+// (a test checks it).
+evidence_kinds! {
+    SentByCaptureHost => "sent_by_capture_host", [ForEndpoint];
+    DataAfterRst => "data_after_rst", [Strong];
+    AckAfterRst => "ack_after_rst", [Strong];
+    HandshakeAfterRst => "handshake_after_rst", [Medium];
+    SenderAliveAfterRst => "sender_alive_after_rst", [Medium];
+    RstAfterClose => "rst_after_close", [Medium];
+    RstBurstRisingSeq => "rst_burst_rising_seq", [Strong];
+    AckOfUnsentData => "ack_of_unsent_data", [Strong, Medium];
+    AckMovedBackwards => "ack_moved_backwards", [Medium];
+    Refusal => "refusal", [ForEndpoint];
+    SeqBehindSent => "seq_behind_sent", [Medium];
+    SeqExact => "seq_exact", [ForEndpoint];
+    SeqNotReply => "seq_not_reply", [Medium];
+    SeqOutOfWindow => "seq_out_of_window", [Medium];
+    ConnectionContinues => "connection_continues", [Medium];
+    ChallengeAck => "challenge_ack", [Medium];
+    NoBaseline => "no_baseline", [Info];
+    TtlOtherStack => "ttl_other_stack", [Strong];
+    TtlAbovePath => "ttl_above_path", [Strong, Medium];
+    TtlDeparture => "ttl_departure", [Medium];
+    TtlConsistent => "ttl_consistent", [ForEndpoint];
+    IpIdInSequence => "ip_id_in_sequence", [ForEndpoint];
+    IpIdBreak => "ip_id_break", [Weak];
+    FasterThanRtt => "faster_than_rtt", [Strong];
+    RstBothDirections => "rst_both_directions", [Medium];
+    BtAfterBitfield => "bt_after_bitfield", [Context];
+    BtAfterHandshake => "bt_after_handshake", [Context];
+    ControlFlowsSurvived => "control_flows_survived", [Context];
+    RepeatedRst => "repeated_rst", [Info];
 }
 
 impl EvidenceKind {
-    /// Every kind, in the order the rules can give them.
-    pub const ALL: [EvidenceKind; 29] = [
-        EvidenceKind::SentByCaptureHost,
-        EvidenceKind::DataAfterRst,
-        EvidenceKind::AckAfterRst,
-        EvidenceKind::HandshakeAfterRst,
-        EvidenceKind::SenderAliveAfterRst,
-        EvidenceKind::RstAfterClose,
-        EvidenceKind::RstBurstRisingSeq,
-        EvidenceKind::AckOfUnsentData,
-        EvidenceKind::AckMovedBackwards,
-        EvidenceKind::Refusal,
-        EvidenceKind::SeqBehindSent,
-        EvidenceKind::SeqExact,
-        EvidenceKind::SeqNotReply,
-        EvidenceKind::SeqOutOfWindow,
-        EvidenceKind::ConnectionContinues,
-        EvidenceKind::ChallengeAck,
-        EvidenceKind::NoBaseline,
-        EvidenceKind::TtlOtherStack,
-        EvidenceKind::TtlAbovePath,
-        EvidenceKind::TtlDeparture,
-        EvidenceKind::TtlConsistent,
-        EvidenceKind::IpIdInSequence,
-        EvidenceKind::IpIdBreak,
-        EvidenceKind::FasterThanRtt,
-        EvidenceKind::RstBothDirections,
-        EvidenceKind::BtAfterBitfield,
-        EvidenceKind::BtAfterHandshake,
-        EvidenceKind::ControlFlowsSurvived,
-        EvidenceKind::RepeatedRst,
-    ];
-
-    /// The code and the strengths a kind can have: the first when the rule is sure, the
-    /// second (for the two kinds that have one) when something short of proof could explain
-    /// it (`ack_of_unsent_data` away from the receiver, `ttl_above_path` short of an initial
-    /// TTL or on a small baseline).
-    fn spec(self) -> (&'static str, &'static [Strength]) {
-        use EvidenceKind as K;
-        use Strength::*;
-        match self {
-            K::SentByCaptureHost => ("sent_by_capture_host", &[ForEndpoint]),
-            K::DataAfterRst => ("data_after_rst", &[Strong]),
-            K::AckAfterRst => ("ack_after_rst", &[Strong]),
-            K::HandshakeAfterRst => ("handshake_after_rst", &[Medium]),
-            K::SenderAliveAfterRst => ("sender_alive_after_rst", &[Medium]),
-            K::RstAfterClose => ("rst_after_close", &[Medium]),
-            K::RstBurstRisingSeq => ("rst_burst_rising_seq", &[Strong]),
-            K::AckOfUnsentData => ("ack_of_unsent_data", &[Strong, Medium]),
-            K::AckMovedBackwards => ("ack_moved_backwards", &[Medium]),
-            K::Refusal => ("refusal", &[ForEndpoint]),
-            K::SeqBehindSent => ("seq_behind_sent", &[Medium]),
-            K::SeqExact => ("seq_exact", &[ForEndpoint]),
-            K::SeqNotReply => ("seq_not_reply", &[Medium]),
-            K::SeqOutOfWindow => ("seq_out_of_window", &[Medium]),
-            K::ConnectionContinues => ("connection_continues", &[Medium]),
-            K::ChallengeAck => ("challenge_ack", &[Medium]),
-            K::NoBaseline => ("no_baseline", &[Info]),
-            K::TtlOtherStack => ("ttl_other_stack", &[Strong]),
-            K::TtlAbovePath => ("ttl_above_path", &[Strong, Medium]),
-            K::TtlDeparture => ("ttl_departure", &[Medium]),
-            K::TtlConsistent => ("ttl_consistent", &[ForEndpoint]),
-            K::IpIdInSequence => ("ip_id_in_sequence", &[ForEndpoint]),
-            K::IpIdBreak => ("ip_id_break", &[Weak]),
-            K::FasterThanRtt => ("faster_than_rtt", &[Strong]),
-            K::RstBothDirections => ("rst_both_directions", &[Medium]),
-            K::BtAfterBitfield => ("bt_after_bitfield", &[Context]),
-            K::BtAfterHandshake => ("bt_after_handshake", &[Context]),
-            K::ControlFlowsSurvived => ("control_flows_survived", &[Context]),
-            K::RepeatedRst => ("repeated_rst", &[Info]),
-        }
-    }
-
     /// The stable code, as the reports and the README show it.
     pub fn code(self) -> &'static str {
         self.spec().0
@@ -1398,5 +1355,7 @@ pub fn blocking_signal(f: &Flow<FlowDecoder>, vantage: Vantage) -> Option<Blocki
     })
 }
 
+#[cfg(test)]
+mod rule_tests;
 #[cfg(test)]
 mod tests;
