@@ -2,8 +2,16 @@
 
 use std::path::Path;
 
+use bttrace::capture::CaptureReader;
+use bttrace::rst::compare::{CompareError, CompareReport, Source};
 use bttrace::rst::{EvidenceKind, Verdict};
 use bttrace::{CaptureReport, Options, analyze_file};
+
+/// Compares two capture files, opened here as `bttrace compare` opens them.
+fn compare(a: &Path, b: &Path) -> Result<CompareReport, CompareError> {
+    let open = |p: &Path| Source::new(p.display().to_string(), CaptureReader::open(p).unwrap());
+    bttrace::rst::compare::compare(open(a), open(b))
+}
 
 fn analyze(rel: &str) -> CaptureReport {
     analyze_file(
@@ -208,7 +216,6 @@ fn injector_captures_are_never_misjudged() {
 
 #[test]
 fn comparing_both_ends_proves_every_reset() {
-    use bttrace::rst::compare::compare;
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/middlebox");
     let truth = middlebox_truth();
     for mode in ["none", "sandvine", "port6881", "gfw"] {
@@ -259,7 +266,6 @@ fn comparing_both_ends_proves_every_reset() {
 /// of connections one capture lacks and a comparison that pairs nothing.
 #[test]
 fn compare_streamed_equals_the_whole_report() {
-    use bttrace::rst::compare::compare;
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let mb = root.join("middlebox");
     let mut cases: Vec<(std::path::PathBuf, std::path::PathBuf)> = ["none", "sandvine", "gfw"]
@@ -413,7 +419,6 @@ fn the_linux_look_alike_is_told_by_its_ttl_alone() {
 
 #[test]
 fn comparing_both_ends_of_every_vantage_pair() {
-    use bttrace::rst::compare::compare;
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/vantage");
     let truth = truth_of("vantage");
     for kind in [

@@ -28,7 +28,6 @@
 use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
-use std::path::Path;
 
 use rustc_hash::{FxHashMap, FxHasher};
 use serde::Serialize;
@@ -116,20 +115,48 @@ fn options_hash(o: &crate::wire::TcpOptions) -> u32 {
     h.finish() as u32
 }
 
-fn load(path: &Path, max_packets: usize) -> Result<Side, String> {
-    let reader = CaptureReader::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    load_from(reader, &path.display().to_string(), max_packets)
+/// One capture to compare, already opened: its name (in the report and in errors) and its
+/// reader. Opening files is the caller's (the command line's); [`Source::from_bytes`] reads a
+/// capture held in memory.
+pub struct Source {
+    pub name: String,
+    pub reader: CaptureReader,
 }
 
-fn load_from(mut reader: CaptureReader, name: &str, max_packets: usize) -> Result<Side, String> {
-    let path = name;
+impl Source {
+    pub fn new(name: impl Into<String>, reader: CaptureReader) -> Source {
+        Source {
+            name: name.into(),
+            reader,
+        }
+    }
+
+    /// A capture held in memory (tests, fuzzing).
+    pub fn from_bytes(name: impl Into<String>, bytes: Vec<u8>) -> Result<Source, CompareError> {
+        let name = name.into();
+        match CaptureReader::from_bytes(bytes) {
+            Ok(reader) => Ok(Source { name, reader }),
+            Err(source) => Err(CompareError::Open { name, source }),
+        }
+    }
+}
+
+fn load(src: Source, max_packets: usize) -> Result<(Side, String), CompareError> {
+    let Source { name, reader } = src;
+    match load_from(reader, max_packets) {
+        Ok(side) => Ok((side, name)),
+        Err(source) => Err(CompareError::Read { name, source }),
+    }
+}
+
+fn load_from(mut reader: CaptureReader, max_packets: usize) -> std::io::Result<Side> {
     let mut conns: Vec<Conn> = Vec::new();
     let mut pkts: Vec<Pkt> = Vec::new();
     let mut index: FxHashMap<(SocketAddr, SocketAddr), usize> = FxHashMap::default();
     let mut budget = max_packets;
     let mut truncated = false;
     let mut span: Option<(Timestamp, Timestamp)> = None;
-    while let Some(frame) = reader.next_frame().map_err(|e| format!("{path}: {e}"))? {
+    while let Some(frame) = reader.next_frame()? {
         span = Some(span.map_or((frame.ts, frame.ts), |(a, b)| {
             (a.min(frame.ts), b.max(frame.ts))
         }));
@@ -322,18 +349,40 @@ pub enum Part {
     OnlyInServerCapture(String),
 }
 
-/// Why a comparison stopped: a capture could not be read, or `each` failed.
+/// Why a comparison stopped: a capture could not be opened or read (an input's fault), or
+/// handing a part of the report on failed (the output's).
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {
-    #[error("{0}")]
-    Capture(String),
+    /// The capture's first bytes are no capture bttrace reads, or it cannot be opened.
+    #[error("{name}: {source}")]
+    Open {
+        name: String,
+        source: crate::capture::CaptureError,
+    },
+    /// Reading the capture's frames failed.
+    #[error("{name}: {source}")]
+    Read {
+        name: String,
+        source: std::io::Error,
+    },
+    /// Writing the report failed.
     #[error(transparent)]
     Output(#[from] std::io::Error),
 }
 
+impl CompareError {
+    /// The error is an input's (a capture's), not the output's.
+    pub fn is_input(&self) -> bool {
+        matches!(self, CompareError::Open { .. } | CompareError::Read { .. })
+    }
+}
+
 /// Compares a capture taken at the client with one taken at the server, the whole report in
 /// memory (see [`compare_into`] for one handed on in parts).
-pub fn compare(client_capture: &Path, server_capture: &Path) -> Result<CompareReport, String> {
+pub fn compare(
+    client_capture: Source,
+    server_capture: Source,
+) -> Result<CompareReport, CompareError> {
     let mut report = CompareReport {
         client_capture: String::new(),
         server_capture: String::new(),
@@ -361,8 +410,7 @@ pub fn compare(client_capture: &Path, server_capture: &Path) -> Result<CompareRe
             Part::OnlyInServerCapture(c) => report.only_in_server_capture.push(c),
         }
         Ok(())
-    })
-    .map_err(|e| e.to_string())?;
+    })?;
     Ok(report)
 }
 
@@ -378,19 +426,14 @@ pub fn compare(client_capture: &Path, server_capture: &Path) -> Result<CompareRe
 /// the client's looks taken at the server and the other at the client, the two are swapped,
 /// and a note says so and why; when only one contradicts its role, a note says that.
 pub fn compare_into(
-    client_capture: &Path,
-    server_capture: &Path,
+    client_capture: Source,
+    server_capture: Source,
     max_packets: usize,
     each: impl FnMut(Part) -> std::io::Result<()>,
 ) -> Result<(), CompareError> {
-    let a = load(client_capture, max_packets).map_err(CompareError::Capture)?;
-    let b = load(server_capture, max_packets).map_err(CompareError::Capture)?;
-    compare_sides(
-        (&a, &client_capture.display().to_string()),
-        (&b, &server_capture.display().to_string()),
-        max_packets,
-        each,
-    )
+    let (a, a_name) = load(client_capture, max_packets)?;
+    let (b, b_name) = load(server_capture, max_packets)?;
+    compare_sides((&a, &a_name), (&b, &b_name), max_packets, each)
 }
 
 /// [`compare_into`] on two captures in memory (`client` and `server` name them in the
@@ -401,15 +444,9 @@ pub fn compare_bytes(
     max_packets: usize,
     each: impl FnMut(Part) -> std::io::Result<()>,
 ) -> Result<(), CompareError> {
-    let open = |name: &str, bytes: Vec<u8>| {
-        CaptureReader::from_bytes(bytes)
-            .map_err(|e| format!("{name}: {e}"))
-            .and_then(|r| load_from(r, name, max_packets))
-            .map_err(CompareError::Capture)
-    };
-    let a = open(client_name, client)?;
-    let b = open(server_name, server)?;
-    compare_sides((&a, client_name), (&b, server_name), max_packets, each)
+    let a = load(Source::from_bytes(client_name, client)?, max_packets)?;
+    let b = load(Source::from_bytes(server_name, server)?, max_packets)?;
+    compare_sides((&a.0, client_name), (&b.0, server_name), max_packets, each)
 }
 
 fn compare_sides(

@@ -1,6 +1,8 @@
 //! Two views of one connection, built in code: what the client's capture and the server's
 //! capture each show when the path drops, changes or injects packets.
 
+use std::path::Path;
+
 use super::*;
 use crate::capture::LinkType;
 use crate::flows::Side as End;
@@ -40,6 +42,12 @@ fn at_server(p: &Packet, client: SocketAddr, isn_shift: u32, offset: i64) -> Pac
         }
     }
     q
+}
+
+/// Compares two capture files (the command line opens them so).
+fn compare(a: &Path, b: &Path) -> Result<CompareReport, CompareError> {
+    let open = |p: &Path| Source::new(p.display().to_string(), CaptureReader::open(p).unwrap());
+    super::compare(open(a), open(b))
 }
 
 fn write(dir: &Path, name: &str, packets: &[Packet]) -> std::path::PathBuf {
@@ -341,4 +349,41 @@ fn many_connections_pair_by_key() {
         .collect();
     assert!(bad.is_empty(), "{} {:?}", bad.len(), bad.first());
     assert!(r.only_in_client_capture.is_empty() && r.only_in_server_capture.is_empty());
+}
+
+/// The errors say whose fault they are: a capture's (named) or the report's writer's.
+#[test]
+fn errors_are_typed_by_whose_fault_they_are() {
+    let c = conv();
+    let recs: Vec<_> = c
+        .packets
+        .iter()
+        .map(|p| p.record(LinkType::ETHERNET, None))
+        .collect();
+    let good = pcap(LinkType::ETHERNET, &recs, PcapOpts::default());
+    let e = compare_bytes(
+        ("client.pcap", good.clone()),
+        ("server.pcap", b"junk".to_vec()),
+        MAX_PACKETS,
+        |_| Ok(()),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, CompareError::Open { name, .. } if name == "server.pcap"),
+        "{e:?}"
+    );
+    assert!(e.is_input());
+    assert!(
+        e.to_string().starts_with("server.pcap: not a capture file"),
+        "{e}"
+    );
+    let e = compare_bytes(
+        ("client.pcap", good.clone()),
+        ("server.pcap", good),
+        MAX_PACKETS,
+        |_| Err(std::io::Error::other("disk full")),
+    )
+    .unwrap_err();
+    assert!(matches!(e, CompareError::Output(_)), "{e:?}");
+    assert!(!e.is_input());
 }
