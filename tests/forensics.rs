@@ -247,7 +247,12 @@ fn comparing_both_ends_proves_every_reset() {
                     .iter()
                     .find(|(f, fr, _)| *f == file && *fr == proof.frame)
                     .map(|t| t.2.as_str());
-                assert_eq!(Some(proof.proven), want, "{file} frame {}", proof.frame);
+                assert_eq!(
+                    Some(proof.proven.code()),
+                    want,
+                    "{file} frame {}",
+                    proof.frame
+                );
             }
         }
         let proven: usize = r.pairs.iter().map(|p| p.rsts.len()).sum();
@@ -445,7 +450,7 @@ fn comparing_both_ends_of_every_vantage_pair() {
                     .unwrap_or_else(|| panic!("{file} frame {}: not in truth", proof.frame));
                 // Never paired wrongly: what one end never sent is forged, what it sent is
                 // its own.
-                assert_eq!(proof.proven, want, "{file} frame {}", proof.frame);
+                assert_eq!(proof.proven.code(), want, "{file} frame {}", proof.frame);
                 forged_proven += usize::from(want == "forged");
             }
         }

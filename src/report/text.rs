@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use super::view::{self, Align, FLOW_COLUMNS};
 use super::{escape_controls, human_bytes};
 use crate::model::{BtSideReport, CaptureReport, FlowReport};
-use crate::rst::compare::{CompareReport, PacketNote, PairReport, Part};
+use crate::rst::compare::{CompareReport, PacketNote, PairReport, Part, Proven};
 use crate::rst::{Strength, Verdict};
 
 /// Writes one capture's block.
@@ -355,10 +355,10 @@ fn write_compare_pair(w: &mut dyn Write, p: &PairReport) -> io::Result<()> {
     )?;
     for x in &p.rsts {
         let what = match x.proven {
-            "forged" => "FORGED: received, never sent",
-            "endpoint" => "sent by the endpoint (seen leaving it)",
-            "not_received" => "sent, never received",
-            _ => "unproven",
+            Proven::Forged => "FORGED: received, never sent",
+            Proven::Endpoint => "sent by the endpoint (seen leaving it)",
+            Proven::NotReceived => "sent, never received",
+            Proven::Unproven => "unproven",
         };
         let fields = if x.fields.is_empty() {
             String::new()

@@ -310,12 +310,37 @@ pub struct RstProof {
     /// `endpoint` (matched one-to-one to a packet the sender's capture shows leaving, on every
     /// field that survives the path), `not_received` (sent, never arrived), or `unproven`
     /// (neither, for the reason given).
-    pub proven: &'static str,
+    pub proven: Proven,
     /// Why, in a sentence.
     pub reason: String,
     /// The fields compared with its twin and found equal (for `endpoint`), or that differ
     /// (for `unproven`).
     pub fields: Vec<&'static str>,
+}
+
+/// What the two captures prove about one RST. Serialized as its code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Proven {
+    /// Received, never sent.
+    Forged,
+    /// Matched one-to-one to a packet the sender's capture shows leaving.
+    Endpoint,
+    /// Sent, never received.
+    NotReceived,
+    /// Neither, for the reason given.
+    Unproven,
+}
+
+impl Proven {
+    pub fn code(self) -> &'static str {
+        match self {
+            Proven::Forged => "forged",
+            Proven::Endpoint => "endpoint",
+            Proven::NotReceived => "not_received",
+            Proven::Unproven => "unproven",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -933,25 +958,29 @@ fn compare_pair(
         for (k, p) in inn.iter().enumerate() {
             let is_rst = p.flags & TcpFlags::RST != 0;
             let running_then = running(sent_span, p.ts.0 + to_sent);
-            let (proven, reason, fields): (&'static str, String, Vec<&'static str>) = if p.len > 0 {
+            let (proven, reason, fields): (Proven, String, Vec<&'static str>) = if p.len > 0 {
                 let found = covered(SeqNum(p.seq).diff(SeqNum(base)), p.len, &sent_union);
                 if found {
                     if let Some(text) = differs(p, &sent_exact) {
                         modified.push(note(p, recv_name, text));
                     }
-                    ("endpoint", "its bytes were sent".into(), vec!["seq", "len"])
+                    (
+                        Proven::Endpoint,
+                        "its bytes were sent".into(),
+                        vec!["seq", "len"],
+                    )
                 } else if running_then {
-                    ("forged", "its bytes were never sent".into(), vec![])
+                    (Proven::Forged, "its bytes were never sent".into(), vec![])
                 } else {
                     (
-                        "unproven",
+                        Proven::Unproven,
                         format!("the {sent_name}'s capture was not running then"),
                         vec![],
                     )
                 }
             } else if ambiguous.get(k).copied().unwrap_or(false) {
                 (
-                    "unproven",
+                    Proven::Unproven,
                     format!(
                         "one of several received packets that one packet the {sent_name} sent \
                          explains equally (duplicated on the path, or forged as a copy)"
@@ -961,13 +990,13 @@ fn compare_pair(
             } else if let Some(c) = twin.get(k).copied().flatten() {
                 let q = out.get(c).copied();
                 (
-                    "endpoint",
+                    Proven::Endpoint,
                     format!("matched one-to-one to a packet the {sent_name} sent"),
                     q.map_or_else(Vec::new, |q| agreeing(q, p, &facts)),
                 )
             } else if !running_then {
                 (
-                    "unproven",
+                    Proven::Unproven,
                     format!("the {sent_name}'s capture was not running then"),
                     vec![],
                 )
@@ -990,7 +1019,7 @@ fn compare_pair(
                         .get(c)
                         .map_or_else(Vec::new, |q| differing(q, p, &facts));
                     (
-                        "unproven",
+                        Proven::Unproven,
                         format!(
                             "a packet the {sent_name} sent has its flags and numbers but not its {} \
                              (rewritten on the way, or forged)",
@@ -1000,13 +1029,13 @@ fn compare_pair(
                     )
                 } else if cands.is_empty() {
                     (
-                        "forged",
+                        Proven::Forged,
                         format!("the {sent_name} never sent a packet with its flags and numbers"),
                         vec![],
                     )
                 } else {
                     (
-                        "forged",
+                        Proven::Forged,
                         format!(
                             "every packet the {sent_name} sent with its flags and numbers left \
                              after it arrived, or explains another packet"
@@ -1015,7 +1044,7 @@ fn compare_pair(
                     )
                 }
             };
-            if proven == "forged" {
+            if proven == Proven::Forged {
                 never_sent.push(note(
                     p,
                     recv_name,
@@ -1054,7 +1083,7 @@ fn compare_pair(
                         capture: sent_name,
                         frame: p.frame,
                         from: from_name,
-                        proven: "not_received",
+                        proven: Proven::NotReceived,
                         reason: format!(
                             "the {recv_name}'s capture shows no packet that is its twin"
                         ),
