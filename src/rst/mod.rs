@@ -636,7 +636,7 @@ impl<'a> RstView<'a> {
 type Rule = fn(&RstView<'_>) -> Option<Evidence>;
 
 /// The rules, in the order their evidence is listed.
-const RULES: [Rule; 22] = [
+const RULES: &[Rule] = &[
     data_after_rst,
     ack_after_rst,
     handshake_after_rst,
