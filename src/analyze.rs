@@ -756,10 +756,13 @@ mod tests {
         }
         let snap = a.snapshot();
         assert_eq!(snap[0].rsts.len(), 1);
-        assert_eq!(snap[0].rsts[0].verdict, Some("forged"));
+        assert_eq!(snap[0].rsts[0].verdict, Some(crate::rst::Verdict::Forged));
         let report = a.finish("live".into(), None, Vec::new(), None);
         assert_eq!(report.frames, c.packets.len() as u64);
-        assert_eq!(report.flows[0].rsts[0].verdict, Some("forged"));
+        assert_eq!(
+            report.flows[0].rsts[0].verdict,
+            Some(crate::rst::Verdict::Forged)
+        );
         assert_eq!(report.format, None);
     }
 }

@@ -325,8 +325,10 @@ pub fn main() -> ExitCode {
         Command::Compare(args) => match compare(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                say(e);
-                ExitCode::from(1)
+                say(&e);
+                // A capture that cannot be read is an input's failure; a report that cannot
+                // be written, the output's.
+                ExitCode::from(if e.is_input() { 1 } else { 2 })
             }
         },
         Command::Capture(args) => capture(&args),
@@ -1012,42 +1014,49 @@ fn peak_memory_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn compare(args: &CompareArgs) -> Result<(), String> {
+/// Opens one capture for `bttrace compare`: the file's name names it in the report and in
+/// errors.
+fn compare_source(
+    path: &Path,
+) -> Result<crate::rst::compare::Source, crate::rst::compare::CompareError> {
+    use crate::rst::compare::{CompareError, Source};
+    let name = path.display().to_string();
+    match crate::capture::CaptureReader::open(path) {
+        Ok(reader) => Ok(Source::new(name, reader)),
+        Err(source) => Err(CompareError::Open { name, source }),
+    }
+}
+
+fn compare(args: &CompareArgs) -> Result<(), crate::rst::compare::CompareError> {
     use crate::rst::compare::{CompareError, compare_into};
     // Each part goes out as it is made: memory holds the two captures' packet summaries, not
     // the report of every connection.
+    let client = compare_source(&args.client_capture)?;
+    let server = compare_source(&args.server_capture)?;
     let mut w = output::stdout();
     let done = match args.format {
         CompareFormat::Json => {
             let mut json = crate::report::json::CompareJson::new(&mut w);
-            compare_into(
-                &args.client_capture,
-                &args.server_capture,
-                args.max_packets,
-                |p| {
-                    // In text the notes head the report; beside JSON they are told on
-                    // standard error too.
-                    if let crate::rst::compare::Part::Head { notes, .. } = &p {
-                        for n in notes {
-                            say(format_args!("warning: {n}"));
-                        }
+            compare_into(client, server, args.max_packets, |p| {
+                // In text the notes head the report; beside JSON they are told on
+                // standard error too.
+                if let crate::rst::compare::Part::Head { notes, .. } = &p {
+                    for n in notes {
+                        say(format_args!("warning: {n}"));
                     }
-                    json.part(p)
-                },
-            )
+                }
+                json.part(p)
+            })
             .and_then(|_| json.end().map(|_| ()).map_err(CompareError::from))
         }
-        CompareFormat::Text => compare_into(
-            &args.client_capture,
-            &args.server_capture,
-            args.max_packets,
-            |p| text::write_compare_part(&mut w, &p),
-        ),
+        CompareFormat::Text => compare_into(client, server, args.max_packets, |p| {
+            text::write_compare_part(&mut w, &p)
+        }),
     };
     match done.and_then(|_| w.flush().map_err(CompareError::from)) {
         Ok(()) => Ok(()),
         Err(CompareError::Output(e)) if output::reader_gone(&e) => Ok(()),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e),
     }
 }
 

@@ -27,6 +27,7 @@ use crate::analyze::{Analyzer, Options};
 use crate::capture::{CaptureInfo, Format, Frame, LinkType, Note, Timestamp};
 use crate::model::{CaptureReport, FlowReport};
 use crate::report::{human_bytes, human_rate};
+use crate::rst::{EvidenceKind, Verdict};
 
 /// Bytes kept of each packet unless `--snaplen` says otherwise (tcpdump's default).
 pub const DEFAULT_SNAPLEN: u32 = 262_144;
@@ -461,11 +462,11 @@ struct FlowSeen {
 #[derive(Default)]
 pub struct LiveView {
     flows: HashMap<u32, FlowSeen>,
-    rsts: HashMap<u64, Option<&'static str>>,
+    rsts: HashMap<u64, Option<Verdict>>,
 }
 
-fn verdict_text(v: Option<&'static str>) -> String {
-    v.unwrap_or("not judged").to_uppercase()
+fn verdict_text(v: Option<Verdict>) -> String {
+    v.map_or("not judged", Verdict::code).to_uppercase()
 }
 
 impl LiveView {
@@ -527,7 +528,7 @@ impl LiveView {
                 let codes = if r.evidence.is_empty() {
                     String::new()
                 } else {
-                    format!(" ({})", r.evidence.join(", "))
+                    format!(" ({})", EvidenceKind::join(&r.evidence, ", "))
                 };
                 match self.rsts.get(&r.frame) {
                     None => events.push((
@@ -723,10 +724,10 @@ mod tests {
         };
         assert!(out.contains("flow 1 closed (rst)"), "{out}");
         let before = snap[0].rsts[0].verdict;
-        snap[0].rsts[0].verdict = Some(if before == Some("forged") {
-            "endpoint"
+        snap[0].rsts[0].verdict = Some(if before == Some(Verdict::Forged) {
+            Verdict::Endpoint
         } else {
-            "forged"
+            Verdict::Forged
         });
         let mut o = Vec::new();
         v.update(

@@ -11,7 +11,7 @@ use crate::capture::{Format, LinkType, Note, Timestamp};
 use crate::flows::{Flow, Overflow, PacketRef, Roles, Side};
 use crate::glasnost::verdict::Summary;
 use crate::glasnost::{GlasnostReport, TestReport};
-use crate::rst::{BlockingSignal, Finding, Vantage};
+use crate::rst::{BlockingSignal, EvidenceKind, Finding, Strength, Vantage, Verdict};
 
 /// A count and the first frame it happened at (so a user can jump there in Wireshark).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -470,9 +470,9 @@ pub struct RstReport {
     pub window: u16,
     pub flags: String,
     /// `forged` | `endpoint` | `inconclusive`.
-    pub verdict: Option<&'static str>,
+    pub verdict: Option<Verdict>,
     /// Stable short codes of the evidence (see the README).
-    pub evidence: Vec<&'static str>,
+    pub evidence: Vec<EvidenceKind>,
     /// Each piece of evidence with its strength and a sentence to check.
     pub findings: Vec<EvidenceReport>,
     /// A Wireshark display filter selecting this RST.
@@ -481,10 +481,10 @@ pub struct RstReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EvidenceReport {
-    pub code: &'static str,
+    pub code: EvidenceKind,
     /// `strong` | `medium` | `weak` | `context` (against the claimed sender), `endpoint` (for
     /// it), `info`.
-    pub strength: &'static str,
+    pub strength: Strength,
     pub text: String,
 }
 
@@ -635,17 +635,17 @@ impl FlowReport {
                         ip_id: r.ip_id,
                         window: r.window,
                         flags: r.flags.to_string(),
-                        verdict: finding.map(|x| x.verdict.code()),
+                        verdict: finding.map(|x| x.verdict),
                         evidence: finding
-                            .map(|x| x.evidence.iter().map(|e| e.code).collect())
+                            .map(|x| x.evidence.iter().map(|e| e.kind).collect())
                             .unwrap_or_default(),
                         findings: finding
                             .map(|x| {
                                 x.evidence
                                     .iter()
                                     .map(|e| EvidenceReport {
-                                        code: e.code,
-                                        strength: e.strength.code(),
+                                        code: e.kind,
+                                        strength: e.strength,
                                         text: e.text.clone(),
                                     })
                                     .collect()

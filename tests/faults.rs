@@ -145,6 +145,50 @@ fn output_errors_name_the_output() {
     );
 }
 
+/// `compare` whose report cannot be written is an output error (exit code 2, naming standard
+/// output), in either format; a capture it cannot read is an input's (exit code 1, naming the
+/// file), whether it is the first or the second.
+#[test]
+fn compare_tells_an_output_failure_from_an_input_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = write_capture(&dir.path().join("a.pcap"));
+    let bad = dir.path().join("bad.pcap");
+    fs::write(&bad, b"junk").unwrap();
+    let missing = dir.path().join("missing.pcap");
+    for format in ["text", "json"] {
+        let full = fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let o = bin()
+            .args(["compare", "--format", format, s(&cap), s(&cap)])
+            .stdout(full)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{format}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("cannot write standard output: "),
+            "{format}: {}",
+            stderr(&o)
+        );
+    }
+    for (a, b, named) in [
+        (&cap, &bad, &bad),
+        (&bad, &cap, &bad),
+        (&cap, &missing, &missing),
+        (&missing, &cap, &missing),
+    ] {
+        let o = bttrace(&["compare", s(a), s(b)]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(
+            stderr(&o).starts_with(&format!("bttrace: {}: ", named.display())),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    }
+}
+
 /// A standard output that fails mid-batch stops only the report on it: every capture is still
 /// analysed and the CSV file beside it holds every capture's flows.
 #[test]

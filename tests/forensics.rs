@@ -2,7 +2,16 @@
 
 use std::path::Path;
 
+use bttrace::capture::CaptureReader;
+use bttrace::rst::compare::{CompareError, CompareReport, Source};
+use bttrace::rst::{EvidenceKind, Verdict};
 use bttrace::{CaptureReport, Options, analyze_file};
+
+/// Compares two capture files, opened here as `bttrace compare` opens them.
+fn compare(a: &Path, b: &Path) -> Result<CompareReport, CompareError> {
+    let open = |p: &Path| Source::new(p.display().to_string(), CaptureReader::open(p).unwrap());
+    bttrace::rst::compare::compare(open(a), open(b))
+}
 
 fn analyze(rel: &str) -> CaptureReport {
     analyze_file(
@@ -64,7 +73,7 @@ fn no_ordinary_reset_is_called_forged() {
                 resets += 1;
                 assert_ne!(
                     x.verdict,
-                    Some("forged"),
+                    Some(Verdict::Forged),
                     "{rel} frame {}: {:?}",
                     x.frame,
                     x.findings
@@ -85,11 +94,13 @@ fn the_great_firewall_capture_scores_as_recorded() {
         assert_eq!(f.vantage, "server", "flow {}", f.id);
         for x in &f.rsts {
             match (x.from, (50..=52).contains(&x.ttl)) {
-                ("server", _) => server_not_endpoint += usize::from(x.verdict != Some("endpoint")),
-                (_, true) => genuine_forged += usize::from(x.verdict == Some("forged")),
+                ("server", _) => {
+                    server_not_endpoint += usize::from(x.verdict != Some(Verdict::Endpoint))
+                }
+                (_, true) => genuine_forged += usize::from(x.verdict == Some(Verdict::Forged)),
                 (_, false) => {
                     injected += 1;
-                    caught += usize::from(x.verdict == Some("forged"));
+                    caught += usize::from(x.verdict == Some(Verdict::Forged));
                 }
             }
         }
@@ -104,7 +115,7 @@ fn the_great_firewall_capture_scores_as_recorded() {
 
 #[test]
 fn injected_resets_in_the_small_captures_are_found() {
-    let verdicts = |rel: &str| -> Vec<(u64, &'static str, Option<&'static str>)> {
+    let verdicts = |rel: &str| -> Vec<(u64, &'static str, Option<Verdict>)> {
         analyze(rel)
             .flows
             .iter()
@@ -114,21 +125,25 @@ fn injected_resets_in_the_small_captures_are_found() {
     // Airtel: every RST claiming the client was forged by the middlebox.
     for rel in ["tripwire/airtel_example.pcap"] {
         for (frame, from, v) in verdicts(rel) {
-            assert_eq!((from, v), ("client", Some("forged")), "{rel} frame {frame}");
+            assert_eq!(
+                (from, v),
+                ("client", Some(Verdict::Forged)),
+                "{rel} frame {frame}"
+            );
         }
     }
     // Great Firewall on port 443: the client-claimed burst (TTL 163-169) forged, the server's
     // own answers endpoint.
     for (frame, from, v) in verdicts("tripwire/smtp.pcap") {
         let want = if from == "client" {
-            "forged"
+            Verdict::Forged
         } else {
-            "endpoint"
+            Verdict::Endpoint
         };
         assert_eq!(v, Some(want), "smtp.pcap frame {frame}");
     }
     // Zeek's injected RST+ACK right after the SYN.
-    assert!(verdicts("zeek/rst-inject-rae.pcap").contains(&(2, "server", Some("forged"))));
+    assert!(verdicts("zeek/rst-inject-rae.pcap").contains(&(2, "server", Some(Verdict::Forged))));
 }
 
 /// The ground truth of the project's own injector captures (fixtures/middlebox/truth.tsv):
@@ -171,9 +186,9 @@ fn injector_captures_are_never_misjudged() {
         // A forged RST may stay unproven from one capture, but is never called an endpoint's;
         // an endpoint's is never called forged.
         let wrong = if want == "forged" {
-            "endpoint"
+            Verdict::Endpoint
         } else {
-            "forged"
+            Verdict::Forged
         };
         assert_ne!(
             got.verdict,
@@ -190,7 +205,7 @@ fn injector_captures_are_never_misjudged() {
                     .flows
                     .iter()
                     .flat_map(|x| &x.rsts)
-                    .any(|x| x.frame == *fr && x.verdict == Some("forged"))
+                    .any(|x| x.frame == *fr && x.verdict == Some(Verdict::Forged))
         })
         .count();
     assert_eq!(
@@ -201,7 +216,6 @@ fn injector_captures_are_never_misjudged() {
 
 #[test]
 fn comparing_both_ends_proves_every_reset() {
-    use bttrace::rst::compare::compare;
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/middlebox");
     let truth = middlebox_truth();
     for mode in ["none", "sandvine", "port6881", "gfw"] {
@@ -233,7 +247,12 @@ fn comparing_both_ends_proves_every_reset() {
                     .iter()
                     .find(|(f, fr, _)| *f == file && *fr == proof.frame)
                     .map(|t| t.2.as_str());
-                assert_eq!(Some(proof.proven), want, "{file} frame {}", proof.frame);
+                assert_eq!(
+                    Some(proof.proven.code()),
+                    want,
+                    "{file} frame {}",
+                    proof.frame
+                );
             }
         }
         let proven: usize = r.pairs.iter().map(|p| p.rsts.len()).sum();
@@ -252,7 +271,6 @@ fn comparing_both_ends_proves_every_reset() {
 /// of connections one capture lacks and a comparison that pairs nothing.
 #[test]
 fn compare_streamed_equals_the_whole_report() {
-    use bttrace::rst::compare::compare;
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let mb = root.join("middlebox");
     let mut cases: Vec<(std::path::PathBuf, std::path::PathBuf)> = ["none", "sandvine", "gfw"]
@@ -304,7 +322,7 @@ fn compare_streamed_equals_the_whole_report() {
 }
 
 /// The verdict and evidence codes of the RST in `frame` of `vantage/<file>`.
-fn vantage_verdict(file: &str, frame: u64) -> (Option<&'static str>, Vec<&'static str>) {
+fn vantage_verdict(file: &str, frame: u64) -> (Option<Verdict>, Vec<EvidenceKind>) {
     let r = analyze(&format!("vantage/{file}"));
     let x = r
         .flows
@@ -345,7 +363,7 @@ fn every_injector_kind_at_every_vantage() {
         let (got, ev) = vantage_verdict(file, *frame);
         if want == "endpoint" {
             // The worst bug: a genuine reset called forged.
-            assert_ne!(got, Some("forged"), "{file} frame {frame}: {ev:?}");
+            assert_ne!(got, Some(Verdict::Forged), "{file} frame {frame}: {ev:?}");
             continue;
         }
         forged += 1;
@@ -353,15 +371,21 @@ fn every_injector_kind_at_every_vantage() {
         // Every injected reset of these kinds is proven from one capture, whichever end it
         // was taken at: by its TTL (linux: 64 where the claimed sender's packets arrive with
         // 63), its burst, or the real sender's data after it (copy).
-        assert_eq!(got, Some("forged"), "{file} frame {frame}: {ev:?}");
+        assert_eq!(got, Some(Verdict::Forged), "{file} frame {frame}: {ev:?}");
         match kind {
-            "linux" | "linux-idle" => assert!(ev.contains(&"ttl_above_path"), "{file}: {ev:?}"),
-            "burst" => assert!(ev.contains(&"rst_burst_rising_seq"), "{file}: {ev:?}"),
+            "linux" | "linux-idle" => {
+                assert!(ev.contains(&EvidenceKind::TtlAbovePath), "{file}: {ev:?}")
+            }
+            "burst" => assert!(
+                ev.contains(&EvidenceKind::RstBurstRisingSeq),
+                "{file}: {ev:?}"
+            ),
             "copy" => {
                 // The copy carries the seeder's TTL and next IP ID: only what the real seeder
                 // did around it tells.
                 assert!(
-                    ev.contains(&"ttl_consistent") && ev.contains(&"data_after_rst"),
+                    ev.contains(&EvidenceKind::TtlConsistent)
+                        && ev.contains(&EvidenceKind::DataAfterRst),
                     "{file}: {ev:?}"
                 );
             }
@@ -381,15 +405,17 @@ fn the_linux_look_alike_is_told_by_its_ttl_alone() {
             continue;
         }
         let (got, ev) = vantage_verdict(&file, frame);
-        assert_eq!(got, Some("forged"), "{file}: {ev:?}");
+        assert_eq!(got, Some(Verdict::Forged), "{file}: {ev:?}");
         assert!(
-            ev.contains(&"seq_exact") && ev.contains(&"ttl_above_path"),
+            ev.contains(&EvidenceKind::SeqExact) && ev.contains(&EvidenceKind::TtlAbovePath),
             "{file}: {ev:?}"
         );
         assert!(
             !ev.iter().any(|e| matches!(
                 *e,
-                "data_after_rst" | "ack_after_rst" | "connection_continues"
+                EvidenceKind::DataAfterRst
+                    | EvidenceKind::AckAfterRst
+                    | EvidenceKind::ConnectionContinues
             )),
             "{file}: {ev:?}"
         );
@@ -398,7 +424,6 @@ fn the_linux_look_alike_is_told_by_its_ttl_alone() {
 
 #[test]
 fn comparing_both_ends_of_every_vantage_pair() {
-    use bttrace::rst::compare::compare;
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/vantage");
     let truth = truth_of("vantage");
     for kind in [
@@ -425,7 +450,7 @@ fn comparing_both_ends_of_every_vantage_pair() {
                     .unwrap_or_else(|| panic!("{file} frame {}: not in truth", proof.frame));
                 // Never paired wrongly: what one end never sent is forged, what it sent is
                 // its own.
-                assert_eq!(proof.proven, want, "{file} frame {}", proof.frame);
+                assert_eq!(proof.proven.code(), want, "{file} frame {}", proof.frame);
                 forged_proven += usize::from(want == "forged");
             }
         }

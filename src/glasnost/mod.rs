@@ -68,7 +68,9 @@ pub struct FlowFacts {
 
 impl FlowFacts {
     fn forged(&self) -> bool {
-        self.rsts.iter().any(|r| r.verdict == Some("forged"))
+        self.rsts
+            .iter()
+            .any(|r| r.verdict == Some(crate::rst::Verdict::Forged))
     }
 }
 
@@ -149,8 +151,8 @@ pub struct TestSeries {
 pub struct TestRst {
     pub frame: u64,
     pub from: &'static str,
-    pub verdict: Option<&'static str>,
-    pub evidence: Vec<&'static str>,
+    pub verdict: Option<crate::rst::Verdict>,
+    pub evidence: Vec<crate::rst::EvidenceKind>,
 }
 
 /// What bttrace found out about the test as a whole.

@@ -125,7 +125,7 @@ fn throttled_uploads_and_a_reset_download_give_the_studys_answers() {
     );
     assert!(t.blocking_signal);
     assert!(t.reset_after_bt_exchange_ms.unwrap() < 10.0);
-    assert_eq!(t.rsts[0].verdict, Some("forged"));
+    assert_eq!(t.rsts[0].verdict, Some(crate::rst::Verdict::Forged));
     let s = r.summary.as_ref().unwrap();
     assert_eq!(s.block_bt_app_port, Cell::No);
     assert_eq!(s.block_bt_other_port, Cell::Yes, "{:?}", s.why);

@@ -11,6 +11,7 @@ use crate::btparse::MsgKind;
 use crate::glasnost::names::{self, WEEKDAYS};
 use crate::glasnost::verdict::{Outcome, SUMMARY_CELLS};
 use crate::model::{BtSideReport, CaptureReport, FlowReport};
+use crate::rst::{EvidenceKind, Verdict};
 
 /// Columns of the flows table before the BitTorrent ones, in order.
 pub const FLOW_COLUMNS_BASE: [&str; 43] = [
@@ -174,8 +175,8 @@ fn flow_record(capture: &str, f: &FlowReport, c: Cells) -> Vec<String> {
         f.rsts_seen.to_string(),
         f.rsts_judged.to_string(),
         frames.join(" "),
-        count_verdict(f, "forged"),
-        count_verdict(f, "inconclusive"),
+        count_verdict(f, Verdict::Forged),
+        count_verdict(f, Verdict::Inconclusive),
         f.vantage.to_string(),
         opt(f.blocking.as_ref().map(|b| b.signal)),
         opt(f.blocking.as_ref().map(|b| b.before_data)),
@@ -192,7 +193,7 @@ fn flow_record(capture: &str, f: &FlowReport, c: Cells) -> Vec<String> {
     .collect()
 }
 
-fn count_verdict(f: &FlowReport, verdict: &str) -> String {
+fn count_verdict(f: &FlowReport, verdict: Verdict) -> String {
     f.rsts
         .iter()
         .filter(|r| r.verdict == Some(verdict))
@@ -314,7 +315,7 @@ fn rst_rows(r: &CaptureReport, out: &mut Vec<Vec<String>>, c: Cells) {
                 opt(x.ip_id),
                 x.window.to_string(),
                 opt(x.verdict),
-                x.evidence.join(" "),
+                EvidenceKind::join(&x.evidence, " "),
                 c.txt(&explanation.join("; ")),
                 x.filter.clone(),
             ];
@@ -414,7 +415,7 @@ fn capture_record(r: &CaptureReport, c: Cells) -> Vec<String> {
         r.flows.iter().map(|f| f.rsts_seen).sum::<u64>().to_string(),
         rsts().count().to_string(),
         rsts()
-            .filter(|x| x.verdict == Some("forged"))
+            .filter(|x| x.verdict == Some(Verdict::Forged))
             .count()
             .to_string(),
         c.txt(&notes.join("; ")),
@@ -468,7 +469,7 @@ fn test_rows(r: &CaptureReport, out: &mut Vec<Vec<String>>, c: Cells) {
             t.rsts.len().to_string(),
             t.rsts
                 .iter()
-                .filter(|x| x.verdict == Some("forged"))
+                .filter(|x| x.verdict == Some(Verdict::Forged))
                 .count()
                 .to_string(),
             frames.join(" "),

@@ -16,6 +16,7 @@ use super::human_bytes;
 use super::view::{self, FLOW_COLUMNS};
 use crate::model::CaptureReport;
 use crate::plot;
+use crate::rst::{Strength, Verdict};
 
 /// A whole page.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -327,7 +328,7 @@ fn resets_section(r: &CaptureReport) -> Section {
                     let evidence: Vec<String> = x
                         .findings
                         .iter()
-                        .filter(|e| e.strength != "info")
+                        .filter(|e| e.strength != Strength::Info)
                         .map(|e| format!("{} [{}]: {}", e.code, e.strength, e.text))
                         .collect();
                     vec![
@@ -336,7 +337,7 @@ fn resets_section(r: &CaptureReport) -> Section {
                         x.from.to_string(),
                         x.flags.clone(),
                         x.ttl.to_string(),
-                        x.verdict.unwrap_or("-").to_string(),
+                        x.verdict.map_or("-", Verdict::code).to_string(),
                         evidence.join("\n"),
                         x.filter.clone(),
                     ]

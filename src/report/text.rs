@@ -5,7 +5,8 @@ use std::io::{self, Write};
 use super::view::{self, Align, FLOW_COLUMNS};
 use super::{escape_controls, human_bytes};
 use crate::model::{BtSideReport, CaptureReport, FlowReport};
-use crate::rst::compare::{CompareReport, PacketNote, PairReport, Part};
+use crate::rst::compare::{CompareReport, PacketNote, PairReport, Part, Proven};
+use crate::rst::{Strength, Verdict};
 
 /// Writes one capture's block.
 pub fn write_capture(w: &mut dyn Write, r: &CaptureReport) -> io::Result<()> {
@@ -96,10 +97,10 @@ fn write_resets(w: &mut dyn Write, r: &CaptureReport) -> io::Result<()> {
                 x.from,
                 x.flags,
                 x.ttl,
-                x.verdict.unwrap_or("-").to_uppercase(),
+                x.verdict.map_or("-", Verdict::code).to_uppercase(),
                 x.filter
             )?;
-            for e in x.findings.iter().filter(|e| e.strength != "info") {
+            for e in x.findings.iter().filter(|e| e.strength != Strength::Info) {
                 writeln!(w, "      {} [{}]: {}", e.code, e.strength, e.text)?;
             }
         }
@@ -354,10 +355,10 @@ fn write_compare_pair(w: &mut dyn Write, p: &PairReport) -> io::Result<()> {
     )?;
     for x in &p.rsts {
         let what = match x.proven {
-            "forged" => "FORGED: received, never sent",
-            "endpoint" => "sent by the endpoint (seen leaving it)",
-            "not_received" => "sent, never received",
-            _ => "unproven",
+            Proven::Forged => "FORGED: received, never sent",
+            Proven::Endpoint => "sent by the endpoint (seen leaving it)",
+            Proven::NotReceived => "sent, never received",
+            Proven::Unproven => "unproven",
         };
         let fields = if x.fields.is_empty() {
             String::new()

@@ -28,7 +28,6 @@
 use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
-use std::path::Path;
 
 use rustc_hash::{FxHashMap, FxHasher};
 use serde::Serialize;
@@ -116,20 +115,48 @@ fn options_hash(o: &crate::wire::TcpOptions) -> u32 {
     h.finish() as u32
 }
 
-fn load(path: &Path, max_packets: usize) -> Result<Side, String> {
-    let reader = CaptureReader::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    load_from(reader, &path.display().to_string(), max_packets)
+/// One capture to compare, already opened: its name (in the report and in errors) and its
+/// reader. Opening files is the caller's (the command line's); [`Source::from_bytes`] reads a
+/// capture held in memory.
+pub struct Source {
+    pub name: String,
+    pub reader: CaptureReader,
 }
 
-fn load_from(mut reader: CaptureReader, name: &str, max_packets: usize) -> Result<Side, String> {
-    let path = name;
+impl Source {
+    pub fn new(name: impl Into<String>, reader: CaptureReader) -> Source {
+        Source {
+            name: name.into(),
+            reader,
+        }
+    }
+
+    /// A capture held in memory (tests, fuzzing).
+    pub fn from_bytes(name: impl Into<String>, bytes: Vec<u8>) -> Result<Source, CompareError> {
+        let name = name.into();
+        match CaptureReader::from_bytes(bytes) {
+            Ok(reader) => Ok(Source { name, reader }),
+            Err(source) => Err(CompareError::Open { name, source }),
+        }
+    }
+}
+
+fn load(src: Source, max_packets: usize) -> Result<(Side, String), CompareError> {
+    let Source { name, reader } = src;
+    match load_from(reader, max_packets) {
+        Ok(side) => Ok((side, name)),
+        Err(source) => Err(CompareError::Read { name, source }),
+    }
+}
+
+fn load_from(mut reader: CaptureReader, max_packets: usize) -> std::io::Result<Side> {
     let mut conns: Vec<Conn> = Vec::new();
     let mut pkts: Vec<Pkt> = Vec::new();
     let mut index: FxHashMap<(SocketAddr, SocketAddr), usize> = FxHashMap::default();
     let mut budget = max_packets;
     let mut truncated = false;
     let mut span: Option<(Timestamp, Timestamp)> = None;
-    while let Some(frame) = reader.next_frame().map_err(|e| format!("{path}: {e}"))? {
+    while let Some(frame) = reader.next_frame()? {
         span = Some(span.map_or((frame.ts, frame.ts), |(a, b)| {
             (a.min(frame.ts), b.max(frame.ts))
         }));
@@ -283,12 +310,37 @@ pub struct RstProof {
     /// `endpoint` (matched one-to-one to a packet the sender's capture shows leaving, on every
     /// field that survives the path), `not_received` (sent, never arrived), or `unproven`
     /// (neither, for the reason given).
-    pub proven: &'static str,
+    pub proven: Proven,
     /// Why, in a sentence.
     pub reason: String,
     /// The fields compared with its twin and found equal (for `endpoint`), or that differ
     /// (for `unproven`).
     pub fields: Vec<&'static str>,
+}
+
+/// What the two captures prove about one RST. Serialized as its code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Proven {
+    /// Received, never sent.
+    Forged,
+    /// Matched one-to-one to a packet the sender's capture shows leaving.
+    Endpoint,
+    /// Sent, never received.
+    NotReceived,
+    /// Neither, for the reason given.
+    Unproven,
+}
+
+impl Proven {
+    pub fn code(self) -> &'static str {
+        match self {
+            Proven::Forged => "forged",
+            Proven::Endpoint => "endpoint",
+            Proven::NotReceived => "not_received",
+            Proven::Unproven => "unproven",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -322,18 +374,40 @@ pub enum Part {
     OnlyInServerCapture(String),
 }
 
-/// Why a comparison stopped: a capture could not be read, or `each` failed.
+/// Why a comparison stopped: a capture could not be opened or read (an input's fault), or
+/// handing a part of the report on failed (the output's).
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {
-    #[error("{0}")]
-    Capture(String),
+    /// The capture's first bytes are no capture bttrace reads, or it cannot be opened.
+    #[error("{name}: {source}")]
+    Open {
+        name: String,
+        source: crate::capture::CaptureError,
+    },
+    /// Reading the capture's frames failed.
+    #[error("{name}: {source}")]
+    Read {
+        name: String,
+        source: std::io::Error,
+    },
+    /// Writing the report failed.
     #[error(transparent)]
     Output(#[from] std::io::Error),
 }
 
+impl CompareError {
+    /// The error is an input's (a capture's), not the output's.
+    pub fn is_input(&self) -> bool {
+        matches!(self, CompareError::Open { .. } | CompareError::Read { .. })
+    }
+}
+
 /// Compares a capture taken at the client with one taken at the server, the whole report in
 /// memory (see [`compare_into`] for one handed on in parts).
-pub fn compare(client_capture: &Path, server_capture: &Path) -> Result<CompareReport, String> {
+pub fn compare(
+    client_capture: Source,
+    server_capture: Source,
+) -> Result<CompareReport, CompareError> {
     let mut report = CompareReport {
         client_capture: String::new(),
         server_capture: String::new(),
@@ -361,8 +435,7 @@ pub fn compare(client_capture: &Path, server_capture: &Path) -> Result<CompareRe
             Part::OnlyInServerCapture(c) => report.only_in_server_capture.push(c),
         }
         Ok(())
-    })
-    .map_err(|e| e.to_string())?;
+    })?;
     Ok(report)
 }
 
@@ -378,19 +451,14 @@ pub fn compare(client_capture: &Path, server_capture: &Path) -> Result<CompareRe
 /// the client's looks taken at the server and the other at the client, the two are swapped,
 /// and a note says so and why; when only one contradicts its role, a note says that.
 pub fn compare_into(
-    client_capture: &Path,
-    server_capture: &Path,
+    client_capture: Source,
+    server_capture: Source,
     max_packets: usize,
     each: impl FnMut(Part) -> std::io::Result<()>,
 ) -> Result<(), CompareError> {
-    let a = load(client_capture, max_packets).map_err(CompareError::Capture)?;
-    let b = load(server_capture, max_packets).map_err(CompareError::Capture)?;
-    compare_sides(
-        (&a, &client_capture.display().to_string()),
-        (&b, &server_capture.display().to_string()),
-        max_packets,
-        each,
-    )
+    let (a, a_name) = load(client_capture, max_packets)?;
+    let (b, b_name) = load(server_capture, max_packets)?;
+    compare_sides((&a, &a_name), (&b, &b_name), max_packets, each)
 }
 
 /// [`compare_into`] on two captures in memory (`client` and `server` name them in the
@@ -401,15 +469,9 @@ pub fn compare_bytes(
     max_packets: usize,
     each: impl FnMut(Part) -> std::io::Result<()>,
 ) -> Result<(), CompareError> {
-    let open = |name: &str, bytes: Vec<u8>| {
-        CaptureReader::from_bytes(bytes)
-            .map_err(|e| format!("{name}: {e}"))
-            .and_then(|r| load_from(r, name, max_packets))
-            .map_err(CompareError::Capture)
-    };
-    let a = open(client_name, client)?;
-    let b = open(server_name, server)?;
-    compare_sides((&a, client_name), (&b, server_name), max_packets, each)
+    let a = load(Source::from_bytes(client_name, client)?, max_packets)?;
+    let b = load(Source::from_bytes(server_name, server)?, max_packets)?;
+    compare_sides((&a.0, client_name), (&b.0, server_name), max_packets, each)
 }
 
 fn compare_sides(
@@ -896,25 +958,29 @@ fn compare_pair(
         for (k, p) in inn.iter().enumerate() {
             let is_rst = p.flags & TcpFlags::RST != 0;
             let running_then = running(sent_span, p.ts.0 + to_sent);
-            let (proven, reason, fields): (&'static str, String, Vec<&'static str>) = if p.len > 0 {
+            let (proven, reason, fields): (Proven, String, Vec<&'static str>) = if p.len > 0 {
                 let found = covered(SeqNum(p.seq).diff(SeqNum(base)), p.len, &sent_union);
                 if found {
                     if let Some(text) = differs(p, &sent_exact) {
                         modified.push(note(p, recv_name, text));
                     }
-                    ("endpoint", "its bytes were sent".into(), vec!["seq", "len"])
+                    (
+                        Proven::Endpoint,
+                        "its bytes were sent".into(),
+                        vec!["seq", "len"],
+                    )
                 } else if running_then {
-                    ("forged", "its bytes were never sent".into(), vec![])
+                    (Proven::Forged, "its bytes were never sent".into(), vec![])
                 } else {
                     (
-                        "unproven",
+                        Proven::Unproven,
                         format!("the {sent_name}'s capture was not running then"),
                         vec![],
                     )
                 }
             } else if ambiguous.get(k).copied().unwrap_or(false) {
                 (
-                    "unproven",
+                    Proven::Unproven,
                     format!(
                         "one of several received packets that one packet the {sent_name} sent \
                          explains equally (duplicated on the path, or forged as a copy)"
@@ -924,13 +990,13 @@ fn compare_pair(
             } else if let Some(c) = twin.get(k).copied().flatten() {
                 let q = out.get(c).copied();
                 (
-                    "endpoint",
+                    Proven::Endpoint,
                     format!("matched one-to-one to a packet the {sent_name} sent"),
                     q.map_or_else(Vec::new, |q| agreeing(q, p, &facts)),
                 )
             } else if !running_then {
                 (
-                    "unproven",
+                    Proven::Unproven,
                     format!("the {sent_name}'s capture was not running then"),
                     vec![],
                 )
@@ -953,7 +1019,7 @@ fn compare_pair(
                         .get(c)
                         .map_or_else(Vec::new, |q| differing(q, p, &facts));
                     (
-                        "unproven",
+                        Proven::Unproven,
                         format!(
                             "a packet the {sent_name} sent has its flags and numbers but not its {} \
                              (rewritten on the way, or forged)",
@@ -963,13 +1029,13 @@ fn compare_pair(
                     )
                 } else if cands.is_empty() {
                     (
-                        "forged",
+                        Proven::Forged,
                         format!("the {sent_name} never sent a packet with its flags and numbers"),
                         vec![],
                     )
                 } else {
                     (
-                        "forged",
+                        Proven::Forged,
                         format!(
                             "every packet the {sent_name} sent with its flags and numbers left \
                              after it arrived, or explains another packet"
@@ -978,7 +1044,7 @@ fn compare_pair(
                     )
                 }
             };
-            if proven == "forged" {
+            if proven == Proven::Forged {
                 never_sent.push(note(
                     p,
                     recv_name,
@@ -1017,7 +1083,7 @@ fn compare_pair(
                         capture: sent_name,
                         frame: p.frame,
                         from: from_name,
-                        proven: "not_received",
+                        proven: Proven::NotReceived,
                         reason: format!(
                             "the {recv_name}'s capture shows no packet that is its twin"
                         ),

@@ -16,7 +16,10 @@
 //! address sends its packets away from it, never past its own capture point.
 //!
 //! # Evidence
-//! Each piece of evidence is an [`Evidence`] with a stable code, a strength and a sentence.
+//! Each piece of evidence is an [`Evidence`]: an [`EvidenceKind`] (its stable code and the
+//! strengths it can have come from one table), the strength the rule gave it and a sentence.
+//! Each rule is a function over an [`RstView`] (the RST and its flow context), called in a
+//! fixed order from one list ([`evidence`]); [`combine`] turns the evidence into the verdict.
 //! Against the claimed sender (the RST was forged):
 //! - strong: `ttl_above_path` at an initial TTL (the RST arrives with more TTL left than every
 //!   packet of the claimed sender seen at this vantage, at 32, 64, 128 or 255: it crossed no
@@ -73,6 +76,8 @@ pub mod compare;
 
 use std::net::IpAddr;
 
+use serde::Serialize;
+
 use crate::btparse::{FlowDecoder, Kind, MsgKind};
 use crate::capture::Timestamp;
 use crate::flows::{Close, Flow, RstRecord, Side};
@@ -117,9 +122,11 @@ pub enum VantageSetting {
     Host(IpAddr),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Strength {
     /// Points to the claimed sender.
+    #[serde(rename = "endpoint")]
     ForEndpoint,
     Info,
     Context,
@@ -141,25 +148,140 @@ impl Strength {
     }
 }
 
-/// One fact about a RST, with its stable code and a sentence a reader can check.
+impl std::fmt::Display for Strength {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// Declares [`EvidenceKind`], its [`EvidenceKind::ALL`] list and its code and strengths from
+/// one table, so that a kind cannot be missing from the list or lack a code.
+macro_rules! evidence_kinds {
+    ($($kind:ident => $code:literal, [$($strength:ident),+];)+) => {
+        /// Every kind of evidence a RST can get. Serialized as its code.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum EvidenceKind {
+            $($kind,)+
+        }
+
+        impl EvidenceKind {
+            /// Every kind, in the order the rules can give them.
+            pub const ALL: &'static [EvidenceKind] = &[$(EvidenceKind::$kind,)+];
+
+            /// The code and the strengths a kind can have: the first when the rule is sure,
+            /// the second (for the kinds that have one) when something short of proof could
+            /// explain it.
+            fn spec(self) -> (&'static str, &'static [Strength]) {
+                match self {
+                    $(EvidenceKind::$kind => ($code, &[$(Strength::$strength),+]),)+
+                }
+            }
+        }
+    };
+}
+
+// The evidence kinds: code, and strength(s). `ack_of_unsent_data` is strong at the receiver's
+// capture point, else medium (capture loss could hide bytes); `ttl_above_path` strong at an
+// initial TTL against three or more packets, else medium. The README's table lists the same
+// (a test checks it).
+evidence_kinds! {
+    SentByCaptureHost => "sent_by_capture_host", [ForEndpoint];
+    DataAfterRst => "data_after_rst", [Strong];
+    AckAfterRst => "ack_after_rst", [Strong];
+    HandshakeAfterRst => "handshake_after_rst", [Medium];
+    SenderAliveAfterRst => "sender_alive_after_rst", [Medium];
+    RstAfterClose => "rst_after_close", [Medium];
+    RstBurstRisingSeq => "rst_burst_rising_seq", [Strong];
+    AckOfUnsentData => "ack_of_unsent_data", [Strong, Medium];
+    AckMovedBackwards => "ack_moved_backwards", [Medium];
+    Refusal => "refusal", [ForEndpoint];
+    SeqBehindSent => "seq_behind_sent", [Medium];
+    SeqExact => "seq_exact", [ForEndpoint];
+    SeqNotReply => "seq_not_reply", [Medium];
+    SeqOutOfWindow => "seq_out_of_window", [Medium];
+    ConnectionContinues => "connection_continues", [Medium];
+    ChallengeAck => "challenge_ack", [Medium];
+    NoBaseline => "no_baseline", [Info];
+    TtlOtherStack => "ttl_other_stack", [Strong];
+    TtlAbovePath => "ttl_above_path", [Strong, Medium];
+    TtlDeparture => "ttl_departure", [Medium];
+    TtlConsistent => "ttl_consistent", [ForEndpoint];
+    IpIdInSequence => "ip_id_in_sequence", [ForEndpoint];
+    IpIdBreak => "ip_id_break", [Weak];
+    FasterThanRtt => "faster_than_rtt", [Strong];
+    RstBothDirections => "rst_both_directions", [Medium];
+    BtAfterBitfield => "bt_after_bitfield", [Context];
+    BtAfterHandshake => "bt_after_handshake", [Context];
+    ControlFlowsSurvived => "control_flows_survived", [Context];
+    RepeatedRst => "repeated_rst", [Info];
+}
+
+impl EvidenceKind {
+    /// The stable code, as the reports and the README show it.
+    pub fn code(self) -> &'static str {
+        self.spec().0
+    }
+
+    /// The strengths this kind can have, the one it has when the rule is sure first.
+    pub fn strengths(self) -> &'static [Strength] {
+        self.spec().1
+    }
+
+    /// The strength when the rule is sure (`sure`), else the weaker one the kind has (the
+    /// same for kinds with only one).
+    fn strength(self, sure: bool) -> Strength {
+        let s = self.strengths();
+        let pick = if sure { s.first() } else { s.last() };
+        pick.copied().unwrap_or(Strength::Info)
+    }
+}
+
+impl EvidenceKind {
+    /// The codes of `kinds`, joined by `sep`.
+    pub fn join(kinds: &[EvidenceKind], sep: &str) -> String {
+        let codes: Vec<&str> = kinds.iter().map(|k| k.code()).collect();
+        codes.join(sep)
+    }
+}
+
+impl std::fmt::Display for EvidenceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// One fact about a RST: its kind, the strength the rule gave it (always one of the kind's
+/// [`EvidenceKind::strengths`]) and a sentence a reader can check.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evidence {
-    pub code: &'static str,
+    pub kind: EvidenceKind,
     pub strength: Strength,
     pub text: String,
 }
 
 impl Evidence {
-    fn new(code: &'static str, strength: Strength, text: String) -> Evidence {
+    /// Evidence of a kind at its (first) strength.
+    fn new(kind: EvidenceKind, text: String) -> Evidence {
+        Evidence::graded(kind, true, text)
+    }
+
+    /// Evidence of a kind that can be strong or weaker: sure, or short of proof.
+    fn graded(kind: EvidenceKind, sure: bool, text: String) -> Evidence {
         Evidence {
-            code,
-            strength,
+            kind,
+            strength: kind.strength(sure),
             text,
         }
     }
+
+    pub fn code(&self) -> &'static str {
+        self.kind.code()
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Forged,
     Endpoint,
@@ -173,6 +295,12 @@ impl Verdict {
             Verdict::Endpoint => "endpoint",
             Verdict::Inconclusive => "inconclusive",
         }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
     }
 }
 
@@ -403,334 +531,594 @@ const MIN_RTT_FOR_TIMING_NS: i64 = 2_000_000;
 
 /// Judges every RST of a flow.
 pub fn judge_flow(f: &Flow<FlowDecoder>, vantage: Vantage, ctx: CaptureContext) -> Vec<Finding> {
-    f.rsts.iter().map(|r| judge(f, r, vantage, ctx)).collect()
+    f.rsts
+        .iter()
+        .map(|r| {
+            let view = RstView::of(f, r, vantage, ctx);
+            let evidence = evidence(&view);
+            Finding {
+                frame: r.frame,
+                verdict: combine(&evidence),
+                vantage,
+                evidence,
+            }
+        })
+        .collect()
 }
 
-fn judge(f: &Flow<FlowDecoder>, r: &RstRecord, vantage: Vantage, ctx: CaptureContext) -> Finding {
-    let mut ev = Vec::new();
-    let sender = r.from;
-    let name = sender.name();
-    let peer = sender.peer().name();
-    if vantage.side() == Some(sender) {
-        ev.push(Evidence::new(
-            "sent_by_capture_host",
-            Strength::ForEndpoint,
-            format!("the {name} is the capturing host: its own packets cannot be forged at its own capture point"),
-        ));
-        return Finding {
-            frame: r.frame,
-            verdict: Verdict::Endpoint,
+/// What the rules see of one RST: the RST itself (with what the flow table knew when it came,
+/// [`RstRecord::context`], and what both ends did afterwards, [`RstRecord::after`]) and the
+/// little of its flow and capture they need. Built from a flow by [`RstView::of`]; tests build
+/// it field by field.
+#[derive(Debug, Clone, Copy)]
+pub struct RstView<'a> {
+    pub rst: &'a RstRecord,
+    /// Every RST of the flow, this one included.
+    pub rsts: &'a [RstRecord],
+    pub vantage: Vantage,
+    /// A random-payload control flow between the same hosts was not reset.
+    pub control_survived: bool,
+    /// Stream offset and frame of the claimed sender's first FIN, and of the receiver's.
+    pub sender_fin: Option<(u64, u64)>,
+    pub receiver_fin: Option<(u64, u64)>,
+    /// The highest TTL any of the claimed sender's non-RST packets in the flow carried.
+    pub sender_ttl_max: u8,
+    /// Every packet the server sent in the flow was a RST.
+    pub server_sent_only_rsts: bool,
+    /// The handshake's round trip (SYN to the client's ACK), and the one the capture point
+    /// sees (its own packet to the far end's answer), nanoseconds.
+    pub rtt_ns: Option<i64>,
+    pub capture_point_rtt_ns: Option<i64>,
+    /// The latest BitTorrent exchange step before the RST, when no piece data came first.
+    pub bt: Option<BtExchange>,
+}
+
+/// The BitTorrent exchange before a RST: its latest step (bitfield, else handshake) and how
+/// long before the RST it came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BtExchange {
+    pub bitfield: bool,
+    pub gap_ns: i64,
+}
+
+impl<'a> RstView<'a> {
+    pub fn of(
+        f: &'a Flow<FlowDecoder>,
+        r: &'a RstRecord,
+        vantage: Vantage,
+        ctx: CaptureContext,
+    ) -> RstView<'a> {
+        let server = f.half(Side::Server);
+        RstView {
+            rst: r,
+            rsts: &f.rsts,
             vantage,
-            evidence: ev,
-        };
-    }
-    let c = &r.context;
-    let at_receiver = vantage.side() == Some(sender.peer());
-
-    // Data after the RST: the sender's stack kept going.
-    if let Some(p) = r.after.sender_beyond {
-        ev.push(Evidence::new(
-            "data_after_rst",
-            Strength::Strong,
-            format!(
-                "the {name} sent new data after this RST (frame {}, {:.3} s later), beyond its RST's sequence number",
-                p.frame,
-                secs(p.ts, r.ts)
-            ),
-        ));
+            control_survived: ctx.control_survived,
+            sender_fin: f.half(r.from).fin,
+            receiver_fin: f.half(r.from.peer()).fin,
+            sender_ttl_max: f.half(r.from).ttl_max,
+            server_sent_only_rsts: server.packets == u64::from(server.rsts),
+            rtt_ns: f.handshake.rtt_ns(),
+            capture_point_rtt_ns: capture_point_rtt(f, vantage),
+            bt: bt_exchange(f, r.ts),
+        }
     }
 
-    if let Some(p) = r.after.sender_ack_progress {
-        ev.push(Evidence::new(
-            "ack_after_rst",
-            Strength::Strong,
-            format!(
-                "the {name} acknowledged new data after this RST (frame {}, {:.3} s later): its connection was still alive",
-                p.frame,
-                secs(p.ts, r.ts)
-            ),
-        ));
-    }
-    if let Some(p) = r.after.sender_syn {
-        ev.push(Evidence::new(
-            "handshake_after_rst",
-            Strength::Medium,
-            format!(
-                "the {name} sent a SYN after this RST (frame {}): its stack was still accepting the connection",
-                p.frame
-            ),
-        ));
+    fn name(&self) -> &'static str {
+        self.rst.from.name()
     }
 
-    // Any other packet from the claimed sender, well after its RST: a stack that reset the
-    // connection has nothing left to send on it (a packet already in flight could be
-    // reordered behind the RST by a few hundred microseconds, not more).
-    if let Some(p) = r.after.sender_first.filter(|p| {
+    fn peer(&self) -> &'static str {
+        self.rst.from.peer().name()
+    }
+
+    /// The capture was taken at the RST's receiver.
+    fn at_receiver(&self) -> bool {
+        self.vantage.side() == Some(self.rst.from.peer())
+    }
+
+    /// The RST's sequence number is its sender's next one.
+    fn seq_exact(&self) -> bool {
+        let (r, c) = (self.rst, &self.rst.context);
+        r.offset == Some(c.sender_end as i64 + i64::from(c.sender_fin))
+            || r.offset == Some(c.sender_end as i64)
+    }
+
+    /// A RST without ACK whose sequence number is an acknowledgment the receiver sent: a
+    /// reply (only a RST without ACK copies an acknowledgment into its sequence number, RFC
+    /// 9293 section 3.10.7.1; a RST+ACK carries its sender's next sequence number).
+    fn seq_reply(&self) -> bool {
+        !self.rst.flags.ack() && self.rst.context.receiver_acks.contains(&self.rst.seq)
+    }
+}
+
+/// A rule: one kind of evidence (or one of a few exclusive kinds) about a RST, or none.
+type Rule = fn(&RstView<'_>) -> Option<Evidence>;
+
+/// The rules, in the order their evidence is listed.
+const RULES: &[Rule] = &[
+    data_after_rst,
+    ack_after_rst,
+    handshake_after_rst,
+    sender_alive_after_rst,
+    rst_after_close,
+    rst_burst_rising_seq,
+    ack_of_unsent_data,
+    ack_moved_backwards,
+    refusal,
+    seq_behind_sent,
+    seq_exact,
+    seq_not_reply,
+    seq_out_of_window,
+    connection_continues,
+    challenge_ack,
+    ttl_rule,
+    ip_id_rule,
+    faster_than_rtt,
+    rst_both_directions,
+    bt_timing,
+    control_flows_survived,
+    repeated_rst,
+];
+
+/// All the evidence about one RST. A RST the capturing host sent itself gets only
+/// `sent_by_capture_host`: a middlebox forging that host's address sends its packets away
+/// from it, never past its own capture point.
+pub fn evidence(v: &RstView<'_>) -> Vec<Evidence> {
+    if let Some(e) = sent_by_capture_host(v) {
+        return vec![e];
+    }
+    RULES.iter().filter_map(|rule| rule(v)).collect()
+}
+
+/// `sent_by_capture_host` (for the endpoint).
+pub fn sent_by_capture_host(v: &RstView<'_>) -> Option<Evidence> {
+    (v.vantage.side() == Some(v.rst.from)).then(|| {
+        Evidence::new(
+            EvidenceKind::SentByCaptureHost,
+            format!(
+                "the {} is the capturing host: its own packets cannot be forged at its own capture point",
+                v.name()
+            ),
+        )
+    })
+}
+
+/// `data_after_rst` (strong): the sender's stack kept going, sending bytes beyond its RST.
+pub fn data_after_rst(v: &RstView<'_>) -> Option<Evidence> {
+    let p = v.rst.after.sender_beyond?;
+    Some(Evidence::new(
+        EvidenceKind::DataAfterRst,
+        format!(
+            "the {} sent new data after this RST (frame {}, {:.3} s later), beyond its RST's sequence number",
+            v.name(),
+            p.frame,
+            secs(p.ts, v.rst.ts)
+        ),
+    ))
+}
+
+/// `ack_after_rst` (strong): the sender acknowledged new data after its RST.
+pub fn ack_after_rst(v: &RstView<'_>) -> Option<Evidence> {
+    let p = v.rst.after.sender_ack_progress?;
+    Some(Evidence::new(
+        EvidenceKind::AckAfterRst,
+        format!(
+            "the {} acknowledged new data after this RST (frame {}, {:.3} s later): its connection was still alive",
+            v.name(),
+            p.frame,
+            secs(p.ts, v.rst.ts)
+        ),
+    ))
+}
+
+/// `handshake_after_rst` (medium): the sender sent a SYN (SYN-ACK) after its RST.
+pub fn handshake_after_rst(v: &RstView<'_>) -> Option<Evidence> {
+    let p = v.rst.after.sender_syn?;
+    Some(Evidence::new(
+        EvidenceKind::HandshakeAfterRst,
+        format!(
+            "the {} sent a SYN after this RST (frame {}): its stack was still accepting the connection",
+            v.name(),
+            p.frame
+        ),
+    ))
+}
+
+/// `sender_alive_after_rst` (medium): any other packet from the claimed sender, well after its
+/// RST, when no stronger sign of life was found. A stack that reset the connection has nothing
+/// left to send on it (a packet already in flight could be reordered behind the RST by a few
+/// hundred microseconds, not more).
+pub fn sender_alive_after_rst(v: &RstView<'_>) -> Option<Evidence> {
+    let (r, a) = (v.rst, &v.rst.after);
+    let p = a.sender_first.filter(|p| {
         p.ts.nanos_since(r.ts) >= REORDER_NS
-            && r.after.sender_beyond.is_none()
-            && r.after.sender_ack_progress.is_none()
-            && r.after.sender_syn.is_none()
-    }) {
-        ev.push(Evidence::new(
-            "sender_alive_after_rst",
-            Strength::Medium,
+            && a.sender_beyond.is_none()
+            && a.sender_ack_progress.is_none()
+            && a.sender_syn.is_none()
+    })?;
+    Some(Evidence::new(
+        EvidenceKind::SenderAliveAfterRst,
+        format!(
+            "the {} sent another packet after this RST (frame {}, {:.3} s later, flags {}, seq {}): a stack that reset has no connection left to send on",
+            v.name(),
+            p.frame,
+            secs(p.ts, r.ts),
+            p.flags,
+            p.seq
+        ),
+    ))
+}
+
+/// `rst_after_close` (medium): both ends had closed (each FIN sent and acknowledged by the
+/// other) and the receiver sent nothing after the claimed sender's last packet. The sender is
+/// then in TIME-WAIT or CLOSED, where a stack only answers segments (RFC 9293 section 3.10.7.4;
+/// Linux's TIME-WAIT the same) and has no connection left to abort. Medium: a capture that lost
+/// the receiver's last packet would hide what the RST answered.
+pub fn rst_after_close(v: &RstView<'_>) -> Option<Evidence> {
+    let (r, c) = (v.rst, &v.rst.context);
+    let (s_fin, s_frame) = v.sender_fin?;
+    let (r_fin, r_frame) = v.receiver_fin?;
+    let fins_acked = s_frame < r.frame
+        && r_frame < r.frame
+        && c.receiver_max_ack.is_some_and(|a| a > s_fin as i64)
+        && c.sender_max_ack.is_some_and(|a| a > r_fin as i64);
+    let last = c.sender_last?;
+    let silent = c.trigger.is_none_or(|t| t.frame < last.frame);
+    (fins_acked && silent).then(|| {
+        Evidence::new(
+            EvidenceKind::RstAfterClose,
             format!(
-                "the {name} sent another packet after this RST (frame {}, {:.3} s later, flags {}, seq {}): a stack that reset has no connection left to send on",
-                p.frame,
-                secs(p.ts, r.ts),
-                p.flags,
-                p.seq
+                "both ends had closed (the {name}'s FIN in frame {s_frame} and the {peer}'s in frame {r_frame} acknowledged) and the {peer} sent nothing after the {name}'s last packet (frame {}) for it to answer: a closed connection sends no reset of its own",
+                last.frame,
+                name = v.name(),
+                peer = v.peer(),
             ),
-        ));
-    }
+        )
+    })
+}
 
-    // A reset out of nowhere after an orderly close.
-    if let Some(e) = after_close(f, r, name, peer) {
-        ev.push(e);
-    }
+/// `rst_burst_rising_seq` (strong): several RSTs from one sender within 2 s with rising
+/// sequence numbers beyond anything it sent. Retransmissions repeat theirs and are no burst.
+pub fn rst_burst_rising_seq(v: &RstView<'_>) -> Option<Evidence> {
+    let r = v.rst;
+    let sent = r.context.sender_end as i64;
+    let mut group: Vec<&RstRecord> = v
+        .rsts
+        .iter()
+        .filter(|o| o.from == r.from && o.ts.nanos_since(r.ts).abs() <= BURST_WINDOW_NS)
+        .collect();
+    group.sort_by_key(|o| (o.ts, o.frame));
+    let mut distinct: Vec<i64> = group.iter().filter_map(|o| o.offset).collect();
+    distinct.dedup();
+    let rising = distinct.len() >= 2 && distinct.windows(2).all(|w| matches!(w, [a, b] if a < b));
+    let beyond = distinct.iter().any(|&o| o > sent + 1);
+    (rising && beyond).then(|| {
+        Evidence::new(
+            EvidenceKind::RstBurstRisingSeq,
+            format!(
+                "{} RSTs from the {} within 2 s with rising sequence numbers, beyond anything it sent",
+                group.len(),
+                v.name()
+            ),
+        )
+    })
+}
 
-    // Several RSTs with rising sequence numbers beyond anything sent.
-    burst(f, r, &mut ev);
-
-    // Acknowledgment impossibilities.
-    if let Some(a) = c.ack_offset {
-        let sent = c.receiver_end as i64 + i64::from(c.receiver_fin);
-        if a > sent {
-            ev.push(Evidence::new(
-                "ack_of_unsent_data",
+/// `ack_of_unsent_data`: strong at the receiver's own capture point, else medium (capture loss
+/// could hide bytes).
+pub fn ack_of_unsent_data(v: &RstView<'_>) -> Option<Evidence> {
+    let c = &v.rst.context;
+    let a = c.ack_offset?;
+    let sent = c.receiver_end as i64 + i64::from(c.receiver_fin);
+    let at_receiver = v.at_receiver();
+    (a > sent).then(|| {
+        Evidence::graded(
+            EvidenceKind::AckOfUnsentData,
+            at_receiver,
+            format!(
+                "it acknowledges {} bytes the {} never sent (ack {} vs {} sent){}",
+                a - sent,
+                v.peer(),
+                v.rst.ack.unwrap_or(0),
+                sent,
                 if at_receiver {
-                    Strength::Strong
+                    ""
                 } else {
-                    Strength::Medium
-                },
-                format!(
-                    "it acknowledges {} bytes the {peer} never sent (ack {} vs {} sent){}",
-                    a - sent,
-                    r.ack.unwrap_or(0),
-                    sent,
-                    if at_receiver {
-                        ""
-                    } else {
-                        ", unless the capture lost them"
-                    }
-                ),
-            ));
-        }
-        if let Some(m) = c.sender_max_ack {
-            if a < m {
-                ev.push(Evidence::new(
-                    "ack_moved_backwards",
-                    Strength::Medium,
-                    format!(
-                        "its acknowledgment is {} bytes behind one the {name} had already sent",
-                        m - a
-                    ),
-                ));
-            }
-        }
-    }
+                    ", unless the capture lost them"
+                }
+            ),
+        )
+    })
+}
 
-    // Sequence number: exact, a reply, or out of the window.
-    let exact = r.offset == Some(c.sender_end as i64 + i64::from(c.sender_fin))
-        || r.offset == Some(c.sender_end as i64);
-    // Only a RST without ACK copies an acknowledgment into its sequence number (RFC 9293
-    // section 3.10.7.1); a RST+ACK carries its sender's next sequence number.
-    let reply = !r.flags.ack() && c.receiver_acks.contains(&r.seq);
-    // A refused connection: the server's only answer to a SYN, a RST+ACK acknowledging it.
-    let refusal = sender == Side::Server
-        && f.half(Side::Server).packets == u64::from(f.half(Side::Server).rsts)
+/// `ack_moved_backwards` (medium): its acknowledgment is behind one the sender already sent.
+pub fn ack_moved_backwards(v: &RstView<'_>) -> Option<Evidence> {
+    let c = &v.rst.context;
+    let (a, m) = (c.ack_offset?, c.sender_max_ack?);
+    (a < m).then(|| {
+        Evidence::new(
+            EvidenceKind::AckMovedBackwards,
+            format!(
+                "its acknowledgment is {} bytes behind one the {} had already sent",
+                m - a,
+                v.name()
+            ),
+        )
+    })
+}
+
+/// `refusal` (for the endpoint): a refused connection, the server's only answer to a SYN a
+/// RST+ACK acknowledging it.
+pub fn refusal(v: &RstView<'_>) -> Option<Evidence> {
+    let c = &v.rst.context;
+    let refused = v.rst.from == Side::Server
+        && v.server_sent_only_rsts
         && c.receiver_end == 0
         && c.ack_offset == Some(0)
         && c.trigger.is_some_and(|t| t.flags.syn());
-    if refusal {
-        ev.push(Evidence::new(
-            "refusal",
-            Strength::ForEndpoint,
+    refused.then(|| {
+        Evidence::new(
+            EvidenceKind::Refusal,
             "a RST+ACK acknowledging the SYN, the server's only answer: a refused connection"
                 .to_string(),
-        ));
-    }
-    if let Some(off) = r.offset.filter(|_| r.flags.ack() && !exact && !reply) {
-        if off < c.sender_end as i64 {
-            ev.push(Evidence::new(
-                "seq_behind_sent",
-                Strength::Medium,
-                format!(
-                    "a RST+ACK carries its sender's next sequence number, but this one is {} bytes behind data the {name} had already sent",
-                    c.sender_end as i64 - off
-                ),
-            ));
-        }
-    }
-    if exact || reply {
-        ev.push(Evidence::new(
-            "seq_exact",
-            Strength::ForEndpoint,
-            if exact {
-                format!("its sequence number is exactly the {name}'s next one")
-            } else {
-                format!("its sequence number is an acknowledgment the {peer} sent: a reply")
-            },
-        ));
-    } else {
-        if !r.flags.ack() && !c.receiver_acks.is_empty() {
-            ev.push(Evidence::new(
-                "seq_not_reply",
-                Strength::Medium,
-                format!(
-                    "a RST without ACK answers a segment with the sequence number that segment acknowledged; seq {} is none of the {peer}'s recent acknowledgments",
-                    r.seq
-                ),
-            ));
-        }
-        if let (Some(off), Some(w)) = (r.offset, c.receiver_window) {
-            let lo = c.sender_end as i64;
-            if off < lo.saturating_sub(w as i64) || off > lo.saturating_add(w as i64).max(lo + 1) {
-                ev.push(Evidence::new(
-                    "seq_out_of_window",
-                    Strength::Medium,
-                    format!(
-                        "its sequence number is {} bytes from the {name}'s next one, outside the {peer}'s {w}-byte window",
-                        off - lo
-                    ),
-                ));
-            }
-        }
-    }
+        )
+    })
+}
 
-    // The receiver's reaction.
-    if let Some(p) = r.after.receiver_beyond {
-        ev.push(Evidence::new(
-            "connection_continues",
-            Strength::Medium,
+/// `seq_behind_sent` (medium): a RST+ACK carries its sender's next sequence number; this one
+/// is behind data the sender had already sent.
+pub fn seq_behind_sent(v: &RstView<'_>) -> Option<Evidence> {
+    let (r, c) = (v.rst, &v.rst.context);
+    let off = r
+        .offset
+        .filter(|_| r.flags.ack() && !v.seq_exact() && !v.seq_reply())?;
+    (off < c.sender_end as i64).then(|| {
+        Evidence::new(
+            EvidenceKind::SeqBehindSent,
             format!(
-                "the {peer} kept sending new data after it (frame {}, {:.3} s later)",
-                p.frame,
-                secs(p.ts, r.ts)
+                "a RST+ACK carries its sender's next sequence number, but this one is {} bytes behind data the {} had already sent",
+                c.sender_end as i64 - off,
+                v.name()
             ),
-        ));
-    } else if let Some(first) = r.after.receiver_first {
-        let pure_ack = first.payload_len == 0
-            && first.flags.ack()
-            && !first.flags.syn()
-            && !first.flags.fin()
-            && !first.flags.rst();
-        let soon = first.ts.nanos_since(r.ts) <= f.handshake.rtt_ns().unwrap_or(0).max(200_000_000);
-        if pure_ack && soon && !exact && at_receiver {
-            ev.push(Evidence::new(
-                "challenge_ack",
-                Strength::Medium,
-                format!(
-                    "the {peer} answered with an ACK (frame {}): a RST in the window but not exact draws a challenge ACK (RFC 5961)",
-                    first.frame
-                ),
-            ));
-        }
-    }
+        )
+    })
+}
 
-    // TTL and IP ID against the sender's own habits, from its packets seen at this vantage
-    // (its non-RST packets only; the capturing host's own packets never enter a far sender's
-    // baseline, and a RST from the capturing host was decided above).
-    ev.push(ttl_evidence(
-        r.ttl,
-        c.sender_ttl,
-        f.half(sender).ttl_max,
-        name,
-    ));
-    if let (Some(id), Some((last, run))) = (r.ip_id, c.sender_ip_id) {
-        if run >= 2 && id != 0 {
-            let step = id.wrapping_sub(last);
-            if (1..=1024).contains(&step) {
-                ev.push(Evidence::new(
-                    "ip_id_in_sequence",
-                    Strength::ForEndpoint,
-                    format!("IP ID {id} follows the {name}'s last ID {last}"),
-                ));
+/// `seq_exact` (for the endpoint): the sender's next sequence number, or an acknowledgment the
+/// receiver sent (a reply).
+pub fn seq_exact(v: &RstView<'_>) -> Option<Evidence> {
+    let exact = v.seq_exact();
+    (exact || v.seq_reply()).then(|| {
+        Evidence::new(
+            EvidenceKind::SeqExact,
+            if exact {
+                format!("its sequence number is exactly the {}'s next one", v.name())
             } else {
-                ev.push(Evidence::new(
-                    "ip_id_break",
-                    Strength::Weak,
-                    format!("IP ID {id} breaks the {name}'s rising IDs (last {last}, {run} steps)"),
-                ));
-            }
-        }
-    }
+                format!(
+                    "its sequence number is an acknowledgment the {} sent: a reply",
+                    v.peer()
+                )
+            },
+        )
+    })
+}
 
-    // Timing: a RST answering the receiver's packet cannot arrive before a round trip.
-    if at_receiver {
-        if let (Some(t), Some(rtt)) = (c.trigger, capture_point_rtt(f, vantage)) {
-            let delta = r.ts.nanos_since(t.ts);
-            // Only a reaction to something new in the trigger proves causality: a reply-shaped
-            // RST copying a newly advanced acknowledgment, or a RST acknowledging exactly the
-            // new data the trigger carried. (Any RST+ACK matches a pure ACK's sequence number.)
-            let answers = (t.ack_advanced && t.ack == Some(r.seq) && !r.flags.ack())
-                || (t.new_bytes > 0
-                    && r.flags.ack()
-                    && r.ack == Some(t.seq.wrapping_add(t.payload_len)))
-                || (t.flags.syn()
-                    && !t.flags.ack()
-                    && r.ack == Some(t.seq.wrapping_add(t.payload_len + 1)));
-            if answers && rtt >= MIN_RTT_FOR_TIMING_NS && delta >= 0 && delta < rtt / 2 {
-                ev.push(Evidence::new(
-                    "faster_than_rtt",
-                    Strength::Strong,
-                    format!(
-                        "it answers the {peer}'s frame {} after {:.1} ms, less than half the {:.1} ms round trip",
-                        t.frame,
-                        delta as f64 / 1e6,
-                        rtt as f64 / 1e6
-                    ),
-                ));
-            }
-        }
-    }
+/// `seq_not_reply` (medium): a RST without ACK whose sequence number is none of the
+/// acknowledgments it could be answering.
+pub fn seq_not_reply(v: &RstView<'_>) -> Option<Evidence> {
+    let (r, c) = (v.rst, &v.rst.context);
+    let fires = !v.seq_exact() && !v.seq_reply() && !r.flags.ack() && !c.receiver_acks.is_empty();
+    fires.then(|| {
+        Evidence::new(
+            EvidenceKind::SeqNotReply,
+            format!(
+                "a RST without ACK answers a segment with the sequence number that segment acknowledged; seq {} is none of the {}'s recent acknowledgments",
+                r.seq,
+                v.peer()
+            ),
+        )
+    })
+}
 
-    // Resets both ways, seen from the middle.
-    if vantage == Vantage::Middle {
-        if let Some(o) = f
-            .rsts
-            .iter()
-            .find(|o| o.from != sender && (o.ts.nanos_since(r.ts)).abs() <= BOTH_WAYS_NS)
-        {
-            ev.push(Evidence::new(
-                "rst_both_directions",
-                Strength::Medium,
-                format!("the {peer} \"reset\" too within 10 ms (frame {})", o.frame),
-            ));
-        }
+/// `seq_out_of_window` (medium): outside the receiver's window from the sender's next
+/// sequence number.
+pub fn seq_out_of_window(v: &RstView<'_>) -> Option<Evidence> {
+    let (r, c) = (v.rst, &v.rst.context);
+    if v.seq_exact() || v.seq_reply() {
+        return None;
     }
+    let (off, w) = (r.offset?, c.receiver_window?);
+    let lo = c.sender_end as i64;
+    let outside =
+        off < lo.saturating_sub(w as i64) || off > lo.saturating_add(w as i64).max(lo + 1);
+    outside.then(|| {
+        Evidence::new(
+            EvidenceKind::SeqOutOfWindow,
+            format!(
+                "its sequence number is {} bytes from the {}'s next one, outside the {}'s {w}-byte window",
+                off - lo,
+                v.name(),
+                v.peer()
+            ),
+        )
+    })
+}
 
-    // BitTorrent timing, and the control flows of the same test.
-    let bt = bt_timing(f, r.ts);
-    if let Some(e) = bt {
-        ev.push(e);
-        if ctx.control_survived {
-            ev.push(Evidence::new(
-                "control_flows_survived",
-                Strength::Context,
-                "a random-payload control flow between the same hosts was not reset".to_string(),
-            ));
-        }
+/// `connection_continues` (medium): the receiver kept sending new data after the RST.
+pub fn connection_continues(v: &RstView<'_>) -> Option<Evidence> {
+    let p = v.rst.after.receiver_beyond?;
+    Some(Evidence::new(
+        EvidenceKind::ConnectionContinues,
+        format!(
+            "the {} kept sending new data after it (frame {}, {:.3} s later)",
+            v.peer(),
+            p.frame,
+            secs(p.ts, v.rst.ts)
+        ),
+    ))
+}
+
+/// `challenge_ack` (medium): at the receiver, its first answer was a pure ACK within a round
+/// trip (at least 200 ms) and the RST was not exact: a RST in the window but not exact draws a
+/// challenge ACK (RFC 5961). Not when the receiver carried on (`connection_continues`).
+pub fn challenge_ack(v: &RstView<'_>) -> Option<Evidence> {
+    let (r, a) = (v.rst, &v.rst.after);
+    if a.receiver_beyond.is_some() {
+        return None;
     }
+    let first = a.receiver_first?;
+    let pure_ack = first.payload_len == 0
+        && first.flags.ack()
+        && !first.flags.syn()
+        && !first.flags.fin()
+        && !first.flags.rst();
+    let soon = first.ts.nanos_since(r.ts) <= v.rtt_ns.unwrap_or(0).max(200_000_000);
+    (pure_ack && soon && !v.seq_exact() && v.at_receiver()).then(|| {
+        Evidence::new(
+            EvidenceKind::ChallengeAck,
+            format!(
+                "the {} answered with an ACK (frame {}): a RST in the window but not exact draws a challenge ACK (RFC 5961)",
+                v.peer(),
+                first.frame
+            ),
+        )
+    })
+}
 
-    if let Some(prev) = f
+/// The TTL against the sender's own habits, from its packets seen at this vantage (its non-RST
+/// packets only; the capturing host's own packets never enter a far sender's baseline, and a
+/// RST from the capturing host never gets here). See [`ttl_evidence`]; always gives one.
+pub fn ttl_rule(v: &RstView<'_>) -> Option<Evidence> {
+    Some(ttl_evidence(
+        v.rst.ttl,
+        v.rst.context.sender_ttl,
+        v.sender_ttl_max,
+        v.name(),
+    ))
+}
+
+/// `ip_id_in_sequence` (for the endpoint) or `ip_id_break` (weak): the IPv4 ID against a
+/// sender whose IDs rose in small steps at least twice. An ID of 0, what Linux puts in its
+/// reply resets, never counts.
+pub fn ip_id_rule(v: &RstView<'_>) -> Option<Evidence> {
+    let (Some(id), Some((last, run))) = (v.rst.ip_id, v.rst.context.sender_ip_id) else {
+        return None;
+    };
+    if run < 2 || id == 0 {
+        return None;
+    }
+    let step = id.wrapping_sub(last);
+    let name = v.name();
+    Some(if (1..=1024).contains(&step) {
+        Evidence::new(
+            EvidenceKind::IpIdInSequence,
+            format!("IP ID {id} follows the {name}'s last ID {last}"),
+        )
+    } else {
+        Evidence::new(
+            EvidenceKind::IpIdBreak,
+            format!("IP ID {id} breaks the {name}'s rising IDs (last {last}, {run} steps)"),
+        )
+    })
+}
+
+/// `faster_than_rtt` (strong): at the receiver, a RST answering the receiver's packet arrives
+/// sooner than half the round trip after it, which a reply from the far end cannot.
+pub fn faster_than_rtt(v: &RstView<'_>) -> Option<Evidence> {
+    if !v.at_receiver() {
+        return None;
+    }
+    let r = v.rst;
+    let (t, rtt) = (r.context.trigger?, v.capture_point_rtt_ns?);
+    let delta = r.ts.nanos_since(t.ts);
+    // Only a reaction to something new in the trigger proves causality: a reply-shaped RST
+    // copying a newly advanced acknowledgment, or a RST acknowledging exactly the new data the
+    // trigger carried. (Any RST+ACK matches a pure ACK's sequence number.)
+    let answers = (t.ack_advanced && t.ack == Some(r.seq) && !r.flags.ack())
+        || (t.new_bytes > 0 && r.flags.ack() && r.ack == Some(t.seq.wrapping_add(t.payload_len)))
+        || (t.flags.syn()
+            && !t.flags.ack()
+            && r.ack == Some(t.seq.wrapping_add(t.payload_len + 1)));
+    (answers && rtt >= MIN_RTT_FOR_TIMING_NS && delta >= 0 && delta < rtt / 2).then(|| {
+        Evidence::new(
+            EvidenceKind::FasterThanRtt,
+            format!(
+                "it answers the {}'s frame {} after {:.1} ms, less than half the {:.1} ms round trip",
+                v.peer(),
+                t.frame,
+                delta as f64 / 1e6,
+                rtt as f64 / 1e6
+            ),
+        )
+    })
+}
+
+/// `rst_both_directions` (medium): seen from the middle, both ends "reset" within 10 ms.
+pub fn rst_both_directions(v: &RstView<'_>) -> Option<Evidence> {
+    if v.vantage != Vantage::Middle {
+        return None;
+    }
+    let r = v.rst;
+    let o = v
         .rsts
         .iter()
-        .find(|o| o.from == sender && o.frame < r.frame && o.seq == r.seq)
-    {
-        ev.push(Evidence::new(
-            "repeated_rst",
-            Strength::Info,
-            format!("same sequence number as the {name}'s RST in frame {} (a retransmission, not a burst)", prev.frame),
-        ));
-    }
+        .find(|o| o.from != r.from && (o.ts.nanos_since(r.ts)).abs() <= BOTH_WAYS_NS)?;
+    Some(Evidence::new(
+        EvidenceKind::RstBothDirections,
+        format!(
+            "the {} \"reset\" too within 10 ms (frame {})",
+            v.peer(),
+            o.frame
+        ),
+    ))
+}
 
-    Finding {
-        frame: r.frame,
-        verdict: combine(&ev),
-        vantage,
-        evidence: ev,
-    }
+/// `bt_after_bitfield` / `bt_after_handshake` (context): within a second of the BitTorrent
+/// exchange, before any piece data.
+pub fn bt_timing(v: &RstView<'_>) -> Option<Evidence> {
+    let bt = v.bt.filter(|b| b.gap_ns <= BT_RECENT_NS)?;
+    let (kind, what) = if bt.bitfield {
+        (EvidenceKind::BtAfterBitfield, "bitfield")
+    } else {
+        (EvidenceKind::BtAfterHandshake, "handshake")
+    };
+    Some(Evidence::new(
+        kind,
+        format!(
+            "{:.1} ms after the BitTorrent {what}, before any piece data",
+            bt.gap_ns as f64 / 1e6
+        ),
+    ))
+}
+
+/// `control_flows_survived` (context): with the BitTorrent timing, a random-payload control
+/// flow between the same hosts was not reset.
+pub fn control_flows_survived(v: &RstView<'_>) -> Option<Evidence> {
+    (v.control_survived && bt_timing(v).is_some()).then(|| {
+        Evidence::new(
+            EvidenceKind::ControlFlowsSurvived,
+            "a random-payload control flow between the same hosts was not reset".to_string(),
+        )
+    })
+}
+
+/// `repeated_rst` (information): an earlier RST from the same sender with the same sequence
+/// number: a retransmission, not a burst.
+pub fn repeated_rst(v: &RstView<'_>) -> Option<Evidence> {
+    let r = v.rst;
+    let prev = v
+        .rsts
+        .iter()
+        .find(|o| o.from == r.from && o.frame < r.frame && o.seq == r.seq)?;
+    Some(Evidence::new(
+        EvidenceKind::RepeatedRst,
+        format!(
+            "same sequence number as the {}'s RST in frame {} (a retransmission, not a burst)",
+            v.name(),
+            prev.frame
+        ),
+    ))
 }
 
 /// The TTL rule: the RST's TTL against the claimed sender's packets seen at the same
@@ -745,10 +1133,10 @@ fn judge(f: &Flow<FlowDecoder>, r: &RstRecord, vantage: Vantage, ctx: CaptureCon
 /// packets of the sender (medium). Less TTL left (more hops) is only a departure
 /// (medium) when it exceeds one hop, and never proof by itself.
 pub fn ttl_evidence(ttl: u8, usual: Option<(u8, u32, u32)>, max_seen: u8, name: &str) -> Evidence {
+    use EvidenceKind as K;
     let Some((usual, n, total)) = usual.filter(|u| u.1 >= 2) else {
         return Evidence::new(
-            "no_baseline",
-            Strength::Info,
+            K::NoBaseline,
             format!("the {name} sent too few other packets to compare TTLs with"),
         );
     };
@@ -758,8 +1146,7 @@ pub fn ttl_evidence(ttl: u8, usual: Option<(u8, u32, u32)>, max_seen: u8, name: 
     let habit = format!("{n} of the {name}'s {total} earlier packets had TTL {usual}");
     if base != rst {
         return Evidence::new(
-            "ttl_other_stack",
-            Strength::Strong,
+            K::TtlOtherStack,
             format!(
                 "TTL {ttl} can only come from a stack starting at {rst}; {habit}, a stack starting at {base}"
             ),
@@ -771,9 +1158,9 @@ pub fn ttl_evidence(ttl: u8, usual: Option<(u8, u32, u32)>, max_seen: u8, name: 
         // Two packets that crossed a router against one that crossed none: suspicious, not
         // proof on so small a baseline.
         if at_initial && ttl > top {
-            return Evidence::new(
-                "ttl_above_path",
-                Strength::Medium,
+            return Evidence::graded(
+                K::TtlAbovePath,
+                false,
                 format!(
                     "TTL {ttl}, an initial value: it crossed no router, while both packets the {name} sent before it crossed at least {} ({habit})",
                     ttl - top
@@ -781,20 +1168,15 @@ pub fn ttl_evidence(ttl: u8, usual: Option<(u8, u32, u32)>, max_seen: u8, name: 
             );
         }
         return Evidence::new(
-            "no_baseline",
-            Strength::Info,
+            K::NoBaseline,
             format!("{habit}: too few to judge a difference of a few hops"),
         );
     }
     if ttl > top {
         let hops = ttl - top;
-        return Evidence::new(
-            "ttl_above_path",
-            if at_initial {
-                Strength::Strong
-            } else {
-                Strength::Medium
-            },
+        return Evidence::graded(
+            K::TtlAbovePath,
+            at_initial,
             if at_initial {
                 format!(
                     "TTL {ttl}, an initial value: it crossed no router, while every packet of the {name} crossed at least {hops} ({habit}, none above {top}): sent from inside the path"
@@ -807,59 +1189,24 @@ pub fn ttl_evidence(ttl: u8, usual: Option<(u8, u32, u32)>, max_seen: u8, name: 
         );
     }
     if ttl.abs_diff(usual) > 1 {
-        Evidence::new(
-            "ttl_departure",
-            Strength::Medium,
-            format!("TTL {ttl} where {habit}"),
-        )
+        Evidence::new(K::TtlDeparture, format!("TTL {ttl} where {habit}"))
     } else {
-        Evidence::new(
-            "ttl_consistent",
-            Strength::ForEndpoint,
-            format!("TTL {ttl}: {habit}"),
-        )
+        Evidence::new(K::TtlConsistent, format!("TTL {ttl}: {habit}"))
     }
 }
 
-/// `rst_after_close` (medium): both ends had closed (each FIN sent and acknowledged by the
-/// other) and the receiver sent nothing after the claimed sender's last packet. The sender is
-/// then in TIME-WAIT or CLOSED, where a stack only answers segments (RFC 9293 section 3.10.7.4;
-/// Linux's TIME-WAIT the same) and has no connection left to abort. Medium: a capture that lost
-/// the receiver's last packet would hide what the RST answered.
-fn after_close(f: &Flow<FlowDecoder>, r: &RstRecord, name: &str, peer: &str) -> Option<Evidence> {
-    let c = &r.context;
-    let (s_fin, s_frame) = f.half(r.from).fin?;
-    let (r_fin, r_frame) = f.half(r.from.peer()).fin?;
-    let fins_acked = s_frame < r.frame
-        && r_frame < r.frame
-        && c.receiver_max_ack.is_some_and(|a| a > s_fin as i64)
-        && c.sender_max_ack.is_some_and(|a| a > r_fin as i64);
-    let last = c.sender_last?;
-    let silent = c.trigger.is_none_or(|t| t.frame < last.frame);
-    (fins_acked && silent).then(|| {
-        Evidence::new(
-            "rst_after_close",
-            Strength::Medium,
-            format!(
-                "both ends had closed (the {name}'s FIN in frame {s_frame} and the {peer}'s in frame {r_frame} acknowledged) and the {peer} sent nothing after the {name}'s last packet (frame {}) for it to answer: a closed connection sends no reset of its own",
-                last.frame
-            ),
-        )
-    })
-}
-
-/// The rule (see the module documentation).
+/// The rule (see the module documentation), over the evidence of one RST.
 pub fn combine(ev: &[Evidence]) -> Verdict {
     let count = |s: Strength| ev.iter().filter(|e| e.strength == s).count();
-    let mut medium_kinds: Vec<&str> = ev
+    let mut medium_kinds: Vec<EvidenceKind> = ev
         .iter()
         .filter(|e| e.strength == Strength::Medium)
-        .map(|e| e.code)
+        .map(|e| e.kind)
         .collect();
     medium_kinds.dedup();
     let (strong, medium) = (count(Strength::Strong), medium_kinds.len());
     let (weak, context) = (count(Strength::Weak), count(Strength::Context));
-    if ev.iter().any(|e| e.code == "sent_by_capture_host") {
+    if ev.iter().any(|e| e.kind == EvidenceKind::SentByCaptureHost) {
         Verdict::Endpoint
     } else if strong > 0 || medium >= 2 || (medium == 1 && context >= 2) {
         Verdict::Forged
@@ -869,32 +1216,6 @@ pub fn combine(ev: &[Evidence]) -> Verdict {
         Verdict::Endpoint
     } else {
         Verdict::Inconclusive
-    }
-}
-
-fn burst(f: &Flow<FlowDecoder>, r: &RstRecord, ev: &mut Vec<Evidence>) {
-    let sent = r.context.sender_end as i64;
-    let mut group: Vec<&RstRecord> = f
-        .rsts
-        .iter()
-        .filter(|o| o.from == r.from && o.ts.nanos_since(r.ts).abs() <= BURST_WINDOW_NS)
-        .collect();
-    group.sort_by_key(|o| (o.ts, o.frame));
-    let offsets: Vec<i64> = group.iter().filter_map(|o| o.offset).collect();
-    let mut distinct = offsets.clone();
-    distinct.dedup();
-    let rising = distinct.len() >= 2 && distinct.windows(2).all(|w| matches!(w, [a, b] if a < b));
-    let beyond = distinct.iter().any(|&o| o > sent + 1);
-    if rising && beyond {
-        ev.push(Evidence::new(
-            "rst_burst_rising_seq",
-            Strength::Strong,
-            format!(
-                "{} RSTs from the {} within 2 s with rising sequence numbers, beyond anything it sent",
-                group.len(),
-                r.from.name()
-            ),
-        ));
     }
 }
 
@@ -909,9 +1230,9 @@ fn capture_point_rtt<S>(f: &Flow<S>, vantage: Vantage) -> Option<i64> {
     .filter(|&n| n > 0)
 }
 
-/// `bt_after_bitfield` / `bt_after_handshake` when the RST came within a second of the
-/// BitTorrent exchange and before any piece data.
-fn bt_timing(f: &Flow<FlowDecoder>, ts: Timestamp) -> Option<Evidence> {
+/// The latest step of the BitTorrent exchange (bitfield, else handshake) at or before `ts`,
+/// when the flow is BitTorrent and no piece data came first.
+fn bt_exchange(f: &Flow<FlowDecoder>, ts: Timestamp) -> Option<BtExchange> {
     if f.app.kind() != Kind::BitTorrent {
         return None;
     }
@@ -940,21 +1261,14 @@ fn bt_timing(f: &Flow<FlowDecoder>, ts: Timestamp) -> Option<Evidence> {
             .map(|p| p.ts)
     });
     let handshake = latest(&|d| d.handshake.map(|h| h.at.ts));
-    let (code, what, t) = match (bitfield, handshake) {
-        (Some(b), _) => ("bt_after_bitfield", "bitfield", b),
-        (None, Some(h)) => ("bt_after_handshake", "handshake", h),
+    let (bitfield, t) = match (bitfield, handshake) {
+        (Some(b), _) => (true, b),
+        (None, Some(h)) => (false, h),
         (None, None) => return None,
     };
-    let gap = ts.nanos_since(t);
-    (gap <= BT_RECENT_NS).then(|| {
-        Evidence::new(
-            code,
-            Strength::Context,
-            format!(
-                "{:.1} ms after the BitTorrent {what}, before any piece data",
-                gap as f64 / 1e6
-            ),
-        )
+    Some(BtExchange {
+        bitfield,
+        gap_ns: ts.nanos_since(t),
     })
 }
 
@@ -1000,21 +1314,23 @@ pub fn blocking_signal(f: &Flow<FlowDecoder>, vantage: Vantage) -> Option<Blocki
         .any(|&s| f.half(s).fin.is_some_and(|(_, frame)| frame < first.frame));
     // Reset: the connection ended by RST (not one it survived), not closed by FIN first.
     let reset = f.close() == Close::Rst && !fins_before;
-    let after = bt_timing(f, first.ts).and_then(|_| {
-        let dirs = [f.app.dir(Side::Client)?, f.app.dir(Side::Server)?];
-        dirs.iter()
-            .filter_map(|d| {
-                d.first
-                    .get(MsgKind::Bitfield as usize)
-                    .copied()
-                    .flatten()
-                    .map(|p| p.ts)
-                    .or_else(|| d.handshake.map(|h| h.at.ts))
-            })
-            .filter(|t| *t <= first.ts)
-            .max()
-            .map(|t| first.ts.nanos_since(t) as f64 / 1e6)
-    });
+    let after = bt_exchange(f, first.ts)
+        .filter(|b| b.gap_ns <= BT_RECENT_NS)
+        .and_then(|_| {
+            let dirs = [f.app.dir(Side::Client)?, f.app.dir(Side::Server)?];
+            dirs.iter()
+                .filter_map(|d| {
+                    d.first
+                        .get(MsgKind::Bitfield as usize)
+                        .copied()
+                        .flatten()
+                        .map(|p| p.ts)
+                        .or_else(|| d.handshake.map(|h| h.at.ts))
+                })
+                .filter(|t| *t <= first.ts)
+                .max()
+                .map(|t| first.ts.nanos_since(t) as f64 / 1e6)
+        });
     let c = &first.context;
     let before_data = if f.app.kind() == Kind::BitTorrent {
         [Side::Client, Side::Server].iter().all(|&s| {
@@ -1039,5 +1355,7 @@ pub fn blocking_signal(f: &Flow<FlowDecoder>, vantage: Vantage) -> Option<Blocki
     })
 }
 
+#[cfg(test)]
+mod rule_tests;
 #[cfg(test)]
 mod tests;

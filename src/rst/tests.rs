@@ -7,6 +7,7 @@ use crate::capture::LinkType;
 use crate::model::{CaptureReport, RstReport};
 use crate::synth::{Conv, Packet, PcapOpts, pcap};
 use crate::wire::TcpFlags as F;
+use EvidenceKind as K;
 
 const MS: i64 = 1_000_000;
 
@@ -70,8 +71,8 @@ fn pause(c: &mut Conv) {
     c.ts = Timestamp(c.ts.0 + 60 * MS);
 }
 
-fn has(r: &RstReport, code: &str) -> bool {
-    r.evidence.contains(&code)
+fn has(r: &RstReport, kind: K) -> bool {
+    r.evidence.contains(&kind)
 }
 
 #[test]
@@ -81,8 +82,8 @@ fn a_genuine_abort_from_the_far_end_is_endpoint() {
     let p = client_abort(&c);
     c.push(p);
     let r = rst(&judged(&c.packets), c.packets.len() as u64);
-    assert_eq!(r.verdict, Some("endpoint"), "{:?}", r.findings);
-    assert!(has(&r, "seq_exact") && has(&r, "ttl_consistent") && has(&r, "ip_id_in_sequence"));
+    assert_eq!(r.verdict, Some(Verdict::Endpoint), "{:?}", r.findings);
+    assert!(has(&r, K::SeqExact) && has(&r, K::TtlConsistent) && has(&r, K::IpIdInSequence));
 }
 
 #[test]
@@ -95,7 +96,7 @@ fn the_capturing_hosts_own_reset_is_endpoint() {
     let r = rst(&report, c.packets.len() as u64);
     assert_eq!(
         (r.verdict, r.evidence.as_slice()),
-        (Some("endpoint"), &["sent_by_capture_host"][..])
+        (Some(Verdict::Endpoint), &[K::SentByCaptureHost][..])
     );
 }
 
@@ -110,9 +111,9 @@ fn linux_closed_socket_reset_window_zero_no_options_is_not_evidence() {
     p.ip_id = 0;
     c.push(p);
     let r = rst(&judged(&c.packets), c.packets.len() as u64);
-    assert_eq!(r.verdict, Some("endpoint"), "{:?}", r.findings);
+    assert_eq!(r.verdict, Some(Verdict::Endpoint), "{:?}", r.findings);
     assert!(
-        !has(&r, "ip_id_break"),
+        !has(&r, K::IpIdBreak),
         "ID 0 is what Linux puts in its resets"
     );
 }
@@ -126,8 +127,8 @@ fn data_after_the_rst_proves_it_forged() {
     let frame = c.packets.len() as u64;
     c.data(Side::Client, b"still here");
     let r = rst(&judged(&c.packets), frame);
-    assert_eq!(r.verdict, Some("forged"));
-    assert!(has(&r, "data_after_rst"));
+    assert_eq!(r.verdict, Some(Verdict::Forged));
+    assert!(has(&r, K::DataAfterRst));
 }
 
 #[test]
@@ -140,8 +141,8 @@ fn acknowledging_new_data_after_the_rst_proves_it_forged() {
     c.send(Side::Server, F::ACK | F::PSH, &[1; 100]);
     c.send(Side::Client, F::ACK, &[]);
     let r = rst(&judged(&c.packets), frame);
-    assert_eq!(r.verdict, Some("forged"));
-    assert!(has(&r, "ack_after_rst"));
+    assert_eq!(r.verdict, Some(Verdict::Forged));
+    assert!(has(&r, K::AckAfterRst));
 }
 
 #[test]
@@ -155,8 +156,8 @@ fn a_burst_with_rising_sequence_numbers_is_forged_but_retransmissions_are_not() 
         c.push(p);
     }
     let r = rst(&judged(&c.packets), first + 1);
-    assert_eq!(r.verdict, Some("forged"));
-    assert!(has(&r, "rst_burst_rising_seq"));
+    assert_eq!(r.verdict, Some(Verdict::Forged));
+    assert!(has(&r, K::RstBurstRisingSeq));
 
     let mut c = conv();
     some_data(&mut c);
@@ -166,8 +167,8 @@ fn a_burst_with_rising_sequence_numbers_is_forged_but_retransmissions_are_not() 
         c.push(p);
     }
     let r = rst(&judged(&c.packets), first + 2);
-    assert_eq!(r.verdict, Some("endpoint"), "{:?}", r.findings);
-    assert!(has(&r, "repeated_rst") && !has(&r, "rst_burst_rising_seq"));
+    assert_eq!(r.verdict, Some(Verdict::Endpoint), "{:?}", r.findings);
+    assert!(has(&r, K::RepeatedRst) && !has(&r, K::RstBurstRisingSeq));
 }
 
 #[test]
@@ -178,11 +179,11 @@ fn acknowledging_bytes_the_capturing_host_never_sent_is_forged() {
     p.ack = c.server_seq.wrapping_add(5000);
     c.push(p);
     let r = rst(&judged(&c.packets), c.packets.len() as u64);
-    assert_eq!(r.verdict, Some("forged"));
+    assert_eq!(r.verdict, Some(Verdict::Forged));
     assert!(
         r.findings
             .iter()
-            .any(|e| e.code == "ack_of_unsent_data" && e.strength == "strong")
+            .any(|e| e.code == K::AckOfUnsentData && e.strength == Strength::Strong)
     );
 }
 
@@ -201,9 +202,9 @@ fn from_the_middle_an_ack_of_unsent_bytes_may_be_capture_loss() {
     assert!(
         r.findings
             .iter()
-            .any(|e| e.code == "ack_of_unsent_data" && e.strength == "medium")
+            .any(|e| e.code == K::AckOfUnsentData && e.strength == Strength::Medium)
     );
-    assert_eq!(r.verdict, Some("inconclusive"));
+    assert_eq!(r.verdict, Some(Verdict::Inconclusive));
 }
 
 #[test]
@@ -215,8 +216,8 @@ fn one_medium_sign_is_inconclusive_two_are_forged() {
     p.ttl = 47;
     c.push(p);
     let r = rst(&judged(&c.packets), c.packets.len() as u64);
-    assert!(has(&r, "ttl_departure"));
-    assert_eq!(r.verdict, Some("inconclusive"));
+    assert!(has(&r, K::TtlDeparture));
+    assert_eq!(r.verdict, Some(Verdict::Inconclusive));
     // With an acknowledgment moving backwards too.
     let mut c = conv();
     some_data(&mut c);
@@ -225,8 +226,8 @@ fn one_medium_sign_is_inconclusive_two_are_forged() {
     p.ack = c.server_seq.wrapping_sub(500);
     c.push(p);
     let r = rst(&judged(&c.packets), c.packets.len() as u64);
-    assert!(has(&r, "ack_moved_backwards"));
-    assert_eq!(r.verdict, Some("forged"));
+    assert!(has(&r, K::AckMovedBackwards));
+    assert_eq!(r.verdict, Some(Verdict::Forged));
 }
 
 #[test]
@@ -237,8 +238,8 @@ fn a_ttl_from_another_stack_is_forged() {
     p.ttl = 163;
     c.push(p);
     let r = rst(&judged(&c.packets), c.packets.len() as u64);
-    assert_eq!(r.verdict, Some("forged"));
-    assert!(has(&r, "ttl_other_stack"));
+    assert_eq!(r.verdict, Some(Verdict::Forged));
+    assert!(has(&r, K::TtlOtherStack));
 }
 
 #[test]
@@ -253,7 +254,7 @@ fn a_forged_data_packet_does_not_become_the_ttl_baseline() {
     p.seq = p.seq.wrapping_add(4);
     c.push(p);
     let r = rst(&judged(&c.packets), c.packets.len() as u64);
-    assert!(has(&r, "ttl_other_stack"), "{:?}", r.findings);
+    assert!(has(&r, K::TtlOtherStack), "{:?}", r.findings);
 }
 
 #[test]
@@ -264,7 +265,7 @@ fn a_reset_without_ack_must_copy_an_acknowledgment() {
     p.seq = c.client_seq.wrapping_add(700);
     c.push(p);
     let r = rst(&judged(&c.packets), c.packets.len() as u64);
-    assert!(has(&r, "seq_not_reply"), "{:?}", r.findings);
+    assert!(has(&r, K::SeqNotReply), "{:?}", r.findings);
 }
 
 #[test]
@@ -277,7 +278,7 @@ fn a_challenge_ack_shows_the_reset_was_not_exact() {
     let frame = c.packets.len() as u64;
     c.send(Side::Server, F::ACK, &[]);
     let r = rst(&judged(&c.packets), frame);
-    assert!(has(&r, "challenge_ack"), "{:?}", r.findings);
+    assert!(has(&r, K::ChallengeAck), "{:?}", r.findings);
 }
 
 #[test]
@@ -290,10 +291,10 @@ fn the_receiver_carrying_on_is_evidence() {
     let frame = c.packets.len() as u64;
     c.send(Side::Server, F::ACK | F::PSH, &[3; 200]);
     let r = rst(&judged(&c.packets), frame);
-    assert!(has(&r, "connection_continues"));
+    assert!(has(&r, K::ConnectionContinues));
     assert_eq!(
         r.verdict,
-        Some("forged"),
+        Some(Verdict::Forged),
         "with the TTL departure: {:?}",
         r.findings
     );
@@ -311,8 +312,8 @@ fn an_answer_faster_than_half_the_round_trip_is_forged() {
     p.ip_id = c.packets.len() as u16 + 1;
     c.push(p);
     let r = rst(&judged(&c.packets), c.packets.len() as u64);
-    assert!(has(&r, "faster_than_rtt"), "{:?}", r.findings);
-    assert_eq!(r.verdict, Some("forged"));
+    assert!(has(&r, K::FasterThanRtt), "{:?}", r.findings);
+    assert_eq!(r.verdict, Some(Verdict::Forged));
 }
 
 #[test]
@@ -326,8 +327,8 @@ fn an_abort_crossing_a_pure_ack_is_not_too_fast() {
     let p = client_abort(&c);
     c.push(p);
     let r = rst(&judged(&c.packets), c.packets.len() as u64);
-    assert!(!has(&r, "faster_than_rtt"));
-    assert_eq!(r.verdict, Some("endpoint"));
+    assert!(!has(&r, K::FasterThanRtt));
+    assert_eq!(r.verdict, Some(Verdict::Endpoint));
 }
 
 #[test]
@@ -338,8 +339,8 @@ fn an_ip_id_break_alone_is_weak() {
     p.ip_id = 40_000;
     c.push(p);
     let r = rst(&judged(&c.packets), c.packets.len() as u64);
-    assert!(has(&r, "ip_id_break"));
-    assert_eq!(r.verdict, Some("endpoint"), "{:?}", r.findings);
+    assert!(has(&r, K::IpIdBreak));
+    assert_eq!(r.verdict, Some(Verdict::Endpoint), "{:?}", r.findings);
 }
 
 #[test]
@@ -352,8 +353,8 @@ fn a_refused_connection_is_endpoint() {
     c.send(Side::Client, F::SYN, &[]);
     c.send(Side::Server, F::RST | F::ACK, &[]);
     let r = rst(&judged(&c.packets), 2);
-    assert!(has(&r, "refusal"));
-    assert_eq!(r.verdict, Some("endpoint"));
+    assert!(has(&r, K::Refusal));
+    assert_eq!(r.verdict, Some(Verdict::Endpoint));
 }
 
 #[test]
@@ -375,8 +376,8 @@ fn a_syn_ack_after_a_reset_of_the_syn_is_forged() {
     c.send(Side::Server, F::SYN | F::ACK, &[]);
     c.send(Side::Client, F::ACK, &[]);
     let r = rst(&judged(&c.packets), 2);
-    assert!(has(&r, "handshake_after_rst"), "{:?}", r.findings);
-    assert_eq!(r.verdict, Some("forged"));
+    assert!(has(&r, K::HandshakeAfterRst), "{:?}", r.findings);
+    assert_eq!(r.verdict, Some(Verdict::Forged));
 }
 
 #[test]
@@ -397,8 +398,8 @@ fn a_new_connection_on_the_same_four_tuple_is_not_data_after_the_old_reset() {
     let report = judged(&all);
     assert_eq!(report.flows.len(), 2);
     let r = rst(&report, frame);
-    assert!(!has(&r, "data_after_rst"));
-    assert_eq!(r.verdict, Some("endpoint"));
+    assert!(!has(&r, K::DataAfterRst));
+    assert_eq!(r.verdict, Some(Verdict::Endpoint));
 }
 
 /// A BitTorrent flow and its control twin between the same hosts.
@@ -450,15 +451,15 @@ fn bittorrent_timing_with_surviving_control_flows_is_context() {
     assert_eq!(report.flows[1].kind, Some("control"));
     let r = rst(&report, frame);
     assert!(
-        has(&r, "bt_after_bitfield") && has(&r, "control_flows_survived"),
+        has(&r, K::BtAfterBitfield) && has(&r, K::ControlFlowsSurvived),
         "{:?}",
         r.findings
     );
-    assert_eq!(r.verdict, Some("inconclusive"));
+    assert_eq!(r.verdict, Some(Verdict::Inconclusive));
     // With a TTL departure as well: forged.
     let (packets, frame) = bt_and_control(54);
     let r = rst(&judged(&packets), frame);
-    assert_eq!(r.verdict, Some("forged"), "{:?}", r.findings);
+    assert_eq!(r.verdict, Some(Verdict::Forged), "{:?}", r.findings);
     let b = judged(&packets).flows[0].blocking.clone().unwrap();
     assert!(b.reset && b.signal && b.before_data);
     assert_eq!((b.rsts_received, b.rsts_sent), (1, 0));
@@ -479,7 +480,7 @@ fn vantage_can_be_stated() {
     let report = report(&c.packets, &opts);
     assert_eq!(report.flows[0].vantage, "client");
     let r = rst(&report, c.packets.len() as u64);
-    assert_eq!(r.evidence, vec!["sent_by_capture_host"]);
+    assert_eq!(r.evidence, vec![K::SentByCaptureHost]);
 }
 
 #[test]
@@ -501,7 +502,20 @@ fn vantage_from_ttls_and_from_handshake_timing() {
 
 #[test]
 fn the_rule_leans_to_inconclusive() {
-    let e = |code, strength| Evidence::new(code, strength, String::new());
+    let e = |code: &str, strength| Evidence {
+        kind: match code {
+            "a" => K::AckMovedBackwards,
+            "b" => K::SeqNotReply,
+            "c" => K::BtAfterBitfield,
+            "d" => K::ControlFlowsSurvived,
+            "w" => K::IpIdBreak,
+            "x" => K::SeqExact,
+            "i" => K::NoBaseline,
+            _ => K::SentByCaptureHost,
+        },
+        strength,
+        text: String::new(),
+    };
     use Strength::*;
     assert_eq!(combine(&[e("a", Strong)]), Verdict::Forged);
     assert_eq!(combine(&[e("a", Medium), e("b", Medium)]), Verdict::Forged);
@@ -574,12 +588,12 @@ fn at_the_client_a_reset_with_more_ttl_left_than_the_path_allows_is_forged() {
     assert!(
         r.findings
             .iter()
-            .any(|e| e.code == "ttl_above_path" && e.strength == "strong"),
+            .any(|e| e.code == K::TtlAbovePath && e.strength == Strength::Strong),
         "{:?}",
         r.findings
     );
-    assert!(!has(&r, "ttl_consistent"));
-    assert_eq!(r.verdict, Some("forged"));
+    assert!(!has(&r, K::TtlConsistent));
+    assert_eq!(r.verdict, Some(Verdict::Forged));
 }
 
 #[test]
@@ -592,11 +606,11 @@ fn at_the_client_the_servers_own_reset_is_never_forged() {
     c.push(p);
     let r = rst(&judged(&c.packets), c.packets.len() as u64);
     assert!(
-        has(&r, "ttl_consistent") && has(&r, "seq_exact"),
+        has(&r, K::TtlConsistent) && has(&r, K::SeqExact),
         "{:?}",
         r.findings
     );
-    assert_eq!(r.verdict, Some("endpoint"), "{:?}", r.findings);
+    assert_eq!(r.verdict, Some(Verdict::Endpoint), "{:?}", r.findings);
     // Fewer hops left than its packets (a longer route) is no proof: at worst inconclusive.
     let mut c = client_conv();
     some_data(&mut c);
@@ -604,8 +618,8 @@ fn at_the_client_the_servers_own_reset_is_never_forged() {
     let p = linux_look_rst(&c, Side::Server, 60);
     c.push(p);
     let r = rst(&judged(&c.packets), c.packets.len() as u64);
-    assert!(has(&r, "ttl_departure"), "{:?}", r.findings);
-    assert_eq!(r.verdict, Some("inconclusive"));
+    assert!(has(&r, K::TtlDeparture), "{:?}", r.findings);
+    assert_eq!(r.verdict, Some(Verdict::Inconclusive));
     // The client's own reset, whatever it looks like, is the capturing host's.
     let mut c = client_conv();
     some_data(&mut c);
@@ -613,7 +627,7 @@ fn at_the_client_the_servers_own_reset_is_never_forged() {
     let p = linux_look_rst(&c, Side::Client, 64);
     c.push(p);
     let r = rst(&judged(&c.packets), c.packets.len() as u64);
-    assert_eq!(r.verdict, Some("endpoint"));
+    assert_eq!(r.verdict, Some(Verdict::Endpoint));
 }
 
 #[test]
@@ -635,8 +649,8 @@ fn at_the_server_a_reset_claiming_the_client_from_one_hop_is_forged() {
     let report = judged(&c2.packets);
     assert_eq!(report.flows[0].vantage, "server");
     let r = rst(&report, c2.packets.len() as u64);
-    assert!(has(&r, "ttl_above_path"), "{:?}", r.findings);
-    assert_eq!(r.verdict, Some("forged"));
+    assert!(has(&r, K::TtlAbovePath), "{:?}", r.findings);
+    assert_eq!(r.verdict, Some(Verdict::Forged));
 }
 
 #[test]
@@ -652,44 +666,44 @@ fn a_few_more_hops_left_not_at_an_initial_value_is_only_suspicious() {
     assert!(
         r.findings
             .iter()
-            .any(|e| e.code == "ttl_above_path" && e.strength == "medium"),
+            .any(|e| e.code == K::TtlAbovePath && e.strength == Strength::Medium),
         "{:?}",
         r.findings
     );
-    assert_eq!(r.verdict, Some("inconclusive"));
+    assert_eq!(r.verdict, Some(Verdict::Inconclusive));
 }
 
 #[test]
 fn the_ttl_rule_on_its_own() {
     let e = |ttl, usual, max| ttl_evidence(ttl, usual, max, "server");
     // Too few packets.
-    assert_eq!(e(64, None, 0).code, "no_baseline");
-    assert_eq!(e(64, Some((63, 1, 1)), 63).code, "no_baseline");
-    assert_eq!(e(62, Some((60, 2, 2)), 60).code, "no_baseline");
+    assert_eq!(e(64, None, 0).kind, K::NoBaseline);
+    assert_eq!(e(64, Some((63, 1, 1)), 63).kind, K::NoBaseline);
+    assert_eq!(e(62, Some((60, 2, 2)), 60).kind, K::NoBaseline);
     // An initial value against two packets that crossed a router: suspicious only.
     let two = e(64, Some((63, 2, 2)), 63);
     assert_eq!(
-        (two.code, two.strength),
-        ("ttl_above_path", Strength::Medium)
+        (two.kind, two.strength),
+        (K::TtlAbovePath, Strength::Medium)
     );
     // Another initial TTL: two packets are enough.
-    assert_eq!(e(200, Some((63, 2, 2)), 63).code, "ttl_other_stack");
+    assert_eq!(e(200, Some((63, 2, 2)), 63).kind, K::TtlOtherStack);
     // More TTL left than any of the sender's packets.
     let above = e(64, Some((63, 5, 5)), 63);
     assert_eq!(
-        (above.code, above.strength),
-        ("ttl_above_path", Strength::Strong)
+        (above.kind, above.strength),
+        (K::TtlAbovePath, Strength::Strong)
     );
     let above = e(62, Some((60, 5, 5)), 60);
     assert_eq!(
-        (above.code, above.strength),
-        ("ttl_above_path", Strength::Medium)
+        (above.kind, above.strength),
+        (K::TtlAbovePath, Strength::Medium)
     );
     // One of its packets (a duplicate seen before a router's hop, say) had as much left.
-    assert_eq!(e(64, Some((63, 5, 6)), 64).code, "ttl_consistent");
+    assert_eq!(e(64, Some((63, 5, 6)), 64).kind, K::TtlConsistent);
     // Less left.
-    assert_eq!(e(61, Some((63, 5, 5)), 63).code, "ttl_departure");
-    assert_eq!(e(62, Some((63, 5, 5)), 63).code, "ttl_consistent");
+    assert_eq!(e(61, Some((63, 5, 5)), 63).kind, K::TtlDeparture);
+    assert_eq!(e(62, Some((63, 5, 5)), 63).kind, K::TtlConsistent);
 }
 
 #[test]
@@ -709,16 +723,16 @@ fn the_claimed_sender_still_sending_after_its_reset_is_suspicious() {
     let e = r
         .findings
         .iter()
-        .find(|e| e.code == "sender_alive_after_rst")
+        .find(|e| e.code == K::SenderAliveAfterRst)
         .unwrap_or_else(|| panic!("{:?}", r.findings));
-    assert_eq!(e.strength, "medium");
+    assert_eq!(e.strength, Strength::Medium);
     assert!(
         e.text.contains(&format!("frame {}", frame + 1)),
         "{}",
         e.text
     );
     // Medium alone: suspicious, not proof.
-    assert_eq!(r.verdict, Some("inconclusive"));
+    assert_eq!(r.verdict, Some(Verdict::Inconclusive));
 }
 
 #[test]
@@ -737,8 +751,8 @@ fn a_duplicate_of_the_senders_last_packet_is_not_life_after_reset() {
     dup.ts = c.ts;
     c.push(dup);
     let r = rst(&judged(&c.packets), frame);
-    assert!(!has(&r, "sender_alive_after_rst"), "{:?}", r.findings);
-    assert_eq!(r.verdict, Some("endpoint"), "{:?}", r.findings);
+    assert!(!has(&r, K::SenderAliveAfterRst), "{:?}", r.findings);
+    assert_eq!(r.verdict, Some(Verdict::Endpoint), "{:?}", r.findings);
 }
 
 #[test]
@@ -752,9 +766,9 @@ fn a_reset_out_of_nowhere_after_an_orderly_close_is_suspicious() {
     let p = client_abort(&c);
     c.push(p);
     let r = rst(&judged(&c.packets), c.packets.len() as u64);
-    assert!(has(&r, "rst_after_close"), "{:?}", r.findings);
-    assert_ne!(r.verdict, Some("endpoint"));
-    assert_ne!(r.verdict, Some("forged"));
+    assert!(has(&r, K::RstAfterClose), "{:?}", r.findings);
+    assert_ne!(r.verdict, Some(Verdict::Endpoint));
+    assert_ne!(r.verdict, Some(Verdict::Forged));
     // The same RST answering a segment the server sent after the close is not "out of
     // nowhere".
     let mut c = conv();
@@ -764,5 +778,5 @@ fn a_reset_out_of_nowhere_after_an_orderly_close_is_suspicious() {
     let p = client_abort(&c);
     c.push(p);
     let r = rst(&judged(&c.packets), c.packets.len() as u64);
-    assert!(!has(&r, "rst_after_close"), "{:?}", r.findings);
+    assert!(!has(&r, K::RstAfterClose), "{:?}", r.findings);
 }

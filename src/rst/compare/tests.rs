@@ -1,6 +1,8 @@
 //! Two views of one connection, built in code: what the client's capture and the server's
 //! capture each show when the path drops, changes or injects packets.
 
+use std::path::Path;
+
 use super::*;
 use crate::capture::LinkType;
 use crate::flows::Side as End;
@@ -40,6 +42,12 @@ fn at_server(p: &Packet, client: SocketAddr, isn_shift: u32, offset: i64) -> Pac
         }
     }
     q
+}
+
+/// Compares two capture files (the command line opens them so).
+fn compare(a: &Path, b: &Path) -> Result<CompareReport, CompareError> {
+    let open = |p: &Path| Source::new(p.display().to_string(), CaptureReader::open(p).unwrap());
+    super::compare(open(a), open(b))
 }
 
 fn write(dir: &Path, name: &str, packets: &[Packet]) -> std::path::PathBuf {
@@ -84,7 +92,10 @@ fn a_reset_only_the_receiver_saw_is_proven_forged() {
     assert_eq!(p.never_sent[0].frame, server.len() as u64);
     assert!(p.never_received.is_empty(), "{:?}", p.never_received);
     assert_eq!(p.rsts.len(), 1);
-    assert_eq!((p.rsts[0].capture, p.rsts[0].proven), ("server", "forged"));
+    assert_eq!(
+        (p.rsts[0].capture, p.rsts[0].proven),
+        ("server", Proven::Forged)
+    );
 }
 
 #[test]
@@ -110,7 +121,7 @@ fn an_endpoints_reset_is_found_at_both_ends_despite_rewritten_isns_and_clocks() 
         p.never_sent.is_empty() && p.never_received.is_empty(),
         "{p:?}"
     );
-    assert_eq!(p.rsts[0].proven, "endpoint");
+    assert_eq!(p.rsts[0].proven, Proven::Endpoint);
 }
 
 #[test]
@@ -232,7 +243,7 @@ fn with_server_reset(t_genuine: i64, extra: &[Packet]) -> (Vec<Packet>, Vec<Pack
     (client_view, server, genuine)
 }
 
-fn proofs(client_view: &[Packet], server: &[Packet]) -> Vec<(u64, &'static str, String)> {
+fn proofs(client_view: &[Packet], server: &[Packet]) -> Vec<(u64, Proven, String)> {
     let dir = tempfile::tempdir().unwrap();
     let a = write(dir.path(), "client.pcap", client_view);
     let b = write(dir.path(), "server.pcap", server);
@@ -261,9 +272,9 @@ fn a_forgery_copying_every_field_is_not_paired_with_the_senders_later_reset() {
     let got = proofs(&client_view, &server);
     assert_eq!(got.len(), 2, "{got:?}");
     let forged_proof = got.iter().find(|x| x.0 == forged_frame).unwrap();
-    assert_eq!(forged_proof.1, "forged", "{got:?}");
+    assert_eq!(forged_proof.1, Proven::Forged, "{got:?}");
     let genuine_proof = got.iter().find(|x| x.0 == forged_frame + 1).unwrap();
-    assert_eq!(genuine_proof.1, "endpoint", "{got:?}");
+    assert_eq!(genuine_proof.1, Proven::Endpoint, "{got:?}");
 }
 
 #[test]
@@ -275,11 +286,15 @@ fn two_identical_received_resets_for_one_sent_are_both_unproven() {
     copy.ts = Timestamp(last + 80 * MS + MS / 2);
     let (client_view, server, _) = with_server_reset(last + 80 * MS, &[copy]);
     let got = proofs(&client_view, &server);
-    let client_side: Vec<_> = got.iter().filter(|x| x.1 != "not_received").collect();
+    let client_side: Vec<_> = got.iter().filter(|x| x.1 != Proven::NotReceived).collect();
     assert_eq!(client_side.len(), 2, "{got:?}");
-    assert!(client_side.iter().all(|x| x.1 == "unproven"), "{got:?}");
     assert!(
-        !got.iter().any(|x| x.1 == "forged" || x.1 == "endpoint"),
+        client_side.iter().all(|x| x.1 == Proven::Unproven),
+        "{got:?}"
+    );
+    assert!(
+        !got.iter()
+            .any(|x| x.1 == Proven::Forged || x.1 == Proven::Endpoint),
         "{got:?}"
     );
 }
@@ -294,7 +309,7 @@ fn a_reset_whose_ip_id_differs_from_its_only_twin_is_unproven() {
     client_view[n - 1].ip_id ^= 0x5a5a;
     let got = proofs(&client_view, &server);
     let rst = got.iter().find(|x| x.0 == n as u64).unwrap();
-    assert_eq!(rst.1, "unproven", "{got:?}");
+    assert_eq!(rst.1, Proven::Unproven, "{got:?}");
     assert!(rst.2.contains("ip_id"), "{got:?}");
 }
 
@@ -341,4 +356,56 @@ fn many_connections_pair_by_key() {
         .collect();
     assert!(bad.is_empty(), "{} {:?}", bad.len(), bad.first());
     assert!(r.only_in_client_capture.is_empty() && r.only_in_server_capture.is_empty());
+}
+
+/// The errors say whose fault they are: a capture's (named) or the report's writer's.
+#[test]
+fn errors_are_typed_by_whose_fault_they_are() {
+    let c = conv();
+    let recs: Vec<_> = c
+        .packets
+        .iter()
+        .map(|p| p.record(LinkType::ETHERNET, None))
+        .collect();
+    let good = pcap(LinkType::ETHERNET, &recs, PcapOpts::default());
+    let e = compare_bytes(
+        ("client.pcap", good.clone()),
+        ("server.pcap", b"junk".to_vec()),
+        MAX_PACKETS,
+        |_| Ok(()),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, CompareError::Open { name, .. } if name == "server.pcap"),
+        "{e:?}"
+    );
+    assert!(e.is_input());
+    assert!(
+        e.to_string().starts_with("server.pcap: not a capture file"),
+        "{e}"
+    );
+    let e = compare_bytes(
+        ("client.pcap", good.clone()),
+        ("server.pcap", good),
+        MAX_PACKETS,
+        |_| Err(std::io::Error::other("disk full")),
+    )
+    .unwrap_err();
+    assert!(matches!(e, CompareError::Output(_)), "{e:?}");
+    assert!(!e.is_input());
+}
+
+#[test]
+fn every_proof_serializes_as_its_code() {
+    for p in [
+        Proven::Forged,
+        Proven::Endpoint,
+        Proven::NotReceived,
+        Proven::Unproven,
+    ] {
+        assert_eq!(
+            serde_json::to_value(p).unwrap(),
+            serde_json::Value::from(p.code())
+        );
+    }
 }
