@@ -219,3 +219,70 @@ fn pyarrow_and_duckdb_read_the_tables_with_no_schema_hints() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("pyarrow and duckdb agree"));
 }
+
+/// The Arrow type a schema type must read back as, spelled out here apart from the writer.
+fn arrow_type(t: bttrace::report::schema::Ty) -> DataType {
+    use arrow_schema::{Field, TimeUnit};
+    use bttrace::report::schema::Ty;
+    let list = |t| DataType::List(std::sync::Arc::new(Field::new("item", t, true)));
+    match t {
+        Ty::Int => DataType::Int64,
+        Ty::Int32 => DataType::Int32,
+        Ty::Float => DataType::Float64,
+        Ty::Bool => DataType::Boolean,
+        Ty::Time => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        Ty::Date => DataType::Date32,
+        Ty::Text | Ty::Id => DataType::Utf8,
+        Ty::Enum => DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+        Ty::IntList => list(DataType::Int64),
+        Ty::WordList => list(DataType::Utf8),
+    }
+}
+
+/// One table of a run: its CSV header is its schema's names, and its Parquet columns have
+/// the schema's names and types.
+fn matches_schema<K: bttrace::report::schema::Table>(csv_dir: &Path, pq: &Path, part: &str) {
+    let want: Vec<(String, DataType)> = K::schema()
+        .iter()
+        .map(|c| (c.name.clone(), arrow_type(c.ty)))
+        .collect();
+    let (header, _) = read_csv(&csv_dir.join(format!("{}.csv", K::NAME)));
+    let names: Vec<String> = want.iter().map(|(n, _)| n.clone()).collect();
+    assert_eq!(header, names, "{}.csv", K::NAME);
+    let file = std::fs::File::open(pq.join(K::NAME).join(part)).unwrap();
+    let b = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    let got: Vec<(String, DataType)> = b
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().clone()))
+        .collect();
+    assert_eq!(got, want, "{}: Parquet columns", K::NAME);
+}
+
+#[test]
+fn every_table_is_its_schema_in_csv_and_parquet() {
+    use bttrace::report::schema::{Captures, Flows, Rsts, Tests};
+    // Captures with and without each optional part: Glasnost tests, BitTorrent, resets, a
+    // failed file.
+    for (i, inputs) in [
+        &["fixtures/glasnost"][..],
+        &["fixtures/netns/refused.pcap"],
+        &["fixtures/netns/reset_by_server.pcap", "fixtures/ndpi"],
+        &["Cargo.toml"],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let (csv_dir, pq) = write_both(dir.path(), inputs);
+        let part = bttrace::report::parquet::part_name(
+            &inputs.iter().map(PathBuf::from).collect::<Vec<_>>(),
+        );
+        matches_schema::<Captures>(&csv_dir, &pq, &part);
+        matches_schema::<Tests>(&csv_dir, &pq, &part);
+        matches_schema::<Flows>(&csv_dir, &pq, &part);
+        matches_schema::<Rsts>(&csv_dir, &pq, &part);
+        eprintln!("inputs {i}: {inputs:?} match the schemas");
+    }
+}
