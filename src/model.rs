@@ -32,9 +32,11 @@ impl Tally {
 /// Everything bttrace says about one capture file.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaptureReport {
+    #[serde(rename = "capture")]
     pub path: String,
     /// Why the file could not be analysed (fully), or null.
     pub error: Option<String>,
+    #[serde(rename = "capture_format")]
     pub format: Option<Format>,
     pub gzip: bool,
     pub link_types: Vec<LinkType>,
@@ -216,7 +218,9 @@ pub struct FlowReport {
     pub first_frame: u64,
     pub last_frame: u64,
     /// Seconds since the epoch.
+    #[serde(rename = "start_time")]
     pub start: f64,
+    #[serde(rename = "end_time")]
     pub end: f64,
     pub duration_s: f64,
     /// SYN to the ACK of the SYN-ACK, in milliseconds, where the handshake was seen.
@@ -248,6 +252,7 @@ pub struct FlowReport {
     /// Unique bits per second in the data direction, first to last new byte.
     pub goodput_bps: Option<f64>,
     /// `fin` | `rst` | `open` | `never_established`.
+    #[serde(rename = "close_state")]
     pub close: &'static str,
     /// The RSTs judged: the first [`MAX_RSTS`](crate::flows::MAX_RSTS) of the flow.
     pub rsts: Vec<RstReport>,
@@ -255,6 +260,7 @@ pub struct FlowReport {
     pub rsts_dropped: u32,
     /// A Wireshark display filter selecting this connection's packets (both directions): its
     /// addresses and ports, and its frame range where the capture reuses the 4-tuple.
+    #[serde(rename = "wireshark_filter")]
     pub filter: String,
     /// Every RST segment the flow carried, judged or not.
     pub rsts_seen: u64,
@@ -355,12 +361,17 @@ pub struct BtSideReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct MessageReport {
     pub frame: u64,
+    #[serde(rename = "frame_time")]
     pub time: f64,
     pub rel_time: f64,
     /// The sender.
+    #[serde(rename = "sender")]
     pub from: &'static str,
+    #[serde(rename = "stream_offset")]
     pub offset: u64,
+    #[serde(rename = "message")]
     pub kind: Option<&'static str>,
+    #[serde(rename = "description")]
     pub text: String,
 }
 
@@ -458,16 +469,20 @@ pub struct RstReport {
     /// 1-based frame number, as Wireshark numbers it.
     pub frame: u64,
     /// Seconds since the epoch.
+    #[serde(rename = "frame_time")]
     pub time: f64,
     /// Seconds since the capture's first frame (Wireshark's default time column).
     pub rel_time: f64,
     /// The claimed sender: `client` | `server`.
+    #[serde(rename = "sender")]
     pub from: &'static str,
     pub seq: u32,
     pub ack: Option<u32>,
     pub ttl: u8,
     pub ip_id: Option<u16>,
+    #[serde(rename = "tcp_window")]
     pub window: u16,
+    #[serde(rename = "tcp_flags")]
     pub flags: String,
     /// `forged` | `endpoint` | `inconclusive`.
     pub verdict: Option<&'static str>,
@@ -476,6 +491,7 @@ pub struct RstReport {
     /// Each piece of evidence with its strength and a sentence to check.
     pub findings: Vec<EvidenceReport>,
     /// A Wireshark display filter selecting this RST.
+    #[serde(rename = "wireshark_filter")]
     pub filter: String,
 }
 
@@ -520,7 +536,9 @@ impl From<BlockingSignal> for BlockingReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct SeriesReport {
     pub interval_ms: f64,
+    #[serde(rename = "bytes_up")]
     pub up: Vec<u32>,
+    #[serde(rename = "bytes_down")]
     pub down: Vec<u32>,
 }
 

@@ -164,7 +164,7 @@ fn the_parquet_tables_hold_what_the_csv_tables_hold_typed() {
     assert!(matches!(ty("first_time"), DataType::Timestamp(_, Some(_))));
     assert_eq!(ty("frames"), DataType::Int64);
     assert_eq!(ty("gzip"), DataType::Boolean);
-    assert_eq!(ty("date"), DataType::Date32);
+    assert_eq!(ty("test_date"), DataType::Date32);
     assert!(matches!(
         ty("block_bt_app_port"),
         DataType::Dictionary(_, _)

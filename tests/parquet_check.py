@@ -31,14 +31,14 @@ s = caps.schema
 assert s.field("first_time").type == pa.timestamp("us", tz="UTC"), s.field("first_time").type
 assert s.field("frames").type == pa.int64()
 assert s.field("gzip").type == pa.bool_()
-assert s.field("date").type == pa.date32()
+assert s.field("test_date").type == pa.date32()
 assert pa.types.is_dictionary(s.field("block_bt_app_port").type)
 assert pa.types.is_list(s.field("blocking_basis").type)
 
 cols = {r[0]: r[1] for r in con.execute(
     f"describe select * from read_parquet('{pq_dir}/captures/*.parquet')").fetchall()}
 assert cols["first_time"] == "TIMESTAMP WITH TIME ZONE", cols["first_time"]
-assert cols["frames"] == "BIGINT" and cols["gzip"] == "BOOLEAN" and cols["date"] == "DATE"
+assert cols["frames"] == "BIGINT" and cols["gzip"] == "BOOLEAN" and cols["test_date"] == "DATE"
 assert cols["blocking_basis"] == "VARCHAR[]", cols["blocking_basis"]
 
 # A query in DuckDB equals the same sum over the CSV rows: forged RSTs per verdict cell, and

@@ -148,6 +148,7 @@ pub struct TestSeries {
 #[derive(Debug, Clone, Serialize)]
 pub struct TestRst {
     pub frame: u64,
+    #[serde(rename = "sender")]
     pub from: &'static str,
     pub verdict: Option<&'static str>,
     pub evidence: Vec<&'static str>,

@@ -212,7 +212,7 @@ fn capture_columns() -> Vec<Column<Captures>> {
     let mut v: Vec<C> = vec![
         C::new("capture", Ty::Text, |r| s(&r.path)),
         C::new("error", Ty::Text, |r| opt_s(r.error.as_deref())),
-        C::new("format", Ty::Enum, |r| {
+        C::new("capture_format", Ty::Enum, |r| {
             opt_s(r.format.map(|f| f.to_string()))
         }),
         C::new("gzip", Ty::Bool, |r| Value::Bool(r.gzip)),
@@ -240,14 +240,14 @@ fn capture_columns() -> Vec<Column<Captures>> {
         C::new("client_ip", Ty::Id, |r| opt_s(r.client_address())),
         C::new("client_host", Ty::Text, |r| opt_s(r.client_host())),
         C::new("test_time", Ty::Int, |r| opt_int(r.test_time())),
-        C::new("date", Ty::Date, |r| {
+        C::new("test_date", Ty::Date, |r| {
             r.test_time()
                 .map_or(Value::Null, |t| Value::Date(t.div_euclid(86_400)))
         }),
-        C::new("weekday", Ty::Enum, |r| {
+        C::new("test_weekday", Ty::Enum, |r| {
             opt_s(r.test_time().map(|t| WEEKDAYS[names::weekday(t) as usize]))
         }),
-        C::new("log", Ty::Text, |r| {
+        C::new("log_path", Ty::Text, |r| {
             opt_s(r.glasnost.as_ref().and_then(|g| g.log_path.as_deref()))
         }),
         C::new("schedule_from", Ty::Enum, |r| {
@@ -362,7 +362,7 @@ fn test_columns() -> Vec<Column<Tests>> {
         C::new("rst_frames", Ty::IntList, |r| {
             Value::Ints(r.test.rsts.iter().map(|x| x.frame as i64).collect())
         }),
-        C::new("reset_after_bt_ms", Ty::Float, |r| {
+        C::new("reset_after_bt_exchange_ms", Ty::Float, |r| {
             float(r.test.reset_after_bt_exchange_ms)
         })
         .dp(3),
@@ -443,10 +443,12 @@ fn flow_columns() -> Vec<Column<Flows>> {
         fc("first_frame", Ty::Int, |f| int(f.first_frame)),
         fc("last_frame", Ty::Int, |f| int(f.last_frame)),
     ];
-    v.extend(time_pair("start", |r: &FlowRow<'_>| {
+    v.extend(time_pair("start_time", |r: &FlowRow<'_>| {
         r.flow.map(|f| f.start)
     }));
-    v.extend(time_pair("end", |r: &FlowRow<'_>| r.flow.map(|f| f.end)));
+    v.extend(time_pair("end_time", |r: &FlowRow<'_>| {
+        r.flow.map(|f| f.end)
+    }));
     v.extend([
         fc("duration_s", Ty::Float, |f| float(Some(f.duration_s))).dp(6),
         fc("rtt_ms", Ty::Float, |f| float(f.rtt_ms)).dp(3),
@@ -466,7 +468,7 @@ fn flow_columns() -> Vec<Column<Flows>> {
         fc("unassembled_down", Ty::Int, |f| int(f.unassembled_down)),
         fc("overlap_mismatches", Ty::Int, |f| int(f.overlap_mismatches)),
         fc("goodput_bps", Ty::Float, |f| float(f.goodput_bps)).dp(0),
-        fc("close", Ty::Enum, |f| s(f.close)),
+        fc("close_state", Ty::Enum, |f| s(f.close)),
         fc("rsts", Ty::Int, |f| int(f.rsts_seen)),
         fc("rsts_judged", Ty::Int, |f| int(f.rsts_judged)),
         fc("rst_frames", Ty::IntList, |f| {
@@ -491,7 +493,7 @@ fn flow_columns() -> Vec<Column<Flows>> {
                 .as_ref()
                 .map_or(Value::Null, |b| Value::Bool(b.before_data))
         }),
-        fc("reset_after_bt_ms", Ty::Float, |f| {
+        fc("reset_after_bt_exchange_ms", Ty::Float, |f| {
             float(f.blocking.as_ref().and_then(|b| b.after_bt_exchange_ms))
         })
         .dp(3),
@@ -586,16 +588,16 @@ fn rst_columns() -> Vec<Column<Rsts>> {
         C::new("vantage", Ty::Enum, |r| s(r.flow.vantage)),
         C::new("frame", Ty::Int, |r| int(r.rst.frame)),
     ];
-    v.extend(time_pair("time", |r: &RstRow<'_>| Some(r.rst.time)));
+    v.extend(time_pair("frame_time", |r: &RstRow<'_>| Some(r.rst.time)));
     v.extend([
         C::new("rel_time", Ty::Float, |r| float(Some(r.rst.rel_time))).dp(6),
-        C::new("from", Ty::Enum, |r| s(r.rst.from)),
-        C::new("flags", Ty::Enum, |r| s(&r.rst.flags)),
+        C::new("sender", Ty::Enum, |r| s(r.rst.from)),
+        C::new("tcp_flags", Ty::Enum, |r| s(&r.rst.flags)),
         C::new("seq", Ty::Int, |r| int(r.rst.seq)),
         C::new("ack", Ty::Int, |r| opt_int(r.rst.ack)),
         C::new("ttl", Ty::Int32, |r| int(r.rst.ttl)),
         C::new("ip_id", Ty::Int32, |r| opt_int(r.rst.ip_id)),
-        C::new("window", Ty::Int32, |r| int(r.rst.window)),
+        C::new("tcp_window", Ty::Int32, |r| int(r.rst.window)),
         C::new("verdict", Ty::Enum, |r| opt_s(r.rst.verdict)),
         C::new("evidence", Ty::WordList, |r| words(&r.rst.evidence)),
         C::new("explanation", Ty::Text, |r| {
@@ -706,5 +708,247 @@ mod tests {
         check::<Tests>();
         check::<Flows>();
         check::<Rsts>();
+        check::<crate::report::weekly::Speeds>();
+        check::<crate::report::weekly::Days>();
+        check::<crate::report::weekly::SummaryTable>();
+    }
+
+    /// Reserved words of SQL:2016 (the ones a column name could plausibly be), and of the
+    /// engines the tables are read with (DuckDB, Spark SQL, MySQL, PostgreSQL): a column
+    /// named so needs quoting in every query.
+    const SQL_RESERVED: &[&str] = &[
+        "all",
+        "alter",
+        "analyse",
+        "analyze",
+        "and",
+        "any",
+        "array",
+        "as",
+        "asc",
+        "at",
+        "begin",
+        "between",
+        "bigint",
+        "binary",
+        "boolean",
+        "both",
+        "by",
+        "call",
+        "case",
+        "cast",
+        "char",
+        "check",
+        "close",
+        "collate",
+        "column",
+        "commit",
+        "condition",
+        "connect",
+        "constraint",
+        "count",
+        "create",
+        "cross",
+        "cube",
+        "current",
+        "cursor",
+        "cycle",
+        "date",
+        "day",
+        "dec",
+        "decimal",
+        "declare",
+        "default",
+        "delete",
+        "desc",
+        "describe",
+        "distinct",
+        "do",
+        "double",
+        "drop",
+        "each",
+        "else",
+        "end",
+        "escape",
+        "except",
+        "exec",
+        "execute",
+        "exists",
+        "external",
+        "extract",
+        "false",
+        "fetch",
+        "filter",
+        "float",
+        "for",
+        "foreign",
+        "from",
+        "full",
+        "function",
+        "get",
+        "global",
+        "grant",
+        "group",
+        "grouping",
+        "groups",
+        "having",
+        "hold",
+        "hour",
+        "identity",
+        "in",
+        "index",
+        "inner",
+        "insert",
+        "int",
+        "integer",
+        "intersect",
+        "interval",
+        "into",
+        "is",
+        "join",
+        "key",
+        "keys",
+        "lateral",
+        "leading",
+        "left",
+        "like",
+        "limit",
+        "local",
+        "log",
+        "lower",
+        "match",
+        "max",
+        "merge",
+        "method",
+        "min",
+        "minute",
+        "mod",
+        "module",
+        "month",
+        "natural",
+        "new",
+        "no",
+        "none",
+        "not",
+        "null",
+        "numeric",
+        "of",
+        "offset",
+        "old",
+        "on",
+        "only",
+        "open",
+        "or",
+        "order",
+        "out",
+        "outer",
+        "over",
+        "overlaps",
+        "partition",
+        "percent",
+        "period",
+        "position",
+        "power",
+        "precision",
+        "prepare",
+        "primary",
+        "range",
+        "rank",
+        "real",
+        "recursive",
+        "references",
+        "release",
+        "result",
+        "return",
+        "returns",
+        "revoke",
+        "right",
+        "rollback",
+        "rollup",
+        "row",
+        "rows",
+        "second",
+        "select",
+        "set",
+        "similar",
+        "smallint",
+        "some",
+        "start",
+        "static",
+        "sum",
+        "system",
+        "table",
+        "then",
+        "time",
+        "timestamp",
+        "to",
+        "trailing",
+        "trigger",
+        "trim",
+        "true",
+        "truncate",
+        "union",
+        "unique",
+        "unknown",
+        "update",
+        "upper",
+        "user",
+        "using",
+        "value",
+        "values",
+        "varchar",
+        "when",
+        "where",
+        "window",
+        "with",
+        "within",
+        "without",
+        "year", // DuckDB's own reserved words:
+        "asymmetric",
+        "deferrable",
+        "initially",
+        "lambda",
+        "pivot",
+        "pivot_longer",
+        "pivot_wider",
+        "placing",
+        "qualify",
+        "returning",
+        "show",
+        "summarize",
+        "symmetric",
+        "unpivot",
+        "variadic",
+    ];
+
+    fn no_reserved<K: Table>() {
+        for c in K::schema() {
+            assert!(
+                !SQL_RESERVED.contains(&c.name.as_str()),
+                "{}: column {} is an SQL reserved word",
+                K::NAME,
+                c.name
+            );
+            assert!(
+                c.name
+                    .chars()
+                    .all(|x| x.is_ascii_lowercase() || x.is_ascii_digit() || x == '_'),
+                "{}: column {} is not lower_snake_case",
+                K::NAME,
+                c.name
+            );
+        }
+    }
+
+    #[test]
+    fn no_column_is_an_sql_reserved_word() {
+        assert!(SQL_RESERVED.contains(&"from") && SQL_RESERVED.contains(&"window"));
+        no_reserved::<Captures>();
+        no_reserved::<Tests>();
+        no_reserved::<Flows>();
+        no_reserved::<Rsts>();
+        no_reserved::<crate::report::weekly::Speeds>();
+        no_reserved::<crate::report::weekly::Days>();
+        no_reserved::<crate::report::weekly::SummaryTable>();
     }
 }

@@ -322,7 +322,7 @@ impl Table for Speeds {
             let int = |x: u32| Value::Int(i64::from(x));
             vec![
                 C::new("isp", Ty::Text, |r| Value::Str(r.isp.into())),
-                C::new("day", Ty::Enum, |r| Value::Str(r.day.clone())),
+                C::new("test_day", Ty::Enum, |r| Value::Str(r.day.clone())),
                 C::new("tests", Ty::Int, move |r| int(r.tests)),
                 C::new("port_class", Ty::Enum, |r| {
                     Value::Str(r.class.code().into())
@@ -365,7 +365,7 @@ impl Table for Days {
             type C = Column<Days>;
             let mut v = vec![
                 C::new("isp", Ty::Text, |r| Value::Str(r.isp.into())),
-                C::new("day", Ty::Enum, |r| Value::Str(r.day.clone())),
+                C::new("test_day", Ty::Enum, |r| Value::Str(r.day.clone())),
                 C::new("tests", Ty::Int, |r| Value::Int(i64::from(r.tests))),
             ];
             v.extend(cell_columns::<Days>(|r| r.cells));
