@@ -18,7 +18,7 @@ use crate::glasnost;
 use crate::model::CaptureReport;
 use crate::output::{self, say, say_more};
 use crate::report::{
-    csv::{CaptureTable, CapturesCsv, FlowsCsv, RstsCsv, TestsCsv},
+    csv::{CaptureTable, CapturesCsv, FlowsCsv, MessagesCsv, RstsCsv, TestsCsv},
     json::JsonWriter,
     text,
 };
@@ -412,6 +412,7 @@ struct CsvPaths {
     tests: Option<PathBuf>,
     flows: Option<PathBuf>,
     rsts: Option<PathBuf>,
+    messages: Option<PathBuf>,
 }
 
 /// Whether a `--csv` name is a file: it ends with `.csv` (any case).
@@ -444,6 +445,7 @@ fn csv_paths(csv: Option<&Path>, rsts: Option<&Path>) -> CsvPaths {
             paths.tests = Some(p.join("tests.csv"));
             paths.flows = Some(p.join("flows.csv"));
             paths.rsts = Some(p.join("rsts.csv"));
+            paths.messages = Some(p.join("messages.csv"));
         }
     }
     if let Some(p) = rsts {
@@ -457,7 +459,7 @@ struct CsvFiles(Vec<Box<dyn CaptureTable>>);
 
 impl CsvFiles {
     fn paths(p: &CsvPaths) -> impl Iterator<Item = &PathBuf> {
-        [&p.captures, &p.tests, &p.flows, &p.rsts]
+        [&p.captures, &p.tests, &p.flows, &p.rsts, &p.messages]
             .into_iter()
             .flatten()
     }
@@ -485,6 +487,7 @@ impl CsvFiles {
             table(&p.tests, force, TestsCsv::new)?,
             table(&p.flows, force, FlowsCsv::new)?,
             table(&p.rsts, force, RstsCsv::new)?,
+            table(&p.messages, force, MessagesCsv::new)?,
         ];
         Ok(CsvFiles(tables.into_iter().flatten().collect()))
     }

@@ -202,6 +202,12 @@ impl RetiredFlows {
 #[derive(Debug, Clone, Serialize)]
 pub struct FlowReport {
     pub id: u32,
+    /// Wireshark's `tcp.stream`: the flow's number from 0 (`id` - 1); null after a frame
+    /// bttrace skipped that Wireshark may count as a TCP stream of its own (an IP fragment, a
+    /// bad TCP header, ...), or when flows were retired, where the numbers may part.
+    pub tcp_stream: Option<u32>,
+    /// The Community ID v1 flow hash (seed 0), as Zeek and Suricata write it.
+    pub community_id: String,
     pub client: String,
     pub server: String,
     /// `bittorrent` | `control` | `command` | `encrypted` | `other` (null until decoded).
@@ -311,8 +317,10 @@ pub struct HandshakeReport {
     pub frame: u64,
     pub time: f64,
     pub info_hash: Option<String>,
-    /// Printable bytes as they are, others as `\xNN`.
+    /// The 20 bytes, hex (faithful whatever the bytes).
     pub peer_id: Option<String>,
+    /// The same, printable bytes as they are and others as `\xNN` (for reading).
+    pub peer_id_text: Option<String>,
     /// The client named by the peer id's convention, where it follows one.
     pub peer_client: Option<String>,
     /// The 8 reserved bytes, hex, and the names of the bits set.
@@ -380,7 +388,8 @@ fn handshake_report(h: &btparse::Handshake) -> HandshakeReport {
         frame: h.at.frame,
         time: h.at.ts.as_secs_f64(),
         info_hash: h.info_hash.map(|x| btparse::hex(&x)),
-        peer_id: h.peer_id.map(|p| peer_id::printable(&p)),
+        peer_id: h.peer_id.map(|p| btparse::hex(&p)),
+        peer_id_text: h.peer_id.map(|p| peer_id::printable(&p)),
         peer_client: h.peer_id.and_then(|p| peer_id::client_name(&p)),
         reserved: h.reserved.map(|r| btparse::hex(&r)),
         flags: h
@@ -595,6 +604,8 @@ impl FlowReport {
         };
         FlowReport {
             id: f.id,
+            tcp_stream: f.id.checked_sub(1),
+            community_id: crate::community_id::tcp(f.client, f.server),
             client: f.client.to_string(),
             server: f.server.to_string(),
             kind: Some(f.app.kind().code()),

@@ -129,10 +129,11 @@ fn same_table(csv_path: &Path, parquet_path: &Path) -> usize {
     n
 }
 
-fn write_both(dir: &Path, inputs: &[&str]) -> (PathBuf, PathBuf) {
+fn write_both_with(dir: &Path, inputs: &[&str], options: &[&str]) -> (PathBuf, PathBuf) {
     let csv_dir = dir.join("csv");
     let pq = dir.join("pq");
     let mut args = vec!["analyze", "--format", "json"];
+    args.extend(options);
     let csv_arg = format!("{}/", csv_dir.display());
     let pq_arg = pq.display().to_string();
     args.extend(["--csv", &csv_arg, "--parquet", &pq_arg]);
@@ -149,10 +150,10 @@ fn write_both(dir: &Path, inputs: &[&str]) -> (PathBuf, PathBuf) {
 #[test]
 fn the_parquet_tables_hold_what_the_csv_tables_hold_typed() {
     let dir = tempfile::tempdir().unwrap();
-    let (csv_dir, pq) = write_both(dir.path(), &["fixtures/glasnost"]);
+    let (csv_dir, pq) = write_both_with(dir.path(), &["fixtures/glasnost"], &["--messages"]);
     let name = "glasnost.parquet";
     let mut rows = Vec::new();
-    for t in ["captures", "tests", "flows", "rsts"] {
+    for t in ["captures", "tests", "flows", "rsts", "messages"] {
         let p = pq.join(t).join(name);
         rows.push(same_table(&csv_dir.join(format!("{t}.csv")), &p));
     }
@@ -171,7 +172,7 @@ fn the_parquet_tables_hold_what_the_csv_tables_hold_typed() {
     ));
     assert!(matches!(ty("blocking_basis"), DataType::List(_)));
     // No temporary file is left behind.
-    for t in ["captures", "tests", "flows", "rsts"] {
+    for t in ["captures", "tests", "flows", "rsts", "messages"] {
         let names: Vec<String> = std::fs::read_dir(pq.join(t))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -204,7 +205,7 @@ fn pyarrow_and_duckdb_read_the_tables_with_no_schema_hints() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (csv_dir, pq) = write_both(dir.path(), &["fixtures/glasnost"]);
+    let (csv_dir, pq) = write_both_with(dir.path(), &["fixtures/glasnost"], &["--messages"]);
     let out = Command::new(&python)
         .arg("tests/parquet_check.py")
         .arg(&csv_dir)
@@ -262,7 +263,7 @@ fn matches_schema<K: bttrace::report::schema::Table>(csv_dir: &Path, pq: &Path, 
 
 #[test]
 fn every_table_is_its_schema_in_csv_and_parquet() {
-    use bttrace::report::schema::{Captures, Flows, Rsts, Tests};
+    use bttrace::report::schema::{Captures, Flows, Messages, Rsts, Tests};
     // Captures with and without each optional part: Glasnost tests, BitTorrent, resets, a
     // failed file.
     for (i, inputs) in [
@@ -275,7 +276,7 @@ fn every_table_is_its_schema_in_csv_and_parquet() {
     .enumerate()
     {
         let dir = tempfile::tempdir().unwrap();
-        let (csv_dir, pq) = write_both(dir.path(), inputs);
+        let (csv_dir, pq) = write_both_with(dir.path(), inputs, &["--messages"]);
         let part = bttrace::report::parquet::part_name(
             &inputs.iter().map(PathBuf::from).collect::<Vec<_>>(),
         );
@@ -283,6 +284,22 @@ fn every_table_is_its_schema_in_csv_and_parquet() {
         matches_schema::<Tests>(&csv_dir, &pq, &part);
         matches_schema::<Flows>(&csv_dir, &pq, &part);
         matches_schema::<Rsts>(&csv_dir, &pq, &part);
+        matches_schema::<Messages>(&csv_dir, &pq, &part);
+        // The messages table is in frame order.
+        let (h, rows) = read_csv(&csv_dir.join("messages.csv"));
+        let frame = h.iter().position(|c| c == "frame").unwrap();
+        for pair in rows.windows(2) {
+            let at = |r: &Vec<String>| (r[0].clone(), r[frame].parse::<u64>().unwrap());
+            let ((c0, f0), (c1, f1)) = (at(&pair[0]), at(&pair[1]));
+            assert!(c0 != c1 || f0 <= f1, "{c0}: messages not in frame order");
+        }
+        if i == 0 {
+            assert!(
+                rows.len() > 100,
+                "the Glasnost fixtures' messages: {}",
+                rows.len()
+            );
+        }
         eprintln!("inputs {i}: {inputs:?} match the schemas");
     }
 }

@@ -11,7 +11,7 @@ import pyarrow.dataset as ds
 
 csv_dir, pq_dir = Path(sys.argv[1]), Path(sys.argv[2])
 con = duckdb.connect()
-for table in ["captures", "tests", "flows", "rsts"]:
+for table in ["captures", "tests", "flows", "rsts", "messages"]:
     rows = list(csv.DictReader(open(csv_dir / f"{table}.csv", newline="")))
     header = next(csv.reader(open(csv_dir / f"{table}.csv", newline="")))
     t = ds.dataset(pq_dir / table, format="parquet").to_table()

@@ -8,7 +8,7 @@
 use std::io::{self, Write};
 
 use super::schema::{CaptureRows, Column, Table as Schema, Ty, Value};
-pub use super::schema::{Captures, Flows, Rsts, Tests, names};
+pub use super::schema::{Captures, Flows, Messages, Rsts, Tests, names};
 use crate::model::CaptureReport;
 
 /// Makes a text cell safe to open in a spreadsheet (and to print: control characters, as a
@@ -76,6 +76,7 @@ pub type CapturesCsv<W> = Table<W, Captures>;
 pub type TestsCsv<W> = Table<W, Tests>;
 pub type FlowsCsv<W> = Table<W, Flows>;
 pub type RstsCsv<W> = Table<W, Rsts>;
+pub type MessagesCsv<W> = Table<W, Messages>;
 
 impl<W: Write, K: CaptureRows> Table<W, K> {
     pub fn new(w: W) -> io::Result<Table<W, K>> {

@@ -32,7 +32,9 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
-use super::schema::{CaptureRows, Captures, Flows, Rsts, Table as SchemaTable, Tests, Ty, Value};
+use super::schema::{
+    CaptureRows, Captures, Flows, Messages, Rsts, Table as SchemaTable, Tests, Ty, Value,
+};
 use crate::model::CaptureReport;
 
 /// Rows buffered before they go to the writer as one record batch.
@@ -263,10 +265,11 @@ pub struct Dataset {
     tests: Table<Tests>,
     flows: Table<Flows>,
     rsts: Table<Rsts>,
+    messages: Table<Messages>,
 }
 
 /// The tables' folders in a `--parquet DIR`.
-pub const TABLES: [&str; 4] = ["captures", "tests", "flows", "rsts"];
+pub const TABLES: [&str; 5] = ["captures", "tests", "flows", "rsts", "messages"];
 
 /// The name of a run's files: for one input (a capture, an archive, a directory), its file
 /// name with `.parquet` (`20091103T000000Z-mlab1-ams01-glasnost-0000.tgz.parquet`), so one
@@ -302,6 +305,7 @@ impl Dataset {
             tests: Table::create(&dir.join("tests").join(name), force)?,
             flows: Table::create(&dir.join("flows").join(name), force)?,
             rsts: Table::create(&dir.join("rsts").join(name), force)?,
+            messages: Table::create(&dir.join("messages").join(name), force)?,
         })
     }
 
@@ -309,7 +313,8 @@ impl Dataset {
         self.captures.capture(r)?;
         self.tests.capture(r)?;
         self.flows.capture(r)?;
-        self.rsts.capture(r)
+        self.rsts.capture(r)?;
+        self.messages.capture(r)
     }
 
     /// Completes the four files; the captures table last, so that a part in `captures/`
@@ -318,6 +323,7 @@ impl Dataset {
         self.tests.finish()?;
         self.flows.finish()?;
         self.rsts.finish()?;
+        self.messages.finish()?;
         self.captures.finish()
     }
 }

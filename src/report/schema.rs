@@ -11,7 +11,7 @@ use crate::btparse::MsgKind;
 use crate::glasnost::TestReport;
 use crate::glasnost::names::{self, WEEKDAYS};
 use crate::glasnost::verdict::{Outcome, SUMMARY_CELLS};
-use crate::model::{BtSideReport, CaptureReport, FlowReport, RstReport};
+use crate::model::{BtSideReport, CaptureReport, FlowReport, MessageReport, RstReport};
 
 /// The type of a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -432,6 +432,8 @@ fn flow_columns() -> Vec<Column<Flows>> {
     let mut v: Vec<C> = vec![
         C::new("capture", Ty::Text, |r| s(&r.capture.path)),
         fc("id", Ty::Int, |f| int(f.id)),
+        fc("tcp_stream", Ty::Int, |f| opt_int(f.tcp_stream)),
+        fc("community_id", Ty::Id, |f| s(&f.community_id)),
         fc("client", Ty::Id, |f| s(&f.client)),
         fc("server", Ty::Id, |f| s(&f.server)),
         fc("kind", Ty::Enum, |f| opt_s(f.kind)),
@@ -504,7 +506,7 @@ fn flow_columns() -> Vec<Column<Flows>> {
     ]);
     type Side = fn(&BtSideReport) -> Value;
     let sides: [(&str, Ty, Side); 11] = [
-        ("peer_id", Ty::Text, |s| {
+        ("peer_id", Ty::Id, |s| {
             opt_s(s.handshake.as_ref().and_then(|h| h.peer_id.clone()))
         }),
         ("peer_client", Ty::Text, |s| {
@@ -582,6 +584,7 @@ fn rst_columns() -> Vec<Column<Rsts>> {
     let mut v = vec![
         C::new("capture", Ty::Text, |r| s(&r.capture.path)),
         C::new("flow", Ty::Int, |r| int(r.flow.id)),
+        C::new("tcp_stream", Ty::Int, |r| opt_int(r.flow.tcp_stream)),
         C::new("client", Ty::Id, |r| s(&r.flow.client)),
         C::new("server", Ty::Id, |r| s(&r.flow.server)),
         C::new("kind", Ty::Enum, |r| opt_s(r.flow.kind)),
@@ -610,6 +613,49 @@ fn rst_columns() -> Vec<Column<Rsts>> {
             s(e.join("; "))
         }),
         C::new("wireshark_filter", Ty::Id, |r| s(&r.rst.filter)),
+    ]);
+    v
+}
+
+// ---------------------------------------------------------------- messages
+
+/// The messages table: with `--messages`, every peer-wire message decoded, both directions
+/// in frame order (empty without `--messages`).
+pub struct Messages;
+
+/// A row of the messages table.
+pub struct MessageRow<'a> {
+    pub capture: &'a CaptureReport,
+    pub flow: &'a FlowReport,
+    pub message: &'a MessageReport,
+}
+
+impl Table for Messages {
+    const NAME: &'static str = "messages";
+    type Row<'a> = MessageRow<'a>;
+    fn schema() -> &'static [Column<Messages>] {
+        static S: std::sync::OnceLock<Vec<Column<Messages>>> = std::sync::OnceLock::new();
+        static_schema(&S, message_columns)
+    }
+}
+
+fn message_columns() -> Vec<Column<Messages>> {
+    type C = Column<Messages>;
+    let mut v = vec![
+        C::new("capture", Ty::Text, |r| s(&r.capture.path)),
+        C::new("flow", Ty::Int, |r| int(r.flow.id)),
+        C::new("tcp_stream", Ty::Int, |r| opt_int(r.flow.tcp_stream)),
+        C::new("frame", Ty::Int, |r| int(r.message.frame)),
+    ];
+    v.extend(time_pair("frame_time", |r: &MessageRow<'_>| {
+        Some(r.message.time)
+    }));
+    v.extend([
+        C::new("rel_time", Ty::Float, |r| float(Some(r.message.rel_time))).dp(6),
+        C::new("sender", Ty::Enum, |r| s(r.message.from)),
+        C::new("stream_offset", Ty::Int, |r| int(r.message.offset)),
+        C::new("message", Ty::Enum, |r| opt_s(r.message.kind)),
+        C::new("description", Ty::Text, |r| s(&r.message.text)),
     ]);
     v
 }
@@ -674,6 +720,30 @@ impl CaptureRows for Rsts {
     }
 }
 
+impl CaptureRows for Messages {
+    /// Every flow's messages, by frame; a frame's messages (one segment, one direction) in
+    /// stream order.
+    fn rows<'a>(r: &'a CaptureReport) -> Vec<MessageRow<'a>> {
+        let mut rows: Vec<MessageRow<'a>> = r
+            .flows
+            .iter()
+            .flat_map(|flow| {
+                flow.messages
+                    .iter()
+                    .flatten()
+                    .map(move |message| MessageRow {
+                        capture: r,
+                        flow,
+                        message,
+                    })
+            })
+            .collect();
+        // Stable: a frame's messages keep their stream order.
+        rows.sort_by_key(|m| m.message.frame);
+        rows
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -708,6 +778,7 @@ mod tests {
         check::<Tests>();
         check::<Flows>();
         check::<Rsts>();
+        check::<Messages>();
         check::<crate::report::weekly::Speeds>();
         check::<crate::report::weekly::Days>();
         check::<crate::report::weekly::SummaryTable>();
@@ -947,6 +1018,7 @@ mod tests {
         no_reserved::<Tests>();
         no_reserved::<Flows>();
         no_reserved::<Rsts>();
+        no_reserved::<Messages>();
         no_reserved::<crate::report::weekly::Speeds>();
         no_reserved::<crate::report::weekly::Days>();
         no_reserved::<crate::report::weekly::SummaryTable>();
