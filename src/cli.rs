@@ -229,17 +229,17 @@ struct AnalyzeArgs {
     /// Output format on standard output.
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
     format: OutputFormat,
-    /// Also write the four tables captures.csv, tests.csv, flows.csv and rsts.csv into this
-    /// directory (as `report --csv` does); a name ending with `.csv` (or a file that exists)
-    /// gets the flows table alone.
+    /// Also write the five tables captures.csv, tests.csv, flows.csv, rsts.csv and
+    /// messages.csv into this directory (as `report --csv` does); a name ending with `.csv`
+    /// (or a file that exists) gets the flows table alone.
     #[arg(long, value_name = "PATH")]
     csv: Option<PathBuf>,
     /// Also write the RSTs table (verdict, evidence, Wireshark filter) as CSV to this file.
     #[arg(long, value_name = "FILE")]
     rsts_csv: Option<PathBuf>,
-    /// Also write the four tables of --csv DIR, typed, as Parquet:
-    /// DIR/{captures,tests,flows,rsts}/NAME.parquet, NAME from the input's file name (or a
-    /// hash of the inputs when there are several), so runs into one DIR make one dataset.
+    /// Also write the five tables of --csv DIR, typed, as Parquet:
+    /// DIR/{captures,tests,flows,rsts,messages}/NAME.parquet, NAME from the input's file name
+    /// (or a hash of the inputs when there are several), so runs into one DIR make one dataset.
     #[arg(long, value_name = "DIR")]
     parquet: Option<PathBuf>,
     /// Where the captures were taken: `auto` (from TTLs and handshake timing), `client`,
@@ -433,7 +433,7 @@ fn csv_paths(csv: Option<&Path>, rsts: Option<&Path>) -> CsvPaths {
             if existing_file && !csv_file_name(p) {
                 say(format_args!(
                     "warning: --csv {0}: writing the flows table to the file {0}, which exists; \
-                     a name without .csv is otherwise a directory of the four tables (as for \
+                     a name without .csv is otherwise a directory of the five tables (as for \
                      report --csv); name the file with .csv to keep it one table",
                     p.display()
                 ));

@@ -1,4 +1,4 @@
-//! `--parquet DIR`: the four tables, typed, equal to the CSV tables cell for cell; read back
+//! `--parquet DIR`: the five tables, typed, equal to the CSV tables cell for cell; read back
 //! with the Parquet crate here, and with pyarrow and DuckDB by tests/parquet_check.py.
 #![cfg(feature = "parquet")]
 

@@ -1,9 +1,9 @@
-//! The four tables of `--csv DIR` (captures, tests, flows, RSTs) as Parquet files, typed:
-//! counts and ports are integers, speeds and durations floats, flags booleans, times
-//! timestamps in UTC (microseconds), the test's date a date, space-separated CSV cells lists,
-//! enumerations dictionary-encoded strings; an empty CSV cell is null. The columns, their
-//! names and order are the CSV tables' ([`super::csv`]), so a query written for one reads
-//! the other; text is not defused for spreadsheets and numbers keep their full precision
+//! The five tables of `--csv DIR` (captures, tests, flows, RSTs, messages) as Parquet
+//! files, typed as their schemas ([`super::schema`]) say: counts and ports are integers,
+//! speeds and durations floats, flags booleans, times timestamps in UTC (microseconds), the
+//! test's date a date, space-separated CSV cells lists, enumerations dictionary-encoded
+//! strings; an empty CSV cell is null. The columns, their names and order are the CSV
+//! tables', so a query written for one reads the other; text is not defused for spreadsheets and numbers keep their full precision
 //! (a speed is not rounded to the bit per second as in CSV).
 //!
 //! Written with the Apache `parquet` crate's Arrow writer (Snappy-compressed), read by
@@ -259,7 +259,7 @@ impl<K: CaptureRows> Table<K> {
     }
 }
 
-/// The four tables of a `--parquet DIR` run.
+/// The five tables of a `--parquet DIR` run.
 pub struct Dataset {
     captures: Table<Captures>,
     tests: Table<Tests>,
