@@ -219,6 +219,36 @@ fn pyarrow_and_duckdb_read_the_tables_with_no_schema_hints() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("pyarrow and duckdb agree"));
+
+    // The same schema, names and types, whatever a run's captures held: no BitTorrent, RSTs,
+    // no RST, a Glasnost test, many flows, a file that is not a capture.
+    let runs: [&[&str]; 6] = [
+        &["fixtures/zeek/reassembly.pcap"],
+        &["fixtures/netns/reset_by_server.pcap"],
+        &["fixtures/netns/bt_download_full.pcap"],
+        &["fixtures/glasnost/port6881-rst"],
+        &["fixtures/ndpi/bittorrent_transmission.pcapng"],
+        &["Cargo.toml"],
+    ];
+    let mut dirs = Vec::new();
+    for (i, inputs) in runs.into_iter().enumerate() {
+        let d = dir.path().join(format!("run-{i}"));
+        write_both_with(&d, inputs, &["--messages"]);
+        dirs.push(d.join("pq"));
+    }
+    let out = Command::new(&python)
+        .arg("tests/parquet_check.py")
+        .arg("--same-schema")
+        .args(&dirs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("the same schema in 6 runs"));
 }
 
 /// The Arrow type a schema type must read back as, spelled out here apart from the writer.
