@@ -1,9 +1,11 @@
 //! Flat tables for spreadsheets and DuckDB, each with a `capture` column: one row per capture,
-//! per Glasnost transfer, per flow and per RST.
+//! per Glasnost transfer, per flow, per RST and per message, written from the tables' schemas
+//! ([`super::schema`]).
 //!
-//! Column order is fixed and documented in the README. Text cells that a spreadsheet would
-//! run as a formula (starting with `=`, `+`, `-`, `@`, tab or carriage return) are defused
-//! with a leading `'`; numbers are written as numbers. Empty cells mean "not known".
+//! Column order is the schema's, and the README lists it. Free-text cells ([`Ty::Text`]) that
+//! a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab or carriage
+//! return) are defused with a leading `'`; identifiers, codes and numbers are written as they
+//! are. Several values are separated by spaces. Empty cells mean "not known".
 
 use std::io::{self, Write};
 
