@@ -211,14 +211,14 @@ def bttrace_flows(bttrace, path):
             other = {"client": "server", "server": "client"}
             listed = collections.Counter()
             for m in fl.get("messages") or []:
-                k = m.get("kind")
-                if k is None and m.get("text", "").startswith("Handshake"):
+                k = m.get("message")
+                if k is None and m.get("description", "").startswith("Handshake"):
                     k = "handshake"
                 if k is None:
                     continue
-                side = other[m["from"]] if flip else m["from"]
-                listed[(m["from"], k)] += 1
-                e["msgs"][side].append((m["frame"], bttrace_signature(k, m["text"])))
+                side = other[m["sender"]] if flip else m["sender"]
+                listed[(m["sender"], k)] += 1
+                e["msgs"][side].append((m["frame"], bttrace_signature(k, m["description"])))
             bt = fl.get("bittorrent") or {}
             for side in ("client", "server"):
                 d = bt.get(side) or {}

@@ -606,6 +606,24 @@ impl Analyzer {
             None => (Vec::new(), None),
         };
         let mut flow_reports = flow_reports;
+        // Wireshark numbers every TCP conversation it dissects, and it dissects some frames
+        // bttrace skips (it reassembles IP fragments, and makes a stream of a short TCP
+        // header): from the first such frame on, a flow's id - 1 may not be its tcp.stream.
+        let doubt = if flows_retired.is_some() {
+            Some(0)
+        } else {
+            Skip::ALL
+                .iter()
+                .zip(&self.skipped)
+                .filter(|(s, t)| !matches!(s, Skip::NotIp | Skip::NotTcp) && t.count > 0)
+                .map(|(_, t)| t.first_frame)
+                .min()
+        };
+        for f in &mut flow_reports {
+            if doubt.is_some_and(|d| f.first_frame >= d) {
+                f.tcp_stream = None;
+            }
+        }
         for t in &tests {
             if let Some(f) = flow_reports.iter_mut().find(|f| f.id == t.flow) {
                 f.direction = t.direction.map(|d| d.code());

@@ -18,7 +18,7 @@ use crate::glasnost;
 use crate::model::CaptureReport;
 use crate::output::{self, say, say_more};
 use crate::report::{
-    csv::{CaptureTable, CapturesCsv, FlowsCsv, RstsCsv, TestsCsv},
+    csv::{CaptureTable, CapturesCsv, FlowsCsv, MessagesCsv, RstsCsv, TestsCsv},
     json::JsonWriter,
     text,
 };
@@ -234,17 +234,17 @@ struct AnalyzeArgs {
     /// Output format on standard output.
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
     format: OutputFormat,
-    /// Also write the four tables captures.csv, tests.csv, flows.csv and rsts.csv into this
-    /// directory (as `report --csv` does); a name ending with `.csv` (or a file that exists)
-    /// gets the flows table alone.
+    /// Also write the five tables captures.csv, tests.csv, flows.csv, rsts.csv and
+    /// messages.csv into this directory (as `report --csv` does); a name ending with `.csv`
+    /// (or a file that exists) gets the flows table alone.
     #[arg(long, value_name = "PATH")]
     csv: Option<PathBuf>,
     /// Also write the RSTs table (verdict, evidence, Wireshark filter) as CSV to this file.
     #[arg(long, value_name = "FILE")]
     rsts_csv: Option<PathBuf>,
-    /// Also write the four tables of --csv DIR, typed, as Parquet:
-    /// DIR/{captures,tests,flows,rsts}/NAME.parquet, NAME from the input's file name (or a
-    /// hash of the inputs when there are several), so runs into one DIR make one dataset.
+    /// Also write the five tables of --csv DIR, typed, as Parquet:
+    /// DIR/{captures,tests,flows,rsts,messages}/NAME.parquet, NAME from the input's file name
+    /// (or a hash of the inputs when there are several), so runs into one DIR make one dataset.
     #[arg(long, value_name = "DIR")]
     parquet: Option<PathBuf>,
     /// Where the captures were taken: `auto` (from TTLs and handshake timing), `client`,
@@ -381,6 +381,7 @@ struct CsvPaths {
     tests: Option<PathBuf>,
     flows: Option<PathBuf>,
     rsts: Option<PathBuf>,
+    messages: Option<PathBuf>,
 }
 
 /// Whether a `--csv` name is a file: it ends with `.csv` (any case).
@@ -401,7 +402,7 @@ fn csv_paths(csv: Option<&Path>, rsts: Option<&Path>) -> CsvPaths {
             if existing_file && !csv_file_name(p) {
                 say(format_args!(
                     "warning: --csv {0}: writing the flows table to the file {0}, which exists; \
-                     a name without .csv is otherwise a directory of the four tables (as for \
+                     a name without .csv is otherwise a directory of the five tables (as for \
                      report --csv); name the file with .csv to keep it one table",
                     p.display()
                 ));
@@ -413,6 +414,7 @@ fn csv_paths(csv: Option<&Path>, rsts: Option<&Path>) -> CsvPaths {
             paths.tests = Some(p.join("tests.csv"));
             paths.flows = Some(p.join("flows.csv"));
             paths.rsts = Some(p.join("rsts.csv"));
+            paths.messages = Some(p.join("messages.csv"));
         }
     }
     if let Some(p) = rsts {
@@ -430,7 +432,7 @@ struct CsvFiles {
 
 impl CsvFiles {
     fn paths(p: &CsvPaths) -> impl Iterator<Item = &PathBuf> {
-        [&p.captures, &p.tests, &p.flows, &p.rsts]
+        [&p.captures, &p.tests, &p.flows, &p.rsts, &p.messages]
             .into_iter()
             .flatten()
     }
@@ -463,6 +465,7 @@ impl CsvFiles {
             table(&p.tests, |w| boxed(TestsCsv::new(w)))?,
             table(&p.flows, |w| boxed(FlowsCsv::new(w)))?,
             table(&p.rsts, |w| boxed(RstsCsv::new(w)))?,
+            table(&p.messages, |w| boxed(MessagesCsv::new(w)))?,
         ];
         Ok(CsvFiles {
             tables: tables.into_iter().flatten().collect(),

@@ -17,6 +17,7 @@ pub mod btparse;
 mod bytes;
 pub mod capture;
 pub mod cli;
+pub mod community_id;
 pub mod flows;
 pub mod glasnost;
 #[cfg(feature = "live")]

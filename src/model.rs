@@ -32,9 +32,11 @@ impl Tally {
 /// Everything bttrace says about one capture file.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaptureReport {
+    #[serde(rename = "capture")]
     pub path: String,
     /// Why the file could not be analysed (fully), or null.
     pub error: Option<String>,
+    #[serde(rename = "capture_format")]
     pub format: Option<Format>,
     pub gzip: bool,
     pub link_types: Vec<LinkType>,
@@ -200,6 +202,12 @@ impl RetiredFlows {
 #[derive(Debug, Clone, Serialize)]
 pub struct FlowReport {
     pub id: u32,
+    /// Wireshark's `tcp.stream`: the flow's number from 0 (`id` - 1); null after a frame
+    /// bttrace skipped that Wireshark may count as a TCP stream of its own (an IP fragment, a
+    /// bad TCP header, ...), or when flows were retired, where the numbers may part.
+    pub tcp_stream: Option<u32>,
+    /// The Community ID v1 flow hash (seed 0), as Zeek and Suricata write it.
+    pub community_id: String,
     pub client: String,
     pub server: String,
     /// `bittorrent` | `control` | `command` | `encrypted` | `other` (null until decoded).
@@ -216,7 +224,9 @@ pub struct FlowReport {
     pub first_frame: u64,
     pub last_frame: u64,
     /// Seconds since the epoch.
+    #[serde(rename = "start_time")]
     pub start: f64,
+    #[serde(rename = "end_time")]
     pub end: f64,
     pub duration_s: f64,
     /// SYN to the ACK of the SYN-ACK, in milliseconds, where the handshake was seen.
@@ -248,6 +258,7 @@ pub struct FlowReport {
     /// Unique bits per second in the data direction, first to last new byte.
     pub goodput_bps: Option<f64>,
     /// `fin` | `rst` | `open` | `never_established`.
+    #[serde(rename = "close_state")]
     pub close: &'static str,
     /// The RSTs judged: the first [`MAX_RSTS`](crate::flows::MAX_RSTS) of the flow.
     pub rsts: Vec<RstReport>,
@@ -255,6 +266,7 @@ pub struct FlowReport {
     pub rsts_dropped: u32,
     /// A Wireshark display filter selecting this connection's packets (both directions): its
     /// addresses and ports, and its frame range where the capture reuses the 4-tuple.
+    #[serde(rename = "wireshark_filter")]
     pub filter: String,
     /// Every RST segment the flow carried, judged or not.
     pub rsts_seen: u64,
@@ -305,8 +317,10 @@ pub struct HandshakeReport {
     pub frame: u64,
     pub time: f64,
     pub info_hash: Option<String>,
-    /// Printable bytes as they are, others as `\xNN`.
+    /// The 20 bytes, hex (faithful whatever the bytes).
     pub peer_id: Option<String>,
+    /// The same, printable bytes as they are and others as `\xNN` (for reading).
+    pub peer_id_text: Option<String>,
     /// The client named by the peer id's convention, where it follows one.
     pub peer_client: Option<String>,
     /// The 8 reserved bytes, hex, and the names of the bits set.
@@ -355,12 +369,17 @@ pub struct BtSideReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct MessageReport {
     pub frame: u64,
+    #[serde(rename = "frame_time")]
     pub time: f64,
     pub rel_time: f64,
     /// The sender.
+    #[serde(rename = "sender")]
     pub from: &'static str,
+    #[serde(rename = "stream_offset")]
     pub offset: u64,
+    #[serde(rename = "message")]
     pub kind: Option<&'static str>,
+    #[serde(rename = "description")]
     pub text: String,
 }
 
@@ -369,7 +388,8 @@ fn handshake_report(h: &btparse::Handshake) -> HandshakeReport {
         frame: h.at.frame,
         time: h.at.ts.as_secs_f64(),
         info_hash: h.info_hash.map(|x| btparse::hex(&x)),
-        peer_id: h.peer_id.map(|p| peer_id::printable(&p)),
+        peer_id: h.peer_id.map(|p| btparse::hex(&p)),
+        peer_id_text: h.peer_id.map(|p| peer_id::printable(&p)),
         peer_client: h.peer_id.and_then(|p| peer_id::client_name(&p)),
         reserved: h.reserved.map(|r| btparse::hex(&r)),
         flags: h
@@ -458,16 +478,20 @@ pub struct RstReport {
     /// 1-based frame number, as Wireshark numbers it.
     pub frame: u64,
     /// Seconds since the epoch.
+    #[serde(rename = "frame_time")]
     pub time: f64,
     /// Seconds since the capture's first frame (Wireshark's default time column).
     pub rel_time: f64,
     /// The claimed sender: `client` | `server`.
+    #[serde(rename = "sender")]
     pub from: &'static str,
     pub seq: u32,
     pub ack: Option<u32>,
     pub ttl: u8,
     pub ip_id: Option<u16>,
+    #[serde(rename = "tcp_window")]
     pub window: u16,
+    #[serde(rename = "tcp_flags")]
     pub flags: String,
     /// `forged` | `endpoint` | `inconclusive`.
     pub verdict: Option<Verdict>,
@@ -476,6 +500,7 @@ pub struct RstReport {
     /// Each piece of evidence with its strength and a sentence to check.
     pub findings: Vec<EvidenceReport>,
     /// A Wireshark display filter selecting this RST.
+    #[serde(rename = "wireshark_filter")]
     pub filter: String,
 }
 
@@ -520,7 +545,9 @@ impl From<BlockingSignal> for BlockingReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct SeriesReport {
     pub interval_ms: f64,
+    #[serde(rename = "bytes_up")]
     pub up: Vec<u32>,
+    #[serde(rename = "bytes_down")]
     pub down: Vec<u32>,
 }
 
@@ -577,6 +604,8 @@ impl FlowReport {
         };
         FlowReport {
             id: f.id,
+            tcp_stream: f.id.checked_sub(1),
+            community_id: crate::community_id::tcp(f.client, f.server),
             client: f.client.to_string(),
             server: f.server.to_string(),
             kind: Some(f.app.kind().code()),

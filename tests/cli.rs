@@ -66,7 +66,7 @@ fn json_follows_the_output_contract() {
     let caps = v["captures"].as_array().unwrap();
     assert_eq!(caps.len(), 1);
     let c = &caps[0];
-    for key in ["path", "error", "flows", "tests", "summary"] {
+    for key in ["capture", "error", "flows", "tests", "summary"] {
         assert!(c.get(key).is_some(), "capture lacks {key}");
     }
     assert!(c["error"].is_null());
@@ -84,7 +84,7 @@ fn json_follows_the_output_contract() {
             "bytes_up",
             "bytes_down",
             "goodput_bps",
-            "close",
+            "close_state",
             "rsts",
         ] {
             assert!(f.get(key).is_some(), "flow lacks {key}");
@@ -95,15 +95,22 @@ fn json_follows_the_output_contract() {
     assert_eq!(flows[0]["port"], 6881);
     assert_eq!(flows[0]["bytes_up"], 20);
     assert_eq!(flows[0]["bytes_down"], 3000);
-    assert_eq!(flows[0]["close"], "fin");
-    assert_eq!(flows[1]["close"], "rst");
+    assert_eq!(flows[0]["close_state"], "fin");
+    assert_eq!(flows[1]["close_state"], "rst");
     let rst = &flows[1]["rsts"][0];
     for key in [
-        "frame", "time", "from", "seq", "ack", "ttl", "verdict", "evidence",
+        "frame",
+        "frame_time",
+        "sender",
+        "seq",
+        "ack",
+        "ttl",
+        "verdict",
+        "evidence",
     ] {
         assert!(rst.get(key).is_some(), "rst lacks {key}");
     }
-    assert_eq!(rst["from"], "server");
+    assert_eq!(rst["sender"], "server");
 }
 
 #[test]
@@ -139,7 +146,7 @@ fn a_bad_file_is_named_and_the_others_still_run() {
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     let caps = v["captures"].as_array().unwrap();
     assert_eq!(caps.len(), 3, "failed files still appear, in input order");
-    assert!(caps[0]["path"].as_str().unwrap().ends_with("notes.dump"));
+    assert!(caps[0]["capture"].as_str().unwrap().ends_with("notes.dump"));
     assert!(caps[0]["error"].is_string());
     assert!(caps[1]["error"].is_null());
     assert_eq!(caps[1]["flows"].as_array().unwrap().len(), 2);
@@ -193,9 +200,8 @@ fn csv_file_is_written_and_never_silently_overwritten() {
     let headers = rdr.headers().unwrap().clone();
     assert_eq!(
         headers.iter().collect::<Vec<_>>(),
-        bttrace::report::csv::flow_columns()
+        bttrace::report::csv::names::<bttrace::report::csv::Flows>()
     );
-    assert_eq!(headers.len(), 43 + 1 + 22 + 36 + 1);
     let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|r| r[0].ends_with("two.pcap")));
@@ -279,7 +285,7 @@ fn messages_lists_every_decoded_message_with_its_frame() {
     let v: Value = serde_json::from_str(&stdout(&j)).unwrap();
     let msgs = v["captures"][0]["flows"][0]["messages"].as_array().unwrap();
     assert_eq!(msgs[0]["frame"], 4);
-    assert_eq!(msgs[0]["from"], "client");
+    assert_eq!(msgs[0]["sender"], "client");
     let plain = bttrace(&["analyze", "--format", "json", cap.to_str().unwrap()]);
     let v: Value = serde_json::from_str(&stdout(&plain)).unwrap();
     assert!(v["captures"][0]["flows"][0]["messages"].is_null());
@@ -302,7 +308,7 @@ fn resets_table_has_verdicts_evidence_and_filters() {
     let headers = rdr.headers().unwrap().clone();
     assert_eq!(
         headers.iter().collect::<Vec<_>>(),
-        bttrace::report::csv::RST_COLUMNS
+        bttrace::report::csv::names::<bttrace::report::csv::Rsts>()
     );
     let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 1);
@@ -312,7 +318,7 @@ fn resets_table_has_verdicts_evidence_and_filters() {
         &rows[0][col("wireshark_filter")],
         format!("frame.number == {frame}")
     );
-    assert_eq!(&rows[0][col("from")], "server");
+    assert_eq!(&rows[0][col("sender")], "server");
     assert!(["forged", "endpoint", "inconclusive"].contains(&&rows[0][col("verdict")]));
     // Stated vantage: the server is the capturing host, so its own RST is an endpoint's.
     let o = bttrace(&[
@@ -355,15 +361,21 @@ fn filters_select_one_connection_and_are_shown_in_the_text() {
             "frame.number >= {} && frame.number <= {}",
             f["first_frame"], f["last_frame"]
         );
-        assert!(f["filter"].as_str().unwrap().ends_with(&range), "{f}");
+        assert!(
+            f["wireshark_filter"].as_str().unwrap().ends_with(&range),
+            "{f}"
+        );
     }
     assert!(flows[0]["last_frame"].as_u64() < flows[1]["first_frame"].as_u64());
     let text = stdout(&bttrace(&["analyze", cap]));
     for f in flows {
-        let shown = format!("the flow in Wireshark: {}", f["filter"].as_str().unwrap());
+        let shown = format!(
+            "the flow in Wireshark: {}",
+            f["wireshark_filter"].as_str().unwrap()
+        );
         assert!(text.contains(&shown), "{text}");
         for r in f["rsts"].as_array().unwrap() {
-            let filter = r["filter"].as_str().unwrap();
+            let filter = r["wireshark_filter"].as_str().unwrap();
             assert!(text.contains(&format!("[{filter}]")), "{text}");
         }
     }
@@ -374,7 +386,10 @@ fn filters_select_one_connection_and_are_shown_in_the_text() {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     for f in v["captures"][0]["flows"].as_array().unwrap() {
         assert!(
-            !f["filter"].as_str().unwrap().contains("frame.number"),
+            !f["wireshark_filter"]
+                .as_str()
+                .unwrap()
+                .contains("frame.number"),
             "{f}"
         );
     }

@@ -352,7 +352,7 @@ fn control_characters_in_file_names_are_escaped_wherever_they_are_printed() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|c| c["path"].as_str() == Some(evil.to_str().unwrap()))
+            .any(|c| c["capture"].as_str() == Some(evil.to_str().unwrap()))
     );
 }
 

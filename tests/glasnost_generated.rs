@@ -156,7 +156,7 @@ fn check(scenario: &str) {
                 ),
                 other => panic!("{scenario}: transfer {i}: rst_verdict {other:?}"),
             }
-            assert_eq!(r["from"], "client", "{scenario}: transfer {i}");
+            assert_eq!(r["sender"], "client", "{scenario}: transfer {i}");
         }
         for r in &genuine {
             assert_ne!(

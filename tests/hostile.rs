@@ -2056,6 +2056,31 @@ fn peer_ids_and_extension_names_are_shown_escaped_in_json() {
     );
 }
 
+/// Peer ids in the tables are the 20 bytes as hex, faithful and safe in a spreadsheet (no
+/// defusing apostrophe, no escapes); JSON has the hex and a readable `peer_id_text`.
+#[test]
+fn peer_ids_are_hex_in_the_tables() {
+    let mut conv = Conv::new(client(), server());
+    conv.handshake();
+    let id = *b"-UT1800-\xc5\x00=SUM(A1)x\n";
+    conv.data(Side::Client, &bt::handshake([0; 8], [0xaa; 20], &id));
+    let r = analyze("ids.pcap", pcap_of(&records(&conv), PcapOpts::default()));
+    let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    let mut csv = bttrace::report::csv::FlowsCsv::new(Vec::new()).unwrap();
+    csv.capture(&r.r).unwrap();
+    let csv = String::from_utf8(csv.into_inner().unwrap()).unwrap();
+    let mut rdr = ::csv::Reader::from_reader(csv.as_bytes());
+    let head = rdr.headers().unwrap().clone();
+    let row = rdr.records().next().unwrap().unwrap();
+    let col = |name: &str| row[head.iter().position(|h| h == name).unwrap()].to_string();
+    assert_eq!(col("peer_id_up"), hex);
+    assert_eq!(hex.len(), 40);
+    let json = serde_json::to_value(&r.r).unwrap();
+    let h = &json["flows"][0]["bittorrent"]["client"]["handshake"];
+    assert_eq!(h["peer_id"], hex.as_str());
+    assert_eq!(h["peer_id_text"], "-UT1800-\\xc5\\x00=SUM(A1)x\\x0a");
+}
+
 /// Regression (fixed in ef12415); the bug was: an Azureus-style peer id with control
 /// characters as its client code ('-', 0x0a, 0x1b, '1234-...') gives peer_client "unknown
 /// client \n\x1b 1.2.3.4", printed raw in the text report (src/btparse/peer_id.rs azureus): a

@@ -333,10 +333,10 @@ print("forged RST+ACK seq %d ack %d ttl 200" % (nxt, ack), file=sys.stderr, flus
         "bytes_up",
         "bytes_down",
         "goodput_bps",
-        "close",
+        "close_state",
         "vantage",
     ];
-    const RST_FIELDS: [&str; 6] = ["frame", "from", "ttl", "seq", "verdict", "evidence"];
+    const RST_FIELDS: [&str; 6] = ["frame", "sender", "ttl", "seq", "verdict", "evidence"];
 
     #[test]
     #[ignore = "needs root and network namespaces; .ci/run runs it"]
@@ -487,7 +487,7 @@ print("forged RST+ACK seq %d ack %d ttl 200" % (nxt, ack), file=sys.stderr, flus
         let live: Value = serde_json::from_slice(&out).unwrap();
         let live = &live["captures"][0];
         let offline = analyze_json(&file);
-        assert_eq!(live["path"], file.to_str().unwrap());
+        assert_eq!(live["capture"], file.to_str().unwrap());
         assert_eq!(live["error"], Value::Null);
         for k in [
             "frames",
@@ -532,7 +532,7 @@ print("forged RST+ACK seq %d ack %d ttl 200" % (nxt, ack), file=sys.stderr, flus
             .iter()
             .find(|r| r["ttl"] == 200)
             .unwrap_or_else(|| panic!("no RST with TTL 200: {rsts:?}"));
-        assert_eq!(forged["from"], "client");
+        assert_eq!(forged["sender"], "client");
         assert_eq!(forged["verdict"], "forged", "{forged}");
         let evidence: Vec<&str> = forged["evidence"]
             .as_array()
@@ -555,7 +555,7 @@ print("forged RST+ACK seq %d ack %d ttl 200" % (nxt, ack), file=sys.stderr, flus
         );
         for r in rsts {
             let frame = r["frame"].as_u64().unwrap();
-            let from = r["from"].as_str().unwrap();
+            let from = r["sender"].as_str().unwrap();
             let verdict = r["verdict"].as_str().unwrap().to_uppercase();
             assert!(
                 text_out.contains(&format!("RST frame {frame} in flow 1 from the {from}")),

@@ -1,4 +1,4 @@
-//! `--parquet DIR`: the four tables, typed, equal to the CSV tables cell for cell; read back
+//! `--parquet DIR`: the five tables, typed, equal to the CSV tables cell for cell; read back
 //! with the Parquet crate here, and with pyarrow and DuckDB by tests/parquet_check.py.
 #![cfg(feature = "parquet")]
 
@@ -129,10 +129,11 @@ fn same_table(csv_path: &Path, parquet_path: &Path) -> usize {
     n
 }
 
-fn write_both(dir: &Path, inputs: &[&str]) -> (PathBuf, PathBuf) {
+fn write_both_with(dir: &Path, inputs: &[&str], options: &[&str]) -> (PathBuf, PathBuf) {
     let csv_dir = dir.join("csv");
     let pq = dir.join("pq");
     let mut args = vec!["analyze", "--format", "json"];
+    args.extend(options);
     let csv_arg = format!("{}/", csv_dir.display());
     let pq_arg = pq.display().to_string();
     args.extend(["--csv", &csv_arg, "--parquet", &pq_arg]);
@@ -149,10 +150,10 @@ fn write_both(dir: &Path, inputs: &[&str]) -> (PathBuf, PathBuf) {
 #[test]
 fn the_parquet_tables_hold_what_the_csv_tables_hold_typed() {
     let dir = tempfile::tempdir().unwrap();
-    let (csv_dir, pq) = write_both(dir.path(), &["fixtures/glasnost"]);
+    let (csv_dir, pq) = write_both_with(dir.path(), &["fixtures/glasnost"], &["--messages"]);
     let name = "glasnost.parquet";
     let mut rows = Vec::new();
-    for t in ["captures", "tests", "flows", "rsts"] {
+    for t in ["captures", "tests", "flows", "rsts", "messages"] {
         let p = pq.join(t).join(name);
         rows.push(same_table(&csv_dir.join(format!("{t}.csv")), &p));
     }
@@ -164,14 +165,14 @@ fn the_parquet_tables_hold_what_the_csv_tables_hold_typed() {
     assert!(matches!(ty("first_time"), DataType::Timestamp(_, Some(_))));
     assert_eq!(ty("frames"), DataType::Int64);
     assert_eq!(ty("gzip"), DataType::Boolean);
-    assert_eq!(ty("date"), DataType::Date32);
+    assert_eq!(ty("test_date"), DataType::Date32);
     assert!(matches!(
         ty("block_bt_app_port"),
         DataType::Dictionary(_, _)
     ));
     assert!(matches!(ty("blocking_basis"), DataType::List(_)));
     // No temporary file is left behind.
-    for t in ["captures", "tests", "flows", "rsts"] {
+    for t in ["captures", "tests", "flows", "rsts", "messages"] {
         let names: Vec<String> = std::fs::read_dir(pq.join(t))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -204,7 +205,7 @@ fn pyarrow_and_duckdb_read_the_tables_with_no_schema_hints() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (csv_dir, pq) = write_both(dir.path(), &["fixtures/glasnost"]);
+    let (csv_dir, pq) = write_both_with(dir.path(), &["fixtures/glasnost"], &["--messages"]);
     let out = Command::new(&python)
         .arg("tests/parquet_check.py")
         .arg(&csv_dir)
@@ -218,4 +219,117 @@ fn pyarrow_and_duckdb_read_the_tables_with_no_schema_hints() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("pyarrow and duckdb agree"));
+
+    // The same schema, names and types, whatever a run's captures held: no BitTorrent, RSTs,
+    // no RST, a Glasnost test, many flows, a file that is not a capture.
+    let runs: [&[&str]; 6] = [
+        &["fixtures/zeek/reassembly.pcap"],
+        &["fixtures/netns/reset_by_server.pcap"],
+        &["fixtures/netns/bt_download_full.pcap"],
+        &["fixtures/glasnost/port6881-rst"],
+        &["fixtures/ndpi/bittorrent_transmission.pcapng"],
+        &["Cargo.toml"],
+    ];
+    let mut dirs = Vec::new();
+    for (i, inputs) in runs.into_iter().enumerate() {
+        let d = dir.path().join(format!("run-{i}"));
+        write_both_with(&d, inputs, &["--messages"]);
+        dirs.push(d.join("pq"));
+    }
+    let out = Command::new(&python)
+        .arg("tests/parquet_check.py")
+        .arg("--same-schema")
+        .args(&dirs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("the same schema in 6 runs"));
+}
+
+/// The Arrow type a schema type must read back as, spelled out here apart from the writer.
+fn arrow_type(t: bttrace::report::schema::Ty) -> DataType {
+    use arrow_schema::{Field, TimeUnit};
+    use bttrace::report::schema::Ty;
+    let list = |t| DataType::List(std::sync::Arc::new(Field::new("item", t, true)));
+    match t {
+        Ty::Int => DataType::Int64,
+        Ty::Int32 => DataType::Int32,
+        Ty::Float => DataType::Float64,
+        Ty::Bool => DataType::Boolean,
+        Ty::Time => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        Ty::Date => DataType::Date32,
+        Ty::Text | Ty::Id => DataType::Utf8,
+        Ty::Enum => DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+        Ty::IntList => list(DataType::Int64),
+        Ty::WordList => list(DataType::Utf8),
+    }
+}
+
+/// One table of a run: its CSV header is its schema's names, and its Parquet columns have
+/// the schema's names and types.
+fn matches_schema<K: bttrace::report::schema::Table>(csv_dir: &Path, pq: &Path, part: &str) {
+    let want: Vec<(String, DataType)> = K::schema()
+        .iter()
+        .map(|c| (c.name.clone(), arrow_type(c.ty)))
+        .collect();
+    let (header, _) = read_csv(&csv_dir.join(format!("{}.csv", K::NAME)));
+    let names: Vec<String> = want.iter().map(|(n, _)| n.clone()).collect();
+    assert_eq!(header, names, "{}.csv", K::NAME);
+    let file = std::fs::File::open(pq.join(K::NAME).join(part)).unwrap();
+    let b = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    let got: Vec<(String, DataType)> = b
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().clone()))
+        .collect();
+    assert_eq!(got, want, "{}: Parquet columns", K::NAME);
+}
+
+#[test]
+fn every_table_is_its_schema_in_csv_and_parquet() {
+    use bttrace::report::schema::{Captures, Flows, Messages, Rsts, Tests};
+    // Captures with and without each optional part: Glasnost tests, BitTorrent, resets, a
+    // failed file.
+    for (i, inputs) in [
+        &["fixtures/glasnost"][..],
+        &["fixtures/netns/refused.pcap"],
+        &["fixtures/netns/reset_by_server.pcap", "fixtures/ndpi"],
+        &["Cargo.toml"],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let (csv_dir, pq) = write_both_with(dir.path(), inputs, &["--messages"]);
+        let part = bttrace::report::parquet::part_name(
+            &inputs.iter().map(PathBuf::from).collect::<Vec<_>>(),
+        );
+        matches_schema::<Captures>(&csv_dir, &pq, &part);
+        matches_schema::<Tests>(&csv_dir, &pq, &part);
+        matches_schema::<Flows>(&csv_dir, &pq, &part);
+        matches_schema::<Rsts>(&csv_dir, &pq, &part);
+        matches_schema::<Messages>(&csv_dir, &pq, &part);
+        // The messages table is in frame order.
+        let (h, rows) = read_csv(&csv_dir.join("messages.csv"));
+        let frame = h.iter().position(|c| c == "frame").unwrap();
+        for pair in rows.windows(2) {
+            let at = |r: &Vec<String>| (r[0].clone(), r[frame].parse::<u64>().unwrap());
+            let ((c0, f0), (c1, f1)) = (at(&pair[0]), at(&pair[1]));
+            assert!(c0 != c1 || f0 <= f1, "{c0}: messages not in frame order");
+        }
+        if i == 0 {
+            assert!(
+                rows.len() > 100,
+                "the Glasnost fixtures' messages: {}",
+                rows.len()
+            );
+        }
+        eprintln!("inputs {i}: {inputs:?} match the schemas");
+    }
 }

@@ -81,6 +81,12 @@ fn a_week_of_three_isps_gives_the_studys_tables() {
         assert_eq!(row[col(&h, "last_date")], "2009-11-08");
         for (cell, want) in SUMMARY_CELLS.iter().zip(isp.expected) {
             assert_eq!(row[col(&h, cell)], want, "{}: {cell}", isp.name);
+            // The counts are integer columns, one per answer, summing to the tests.
+            let n: u32 = ["yes", "no", "inconclusive", "na"]
+                .iter()
+                .map(|a| row[col(&h, &format!("{cell}_{a}"))].parse::<u32>().unwrap())
+                .sum();
+            assert_eq!(n, 7, "{}: {cell} counts", isp.name);
         }
         // The same row in the text report.
         let line = text
@@ -98,7 +104,7 @@ fn a_week_of_three_isps_gives_the_studys_tables() {
     let days: Vec<&str> = rows
         .iter()
         .filter(|r| r[col(&h, "isp")] == "Open Net")
-        .map(|r| r[col(&h, "day")].as_str())
+        .map(|r| r[col(&h, "test_day")].as_str())
         .collect();
     assert_eq!(
         days,
@@ -118,7 +124,13 @@ fn a_week_of_three_isps_gives_the_studys_tables() {
             .find(|i| i.name == r[col(&h, "isp")])
             .unwrap();
         for (cell, want) in SUMMARY_CELLS.iter().zip(isp.expected) {
-            assert_eq!(r[col(&h, cell)], want, "{} {}", isp.name, r[col(&h, "day")]);
+            assert_eq!(
+                r[col(&h, cell)],
+                want,
+                "{} {}",
+                isp.name,
+                r[col(&h, "test_day")]
+            );
         }
     }
 
@@ -128,7 +140,7 @@ fn a_week_of_three_isps_gives_the_studys_tables() {
     let speed = |isp: &str, day: &str, class: &str, dir: &str, kind: &str| -> Option<f64> {
         let r = rows.iter().find(|r| {
             r[col(&h, "isp")] == isp
-                && r[col(&h, "day")] == day
+                && r[col(&h, "test_day")] == day
                 && r[col(&h, "port_class")] == class
                 && r[col(&h, "direction")] == dir
                 && r[col(&h, "kind")] == kind
@@ -221,7 +233,7 @@ fn reports_and_tables_do_not_depend_on_the_number_of_threads() {
         assert_eq!(r[col(&h, "schedule_from")], "command_channel");
         assert_eq!(r[col(&h, "tests")], "24");
         assert!(r[col(&h, "client_host")].starts_with("client"));
-        assert_eq!(r[col(&h, "date")].len(), 10);
+        assert_eq!(r[col(&h, "test_date")].len(), 10);
     }
     let (h, rows) = read_csv(&dir.path().join("csv-1/tests.csv"));
     assert_eq!(rows.len(), 21 * 24);

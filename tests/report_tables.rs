@@ -95,6 +95,17 @@ fn a_report_from_tables_equals_the_report_from_the_captures() {
     assert_eq!(parts.len(), 2, "{parts:?}");
 
     let want = report(&archives, &isps, &d.join("r-captures"));
+    // Each of the report's tables has its schema's columns.
+    use bttrace::report::schema::names;
+    use bttrace::report::weekly::{Days, Speeds, SummaryTable};
+    for (i, header) in [names::<Speeds>(), names::<Days>(), names::<SummaryTable>()]
+        .into_iter()
+        .enumerate()
+    {
+        let text = String::from_utf8_lossy(&want[i + 1]);
+        let first = text.lines().next().unwrap_or("");
+        assert_eq!(first, header.join(","), "table {i}");
+    }
     let text = String::from_utf8_lossy(&want[0]);
     assert!(
         text.contains("Slow Net") && text.contains("Block Net"),

@@ -39,7 +39,7 @@ grep -q "missing.tgz: no such archive" "$work/run1.err"
 import sys
 import pyarrow.dataset as ds
 single, spark = sys.argv[1], sys.argv[2]
-for t in ["captures", "tests", "flows", "rsts"]:
+for t in ["captures", "tests", "flows", "rsts", "messages"]:
     a = ds.dataset(f"{single}/{t}", format="parquet").to_table()
     b = ds.dataset(f"{spark}/{t}", format="parquet").to_table()
     assert a.schema == b.schema, t

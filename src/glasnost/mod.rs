@@ -150,6 +150,7 @@ pub struct TestSeries {
 #[derive(Debug, Clone, Serialize)]
 pub struct TestRst {
     pub frame: u64,
+    #[serde(rename = "sender")]
     pub from: &'static str,
     pub verdict: Option<crate::rst::Verdict>,
     pub evidence: Vec<crate::rst::EvidenceKind>,

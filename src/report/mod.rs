@@ -14,6 +14,7 @@ pub mod html;
 pub mod json;
 #[cfg(feature = "parquet")]
 pub mod parquet;
+pub mod schema;
 pub mod tables;
 pub mod text;
 pub mod view;

@@ -1,9 +1,9 @@
-//! The four tables of `--csv DIR` (captures, tests, flows, RSTs) as Parquet files, typed:
-//! counts and ports are integers, speeds and durations floats, flags booleans, times
-//! timestamps in UTC (microseconds), the test's date a date, space-separated CSV cells lists,
-//! enumerations dictionary-encoded strings; an empty CSV cell is null. The columns, their
-//! names and order are the CSV tables' ([`super::csv`]), so a query written for one reads
-//! the other; text is not defused for spreadsheets and numbers keep their full precision
+//! The five tables of `--csv DIR` (captures, tests, flows, RSTs, messages) as Parquet
+//! files, typed as their schemas ([`super::schema`]) say: counts and ports are integers,
+//! speeds and durations floats, flags booleans, times timestamps in UTC (microseconds), the
+//! test's date a date, space-separated CSV cells lists, enumerations dictionary-encoded
+//! strings; an empty CSV cell is null. The columns, their names and order are the CSV
+//! tables', so a query written for one reads the other; text is not defused for spreadsheets and numbers keep their full precision
 //! (a speed is not rounded to the bit per second as in CSV).
 //!
 //! Written with the Apache `parquet` crate's Arrow writer (Snappy-compressed), read by
@@ -32,67 +32,15 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
-use super::csv::{Captures, Cells, Flows, Rows, Rsts, Tests};
+use super::schema::{
+    CaptureRows, Captures, Flows, Messages, Rsts, Table as SchemaTable, Tests, Ty, Value,
+};
 use crate::model::CaptureReport;
 
 /// Rows buffered before they go to the writer as one record batch.
 pub const BATCH_ROWS: usize = 4096;
 /// Rows per row group (the writer holds one row group, encoded, in memory).
 pub const ROW_GROUP_ROWS: usize = 65_536;
-
-/// The type of a column, by its name (the same name means the same thing in every table).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ty {
-    Int,
-    Int32,
-    Float,
-    Bool,
-    /// Seconds since the epoch, as a UTC timestamp in microseconds.
-    Time,
-    /// `YYYY-MM-DD`.
-    Date,
-    /// Free text.
-    Text,
-    /// One of a few values: dictionary-encoded.
-    Enum,
-    /// Space-separated integers.
-    IntList,
-    /// Space-separated words.
-    WordList,
-}
-
-/// The type of column `name`.
-pub fn column_type(name: &str) -> Ty {
-    use Ty::*;
-    if name.starts_with("msgs_") {
-        return Int;
-    }
-    let base = name
-        .strip_suffix("_up")
-        .or_else(|| name.strip_suffix("_down"))
-        .unwrap_or(name);
-    match base {
-        "capture" | "error" | "client" | "server" | "client_ip" | "client_host" | "log"
-        | "notes" | "wireshark_filter" | "explanation" | "log_disagrees" | "info_hash"
-        | "peer_id" | "peer_client" | "ext_client" => Text,
-        "format" | "generation" | "weekday" | "schedule_from" | "kind" | "direction"
-        | "port_class" | "outcome" | "roles" | "close" | "vantage" | "framing" | "from"
-        | "flags" | "verdict" => Enum,
-        "gzip" | "established" | "blocking_signal" | "reset_before_data" => Bool,
-        "first_time" | "last_time" | "test_time" | "start" | "end" | "time" | "handshake_time"
-        | "bitfield_time" => Time,
-        "date" => Date,
-        "duration_s" | "rtt_ms" | "goodput_bps" | "reset_after_bt_ms" | "data_seconds"
-        | "log_bps" | "rel_time" => Float,
-        "port" | "app_port" | "other_port" | "repetition" | "ttl" | "ip_id" | "window" => Int32,
-        "rst_frames" => IntList,
-        "blocking_basis" | "throttling_basis" | "guessed" | "evidence" | "reserved_flags" => {
-            WordList
-        }
-        _ if crate::glasnost::verdict::SUMMARY_CELLS.contains(&base) => Enum,
-        _ => Int,
-    }
-}
 
 fn data_type(t: Ty) -> DataType {
     match t {
@@ -102,19 +50,19 @@ fn data_type(t: Ty) -> DataType {
         Ty::Bool => DataType::Boolean,
         Ty::Time => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
         Ty::Date => DataType::Date32,
-        Ty::Text => DataType::Utf8,
+        Ty::Text | Ty::Id => DataType::Utf8,
         Ty::Enum => DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
         Ty::IntList => DataType::List(Arc::new(Field::new("item", DataType::Int64, true))),
         Ty::WordList => DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
     }
 }
 
-/// The Arrow schema of a table with `columns`.
-pub fn schema(columns: &[String]) -> Schema {
+/// The Arrow schema of table `K`: its columns' names and types, every one nullable.
+pub fn schema<K: SchemaTable>() -> Schema {
     Schema::new(
-        columns
+        K::schema()
             .iter()
-            .map(|c| Field::new(c, data_type(column_type(c)), true))
+            .map(|c| Field::new(&c.name, data_type(c.ty), true))
             .collect::<Vec<_>>(),
     )
 }
@@ -141,69 +89,57 @@ impl Col {
             Ty::Bool => Col::Bool(BooleanBuilder::new()),
             Ty::Time => Col::Time(TimestampMicrosecondBuilder::new().with_timezone("UTC")),
             Ty::Date => Col::Date(Date32Builder::new()),
-            Ty::Text => Col::Text(StringBuilder::new()),
+            Ty::Text | Ty::Id => Col::Text(StringBuilder::new()),
             Ty::Enum => Col::Enum(StringDictionaryBuilder::new()),
             Ty::IntList => Col::IntList(ListBuilder::new(Int64Builder::new())),
             Ty::WordList => Col::WordList(ListBuilder::new(StringBuilder::new())),
         }
     }
 
-    /// Appends a cell as the CSV table writes it (raw [`Cells`]); an empty cell is null. A
-    /// cell that does not read as its column's type is an error naming it.
-    fn push(&mut self, cell: &str) -> Result<(), String> {
-        let bad = |what: &str| format!("{cell:?} is not {what}");
-        if cell.is_empty() {
-            match self {
-                Col::Int(b) => b.append_null(),
-                Col::Int32(b) => b.append_null(),
-                Col::Float(b) => b.append_null(),
-                Col::Bool(b) => b.append_null(),
-                Col::Time(b) => b.append_null(),
-                Col::Date(b) => b.append_null(),
-                Col::Text(b) => b.append_null(),
-                Col::Enum(b) => b.append_null(),
-                // An empty list is a list, not "unknown": CSV cannot tell them apart, and
-                // these columns are always known.
-                Col::IntList(b) => b.append(true),
-                Col::WordList(b) => b.append(true),
-            }
-            return Ok(());
-        }
-        match self {
-            Col::Int(b) => b.append_value(cell.parse().map_err(|_| bad("an integer"))?),
-            Col::Int32(b) => b.append_value(cell.parse().map_err(|_| bad("an integer"))?),
-            Col::Float(b) => b.append_value(cell.parse().map_err(|_| bad("a number"))?),
-            Col::Bool(b) => b.append_value(match cell {
-                "true" => true,
-                "false" => false,
-                _ => return Err(bad("true or false")),
-            }),
-            Col::Time(b) => {
-                let s: f64 = cell.parse().map_err(|_| bad("a time"))?;
+    /// Appends a value; one not of the column's type is an error (a schema's getter that
+    /// does not give what its type says).
+    fn push(&mut self, v: &Value) -> Result<(), String> {
+        let bad = || format!("{v:?} is not of the column's type");
+        match (self, v) {
+            (Col::Int(b), Value::Null) => b.append_null(),
+            (Col::Int32(b), Value::Null) => b.append_null(),
+            (Col::Float(b), Value::Null) => b.append_null(),
+            (Col::Bool(b), Value::Null) => b.append_null(),
+            (Col::Time(b), Value::Null) => b.append_null(),
+            (Col::Date(b), Value::Null) => b.append_null(),
+            (Col::Text(b), Value::Null) => b.append_null(),
+            (Col::Enum(b), Value::Null) => b.append_null(),
+            (Col::IntList(b), Value::Null) => b.append(false),
+            (Col::WordList(b), Value::Null) => b.append(false),
+            (Col::Int(b), Value::Int(x)) => b.append_value(*x),
+            (Col::Int32(b), Value::Int(x)) => b.append_value(i32::try_from(*x).map_err(|_| bad())?),
+            (Col::Float(b), Value::Float(x)) => b.append_value(*x),
+            (Col::Bool(b), Value::Bool(x)) => b.append_value(*x),
+            (Col::Time(b), Value::Time(s)) => {
                 let us = (s * 1e6).round();
                 if !us.is_finite() || us.abs() > 9.0e18 {
-                    return Err(bad("a time"));
+                    return Err(bad());
                 }
                 b.append_value(us as i64);
             }
-            Col::Date(b) => b.append_value(days(cell).ok_or_else(|| bad("a date"))?),
-            Col::Text(b) => b.append_value(cell),
-            Col::Enum(b) => {
-                b.append_value(cell);
+            (Col::Date(b), Value::Date(d)) => b.append_value(i32::try_from(*d).map_err(|_| bad())?),
+            (Col::Text(b), Value::Str(x)) => b.append_value(x),
+            (Col::Enum(b), Value::Str(x)) => {
+                b.append_value(x);
             }
-            Col::IntList(b) => {
-                for x in cell.split(' ') {
-                    b.values()
-                        .append_value(x.parse().map_err(|_| bad("integers"))?);
+            (Col::IntList(b), Value::Ints(x)) => {
+                for &i in x {
+                    b.values().append_value(i);
                 }
                 b.append(true);
             }
-            Col::WordList(b) => {
-                for x in cell.split(' ') {
-                    b.values().append_value(x);
+            (Col::WordList(b), Value::Words(x)) => {
+                for w in x {
+                    b.values().append_value(w);
                 }
                 b.append(true);
             }
+            _ => return Err(bad()),
         }
         Ok(())
     }
@@ -239,22 +175,11 @@ impl Col {
     }
 }
 
-/// Days since 1970-01-01 of `YYYY-MM-DD`.
-fn days(s: &str) -> Option<i32> {
-    let mut p = s.split('-').map(|x| x.parse::<i64>().ok());
-    let (y, m, d) = (p.next()??, p.next()??, p.next()??);
-    if p.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    i32::try_from(crate::glasnost::names::days_from_civil(y, m, d)).ok()
-}
-
 /// One table being written to a Parquet file.
-pub struct Table<K: Rows> {
+pub struct Table<K: CaptureRows> {
     schema: Arc<Schema>,
     cols: Vec<Col>,
     writer: ArrowWriter<File>,
-    rows: Vec<Vec<String>>,
     pending: crate::output::Pending,
     path: PathBuf,
     kind: std::marker::PhantomData<K>,
@@ -264,12 +189,12 @@ fn other(path: &Path, e: impl std::fmt::Display) -> io::Error {
     io::Error::other(format!("{}: {e}", path.display()))
 }
 
-impl<K: Rows> Table<K> {
+impl<K: CaptureRows> Table<K> {
     /// Starts the file `path` (written under a hidden temporary name beside it until
     /// [`Table::finish`]); an existing file is refused unless `force`.
     pub fn create(path: &Path, force: bool) -> io::Result<Table<K>> {
         let (file, pending) = crate::output::create_file(path, force)?;
-        let schema = Arc::new(schema(&K::columns()));
+        let schema = Arc::new(schema::<K>());
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
@@ -277,15 +202,11 @@ impl<K: Rows> Table<K> {
             .build();
         let writer =
             ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| other(path, e))?;
-        let cols = K::columns()
-            .iter()
-            .map(|c| Col::new(column_type(c)))
-            .collect();
+        let cols = K::schema().iter().map(|c| Col::new(c.ty)).collect();
         Ok(Table {
             schema,
             cols,
             writer,
-            rows: Vec::new(),
             pending,
             path: path.to_path_buf(),
             kind: std::marker::PhantomData,
@@ -294,11 +215,10 @@ impl<K: Rows> Table<K> {
 
     /// The capture's rows.
     pub fn capture(&mut self, r: &CaptureReport) -> io::Result<()> {
-        self.rows.clear();
-        K::rows(r, &mut self.rows, Cells::RAW);
-        for row in &self.rows {
-            for (i, (col, cell)) in self.cols.iter_mut().zip(row).enumerate() {
-                col.push(cell).map_err(|e| {
+        let columns = K::schema();
+        for row in K::rows(r) {
+            for (i, (col, c)) in self.cols.iter_mut().zip(columns).enumerate() {
+                col.push(&(c.get)(&row)).map_err(|e| {
                     let name = self.schema.field(i).name();
                     io::Error::new(
                         io::ErrorKind::InvalidData,
@@ -331,16 +251,17 @@ impl<K: Rows> Table<K> {
     }
 }
 
-/// The four tables of a `--parquet DIR` run.
+/// The five tables of a `--parquet DIR` run.
 pub struct Dataset {
     captures: Table<Captures>,
     tests: Table<Tests>,
     flows: Table<Flows>,
     rsts: Table<Rsts>,
+    messages: Table<Messages>,
 }
 
 /// The tables' folders in a `--parquet DIR`.
-pub const TABLES: [&str; 4] = ["captures", "tests", "flows", "rsts"];
+pub const TABLES: [&str; 5] = ["captures", "tests", "flows", "rsts", "messages"];
 
 /// The name of a run's files: for one input (a capture, an archive, a directory), its file
 /// name with `.parquet` (`20091103T000000Z-mlab1-ams01-glasnost-0000.tgz.parquet`), so one
@@ -392,6 +313,7 @@ impl Dataset {
             tests: Table::create(&dir.join("tests").join(name), force)?,
             flows: Table::create(&dir.join("flows").join(name), force)?,
             rsts: Table::create(&dir.join("rsts").join(name), force)?,
+            messages: Table::create(&dir.join("messages").join(name), force)?,
         })
     }
 
@@ -399,7 +321,8 @@ impl Dataset {
         self.captures.capture(r)?;
         self.tests.capture(r)?;
         self.flows.capture(r)?;
-        self.rsts.capture(r)
+        self.rsts.capture(r)?;
+        self.messages.capture(r)
     }
 
     /// Completes the four files; the captures table last, so that a part in `captures/`
@@ -408,6 +331,7 @@ impl Dataset {
         self.tests.finish()?;
         self.flows.finish()?;
         self.rsts.finish()?;
+        self.messages.finish()?;
         self.captures.finish()
     }
 }
@@ -415,66 +339,6 @@ impl Dataset {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::csv::{CAPTURE_COLUMNS, RST_COLUMNS, TEST_COLUMNS, flow_columns};
-
-    #[test]
-    fn every_column_has_the_type_its_name_says() {
-        let ty = column_type;
-        assert_eq!(ty("frames"), Ty::Int);
-        assert_eq!(ty("first_time"), Ty::Time);
-        assert_eq!(ty("handshake_time_up"), Ty::Time);
-        assert_eq!(ty("peer_id_down"), Ty::Text);
-        assert_eq!(ty("msgs_piece_up"), Ty::Int);
-        assert_eq!(ty("block_bt_app_port"), Ty::Enum);
-        assert_eq!(ty("rst_frames"), Ty::IntList);
-        assert_eq!(ty("reserved_flags_up"), Ty::WordList);
-        assert_eq!(ty("date"), Ty::Date);
-        // No text column falls to the integer default by mistake: the CSV columns that are
-        // not integers are all named above.
-        let all: Vec<String> = CAPTURE_COLUMNS
-            .iter()
-            .chain(&TEST_COLUMNS)
-            .chain(&RST_COLUMNS)
-            .map(|c| c.to_string())
-            .chain(flow_columns())
-            .collect();
-        let ints: Vec<&String> = all.iter().filter(|c| ty(c) == Ty::Int).collect();
-        for c in ints {
-            assert!(
-                c.starts_with("msgs_")
-                    || c.contains("frame")
-                    || c.contains("bytes")
-                    || c.contains("packets")
-                    || c.contains("payload")
-                    || c.contains("rsts")
-                    || c.contains("retrans")
-                    || c.contains("truncated")
-                    || c.contains("missing")
-                    || c.contains("unassembled")
-                    || c.contains("flows")
-                    || c.contains("retired")
-                    || c.contains("lost_at")
-                    || [
-                        "tcp_segments",
-                        "tests",
-                        "tests_reset",
-                        "tests_no_connection",
-                        "id",
-                        "instance",
-                        "overlap_mismatches",
-                        "test",
-                        "flow",
-                        "seq",
-                        "ack"
-                    ]
-                    .contains(&c.as_str()),
-                "{c} typed as an integer"
-            );
-        }
-        assert_eq!(days("1970-01-02"), Some(1));
-        assert_eq!(days("2009-11-02"), Some(14_550));
-        assert_eq!(days("2009-13-02"), None);
-    }
 
     #[test]
     fn part_names_are_stable() {

@@ -134,7 +134,7 @@ fn describe_side(s: &BtSideReport, start: f64) -> String {
     let mut parts = Vec::new();
     match &s.handshake {
         Some(h) => {
-            let who = match (&h.peer_id, &h.peer_client) {
+            let who = match (&h.peer_id_text, &h.peer_client) {
                 (Some(id), Some(name)) => format!("{id} ({name})"),
                 (Some(id), None) => id.clone(),
                 (None, _) => "peer id not captured".to_string(),

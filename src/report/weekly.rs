@@ -8,7 +8,8 @@ use std::io::{self, Write};
 use super::html;
 use crate::glasnost::verdict::{Dir, PortClass, Proto, SUMMARY_CELLS};
 use crate::plot::{WeekdayBars, WeekdayChart, weekday_chart};
-use crate::report::csv::defuse;
+use crate::report::csv::cell;
+use crate::report::schema::{Column, Table, Ty, Value, names};
 use crate::weekly::{Aggregator, CellCounts, Day, GroupBy, Isp};
 
 /// Column headings of the six summary cells, as the study words them.
@@ -274,67 +275,176 @@ pub fn write_text(w: &mut dyn Write, a: &Aggregator) -> io::Result<()> {
     writeln!(w, "\n  {COMBINATION}")
 }
 
-fn cell_value(c: &CellCounts) -> String {
-    c.combined().map_or(String::new(), |c| c.code().to_string())
-}
-
-fn cell_counts(c: &CellCounts) -> String {
-    format!("{}/{}/{}/{}", c.yes, c.no, c.inconclusive, c.not_applicable)
-}
-
-fn cell_columns() -> Vec<String> {
+/// The six cells combined (`yes`, `no`, `inconclusive`, `n/a`), then per cell the counts of
+/// the tests that said each: `<cell>_yes`, `<cell>_no`, `<cell>_inconclusive`, `<cell>_na`.
+fn cell_columns<K: Table>(
+    cells: impl for<'r, 'a> Fn(&'r K::Row<'a>) -> &'r [CellCounts; 6] + Send + Sync + Copy + 'static,
+) -> Vec<Column<K>> {
     let mut cols = Vec::new();
-    for c in SUMMARY_CELLS {
-        cols.push(c.to_string());
+    for (i, name) in SUMMARY_CELLS.into_iter().enumerate() {
+        cols.push(Column::new(name, Ty::Enum, move |r| {
+            cells(r)[i]
+                .combined()
+                .map_or(Value::Null, |c| Value::Str(c.code().into()))
+        }));
     }
-    for c in SUMMARY_CELLS {
-        cols.push(format!("{c}_counts"));
+    type Count = fn(&CellCounts) -> u32;
+    let counts: [(&str, Count); 4] = [
+        ("yes", |c| c.yes),
+        ("no", |c| c.no),
+        ("inconclusive", |c| c.inconclusive),
+        ("na", |c| c.not_applicable),
+    ];
+    for (i, name) in SUMMARY_CELLS.into_iter().enumerate() {
+        for (what, count) in counts {
+            cols.push(Column::new(format!("{name}_{what}"), Ty::Int, move |r| {
+                Value::Int(i64::from(count(&cells(r)[i])))
+            }));
+        }
     }
     cols
 }
 
-fn cell_cells(cells: &[CellCounts; 6]) -> Vec<String> {
-    let mut out: Vec<String> = cells.iter().map(cell_value).collect();
-    out.extend(cells.iter().map(cell_counts));
-    out
+/// `speeds.csv`: one row per ISP, day, port, direction, kind and repetition (`repetition`
+/// empty: the average over repetitions).
+pub struct Speeds;
+
+pub struct SpeedRow<'a> {
+    pub isp: &'a str,
+    pub day: String,
+    pub time_zone: &'a str,
+    pub tests: u32,
+    pub class: PortClass,
+    pub ports: &'a [u16],
+    pub dir: Dir,
+    pub proto: Proto,
+    pub repetition: Option<u32>,
+    pub completed: u32,
+    pub failed: u32,
+    pub mean_bps: Option<f64>,
 }
 
-/// Columns of `speeds.csv`: one row per ISP, day, port, direction, kind and repetition
-/// (`repetition` empty: the average over repetitions).
-pub const SPEED_COLUMNS: [&str; 12] = [
-    "isp",
-    "day",
-    "time_zone",
-    "tests",
-    "port_class",
-    "ports",
-    "direction",
-    "kind",
-    "repetition",
-    "completed",
-    "failed",
-    "mean_bps",
-];
+impl Table for Speeds {
+    const NAME: &'static str = "speeds";
+    type Row<'a> = SpeedRow<'a>;
+    fn schema() -> &'static [Column<Speeds>] {
+        static S: std::sync::OnceLock<Vec<Column<Speeds>>> = std::sync::OnceLock::new();
+        S.get_or_init(|| {
+            type C = Column<Speeds>;
+            let int = |x: u32| Value::Int(i64::from(x));
+            vec![
+                C::new("isp", Ty::Text, |r| Value::Str(r.isp.into())),
+                C::new("test_day", Ty::Enum, |r| Value::Str(r.day.clone())),
+                C::new("time_zone", Ty::Enum, |r| Value::Str(r.time_zone.into())),
+                C::new("tests", Ty::Int, move |r| int(r.tests)),
+                C::new("port_class", Ty::Enum, |r| {
+                    Value::Str(r.class.code().into())
+                }),
+                C::new("ports", Ty::IntList, |r| {
+                    Value::Ints(r.ports.iter().map(|&p| i64::from(p)).collect())
+                }),
+                C::new("direction", Ty::Enum, |r| Value::Str(r.dir.code().into())),
+                C::new("kind", Ty::Enum, |r| Value::Str(r.proto.code().into())),
+                C::new("repetition", Ty::Int32, move |r| {
+                    r.repetition.map_or(Value::Null, int)
+                }),
+                C::new("completed", Ty::Int, move |r| int(r.completed)),
+                C::new("failed", Ty::Int, move |r| int(r.failed)),
+                C::new("mean_bps", Ty::Float, |r| {
+                    r.mean_bps.map_or(Value::Null, Value::Float)
+                })
+                .dp(0),
+            ]
+        })
+    }
+}
 
-/// Columns of `days.csv` before the cells.
-pub const DAY_COLUMNS: [&str; 4] = ["isp", "day", "time_zone", "tests"];
+/// `days.csv`: the conclusions per ISP and day.
+pub struct Days;
 
-/// Columns of `summary.csv` before the cells.
-pub const SUMMARY_COLUMNS: [&str; 6] = [
-    "isp",
-    "tests",
-    "without_tests",
-    "first_date",
-    "last_date",
-    "time_zone",
-];
+pub struct DayRow<'a> {
+    pub isp: &'a str,
+    pub day: String,
+    pub time_zone: &'a str,
+    pub tests: u32,
+    pub cells: &'a [CellCounts; 6],
+}
 
-/// Writes a header and rows as CSV and returns the writer.
-fn write_csv<W: Write>(w: W, header: Vec<String>, rows: Vec<Vec<String>>) -> io::Result<W> {
+impl Table for Days {
+    const NAME: &'static str = "days";
+    type Row<'a> = DayRow<'a>;
+    fn schema() -> &'static [Column<Days>] {
+        static S: std::sync::OnceLock<Vec<Column<Days>>> = std::sync::OnceLock::new();
+        S.get_or_init(|| {
+            type C = Column<Days>;
+            let mut v = vec![
+                C::new("isp", Ty::Text, |r| Value::Str(r.isp.into())),
+                C::new("test_day", Ty::Enum, |r| Value::Str(r.day.clone())),
+                C::new("time_zone", Ty::Enum, |r| Value::Str(r.time_zone.into())),
+                C::new("tests", Ty::Int, |r| Value::Int(i64::from(r.tests))),
+            ];
+            v.extend(cell_columns::<Days>(|r| r.cells));
+            v
+        })
+    }
+}
+
+/// `summary.csv`: the summary across ISPs (seed section 8.1).
+pub struct SummaryTable;
+
+pub struct SummaryRow<'a> {
+    pub isp: &'a str,
+    pub isp_data: &'a Isp,
+    pub time_zone: &'a str,
+    pub cells: [CellCounts; 6],
+}
+
+/// Days since the epoch of `YYYY-MM-DD`.
+fn date_value(d: Option<&str>) -> Value {
+    d.and_then(|d| crate::glasnost::names::utc_seconds(&format!("{d}T00:00:00")))
+        .map_or(Value::Null, |s| Value::Date(s.div_euclid(86_400)))
+}
+
+impl Table for SummaryTable {
+    const NAME: &'static str = "summary";
+    type Row<'a> = SummaryRow<'a>;
+    fn schema() -> &'static [Column<SummaryTable>] {
+        static S: std::sync::OnceLock<Vec<Column<SummaryTable>>> = std::sync::OnceLock::new();
+        S.get_or_init(|| {
+            type C = Column<SummaryTable>;
+            let mut v = vec![
+                C::new("isp", Ty::Text, |r| Value::Str(r.isp.into())),
+                C::new("tests", Ty::Int, |r| {
+                    Value::Int(i64::from(r.isp_data.captures - r.isp_data.without_tests))
+                }),
+                C::new("without_tests", Ty::Int, |r| {
+                    Value::Int(i64::from(r.isp_data.without_tests))
+                }),
+                C::new("first_date", Ty::Date, |r| {
+                    date_value(r.isp_data.first_date.as_deref())
+                }),
+                C::new("last_date", Ty::Date, |r| {
+                    date_value(r.isp_data.last_date.as_deref())
+                }),
+                C::new("time_zone", Ty::Enum, |r| Value::Str(r.time_zone.into())),
+            ];
+            v.extend(cell_columns::<SummaryTable>(|r| &r.cells));
+            v
+        })
+    }
+}
+
+/// Writes table `K`'s header and `rows` as CSV and returns the writer.
+fn write_csv<'a, W: Write, K: Table>(
+    w: W,
+    rows: impl IntoIterator<Item = K::Row<'a>>,
+) -> io::Result<W> {
     let mut c = csv::Writer::from_writer(w);
-    c.write_record(&header).map_err(io::Error::other)?;
+    c.write_record(names::<K>()).map_err(io::Error::other)?;
+    let cols = K::schema();
     for row in rows {
-        c.write_record(&row).map_err(io::Error::other)?;
+        let rec: Vec<String> = cols.iter().map(|col| cell(col, &(col.get)(&row))).collect();
+        c.write_record(&rec).map_err(io::Error::other)?;
     }
     c.into_inner().map_err(|e| io::Error::other(e.to_string()))
 }
@@ -345,33 +455,27 @@ pub fn write_speeds_csv<W: Write>(w: W, a: &Aggregator) -> io::Result<W> {
     for (name, isp) in &a.isps {
         for (k, d) in &isp.days {
             for class in [PortClass::App, PortClass::Other] {
-                let ports: Vec<String> = isp
-                    .ports
-                    .get(&class)
-                    .map(|p| p.iter().map(|x| x.to_string()).collect())
-                    .unwrap_or_default();
+                let ports: &[u16] = isp.ports.get(&class).map_or(&[], |p| p.as_slice());
                 for dir in [Dir::Download, Dir::Upload] {
                     for proto in [Proto::Tcp, Proto::Bt] {
-                        let row = |rep: String, completed: u32, failed: u32, mean: Option<f64>| {
-                            vec![
-                                defuse(name),
-                                a.day_label(*k),
-                                a.zone.name().to_string(),
-                                d.captures.to_string(),
-                                class.code().to_string(),
-                                ports.join(" "),
-                                dir.code().to_string(),
-                                proto.code().to_string(),
-                                rep,
-                                completed.to_string(),
-                                failed.to_string(),
-                                mean.map_or(String::new(), |v| format!("{v:.0}")),
-                            ]
+                        let row = |repetition, completed, failed, mean_bps| SpeedRow {
+                            isp: name,
+                            day: a.day_label(*k),
+                            time_zone: a.zone.name(),
+                            tests: d.captures,
+                            class,
+                            ports,
+                            dir,
+                            proto,
+                            repetition,
+                            completed,
+                            failed,
+                            mean_bps,
                         };
                         for ((c2, d2, p2, rep), s) in &d.slots {
                             if (*c2, *d2, *p2) == (class, dir, proto) {
                                 rows.push(row(
-                                    rep.to_string(),
+                                    Some(*rep),
                                     s.goodput.n,
                                     s.failed,
                                     s.goodput.value(),
@@ -382,7 +486,7 @@ pub fn write_speeds_csv<W: Write>(w: W, a: &Aggregator) -> io::Result<W> {
                         let total = d.total(class, dir, proto);
                         if total.goodput.n + total.failed > 0 {
                             rows.push(row(
-                                String::new(),
+                                None,
                                 total.goodput.n,
                                 total.failed,
                                 total.goodput.value(),
@@ -393,50 +497,35 @@ pub fn write_speeds_csv<W: Write>(w: W, a: &Aggregator) -> io::Result<W> {
             }
         }
     }
-    write_csv(w, SPEED_COLUMNS.map(String::from).to_vec(), rows)
+    write_csv::<W, Speeds>(w, rows)
 }
 
-/// The conclusions per day: the six cells combined, and their counts (yes/no/inconclusive/n/a).
+/// The conclusions per day: the six cells combined, and their counts.
 pub fn write_days_csv<W: Write>(w: W, a: &Aggregator) -> io::Result<W> {
-    let mut header: Vec<String> = DAY_COLUMNS.map(String::from).to_vec();
-    header.extend(cell_columns());
     let mut rows = Vec::new();
     for (name, isp) in &a.isps {
         for (k, d) in &isp.days {
-            let mut row = vec![
-                defuse(name),
-                a.day_label(*k),
-                a.zone.name().to_string(),
-                d.captures.to_string(),
-            ];
-            row.extend(cell_cells(&d.cells));
-            rows.push(row);
+            rows.push(DayRow {
+                isp: name,
+                day: a.day_label(*k),
+                time_zone: a.zone.name(),
+                tests: d.captures,
+                cells: &d.cells,
+            });
         }
     }
-    write_csv(w, header, rows)
+    write_csv::<W, Days>(w, rows)
 }
 
 /// The summary across ISPs (seed section 8.1).
 pub fn write_summary_csv<W: Write>(w: W, a: &Aggregator) -> io::Result<W> {
-    let mut header: Vec<String> = SUMMARY_COLUMNS.map(String::from).to_vec();
-    header.extend(cell_columns());
-    let rows = a
-        .isps
-        .iter()
-        .map(|(name, isp)| {
-            let mut row = vec![
-                defuse(name),
-                (isp.captures - isp.without_tests).to_string(),
-                isp.without_tests.to_string(),
-                isp.first_date.clone().unwrap_or_default(),
-                isp.last_date.clone().unwrap_or_default(),
-                a.zone.name().to_string(),
-            ];
-            row.extend(cell_cells(&isp.cells()));
-            row
-        })
-        .collect();
-    write_csv(w, header, rows)
+    let rows = a.isps.iter().map(|(name, isp)| SummaryRow {
+        isp: name,
+        isp_data: isp,
+        time_zone: a.zone.name(),
+        cells: isp.cells(),
+    });
+    write_csv::<W, SummaryTable>(w, rows)
 }
 
 // ---------------------------------------------------------------- HTML

@@ -266,9 +266,12 @@ pub struct PacketNote {
     pub capture: &'static str,
     pub frame: u64,
     /// Seconds since the epoch, in that capture's clock.
+    #[serde(rename = "frame_time")]
     pub time: f64,
     /// `client` or `server`: the claimed sender.
+    #[serde(rename = "sender")]
     pub from: &'static str,
+    #[serde(rename = "tcp_flags")]
     pub flags: String,
     pub seq: u32,
     pub ack: u32,
@@ -305,6 +308,7 @@ pub struct PairReport {
 pub struct RstProof {
     pub capture: &'static str,
     pub frame: u64,
+    #[serde(rename = "sender")]
     pub from: &'static str,
     /// `forged` (received, never sent: no packet the sender's capture shows can be its twin),
     /// `endpoint` (matched one-to-one to a packet the sender's capture shows leaving, on every
