@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use crate::flows::{HoleCause, PacketRef, Side, StreamSink};
+use crate::flows::{HoleCause, PacketRef, PerSide, Side, StreamSink};
 pub use decoder::{DirDecoder, Framing, LostReason};
 
 /// A handshake as seen; fields the capture cut are `None`.
@@ -729,7 +729,7 @@ pub struct Config {
 /// Both directions of a flow: the [`StreamSink`] a flow's reassembly feeds.
 #[derive(Debug, Clone, Default)]
 pub struct FlowDecoder {
-    dirs: Option<Box<[DirDecoder; 2]>>,
+    dirs: Option<Box<PerSide<DirDecoder>>>,
     pub events: Events,
 }
 
@@ -753,11 +753,7 @@ impl FlowDecoder {
 
     /// The decoder of the bytes `side` sent; `None` if the flow carried no payload.
     pub fn dir(&self, side: Side) -> Option<&DirDecoder> {
-        let d = self.dirs.as_deref()?;
-        match side {
-            Side::Client => d.first(),
-            Side::Server => d.get(1),
-        }
+        self.dirs.as_deref().map(|d| &d[side])
     }
 
     /// The flow's kind, from what both directions showed.
@@ -819,14 +815,8 @@ fn looks_like_tls(b: &[u8]) -> bool {
 }
 
 /// Both directions' decoders, allocated on the first payload byte.
-fn dirs_of(dirs: &mut Option<Box<[DirDecoder; 2]>>, side: Side) -> &mut DirDecoder {
-    let [c, s] = &mut **dirs.get_or_insert_with(|| {
-        Box::new([DirDecoder::new(Side::Client), DirDecoder::new(Side::Server)])
-    });
-    match side {
-        Side::Client => c,
-        Side::Server => s,
-    }
+fn dirs_of(dirs: &mut Option<Box<PerSide<DirDecoder>>>, side: Side) -> &mut DirDecoder {
+    &mut dirs.get_or_insert_with(|| Box::new(PerSide::from_fn(DirDecoder::new)))[side]
 }
 
 impl StreamSink for FlowDecoder {
@@ -855,10 +845,10 @@ impl StreamSink for FlowDecoder {
 
     fn swap_sides(&mut self) {
         if let Some(d) = self.dirs.as_deref_mut() {
-            d.swap(0, 1);
-            let [c, s] = d;
-            c.set_side(Side::Client);
-            s.set_side(Side::Server);
+            d.swap();
+            for side in Side::BOTH {
+                d[side].set_side(side);
+            }
         }
         for e in &mut self.events.list {
             e.side = e.side.peer();
