@@ -739,14 +739,7 @@ mod tests {
         let mut a = Analyzer::new(&Options::default());
         for (i, p) in c.packets.iter().enumerate() {
             let rec = p.record(LinkType::RAW, None);
-            a.frame(&Frame {
-                index: i as u64 + 1,
-                ts: rec.ts,
-                link: LinkType::RAW,
-                data: &rec.data,
-                wire_len: rec.wire_len,
-                offset: 0,
-            });
+            a.frame(&rec.frame(i as u64 + 1, LinkType::RAW));
             if i == 4 {
                 let snap = a.snapshot();
                 assert_eq!(snap.len(), 1);

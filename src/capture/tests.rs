@@ -529,15 +529,10 @@ fn directories_expand_sorted_without_logs_or_hidden_files() {
     );
 }
 
-/// A pcapng block of type `btype` around `body`, little-endian, padded to 4 bytes.
+/// A little-endian pcapng block of type `btype` around `body`.
 fn ng_raw_block(btype: u32, body: &[u8]) -> Vec<u8> {
-    let len = (12 + body.len()).div_ceil(4) * 4;
     let mut out = Vec::new();
-    out.extend_from_slice(&btype.to_le_bytes());
-    out.extend_from_slice(&(len as u32).to_le_bytes());
-    out.extend_from_slice(body);
-    out.resize(len - 4, 0);
-    out.extend_from_slice(&(len as u32).to_le_bytes());
+    synth::ng_block(&mut out, btype, body);
     out
 }
 

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use super::*;
-use crate::capture::{Frame, LinkType};
+use crate::capture::LinkType;
 use crate::synth::{Conv, Packet};
 use crate::wire::{self, TcpFlags as F};
 
@@ -20,14 +20,7 @@ fn conv() -> Conv {
 fn feed(t: &mut FlowTable<()>, packets: &[Packet], mut after: impl FnMut(&FlowTable<()>, u64)) {
     for (i, p) in packets.iter().enumerate() {
         let rec = p.record(LinkType::RAW, None);
-        let frame = Frame {
-            index: i as u64 + 1,
-            ts: rec.ts,
-            link: LinkType::RAW,
-            data: &rec.data,
-            wire_len: rec.wire_len,
-            offset: 0,
-        };
+        let frame = rec.frame(i as u64 + 1, LinkType::RAW);
         let seg = wire::decode(&frame).unwrap();
         t.process(
             &seg,
@@ -419,14 +412,7 @@ fn a_packet_of_a_retired_connection_is_counted_not_placed() {
     let mut take = |t: &mut FlowTable<()>, p: &Packet| {
         frame += 1;
         let rec = p.record(LinkType::RAW, None);
-        let f = Frame {
-            index: frame,
-            ts: rec.ts,
-            link: LinkType::RAW,
-            data: &rec.data,
-            wire_len: rec.wire_len,
-            offset: 0,
-        };
+        let f = rec.frame(frame, LinkType::RAW);
         let seg = wire::decode(&f).unwrap();
         t.process(&seg, PacketRef { frame, ts: f.ts })
     };
