@@ -120,18 +120,71 @@ struct CaptureArgs {
     /// No live view: only the report at the end.
     #[arg(short, long)]
     quiet: bool,
-    /// Where the capture is taken: `auto`, `client`, `server`, or this host's IP address.
+    #[command(flatten)]
+    flows: FlowArgs,
+}
+
+/// How each capture's flows are analysed (`analyze` and `capture`).
+#[derive(clap::Args)]
+struct FlowArgs {
+    /// Where the captures were taken: `auto` (from TTLs and handshake timing), `client`,
+    /// `server`, or the capturing host's IP address.
     #[arg(long, default_value = "auto", value_name = "WHERE", value_parser = parse_vantage)]
     vantage: VantageSetting,
     /// Goodput series interval in milliseconds.
-    #[arg(long, default_value_t = 100, value_name = "MS", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = Options::default().interval_ms, value_name = "MS", value_parser = clap::value_parser!(u32).range(1..))]
     interval_ms: u32,
-    /// Most flows tracked; beyond it the longest-idle flows are counted only.
-    #[arg(long, default_value_t = 100_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    /// Most flows tracked per capture; beyond it the longest-idle flows are counted only.
+    #[arg(long, default_value_t = Options::default().max_flows as u64, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     max_flows: u64,
-    /// List every BitTorrent message in the report.
+    /// List every BitTorrent message (frame, time, sender, stream offset) after each capture,
+    /// and under `messages` in JSON.
     #[arg(long)]
     messages: bool,
+}
+
+impl FlowArgs {
+    fn apply(&self, opts: Options) -> Options {
+        Options {
+            interval_ms: self.interval_ms,
+            max_flows: usize::try_from(self.max_flows).unwrap_or(usize::MAX),
+            messages: self.messages,
+            vantage: self.vantage,
+            ..opts
+        }
+    }
+}
+
+/// How a batch of input files is read (`analyze` and `report`).
+#[derive(clap::Args)]
+struct BatchArgs {
+    /// Worker threads (0: one per core).
+    #[arg(short = 'j', long, default_value_t = 0, value_name = "N")]
+    threads: usize,
+    /// Stop reading a gzip-compressed capture that expands more than N times its compressed
+    /// size (past its first 256 MiB); 0 for no bound.
+    #[arg(long, default_value_t = GzipBound::DEFAULT_RATIO, value_name = "N")]
+    gzip_ratio: u64,
+    /// Seconds a FIFO named as an input may go without a writer before it fails (the rest of
+    /// the batch goes on).
+    #[arg(long, default_value_t = crate::capture::FIFO_WAIT.as_secs_f64(), value_name = "S")]
+    fifo_wait: f64,
+    /// Glasnost test analysis: `auto` (on a command channel, a log, or BitTorrent transfers
+    /// with their control twins; never on a file name alone), `on` (take every capture as a
+    /// test), `off`.
+    #[arg(long, default_value = "auto", value_name = "WHEN", value_parser = parse_glasnost)]
+    glasnost: glasnost::Mode,
+}
+
+impl BatchArgs {
+    fn apply(&self, opts: Options) -> Options {
+        Options {
+            gzip: GzipBound::ratio(self.gzip_ratio),
+            fifo_wait: seconds(self.fifo_wait),
+            glasnost: self.glasnost,
+            ..opts
+        }
+    }
 }
 
 fn parse_seconds(s: &str) -> Result<Duration, String> {
@@ -172,22 +225,8 @@ struct ReportArgs {
     /// Overwrite output files that already exist.
     #[arg(long)]
     force: bool,
-    /// Worker threads (0: one per core).
-    #[arg(short = 'j', long, default_value_t = 0, value_name = "N")]
-    threads: usize,
-    /// Stop reading a gzip-compressed capture that expands more than N times its compressed
-    /// size (past its first 256 MiB); 0 for no bound.
-    #[arg(long, default_value_t = GzipBound::DEFAULT_RATIO, value_name = "N")]
-    gzip_ratio: u64,
-    /// Seconds a FIFO named as an input may go without a writer before it fails (the rest of
-    /// the batch goes on).
-    #[arg(long, default_value_t = crate::capture::FIFO_WAIT.as_secs_f64(), value_name = "S")]
-    fifo_wait: f64,
-    /// Glasnost test analysis: `auto` (on a command channel, a log, or BitTorrent transfers
-    /// with their control twins; never on a file name alone), `on` (take every capture as a
-    /// test), `off`.
-    #[arg(long, default_value = "auto", value_name = "WHEN", value_parser = parse_glasnost)]
-    glasnost: glasnost::Mode,
+    #[command(flatten)]
+    batch: BatchArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -247,26 +286,11 @@ struct AnalyzeArgs {
     /// hash of the inputs when there are several), so runs into one DIR make one dataset.
     #[arg(long, value_name = "DIR")]
     parquet: Option<PathBuf>,
-    /// Where the captures were taken: `auto` (from TTLs and handshake timing), `client`,
-    /// `server`, or the capturing host's IP address.
-    #[arg(long, default_value = "auto", value_name = "WHERE", value_parser = parse_vantage)]
-    vantage: VantageSetting,
     /// Overwrite output files that already exist.
     #[arg(long)]
     force: bool,
-    /// Goodput series interval in milliseconds.
-    #[arg(long, default_value_t = 100, value_name = "MS", value_parser = clap::value_parser!(u32).range(1..))]
-    interval_ms: u32,
-    /// Most flows tracked per capture; beyond it the longest-idle flows are counted only.
-    #[arg(long, default_value_t = 100_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    max_flows: u64,
-    /// List every BitTorrent message (frame, time, sender, stream offset) after each capture,
-    /// and under `messages` in JSON.
-    #[arg(long)]
-    messages: bool,
-    /// Worker threads (0: one per core).
-    #[arg(short = 'j', long, default_value_t = 0, value_name = "N")]
-    threads: usize,
+    #[command(flatten)]
+    flows: FlowArgs,
     /// At the end, print to standard error the captures, frames and bytes read, the time
     /// taken and the peak memory.
     #[arg(long)]
@@ -275,19 +299,8 @@ struct AnalyzeArgs {
     /// BitTorrent against TCP, resets, flows) into this directory.
     #[arg(long, value_name = "DIR")]
     html: Option<PathBuf>,
-    /// Stop reading a gzip-compressed capture that expands more than N times its compressed
-    /// size (past its first 256 MiB); 0 for no bound.
-    #[arg(long, default_value_t = GzipBound::DEFAULT_RATIO, value_name = "N")]
-    gzip_ratio: u64,
-    /// Seconds a FIFO named as an input may go without a writer before it fails (the rest of
-    /// the batch goes on).
-    #[arg(long, default_value_t = crate::capture::FIFO_WAIT.as_secs_f64(), value_name = "S")]
-    fifo_wait: f64,
-    /// Glasnost test analysis: `auto` (on a command channel, a log, or BitTorrent transfers
-    /// with their control twins; never on a file name alone), `on` (take every capture as a
-    /// test), `off`.
-    #[arg(long, default_value = "auto", value_name = "WHEN", value_parser = parse_glasnost)]
-    glasnost: glasnost::Mode,
+    #[command(flatten)]
+    batch: BatchArgs,
 }
 
 fn parse_zone(s: &str) -> Result<crate::weekly::Zone, String> {
@@ -548,16 +561,7 @@ fn nothing_found(paths: &[PathBuf]) -> String {
 const FAILURES_LISTED: usize = 10;
 
 fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
-    let opts = Options {
-        interval_ms: args.interval_ms,
-        max_flows: usize::try_from(args.max_flows).unwrap_or(usize::MAX),
-        messages: args.messages,
-        vantage: args.vantage,
-        gzip: GzipBound::ratio(args.gzip_ratio),
-        fifo_wait: seconds(args.fifo_wait),
-        glasnost: args.glasnost,
-        ..Options::default()
-    };
+    let opts = args.batch.apply(args.flows.apply(Options::default()));
     // Every output is refused, or none: nothing is made before all have been checked.
     let csv = csv_paths(args.csv.as_deref(), args.rsts_csv.as_deref());
     CsvFiles::refuse(&csv, args.force, &args.paths)?;
@@ -579,7 +583,7 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
     let mut stdout_failed: Option<io::Error> = None;
     // What was handed on before a broken pipe stopped the batch: its exit code is theirs.
     let mut seen = batch::Totals::default();
-    let result = run_batch(&args.paths, &opts, args.threads, !text_mode, |r| {
+    let result = run_batch(&args.paths, &opts, args.batch.threads, !text_mode, |r| {
         if r.error.is_some() {
             seen.failed += 1;
         } else {
@@ -902,12 +906,7 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
     }
     let mut agg = Aggregator::new(map, by);
     agg.zone = args.tz.clone();
-    let opts = Options {
-        gzip: GzipBound::ratio(args.gzip_ratio),
-        fifo_wait: seconds(args.fifo_wait),
-        glasnost: args.glasnost,
-        ..Options::default()
-    };
+    let opts = args.batch.apply(Options::default());
     let mut copies = Copies::default();
     let (table_dirs, captures): (Vec<PathBuf>, Vec<PathBuf>) = args
         .paths
@@ -917,7 +916,7 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
     let mut totals = if captures.is_empty() {
         batch::Totals::default()
     } else {
-        run_batch(&captures, &opts, args.threads, false, |r| {
+        run_batch(&captures, &opts, args.batch.threads, false, |r| {
             match copies.first_seen(r) {
                 Some(first) => say(format_args!(
                     "warning: {} is the same capture as {first} (the same frames at the same \
@@ -1090,13 +1089,7 @@ fn live_capture(args: &CaptureArgs) -> ExitCode {
         force: args.force,
         duration: args.duration,
         snaplen: args.snaplen,
-        analysis: Options {
-            interval_ms: args.interval_ms,
-            max_flows: usize::try_from(args.max_flows).unwrap_or(usize::MAX),
-            messages: args.messages,
-            vantage: args.vantage,
-            ..Options::default()
-        },
+        analysis: args.flows.apply(Options::default()),
     };
     let started = live::stop_on_signals().and_then(|stop| Ok((stop, live::open(&cfg)?)));
     let (stop, cap) = match started {
@@ -1156,5 +1149,69 @@ fn live_capture(args: &CaptureArgs) -> ExitCode {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The analysis options a command line gives, by way of the flattened argument structs.
+    fn options(words: &[&str]) -> Options {
+        let cli = Cli::try_parse_from(words).unwrap();
+        match cli.command {
+            Command::Analyze(a) => a.batch.apply(a.flows.apply(Options::default())),
+            Command::Report(r) => r.batch.apply(Options::default()),
+            Command::Capture(c) => c.flows.apply(Options::default()),
+            _ => panic!("not an analysing command"),
+        }
+    }
+
+    fn key(o: &Options) -> String {
+        format!(
+            "{} {} {} {:?} {:?} {:?} {:?}",
+            o.interval_ms, o.max_flows, o.messages, o.vantage, o.gzip, o.glasnost, o.fifo_wait
+        )
+    }
+
+    #[test]
+    fn flag_defaults_are_the_library_defaults_in_every_command() {
+        let default = key(&Options::default());
+        for words in [
+            &["bttrace", "analyze", "x.pcap"][..],
+            &["bttrace", "report", "dir"],
+            &["bttrace", "capture", "-i", "eth0"],
+        ] {
+            assert_eq!(key(&options(words)), default, "{words:?}");
+        }
+    }
+
+    #[test]
+    fn shared_flags_reach_the_options_of_each_command() {
+        let a = options(&[
+            "bttrace",
+            "analyze",
+            "--interval-ms",
+            "250",
+            "--max-flows",
+            "7",
+            "--messages",
+            "--vantage",
+            "server",
+            "--glasnost",
+            "off",
+            "--fifo-wait",
+            "2.5",
+            "x.pcap",
+        ]);
+        assert_eq!((a.interval_ms, a.max_flows, a.messages), (250, 7, true));
+        assert_eq!(a.vantage, VantageSetting::Server);
+        assert_eq!(a.glasnost, glasnost::Mode::Off);
+        assert_eq!(a.fifo_wait, Duration::from_millis(2500));
+        let c = options(&["bttrace", "capture", "-i", "lo", "--max-flows", "9"]);
+        assert_eq!(c.max_flows, 9);
+        let r = options(&["bttrace", "report", "--glasnost", "on", "dir"]);
+        assert_eq!(r.glasnost, glasnost::Mode::On);
+        assert!(Cli::try_parse_from(["bttrace", "report", "--messages", "dir"]).is_err());
     }
 }
