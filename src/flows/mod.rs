@@ -367,29 +367,33 @@ impl<S> Flow<S> {
 /// being fed gives up its gaps.
 pub const PENDING_BUDGET: usize = 32 << 20;
 
-/// What the capture's flows share, and how often a shared bound was reached.
+/// What the capture's flows share, and how often a shared bound was reached: the one context
+/// the flow table passes down to every flow, its series, its reassembly and its sink.
 #[derive(Debug, Clone, Copy)]
-pub struct Budgets {
+pub struct Budgets<C = ()> {
     pub series: series::Budget,
     /// Out-of-order bytes all flows hold now, and their bound ([`PENDING_BUDGET`]).
     pub pending_bytes: usize,
     pub pending_max: usize,
     /// Times a flow gave up its gaps because all flows together held `pending_max`.
     pub pending_given_up: u64,
+    /// What the flows' stream sinks share ([`StreamSink::Shared`]).
+    pub sink: C,
 }
 
-impl Default for Budgets {
-    fn default() -> Budgets {
+impl<C: Default> Default for Budgets<C> {
+    fn default() -> Budgets<C> {
         Budgets {
             series: series::Budget::default(),
             pending_bytes: 0,
             pending_max: PENDING_BUDGET,
             pending_given_up: 0,
+            sink: C::default(),
         }
     }
 }
 
-impl Budgets {
+impl<C> Budgets<C> {
     /// Gives back what a retired flow held.
     fn release<S>(&mut self, flow: &Flow<S>) {
         self.pending_bytes = self.pending_bytes.saturating_sub(flow.pending_bytes());
@@ -585,7 +589,7 @@ pub struct Placed {
     pub new_bytes: u64,
 }
 
-pub struct FlowTable<S> {
+pub struct FlowTable<S: StreamSink> {
     /// Boxed, so the map's spare capacity costs a pointer per slot, not a flow.
     live: FxHashMap<FlowKey, Box<Flow<S>>>,
     /// Flows ended by a later connection on their 4-tuple.
@@ -595,7 +599,7 @@ pub struct FlowTable<S> {
     /// Each new flow's sink starts as a clone of this.
     proto: S,
     pub overflow: Overflow,
-    pub budgets: Budgets,
+    pub budgets: Budgets<S::Shared>,
     retired: Retired,
 }
 
@@ -655,7 +659,7 @@ impl<S: StreamSink + Clone> FlowTable<S> {
                 let mut old = o.insert(flow);
                 let b = &mut self.budgets;
                 b.pending_bytes = b.pending_bytes.saturating_sub(old.pending_bytes());
-                finish_flow(&mut old, at);
+                finish_flow(&mut old, at, &mut self.budgets.sink);
                 self.done.push(old);
                 if live + self.done.len() > self.limits.max_flows {
                     retire_done(
@@ -732,7 +736,7 @@ impl<S: StreamSink + Clone> FlowTable<S> {
                 frame: f.last_frame,
                 ts: f.last_ts,
             };
-            finish_flow(&mut f, at);
+            finish_flow(&mut f, at, &mut self.budgets.sink);
             all.push(f);
         }
         all.sort_by_key(|f| f.id);
@@ -767,10 +771,10 @@ impl<S: StreamSink + Clone> FlowTable<S> {
 
 /// Retires the oldest eighth of the flows already ended by a newer connection on their
 /// 4-tuple, so connections that keep reusing one 4-tuple stay within the bound too.
-fn retire_done<S>(
+fn retire_done<S, C>(
     done: &mut Vec<Box<Flow<S>>>,
     limits: &TableLimits,
-    budgets: &mut Budgets,
+    budgets: &mut Budgets<C>,
     overflow: &mut Overflow,
 ) {
     let n = (limits.max_flows / 8).max(1).min(done.len());
@@ -862,7 +866,7 @@ fn update_counted<S: StreamSink>(
     flow: &mut Flow<S>,
     seg: &Segment<'_>,
     at: PacketRef,
-    budgets: &mut Budgets,
+    budgets: &mut Budgets<S::Shared>,
 ) -> Placed {
     let held = flow.pending_bytes();
     let placed = update(flow, seg, at, held, budgets);
@@ -877,7 +881,7 @@ fn update<S: StreamSink>(
     seg: &Segment<'_>,
     at: PacketRef,
     held_before: usize,
-    budgets: &mut Budgets,
+    budgets: &mut Budgets<S::Shared>,
 ) -> Placed {
     adopt_handshake_roles(flow, seg);
     let side = flow.side_of(seg.src, seg.sport);
@@ -951,14 +955,16 @@ fn update<S: StreamSink>(
     let pushed = {
         let Flow { halves, app, .. } = flow;
         let h = &mut halves[side];
-        let pushed = h.stream.push(data_seq, len, seg.payload, at, app);
+        let pushed = h
+            .stream
+            .push(data_seq, len, seg.payload, at, app, &mut budgets.sink);
         let mine = h.stream.pending().0;
         // The other flows' share stays as it was; this one's is what it holds now.
         let others = budgets.pending_bytes.saturating_sub(held_before);
         // All flows together hold too much out-of-order data: this one gives up its
         // gaps (declared overflow holes), as its own bound would.
         if mine > 0 && others + held_other_half + mine > budgets.pending_max {
-            h.stream.give_up(at, app);
+            h.stream.give_up(at, app, &mut budgets.sink);
             budgets.pending_given_up += 1;
         }
         pushed
@@ -1164,12 +1170,12 @@ fn watch_after_rsts<S>(
     }
 }
 
-fn finish_flow<S: StreamSink>(flow: &mut Flow<S>, at: PacketRef) {
+fn finish_flow<S: StreamSink>(flow: &mut Flow<S>, at: PacketRef, shared: &mut S::Shared) {
     let Flow { halves, app, .. } = flow;
     for h in halves.iter_mut() {
-        h.stream.flush(at, app);
+        h.stream.flush(at, app, shared);
     }
-    app.finish();
+    app.finish(shared);
 }
 
 #[cfg(test)]
