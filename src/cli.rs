@@ -330,53 +330,68 @@ fn parse_vantage(s: &str) -> Result<VantageSetting, String> {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = output::stdout_open() {
-        say(e);
-        return ExitCode::from(2);
-    }
-    match cli.command {
-        Command::Compare(args) => match compare(&args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                say(&e);
+    exit_code(run(cli))
+}
+
+/// What a command did, when it did not fail as a whole.
+enum Done {
+    /// It ran over inputs: its exit code is theirs.
+    Inputs(batch::Totals),
+    /// It ran and has nothing to count.
+    Ran,
+}
+
+/// Why a command failed as a whole (told on standard error), with its exit code.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    /// `compare`: a capture could not be read (exit code 1), or the report not written (2).
+    #[error(transparent)]
+    Compare(#[from] crate::rst::compare::CompareError),
+    /// The report could not be written (exit code 2).
+    #[error(transparent)]
+    Output(#[from] io::Error),
+    /// The command could not start as asked (exit code 2).
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// The one place outcomes become exit codes (the contract in the README and
+/// ARCHITECTURE.md): 0 every input analysed; 1 some input failed, or there was none; 2 usage
+/// or output error.
+fn exit_code(outcome: Result<Done, Failure>) -> ExitCode {
+    match outcome {
+        Ok(Done::Ran) => ExitCode::SUCCESS,
+        Ok(Done::Inputs(t)) if t.analysed + t.failed == 0 => ExitCode::from(1),
+        Ok(Done::Inputs(t)) if t.failed == 0 => ExitCode::SUCCESS,
+        Ok(Done::Inputs(_)) => ExitCode::from(1),
+        Err(e) => {
+            say(&e);
+            match e {
                 // A capture that cannot be read is an input's failure; a report that cannot
                 // be written, the output's.
-                ExitCode::from(if e.is_input() { 1 } else { 2 })
+                Failure::Compare(c) if c.is_input() => ExitCode::from(1),
+                Failure::Compare(_) | Failure::Output(_) | Failure::Usage(_) => ExitCode::from(2),
             }
-        },
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<Done, Failure> {
+    output::stdout_open()?;
+    match cli.command {
+        Command::Compare(args) => Ok(compare(&args).map(|()| Done::Ran)?),
         Command::Capture(args) => capture(&args),
         #[cfg(feature = "synth")]
-        Command::GlasnostWeek(args) => match glasnost_week(&args) {
-            Ok(n) => {
-                say(format_args!(
-                    "{n} captures and isps.txt in {}",
-                    args.out.display()
-                ));
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                say(e);
-                ExitCode::from(2)
-            }
-        },
-        Command::Report(args) => match report(&args) {
-            Ok(totals) if totals.analysed + totals.failed == 0 => ExitCode::from(1),
-            Ok(totals) if totals.failed == 0 => ExitCode::SUCCESS,
-            Ok(_) => ExitCode::from(1),
-            Err(e) => {
-                say(e);
-                ExitCode::from(2)
-            }
-        },
-        Command::Analyze(args) => match analyze(&args) {
-            Ok(totals) if totals.analysed + totals.failed == 0 => ExitCode::from(1),
-            Ok(totals) if totals.failed == 0 => ExitCode::SUCCESS,
-            Ok(_) => ExitCode::from(1),
-            Err(e) => {
-                say(e);
-                ExitCode::from(2)
-            }
-        },
+        Command::GlasnostWeek(args) => {
+            let n = glasnost_week(&args)?;
+            say(format_args!(
+                "{n} captures and isps.txt in {}",
+                args.out.display()
+            ));
+            Ok(Done::Ran)
+        }
+        Command::Report(args) => Ok(Done::Inputs(report(&args)?)),
+        Command::Analyze(args) => Ok(Done::Inputs(analyze(&args)?)),
     }
 }
 
@@ -1065,7 +1080,7 @@ pub const NO_LIVE_CAPTURE: &str = "this bttrace was built without live capture; 
 /// `bttrace capture`. Exit codes: 0 captured; 1 the capture ended on a read error (the report
 /// is still printed); 2 it could not start (no such interface, no permission, a bad filter, an
 /// existing -w file, or a build without the `live` feature).
-fn capture(args: &CaptureArgs) -> ExitCode {
+fn capture(args: &CaptureArgs) -> Result<Done, Failure> {
     #[cfg(feature = "live")]
     {
         live_capture(args)
@@ -1073,13 +1088,12 @@ fn capture(args: &CaptureArgs) -> ExitCode {
     #[cfg(not(feature = "live"))]
     {
         let _ = args;
-        say(NO_LIVE_CAPTURE);
-        ExitCode::from(2)
+        Err(Failure::Usage(NO_LIVE_CAPTURE.into()))
     }
 }
 
 #[cfg(feature = "live")]
-fn live_capture(args: &CaptureArgs) -> ExitCode {
+fn live_capture(args: &CaptureArgs) -> Result<Done, Failure> {
     use crate::live;
 
     let cfg = live::Config {
@@ -1092,13 +1106,7 @@ fn live_capture(args: &CaptureArgs) -> ExitCode {
         analysis: args.flows.apply(Options::default()),
     };
     let started = live::stop_on_signals().and_then(|stop| Ok((stop, live::open(&cfg)?)));
-    let (stop, cap) = match started {
-        Ok(x) => x,
-        Err(e) => {
-            say(e);
-            return ExitCode::from(2);
-        }
-    };
+    let (stop, cap) = started.map_err(|e| Failure::Usage(e.to_string()))?;
     let mut how = vec![cap.link().to_string()];
     if let Some(f) = &args.filter {
         how.push(format!("filter {f:?}"));
@@ -1141,15 +1149,13 @@ fn live_capture(args: &CaptureArgs) -> ExitCode {
             failed: 0,
         })
     });
-    if let Err(e) = written {
-        say(e);
-        return ExitCode::from(2);
-    }
-    if report.error.is_some() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
+    written?;
+    // The capture's read error, if any, was told above; it makes the exit code 1.
+    let failed = usize::from(report.error.is_some());
+    Ok(Done::Inputs(batch::Totals {
+        analysed: 1 - failed,
+        failed,
+    }))
 }
 
 #[cfg(test)]
