@@ -978,17 +978,11 @@ fn update<S: StreamSink>(
     }
     if flags.fin() {
         let h = flow.half_mut(side);
-        // The FIN's sequence number proves every byte before it was sent.
+        // The FIN's sequence number proves every byte before it was sent. Its offset is
+        // known: a segment that is not a RST has set its direction's origin above.
         if let Some(end) = h.stream.offset_of(data_seq + len as u32) {
             h.stream.note_end(end);
-        }
-        if h.fin.is_none() {
-            let off = h
-                .stream
-                .offset_of(data_seq + len as u32)
-                .unwrap_or(0)
-                .max(0) as u64;
-            h.fin = Some((off, at.frame));
+            h.fin.get_or_insert((end.max(0) as u64, at.frame));
         }
     }
     if !flow.rsts.is_empty() {
