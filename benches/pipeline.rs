@@ -77,10 +77,19 @@ fn bench_decode(c: &mut Criterion) {
 
 struct Count(u64);
 impl StreamSink for Count {
-    fn data(&mut self, _: Side, _: u64, bytes: &[u8], _: PacketRef) {
+    type Shared = ();
+    fn data(&mut self, _: Side, _: u64, bytes: &[u8], _: PacketRef, _: &mut ()) {
         self.0 += bytes.len() as u64;
     }
-    fn hole(&mut self, _: Side, _: u64, len: u64, _: bttrace::flows::HoleCause, _: PacketRef) {
+    fn hole(
+        &mut self,
+        _: Side,
+        _: u64,
+        len: u64,
+        _: bttrace::flows::HoleCause,
+        _: PacketRef,
+        _: &mut (),
+    ) {
         self.0 += len;
     }
 }
@@ -101,6 +110,7 @@ fn bench_reassembly(c: &mut Criterion) {
                     &data,
                     PacketRef::default(),
                     &mut sink,
+                    &mut (),
                 );
             }
             black_box(sink.0)
@@ -118,6 +128,7 @@ fn bench_reassembly(c: &mut Criterion) {
                     &data,
                     PacketRef::default(),
                     &mut sink,
+                    &mut (),
                 );
                 s.push(
                     SeqNum(7) + i * 1448,
@@ -125,6 +136,7 @@ fn bench_reassembly(c: &mut Criterion) {
                     &data,
                     PacketRef::default(),
                     &mut sink,
+                    &mut (),
                 );
             }
             black_box(sink.0)
@@ -189,12 +201,13 @@ fn bench_peer_wire(c: &mut Criterion) {
         g.bench_function(format!("decode {name}, 1448-byte segments"), |b| {
             b.iter(|| {
                 let mut d = bttrace::btparse::FlowDecoder::new(Default::default());
+                let mut shared = bttrace::btparse::Shared::default();
                 for (i, seg) in stream.chunks(1448).enumerate() {
                     let at = PacketRef {
                         frame: i as u64,
                         ts: Timestamp(0),
                     };
-                    d.data(Side::Server, (i * 1448) as u64, seg, at);
+                    d.data(Side::Server, (i * 1448) as u64, seg, at, &mut shared);
                 }
                 black_box(d.kind())
             })
@@ -260,6 +273,7 @@ fn bench_peer_wire_cut(c: &mut Criterion) {
             |b| {
                 b.iter(|| {
                     let mut d = bttrace::btparse::FlowDecoder::new(Default::default());
+                    let mut shared = bttrace::btparse::Shared::default();
                     for (i, seg) in stream.chunks(1448).enumerate() {
                         let at = PacketRef {
                             frame: i as u64,
@@ -267,7 +281,7 @@ fn bench_peer_wire_cut(c: &mut Criterion) {
                         };
                         let off = (i * 1448) as u64;
                         let kept = seg.len().min(200);
-                        d.data(Side::Server, off, &seg[..kept], at);
+                        d.data(Side::Server, off, &seg[..kept], at, &mut shared);
                         if seg.len() > kept {
                             let len = (seg.len() - kept) as u64;
                             d.hole(
@@ -276,6 +290,7 @@ fn bench_peer_wire_cut(c: &mut Criterion) {
                                 len,
                                 HoleCause::Truncated,
                                 at,
+                                &mut shared,
                             );
                         }
                     }

@@ -1,8 +1,6 @@
 //! The per-capture pipeline: frames, segments, flows, report. One pass over the file.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use crate::btparse::{self, FlowDecoder};
 use crate::capture::{CaptureInfo, CaptureReader, Frame, GzipBound, Note, Timestamp};
@@ -297,8 +295,6 @@ pub struct Analyzer {
     opts: Options,
     limits: TableLimits,
     table: FlowTable<FlowDecoder>,
-    /// What every flow's decoder shares (the bounds on text lines and kept messages).
-    shared: Arc<btparse::Shared>,
     skipped: [Tally; Skip::ALL.len()],
     anomalies: [Tally; Anomaly::ALL.len()],
     frames: u64,
@@ -378,7 +374,6 @@ impl Analyzer {
             max_events: 0,
         });
         Analyzer {
-            shared: proto.events.shared.clone(),
             opts: *opts,
             limits,
             table: FlowTable::new(limits, proto),
@@ -545,7 +540,7 @@ impl Analyzer {
                 ),
             });
         }
-        let text_cut = self.shared.text_cut.load(Ordering::Relaxed);
+        let text_cut = budgets.sink.text_cut;
         if text_cut > 0 {
             notes.push(Note {
                 frame: None,
@@ -558,7 +553,7 @@ impl Analyzer {
                 ),
             });
         }
-        let events_cut = self.shared.events_cut.load(Ordering::Relaxed);
+        let events_cut = budgets.sink.events_cut;
         if events_cut > 0 {
             notes.push(Note {
                 frame: None,
@@ -757,14 +752,7 @@ mod tests {
         let mut a = Analyzer::new(&Options::default());
         for (i, p) in c.packets.iter().enumerate() {
             let rec = p.record(LinkType::RAW, None);
-            a.frame(&Frame {
-                index: i as u64 + 1,
-                ts: rec.ts,
-                link: LinkType::RAW,
-                data: &rec.data,
-                wire_len: rec.wire_len,
-                offset: 0,
-            });
+            a.frame(&rec.frame(i as u64 + 1, LinkType::RAW));
             if i == 4 {
                 let snap = a.snapshot();
                 assert_eq!(snap.len(), 1);

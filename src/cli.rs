@@ -120,18 +120,71 @@ struct CaptureArgs {
     /// No live view: only the report at the end.
     #[arg(short, long)]
     quiet: bool,
-    /// Where the capture is taken: `auto`, `client`, `server`, or this host's IP address.
+    #[command(flatten)]
+    flows: FlowArgs,
+}
+
+/// How each capture's flows are analysed (`analyze` and `capture`).
+#[derive(clap::Args)]
+struct FlowArgs {
+    /// Where the captures were taken: `auto` (from TTLs and handshake timing), `client`,
+    /// `server`, or the capturing host's IP address.
     #[arg(long, default_value = "auto", value_name = "WHERE", value_parser = parse_vantage)]
     vantage: VantageSetting,
     /// Goodput series interval in milliseconds.
-    #[arg(long, default_value_t = 100, value_name = "MS", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = Options::default().interval_ms, value_name = "MS", value_parser = clap::value_parser!(u32).range(1..))]
     interval_ms: u32,
-    /// Most flows tracked; beyond it the longest-idle flows are counted only.
-    #[arg(long, default_value_t = 100_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    /// Most flows tracked per capture; beyond it the longest-idle flows are counted only.
+    #[arg(long, default_value_t = Options::default().max_flows as u64, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     max_flows: u64,
-    /// List every BitTorrent message in the report.
+    /// List every BitTorrent message (frame, time, sender, stream offset) after each capture,
+    /// and under `messages` in JSON.
     #[arg(long)]
     messages: bool,
+}
+
+impl FlowArgs {
+    fn apply(&self, opts: Options) -> Options {
+        Options {
+            interval_ms: self.interval_ms,
+            max_flows: usize::try_from(self.max_flows).unwrap_or(usize::MAX),
+            messages: self.messages,
+            vantage: self.vantage,
+            ..opts
+        }
+    }
+}
+
+/// How a batch of input files is read (`analyze` and `report`).
+#[derive(clap::Args)]
+struct BatchArgs {
+    /// Worker threads (0: one per core).
+    #[arg(short = 'j', long, default_value_t = 0, value_name = "N")]
+    threads: usize,
+    /// Stop reading a gzip-compressed capture that expands more than N times its compressed
+    /// size (past its first 256 MiB); 0 for no bound.
+    #[arg(long, default_value_t = GzipBound::DEFAULT_RATIO, value_name = "N")]
+    gzip_ratio: u64,
+    /// Seconds a FIFO named as an input may go without a writer before it fails (the rest of
+    /// the batch goes on).
+    #[arg(long, default_value_t = crate::capture::FIFO_WAIT.as_secs_f64(), value_name = "S")]
+    fifo_wait: f64,
+    /// Glasnost test analysis: `auto` (on a command channel, a log, or BitTorrent transfers
+    /// with their control twins; never on a file name alone), `on` (take every capture as a
+    /// test), `off`.
+    #[arg(long, default_value = "auto", value_name = "WHEN", value_parser = parse_glasnost)]
+    glasnost: glasnost::Mode,
+}
+
+impl BatchArgs {
+    fn apply(&self, opts: Options) -> Options {
+        Options {
+            gzip: GzipBound::ratio(self.gzip_ratio),
+            fifo_wait: seconds(self.fifo_wait),
+            glasnost: self.glasnost,
+            ..opts
+        }
+    }
 }
 
 fn parse_seconds(s: &str) -> Result<Duration, String> {
@@ -172,22 +225,8 @@ struct ReportArgs {
     /// Overwrite output files that already exist.
     #[arg(long)]
     force: bool,
-    /// Worker threads (0: one per core).
-    #[arg(short = 'j', long, default_value_t = 0, value_name = "N")]
-    threads: usize,
-    /// Stop reading a gzip-compressed capture that expands more than N times its compressed
-    /// size (past its first 256 MiB); 0 for no bound.
-    #[arg(long, default_value_t = GzipBound::DEFAULT_RATIO, value_name = "N")]
-    gzip_ratio: u64,
-    /// Seconds a FIFO named as an input may go without a writer before it fails (the rest of
-    /// the batch goes on).
-    #[arg(long, default_value_t = crate::capture::FIFO_WAIT.as_secs_f64(), value_name = "S")]
-    fifo_wait: f64,
-    /// Glasnost test analysis: `auto` (on a command channel, a log, or BitTorrent transfers
-    /// with their control twins; never on a file name alone), `on` (take every capture as a
-    /// test), `off`.
-    #[arg(long, default_value = "auto", value_name = "WHEN", value_parser = parse_glasnost)]
-    glasnost: glasnost::Mode,
+    #[command(flatten)]
+    batch: BatchArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -247,26 +286,11 @@ struct AnalyzeArgs {
     /// (or a hash of the inputs when there are several), so runs into one DIR make one dataset.
     #[arg(long, value_name = "DIR")]
     parquet: Option<PathBuf>,
-    /// Where the captures were taken: `auto` (from TTLs and handshake timing), `client`,
-    /// `server`, or the capturing host's IP address.
-    #[arg(long, default_value = "auto", value_name = "WHERE", value_parser = parse_vantage)]
-    vantage: VantageSetting,
     /// Overwrite output files that already exist.
     #[arg(long)]
     force: bool,
-    /// Goodput series interval in milliseconds.
-    #[arg(long, default_value_t = 100, value_name = "MS", value_parser = clap::value_parser!(u32).range(1..))]
-    interval_ms: u32,
-    /// Most flows tracked per capture; beyond it the longest-idle flows are counted only.
-    #[arg(long, default_value_t = 100_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    max_flows: u64,
-    /// List every BitTorrent message (frame, time, sender, stream offset) after each capture,
-    /// and under `messages` in JSON.
-    #[arg(long)]
-    messages: bool,
-    /// Worker threads (0: one per core).
-    #[arg(short = 'j', long, default_value_t = 0, value_name = "N")]
-    threads: usize,
+    #[command(flatten)]
+    flows: FlowArgs,
     /// At the end, print to standard error the captures, frames and bytes read, the time
     /// taken and the peak memory.
     #[arg(long)]
@@ -275,19 +299,8 @@ struct AnalyzeArgs {
     /// BitTorrent against TCP, resets, flows) into this directory.
     #[arg(long, value_name = "DIR")]
     html: Option<PathBuf>,
-    /// Stop reading a gzip-compressed capture that expands more than N times its compressed
-    /// size (past its first 256 MiB); 0 for no bound.
-    #[arg(long, default_value_t = GzipBound::DEFAULT_RATIO, value_name = "N")]
-    gzip_ratio: u64,
-    /// Seconds a FIFO named as an input may go without a writer before it fails (the rest of
-    /// the batch goes on).
-    #[arg(long, default_value_t = crate::capture::FIFO_WAIT.as_secs_f64(), value_name = "S")]
-    fifo_wait: f64,
-    /// Glasnost test analysis: `auto` (on a command channel, a log, or BitTorrent transfers
-    /// with their control twins; never on a file name alone), `on` (take every capture as a
-    /// test), `off`.
-    #[arg(long, default_value = "auto", value_name = "WHEN", value_parser = parse_glasnost)]
-    glasnost: glasnost::Mode,
+    #[command(flatten)]
+    batch: BatchArgs,
 }
 
 fn parse_zone(s: &str) -> Result<crate::weekly::Zone, String> {
@@ -317,53 +330,68 @@ fn parse_vantage(s: &str) -> Result<VantageSetting, String> {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = output::stdout_open() {
-        say(e);
-        return ExitCode::from(2);
-    }
-    match cli.command {
-        Command::Compare(args) => match compare(&args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                say(&e);
+    exit_code(run(cli))
+}
+
+/// What a command did, when it did not fail as a whole.
+enum Done {
+    /// It ran over inputs: its exit code is theirs.
+    Inputs(batch::Totals),
+    /// It ran and has nothing to count.
+    Ran,
+}
+
+/// Why a command failed as a whole (told on standard error), with its exit code.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    /// `compare`: a capture could not be read (exit code 1), or the report not written (2).
+    #[error(transparent)]
+    Compare(#[from] crate::rst::compare::CompareError),
+    /// The report could not be written (exit code 2).
+    #[error(transparent)]
+    Output(#[from] io::Error),
+    /// The command could not start as asked (exit code 2).
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// The one place outcomes become exit codes (the contract in the README and
+/// ARCHITECTURE.md): 0 every input analysed; 1 some input failed, or there was none; 2 usage
+/// or output error.
+fn exit_code(outcome: Result<Done, Failure>) -> ExitCode {
+    match outcome {
+        Ok(Done::Ran) => ExitCode::SUCCESS,
+        Ok(Done::Inputs(t)) if t.analysed + t.failed == 0 => ExitCode::from(1),
+        Ok(Done::Inputs(t)) if t.failed == 0 => ExitCode::SUCCESS,
+        Ok(Done::Inputs(_)) => ExitCode::from(1),
+        Err(e) => {
+            say(&e);
+            match e {
                 // A capture that cannot be read is an input's failure; a report that cannot
                 // be written, the output's.
-                ExitCode::from(if e.is_input() { 1 } else { 2 })
+                Failure::Compare(c) if c.is_input() => ExitCode::from(1),
+                Failure::Compare(_) | Failure::Output(_) | Failure::Usage(_) => ExitCode::from(2),
             }
-        },
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<Done, Failure> {
+    output::stdout_open()?;
+    match cli.command {
+        Command::Compare(args) => Ok(compare(&args).map(|()| Done::Ran)?),
         Command::Capture(args) => capture(&args),
         #[cfg(feature = "synth")]
-        Command::GlasnostWeek(args) => match glasnost_week(&args) {
-            Ok(n) => {
-                say(format_args!(
-                    "{n} captures and isps.txt in {}",
-                    args.out.display()
-                ));
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                say(e);
-                ExitCode::from(2)
-            }
-        },
-        Command::Report(args) => match report(&args) {
-            Ok(totals) if totals.analysed + totals.failed == 0 => ExitCode::from(1),
-            Ok(totals) if totals.failed == 0 => ExitCode::SUCCESS,
-            Ok(_) => ExitCode::from(1),
-            Err(e) => {
-                say(e);
-                ExitCode::from(2)
-            }
-        },
-        Command::Analyze(args) => match analyze(&args) {
-            Ok(totals) if totals.analysed + totals.failed == 0 => ExitCode::from(1),
-            Ok(totals) if totals.failed == 0 => ExitCode::SUCCESS,
-            Ok(_) => ExitCode::from(1),
-            Err(e) => {
-                say(e);
-                ExitCode::from(2)
-            }
-        },
+        Command::GlasnostWeek(args) => {
+            let n = glasnost_week(&args)?;
+            say(format_args!(
+                "{n} captures and isps.txt in {}",
+                args.out.display()
+            ));
+            Ok(Done::Ran)
+        }
+        Command::Report(args) => Ok(Done::Inputs(report(&args)?)),
+        Command::Analyze(args) => Ok(Done::Inputs(analyze(&args)?)),
     }
 }
 
@@ -551,16 +579,7 @@ fn nothing_found(paths: &[PathBuf]) -> String {
 const FAILURES_LISTED: usize = 10;
 
 fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
-    let opts = Options {
-        interval_ms: args.interval_ms,
-        max_flows: usize::try_from(args.max_flows).unwrap_or(usize::MAX),
-        messages: args.messages,
-        vantage: args.vantage,
-        gzip: GzipBound::ratio(args.gzip_ratio),
-        fifo_wait: seconds(args.fifo_wait),
-        glasnost: args.glasnost,
-        ..Options::default()
-    };
+    let opts = args.batch.apply(args.flows.apply(Options::default()));
     // Every output is refused, or none: nothing is made before all have been checked.
     let csv = csv_paths(args.csv.as_deref(), args.rsts_csv.as_deref());
     CsvFiles::refuse(&csv, args.force, &args.paths)?;
@@ -582,7 +601,7 @@ fn analyze(args: &AnalyzeArgs) -> io::Result<batch::Totals> {
     let mut stdout_failed: Option<io::Error> = None;
     // What was handed on before a broken pipe stopped the batch: its exit code is theirs.
     let mut seen = batch::Totals::default();
-    let result = run_batch(&args.paths, &opts, args.threads, !text_mode, |r| {
+    let result = run_batch(&args.paths, &opts, args.batch.threads, !text_mode, |r| {
         if r.error.is_some() {
             seen.failed += 1;
         } else {
@@ -905,12 +924,7 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
     }
     let mut agg = Aggregator::new(map, by);
     agg.zone = args.tz.clone();
-    let opts = Options {
-        gzip: GzipBound::ratio(args.gzip_ratio),
-        fifo_wait: seconds(args.fifo_wait),
-        glasnost: args.glasnost,
-        ..Options::default()
-    };
+    let opts = args.batch.apply(Options::default());
     let mut copies = Copies::default();
     let (table_dirs, captures): (Vec<PathBuf>, Vec<PathBuf>) = args
         .paths
@@ -920,7 +934,7 @@ fn report(args: &ReportArgs) -> io::Result<batch::Totals> {
     let mut totals = if captures.is_empty() {
         batch::Totals::default()
     } else {
-        run_batch(&captures, &opts, args.threads, false, |r| {
+        run_batch(&captures, &opts, args.batch.threads, false, |r| {
             match copies.first_seen(r) {
                 Some(first) => say(format_args!(
                     "warning: {} is the same capture as {first} (the same frames at the same \
@@ -1069,7 +1083,7 @@ pub const NO_LIVE_CAPTURE: &str = "this bttrace was built without live capture; 
 /// `bttrace capture`. Exit codes: 0 captured; 1 the capture ended on a read error (the report
 /// is still printed); 2 it could not start (no such interface, no permission, a bad filter, an
 /// existing -w file, or a build without the `live` feature).
-fn capture(args: &CaptureArgs) -> ExitCode {
+fn capture(args: &CaptureArgs) -> Result<Done, Failure> {
     #[cfg(feature = "live")]
     {
         live_capture(args)
@@ -1077,13 +1091,12 @@ fn capture(args: &CaptureArgs) -> ExitCode {
     #[cfg(not(feature = "live"))]
     {
         let _ = args;
-        say(NO_LIVE_CAPTURE);
-        ExitCode::from(2)
+        Err(Failure::Usage(NO_LIVE_CAPTURE.into()))
     }
 }
 
 #[cfg(feature = "live")]
-fn live_capture(args: &CaptureArgs) -> ExitCode {
+fn live_capture(args: &CaptureArgs) -> Result<Done, Failure> {
     use crate::live;
 
     let cfg = live::Config {
@@ -1093,22 +1106,10 @@ fn live_capture(args: &CaptureArgs) -> ExitCode {
         force: args.force,
         duration: args.duration,
         snaplen: args.snaplen,
-        analysis: Options {
-            interval_ms: args.interval_ms,
-            max_flows: usize::try_from(args.max_flows).unwrap_or(usize::MAX),
-            messages: args.messages,
-            vantage: args.vantage,
-            ..Options::default()
-        },
+        analysis: args.flows.apply(Options::default()),
     };
     let started = live::stop_on_signals().and_then(|stop| Ok((stop, live::open(&cfg)?)));
-    let (stop, cap) = match started {
-        Ok(x) => x,
-        Err(e) => {
-            say(e);
-            return ExitCode::from(2);
-        }
-    };
+    let (stop, cap) = started.map_err(|e| Failure::Usage(e.to_string()))?;
     let mut how = vec![cap.link().to_string()];
     if let Some(f) = &args.filter {
         how.push(format!("filter {f:?}"));
@@ -1151,13 +1152,75 @@ fn live_capture(args: &CaptureArgs) -> ExitCode {
             failed: 0,
         })
     });
-    if let Err(e) = written {
-        say(e);
-        return ExitCode::from(2);
+    written?;
+    // The capture's read error, if any, was told above; it makes the exit code 1.
+    let failed = usize::from(report.error.is_some());
+    Ok(Done::Inputs(batch::Totals {
+        analysed: 1 - failed,
+        failed,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The analysis options a command line gives, by way of the flattened argument structs.
+    fn options(words: &[&str]) -> Options {
+        let cli = Cli::try_parse_from(words).unwrap();
+        match cli.command {
+            Command::Analyze(a) => a.batch.apply(a.flows.apply(Options::default())),
+            Command::Report(r) => r.batch.apply(Options::default()),
+            Command::Capture(c) => c.flows.apply(Options::default()),
+            _ => panic!("not an analysing command"),
+        }
     }
-    if report.error.is_some() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
+
+    fn key(o: &Options) -> String {
+        format!(
+            "{} {} {} {:?} {:?} {:?} {:?}",
+            o.interval_ms, o.max_flows, o.messages, o.vantage, o.gzip, o.glasnost, o.fifo_wait
+        )
+    }
+
+    #[test]
+    fn flag_defaults_are_the_library_defaults_in_every_command() {
+        let default = key(&Options::default());
+        for words in [
+            &["bttrace", "analyze", "x.pcap"][..],
+            &["bttrace", "report", "dir"],
+            &["bttrace", "capture", "-i", "eth0"],
+        ] {
+            assert_eq!(key(&options(words)), default, "{words:?}");
+        }
+    }
+
+    #[test]
+    fn shared_flags_reach_the_options_of_each_command() {
+        let a = options(&[
+            "bttrace",
+            "analyze",
+            "--interval-ms",
+            "250",
+            "--max-flows",
+            "7",
+            "--messages",
+            "--vantage",
+            "server",
+            "--glasnost",
+            "off",
+            "--fifo-wait",
+            "2.5",
+            "x.pcap",
+        ]);
+        assert_eq!((a.interval_ms, a.max_flows, a.messages), (250, 7, true));
+        assert_eq!(a.vantage, VantageSetting::Server);
+        assert_eq!(a.glasnost, glasnost::Mode::Off);
+        assert_eq!(a.fifo_wait, Duration::from_millis(2500));
+        let c = options(&["bttrace", "capture", "-i", "lo", "--max-flows", "9"]);
+        assert_eq!(c.max_flows, 9);
+        let r = options(&["bttrace", "report", "--glasnost", "on", "dir"]);
+        assert_eq!(r.glasnost, glasnost::Mode::On);
+        assert!(Cli::try_parse_from(["bttrace", "report", "--messages", "dir"]).is_err());
     }
 }

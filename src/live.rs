@@ -629,14 +629,7 @@ mod tests {
     fn feed(a: &mut Analyzer, c: &Conv, range: std::ops::Range<usize>) {
         for p in &c.packets[range] {
             let rec = p.record(LinkType::RAW, None);
-            a.frame(&Frame {
-                index: a.frames() + 1,
-                ts: rec.ts,
-                link: LinkType::RAW,
-                data: &rec.data,
-                wire_len: rec.wire_len,
-                offset: 0,
-            });
+            a.frame(&rec.frame(a.frames() + 1, LinkType::RAW));
         }
     }
 

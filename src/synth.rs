@@ -10,7 +10,7 @@ pub mod bulk;
 pub mod glasnost;
 pub mod mlab;
 
-use crate::capture::{LinkType, Timestamp};
+use crate::capture::{Frame, LinkType, Timestamp};
 use crate::flows::Side;
 use crate::wire::TcpFlags;
 
@@ -190,6 +190,21 @@ pub struct Record {
     pub wire_len: u32,
 }
 
+impl Record {
+    /// The record as the reader yields it: frame number `index` (1-based), read as `link`,
+    /// at offset 0.
+    pub fn frame(&self, index: u64, link: LinkType) -> Frame<'_> {
+        Frame {
+            index,
+            ts: self.ts,
+            link,
+            data: &self.data,
+            wire_len: self.wire_len,
+            offset: 0,
+        }
+    }
+}
+
 /// Options of a classic pcap file.
 #[derive(Debug, Clone, Copy)]
 pub struct PcapOpts {
@@ -251,7 +266,8 @@ pub struct NgIface {
     pub tsresol: u8,
 }
 
-fn ng_block(out: &mut Vec<u8>, btype: u32, body: &[u8]) {
+/// Appends a little-endian pcapng block of type `btype` around `body`, padded to 4 bytes.
+pub fn ng_block(out: &mut Vec<u8>, btype: u32, body: &[u8]) {
     let len = (12 + body.len()).div_ceil(4) * 4;
     out.extend_from_slice(&btype.to_le_bytes());
     out.extend_from_slice(&(len as u32).to_le_bytes());

@@ -37,9 +37,31 @@ enum Matcher {
     Host(String),
 }
 
+/// Why an ISP table cannot be read; each names its line (from 1).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IspMapError {
+    #[error("line {line}: expected a prefix or host pattern, then an ISP name: {text:?}")]
+    NoName { line: usize, text: String },
+    #[error("line {line}: {prefix:?}: prefix length must be 0 to {max}")]
+    PrefixLength {
+        line: usize,
+        prefix: String,
+        max: u8,
+    },
+}
+
+impl IspMapError {
+    /// The line of the table the error is on (from 1).
+    pub fn line(&self) -> usize {
+        match self {
+            IspMapError::NoName { line, .. } | IspMapError::PrefixLength { line, .. } => *line,
+        }
+    }
+}
+
 impl IspMap {
     /// Parses the table; an error names the line.
-    pub fn parse(text: &str) -> Result<IspMap, String> {
+    pub fn parse(text: &str) -> Result<IspMap, IspMapError> {
         let mut rules = Vec::new();
         for (i, raw) in text.lines().enumerate() {
             let line = raw.split('#').next().unwrap_or("").trim();
@@ -49,15 +71,21 @@ impl IspMap {
             let (key, name) = match line.split_once(char::is_whitespace) {
                 Some((k, n)) if !n.trim().is_empty() => (k, n.trim()),
                 _ => {
-                    return Err(format!(
-                        "line {}: expected a prefix or host pattern, then an ISP name: {line:?}",
-                        i + 1
-                    ));
+                    return Err(IspMapError::NoName {
+                        line: i + 1,
+                        text: line.to_string(),
+                    });
                 }
             };
             let matcher = match parse_prefix(key) {
                 Some(Ok((ip, len))) => Matcher::Prefix(ip, len),
-                Some(Err(e)) => return Err(format!("line {}: {e}", i + 1)),
+                Some(Err(max)) => {
+                    return Err(IspMapError::PrefixLength {
+                        line: i + 1,
+                        prefix: key.to_string(),
+                        max,
+                    });
+                }
                 None => Matcher::Host(key.to_ascii_lowercase()),
             };
             rules.push((matcher, name.to_string()));
@@ -82,8 +110,9 @@ impl IspMap {
     }
 }
 
-/// `None` when `key` does not look like an address (so it is a host pattern).
-fn parse_prefix(key: &str) -> Option<Result<(IpAddr, u8), String>> {
+/// `None` when `key` does not look like an address (so it is a host pattern); an error
+/// gives the longest prefix length the address family allows.
+fn parse_prefix(key: &str) -> Option<Result<(IpAddr, u8), u8>> {
     let (addr, len) = match key.split_once('/') {
         Some((a, l)) => (a, Some(l)),
         None => (key, None),
@@ -94,7 +123,7 @@ fn parse_prefix(key: &str) -> Option<Result<(IpAddr, u8), String>> {
         None => max,
         Some(l) => match l.parse::<u8>() {
             Ok(n) if n <= max => n,
-            _ => return Some(Err(format!("{key:?}: prefix length must be 0 to {max}"))),
+            _ => return Some(Err(max)),
         },
     };
     Some(Ok((ip, len)))
@@ -549,9 +578,26 @@ mod tests {
     #[test]
     fn isp_table_errors_name_the_line() {
         let e = IspMap::parse("198.51.100.0/24 A\n10.0.0.0/33 B\n").unwrap_err();
-        assert!(e.starts_with("line 2:"), "{e}");
-        let e = IspMap::parse("\n\n198.51.100.0/24\n").unwrap_err();
-        assert!(e.starts_with("line 3:"), "{e}");
+        assert_eq!(e.line(), 2);
+        assert_eq!(
+            e.to_string(),
+            "line 2: \"10.0.0.0/33\": prefix length must be 0 to 32"
+        );
+        let e = IspMap::parse("# v6\n2001:db8::/129 C\n").unwrap_err();
+        assert_eq!(
+            e,
+            IspMapError::PrefixLength {
+                line: 2,
+                prefix: "2001:db8::/129".into(),
+                max: 128
+            }
+        );
+        let e = IspMap::parse("\n\n198.51.100.0/24   # no name\n").unwrap_err();
+        assert_eq!(e.line(), 3);
+        assert_eq!(
+            e.to_string(),
+            "line 3: expected a prefix or host pattern, then an ISP name: \"198.51.100.0/24\""
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@
 
 use std::hint::black_box;
 
-use bttrace::btparse::{Config, FlowDecoder};
+use bttrace::btparse::{Config, FlowDecoder, Shared};
 use bttrace::capture::Timestamp;
 use bttrace::flows::{HoleCause, PacketRef, Side, StreamSink};
 use libfuzzer_sys::fuzz_target;
@@ -60,6 +60,7 @@ fn idx(side: Side) -> usize {
 
 fuzz_target!(|data: &[u8]| {
     let keep_events = data.first().is_some_and(|b| b & 0x80 != 0);
+    let mut shared = Shared::default();
     let mut dec = FlowDecoder::new(Config {
         keep_events,
         max_events: MAX_EVENTS,
@@ -86,24 +87,24 @@ fuzz_target!(|data: &[u8]| {
             0 | 1 => {
                 let n = usize::from(input.byte().unwrap_or(0));
                 let bytes = input.take(n);
-                dec.data(side, pos[i], bytes, at);
+                dec.data(side, pos[i], bytes, at, &mut shared);
                 pos[i] += bytes.len() as u64;
             }
             2 => {
                 let n = usize::from(input.u16());
                 let bytes = input.take(n);
-                dec.data(side, pos[i], bytes, at);
+                dec.data(side, pos[i], bytes, at, &mut shared);
                 pos[i] += bytes.len() as u64;
             }
             3 => {
                 let n = u64::from(input.byte().unwrap_or(0)) + 1;
-                dec.hole(side, pos[i], n, HoleCause::Truncated, at);
+                dec.hole(side, pos[i], n, HoleCause::Truncated, at, &mut shared);
                 pos[i] += n;
             }
             4 => {
                 let n = u64::from(input.u32());
                 if n > 0 {
-                    dec.hole(side, pos[i], n, HoleCause::NotCaptured, at);
+                    dec.hole(side, pos[i], n, HoleCause::NotCaptured, at, &mut shared);
                     pos[i] += n;
                 }
             }
@@ -112,7 +113,7 @@ fuzz_target!(|data: &[u8]| {
                 let n = usize::from(input.byte().unwrap_or(0));
                 let bytes = input.take(n);
                 // Even an empty run declares the gap before it a hole.
-                dec.data(side, pos[i] + gap, bytes, at);
+                dec.data(side, pos[i] + gap, bytes, at, &mut shared);
                 pos[i] += gap + bytes.len() as u64;
             }
             6 => {
@@ -120,7 +121,7 @@ fuzz_target!(|data: &[u8]| {
                 let n = usize::from(input.byte().unwrap_or(0));
                 let bytes = input.take(n);
                 let start = pos[i] - back;
-                dec.data(side, start, bytes, at);
+                dec.data(side, start, bytes, at, &mut shared);
                 pos[i] = pos[i].max(start + bytes.len() as u64);
             }
             _ => {
@@ -140,7 +141,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    dec.finish();
+    dec.finish(&mut shared);
     black_box(dec.kind().code());
     for s in [Side::Client, Side::Server] {
         if let Some(d) = dec.dir(s) {

@@ -32,7 +32,7 @@
     clippy::indexing_slicing
 )]
 
-use super::{BtEvent, Events, ExtHandshake, Handshake, Message, MsgKind, Opening, TextLines};
+use super::{BtEvent, ExtHandshake, Handshake, Message, MsgKind, Opening, Out, TextLines};
 use crate::bytes::{array, be16, be32};
 use crate::flows::{PacketRef, Side};
 
@@ -341,7 +341,7 @@ impl DirDecoder {
         self.pos
     }
 
-    pub fn data(&mut self, offset: u64, bytes: &[u8], at: PacketRef, ev: &mut Events) {
+    pub fn data(&mut self, offset: u64, bytes: &[u8], at: PacketRef, ev: &mut Out<'_>) {
         // The reassembler delivers in order; be safe against anything else.
         if offset > self.pos {
             self.hole(self.pos, offset - self.pos, at, ev);
@@ -351,7 +351,7 @@ impl DirDecoder {
             .unwrap_or(&[]);
         let offset = offset.max(self.pos);
         self.opening.add_data(offset, bytes, at);
-        self.text.add(bytes, at, &ev.shared);
+        self.text.add(bytes, at, ev.shared);
         let mut rest = bytes;
         let mut run_start = true;
         while !rest.is_empty() {
@@ -382,13 +382,13 @@ impl DirDecoder {
         }
     }
 
-    pub fn hole(&mut self, offset: u64, len: u64, at: PacketRef, ev: &mut Events) {
+    pub fn hole(&mut self, offset: u64, len: u64, at: PacketRef, ev: &mut Out<'_>) {
         if offset > self.pos {
             let gap = offset - self.pos;
             self.hole(self.pos, gap, at, ev);
         }
         self.opening.add_hole(len, at);
-        self.text.hole(at, &ev.shared);
+        self.text.hole(at, ev.shared);
         let mut left = len;
         while left > 0 {
             let used = match self.phase {
@@ -474,7 +474,7 @@ impl DirDecoder {
 
     /// The stream ended. A handshake cut short after its protocol string is reported with
     /// the fields that were seen, as when a hole cuts it.
-    pub fn finish(&mut self, ev: &mut Events) {
+    pub fn finish(&mut self, ev: &mut Out<'_>) {
         if self.phase == Phase::Handshake && self.have >= PSTR.len() {
             self.hs_valid = self.hs_valid.min(self.have);
             self.finish_handshake(ev);
@@ -516,7 +516,7 @@ impl DirDecoder {
         }
     }
 
-    fn lose(&mut self, reason: LostReason, ev: &mut Events) {
+    fn lose(&mut self, reason: LostReason, ev: &mut Out<'_>) {
         // Inside a header the loss starts where that message began; at a boundary, here.
         let inside = matches!(self.phase, Phase::Header | Phase::Handshake) && self.have > 0;
         let offset = if inside { self.msg_start } else { self.pos };
@@ -589,7 +589,7 @@ impl DirDecoder {
         consumed
     }
 
-    fn take_handshake(&mut self, b: &[u8], at: PacketRef, ev: &mut Events) -> usize {
+    fn take_handshake(&mut self, b: &[u8], at: PacketRef, ev: &mut Out<'_>) -> usize {
         if self.have == 0 {
             self.msg_start = self.pos;
             self.msg_at = at;
@@ -615,7 +615,7 @@ impl DirDecoder {
         n
     }
 
-    fn finish_handshake(&mut self, ev: &mut Events) {
+    fn finish_handshake(&mut self, ev: &mut Out<'_>) {
         let valid = self.hs_valid.min(self.have);
         let hs = Handshake {
             at: self.msg_at,
@@ -638,7 +638,7 @@ impl DirDecoder {
         self.phase = Phase::Header;
     }
 
-    fn take_header(&mut self, b: &[u8], at: PacketRef, ev: &mut Events) -> usize {
+    fn take_header(&mut self, b: &[u8], at: PacketRef, ev: &mut Out<'_>) -> usize {
         if self.have == 0 {
             self.msg_start = self.pos;
             self.msg_at = at;
@@ -765,7 +765,7 @@ impl DirDecoder {
         };
     }
 
-    fn take_ext(&mut self, b: &[u8], ev: &mut Events) -> usize {
+    fn take_ext(&mut self, b: &[u8], ev: &mut Out<'_>) -> usize {
         let n = b.len().min(self.ext_target - self.ext.len());
         self.ext.extend_from_slice(b.get(..n).unwrap_or(&[]));
         if self.ext.len() == self.ext_target {
@@ -787,7 +787,7 @@ impl DirDecoder {
     }
 
     /// While lost: finds a header to trust in this run, or counts the run as unparsed.
-    fn resync(&mut self, b: &[u8], run_start: bool, at: PacketRef, ev: &mut Events) -> usize {
+    fn resync(&mut self, b: &[u8], run_start: bool, at: PacketRef, ev: &mut Out<'_>) -> usize {
         let predicted = self.check_predictions(b);
         let start_ok = run_start && (trusted_alone(b) || exact_fill(b));
         let found = if start_ok {
@@ -866,7 +866,7 @@ impl DirDecoder {
         }
     }
 
-    fn emit(&mut self, ev: &mut Events, message: Message, at: PacketRef, offset: u64) {
+    fn emit(&mut self, ev: &mut Out<'_>, message: Message, at: PacketRef, offset: u64) {
         let kind = message.kind();
         if let Some(k) = kind {
             if let Some(c) = self.counts.get_mut(k as usize) {

@@ -30,10 +30,8 @@ pub mod decoder;
 pub mod peer_id;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use crate::flows::{HoleCause, PacketRef, Side, StreamSink};
+use crate::flows::{HoleCause, PacketRef, PerSide, Side, StreamSink};
 pub use decoder::{DirDecoder, Framing, LostReason};
 
 /// A handshake as seen; fields the capture cut are `None`.
@@ -412,30 +410,37 @@ pub const TEXT_BUDGET: usize = 16 << 20;
 pub const EVENTS_BUDGET: usize = 1_000_000;
 
 /// What the decoders of a capture's flows share: the bounds on what they keep all together,
-/// and how often those bounds were reached. Every flow's decoder holds the same one.
-#[derive(Debug)]
+/// and how often those bounds were reached. The flow table holds the capture's one (in
+/// [`crate::flows::Budgets::sink`]) and hands it to each decoder call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shared {
-    text_left: AtomicUsize,
-    events_left: AtomicUsize,
+    text_left: usize,
+    events_left: usize,
     /// Directions whose text lines stopped because [`TEXT_BUDGET`] was spent.
-    pub text_cut: AtomicU64,
+    pub text_cut: u64,
     /// Messages counted, not kept, because [`EVENTS_BUDGET`] was spent.
-    pub events_cut: AtomicU64,
+    pub events_cut: u64,
 }
 
 impl Shared {
     pub fn new(text: usize, events: usize) -> Shared {
         Shared {
-            text_left: AtomicUsize::new(text),
-            events_left: AtomicUsize::new(events),
-            text_cut: AtomicU64::new(0),
-            events_cut: AtomicU64::new(0),
+            text_left: text,
+            events_left: events,
+            text_cut: 0,
+            events_cut: 0,
         }
     }
 
-    fn take(left: &AtomicUsize, n: usize) -> bool {
-        left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| l.checked_sub(n))
-            .is_ok()
+    /// Spends `n` of `left`, if that much is left.
+    fn take(left: &mut usize, n: usize) -> bool {
+        match left.checked_sub(n) {
+            Some(l) => {
+                *left = l;
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -453,22 +458,34 @@ pub struct Events {
     max: usize,
     pub list: Vec<BtEvent>,
     pub dropped: u64,
-    pub shared: Arc<Shared>,
 }
 
 impl Events {
-    pub fn push(&mut self, e: BtEvent) {
+    pub fn push(&mut self, e: BtEvent, shared: &mut Shared) {
         if !self.keep {
             return;
         }
         if self.list.len() >= self.max {
             self.dropped += 1;
-        } else if !Shared::take(&self.shared.events_left, 1) {
+        } else if !Shared::take(&mut shared.events_left, 1) {
             self.dropped += 1;
-            self.shared.events_cut.fetch_add(1, Ordering::Relaxed);
+            shared.events_cut += 1;
         } else {
             self.list.push(e);
         }
+    }
+}
+
+/// Where a direction's decoder puts what it keeps: its flow's events, and the bounds the
+/// capture's flows share.
+pub struct Out<'a> {
+    pub events: &'a mut Events,
+    pub shared: &'a mut Shared,
+}
+
+impl Out<'_> {
+    pub fn push(&mut self, e: BtEvent) {
+        self.events.push(e, self.shared);
     }
 }
 
@@ -614,7 +631,7 @@ const MAX_TEXT: usize = 64 << 10;
 const LINE_OVERHEAD: usize = 48;
 
 impl TextLines {
-    fn add(&mut self, bytes: &[u8], at: PacketRef, shared: &Shared) {
+    fn add(&mut self, bytes: &[u8], at: PacketRef, shared: &mut Shared) {
         if self.stopped {
             return;
         }
@@ -622,8 +639,8 @@ impl TextLines {
             self.seen += 1;
             match b {
                 b'\n' => {
-                    if !Shared::take(&shared.text_left, self.partial.len() + LINE_OVERHEAD) {
-                        shared.text_cut.fetch_add(1, Ordering::Relaxed);
+                    if !Shared::take(&mut shared.text_left, self.partial.len() + LINE_OVERHEAD) {
+                        shared.text_cut += 1;
                         self.stop();
                         return;
                     }
@@ -667,12 +684,12 @@ impl TextLines {
     /// Bytes the capture did not keep (a snaplen cut, a loss). A command channel writes a line
     /// per packet, so the line under way ends here, kept with [`command::CUT`] after it, and
     /// the bytes after the hole start the next line.
-    fn hole(&mut self, at: PacketRef, shared: &Shared) {
+    fn hole(&mut self, at: PacketRef, shared: &mut Shared) {
         if self.stopped || self.partial.is_empty() {
             return;
         }
-        if !Shared::take(&shared.text_left, self.partial.len() + LINE_OVERHEAD) {
-            shared.text_cut.fetch_add(1, Ordering::Relaxed);
+        if !Shared::take(&mut shared.text_left, self.partial.len() + LINE_OVERHEAD) {
+            shared.text_cut += 1;
             self.stop();
             return;
         }
@@ -729,7 +746,7 @@ pub struct Config {
 /// Both directions of a flow: the [`StreamSink`] a flow's reassembly feeds.
 #[derive(Debug, Clone, Default)]
 pub struct FlowDecoder {
-    dirs: Option<Box<[DirDecoder; 2]>>,
+    dirs: Option<Box<PerSide<DirDecoder>>>,
     pub events: Events,
 }
 
@@ -746,18 +763,13 @@ impl FlowDecoder {
                 },
                 list: Vec::new(),
                 dropped: 0,
-                shared: Arc::new(Shared::default()),
             },
         }
     }
 
     /// The decoder of the bytes `side` sent; `None` if the flow carried no payload.
     pub fn dir(&self, side: Side) -> Option<&DirDecoder> {
-        let d = self.dirs.as_deref()?;
-        match side {
-            Side::Client => d.first(),
-            Side::Server => d.get(1),
-        }
+        self.dirs.as_deref().map(|d| &d[side])
     }
 
     /// The flow's kind, from what both directions showed.
@@ -819,46 +831,54 @@ fn looks_like_tls(b: &[u8]) -> bool {
 }
 
 /// Both directions' decoders, allocated on the first payload byte.
-fn dirs_of(dirs: &mut Option<Box<[DirDecoder; 2]>>, side: Side) -> &mut DirDecoder {
-    let [c, s] = &mut **dirs.get_or_insert_with(|| {
-        Box::new([DirDecoder::new(Side::Client), DirDecoder::new(Side::Server)])
-    });
-    match side {
-        Side::Client => c,
-        Side::Server => s,
-    }
+fn dirs_of(dirs: &mut Option<Box<PerSide<DirDecoder>>>, side: Side) -> &mut DirDecoder {
+    &mut dirs.get_or_insert_with(|| Box::new(PerSide::from_fn(DirDecoder::new)))[side]
 }
 
 impl StreamSink for FlowDecoder {
-    fn data(&mut self, side: Side, offset: u64, bytes: &[u8], at: PacketRef) {
+    type Shared = Shared;
+
+    fn data(&mut self, side: Side, offset: u64, bytes: &[u8], at: PacketRef, shared: &mut Shared) {
         let FlowDecoder { dirs, events } = self;
         let d = dirs_of(dirs, side);
         let had = d.handshake.is_some();
-        d.data(offset, bytes, at, events);
+        d.data(offset, bytes, at, &mut Out { events, shared });
         if !had && d.handshake_after_preamble() {
             dirs_of(dirs, side.peer()).follow_headless();
         }
     }
 
-    fn hole(&mut self, side: Side, offset: u64, len: u64, _cause: HoleCause, at: PacketRef) {
+    fn hole(
+        &mut self,
+        side: Side,
+        offset: u64,
+        len: u64,
+        _cause: HoleCause,
+        at: PacketRef,
+        shared: &mut Shared,
+    ) {
         let FlowDecoder { dirs, events } = self;
-        dirs_of(dirs, side).hole(offset, len, at, events);
+        dirs_of(dirs, side).hole(offset, len, at, &mut Out { events, shared });
     }
 
-    fn finish(&mut self) {
+    fn finish(&mut self, shared: &mut Shared) {
         if let Some(d) = self.dirs.as_deref_mut() {
+            let mut out = Out {
+                events: &mut self.events,
+                shared,
+            };
             for dir in d.iter_mut() {
-                dir.finish(&mut self.events);
+                dir.finish(&mut out);
             }
         }
     }
 
     fn swap_sides(&mut self) {
         if let Some(d) = self.dirs.as_deref_mut() {
-            d.swap(0, 1);
-            let [c, s] = d;
-            c.set_side(Side::Client);
-            s.set_side(Side::Server);
+            d.swap();
+            for side in Side::BOTH {
+                d[side].set_side(side);
+            }
         }
         for e in &mut self.events.list {
             e.side = e.side.peer();

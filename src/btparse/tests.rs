@@ -34,15 +34,20 @@ fn decode_runs(runs: &[Run]) -> (DirDecoder, Vec<BtEvent>) {
         max: usize::MAX,
         ..Events::default()
     };
+    let mut shared = Shared::default();
+    let mut out = Out {
+        events: &mut ev,
+        shared: &mut shared,
+    };
     let mut off = 0u64;
     for (i, r) in runs.iter().enumerate() {
         match r {
             Run::Data(b) => {
-                d.data(off, b, at(i as u64 + 1), &mut ev);
+                d.data(off, b, at(i as u64 + 1), &mut out);
                 off += b.len() as u64;
             }
             Run::Hole(n) => {
-                d.hole(off, *n, at(i as u64 + 1), &mut ev);
+                d.hole(off, *n, at(i as u64 + 1), &mut out);
                 off += n;
             }
         }
@@ -386,6 +391,11 @@ fn a_stream_ending_inside_the_handshake_reports_what_was_seen() {
     let hs = bt::handshake([0; 8], HASH, PEER);
     let mut d = DirDecoder::new(Side::Client);
     let mut ev = Events::default();
+    let mut shared = Shared::default();
+    let mut ev = Out {
+        events: &mut ev,
+        shared: &mut shared,
+    };
     d.data(0, &hs[..40], at(1), &mut ev);
     assert!(d.handshake.is_none());
     d.finish(&mut ev);
@@ -475,17 +485,18 @@ fn a_cut_extended_handshake_is_reported_without_its_dictionary() {
 
 fn flow(client: &[Run], server: &[Run]) -> FlowDecoder {
     let mut f = FlowDecoder::new(Config::default());
+    let mut shared = Shared::default();
     for (side, runs) in [(Side::Client, client), (Side::Server, server)] {
         let mut off = 0;
         for (i, r) in runs.iter().enumerate() {
             let a = at(i as u64 * 2 + u64::from(side == Side::Server) + 1);
             match r {
                 Run::Data(b) => {
-                    f.data(side, off, b, a);
+                    f.data(side, off, b, a, &mut shared);
                     off += b.len() as u64;
                 }
                 Run::Hole(n) => {
-                    f.hole(side, off, *n, HoleCause::Truncated, a);
+                    f.hole(side, off, *n, HoleCause::Truncated, a, &mut shared);
                     off += n;
                 }
             }
@@ -678,29 +689,28 @@ proptest! {
 fn text_lines_of_all_flows_share_one_bound() {
     let line = b"replay BitTorrent server 20 port 6881\n";
     let cost = line.len() - 1 + LINE_OVERHEAD;
-    let mut ev = Events {
-        shared: Arc::new(Shared::new(5 * cost, EVENTS_BUDGET)),
-        ..Events::default()
-    };
+    let mut shared = Shared::new(5 * cost, EVENTS_BUDGET);
+    let (mut ea, mut eb) = (Events::default(), Events::default());
     let mut a = DirDecoder::new(Side::Client);
     let mut b = DirDecoder::new(Side::Client);
-    a.data(0, &line.repeat(3), at(1), &mut ev);
-    b.data(0, &line.repeat(3), at(2), &mut ev);
+    for (d, events, frame) in [(&mut a, &mut ea, 1), (&mut b, &mut eb, 2)] {
+        let shared = &mut shared;
+        d.data(0, &line.repeat(3), at(frame), &mut Out { events, shared });
+    }
     assert_eq!(a.text.lines.len(), 3);
     assert_eq!(b.text.lines.len(), 2, "the sixth line is past the bound");
-    assert_eq!(ev.shared.text_cut.load(Ordering::Relaxed), 1);
+    assert_eq!(shared.text_cut, 1);
     // What was kept still tells a command channel.
     assert_eq!(b.text.glasnost_commands(), 2);
 }
 
 #[test]
 fn kept_messages_are_bounded_per_flow_and_per_capture() {
-    let shared = Arc::new(Shared::new(TEXT_BUDGET, 5));
+    let mut shared = Shared::new(TEXT_BUDGET, 5);
     let mut flows: Vec<Events> = (0..2)
         .map(|_| Events {
             keep: true,
             max: 4,
-            shared: shared.clone(),
             ..Events::default()
         })
         .collect();
@@ -710,12 +720,54 @@ fn kept_messages_are_bounded_per_flow_and_per_capture() {
         for _ in 0..5 {
             s.extend(bt::message(&Message::Interested, 0).unwrap());
         }
-        d.data(0, &s, at(1), ev);
+        d.data(
+            0,
+            &s,
+            at(1),
+            &mut Out {
+                events: ev,
+                shared: &mut shared,
+            },
+        );
     }
     // Six messages each: the first flow keeps 4 (its own bound), the second 1 (the capture's).
     assert_eq!(flows[0].list.len(), 4);
     assert_eq!(flows[0].dropped, 2);
     assert_eq!(flows[1].list.len(), 1);
     assert_eq!(flows[1].dropped, 5);
-    assert_eq!(shared.events_cut.load(Ordering::Relaxed), 5);
+    assert_eq!(shared.events_cut, 5);
+}
+
+#[test]
+fn the_flow_table_hands_every_flow_the_captures_one_text_bound() {
+    use crate::capture::LinkType;
+    use crate::flows::{FlowTable, TableLimits};
+    use crate::synth::Conv;
+    let line = b"replay BitTorrent server 20 port 6881\n";
+    let cost = line.len() - 1 + LINE_OVERHEAD;
+    let mut t = FlowTable::new(TableLimits::default(), FlowDecoder::new(Config::default()));
+    t.budgets.sink = Shared::new(5 * cost, EVENTS_BUDGET);
+    let mut frame = 0;
+    for port in [40_001, 40_002] {
+        let mut c = Conv::new(
+            format!("198.51.100.7:{port}").parse().unwrap(),
+            "203.0.113.9:19970".parse().unwrap(),
+        );
+        c.handshake().data(Side::Client, &line.repeat(3));
+        for p in &c.packets {
+            frame += 1;
+            let rec = p.record(LinkType::RAW, None);
+            let f = rec.frame(frame, LinkType::RAW);
+            let seg = crate::wire::decode(&f).unwrap();
+            t.process(&seg, PacketRef { frame, ts: f.ts });
+        }
+    }
+    // Three lines in the first flow, two in the second: the sixth is past the shared bound.
+    assert_eq!(t.budgets.sink.text_cut, 1);
+    let kept: Vec<usize> = t
+        .flows()
+        .iter()
+        .map(|f| f.app.dir(Side::Client).unwrap().text.lines.len())
+        .collect();
+    assert_eq!(kept, [3, 2]);
 }

@@ -230,17 +230,20 @@ impl NgState {
             if self.skipping {
                 continue;
             }
+            let idb_min = Block::InterfaceDescription.min_len();
             let packet = match btype {
-                IDB if len < 20 => Err(format!(
-                    "interface description block of {len} bytes is shorter than its 20-byte minimum"
-                )),
+                IDB if len < idb_min => Err(BlockError::Short {
+                    block: Block::InterfaceDescription,
+                    len,
+                    min: idb_min,
+                }),
                 IDB => {
                     self.read_idb(b, len, offset, notes);
                     continue;
                 }
-                EPB => self.parse_epb(b, len),
+                EPB => self.parse_timed(b, len, Block::EnhancedPacket),
                 SPB => self.parse_spb(b, len),
-                PB => self.parse_pb(b, len),
+                PB => self.parse_timed(b, len, Block::Packet),
                 _ => continue,
             };
             return Ok(match packet {
@@ -316,29 +319,31 @@ impl NgState {
         self.ifaces.push(iface);
     }
 
-    fn iface(&self, id: u32) -> Result<&Iface, String> {
-        self.ifaces.get(id as usize).ok_or_else(|| {
-            format!(
-                "packet names interface {id}, but only {} interfaces are described",
-                self.ifaces.len()
-            )
+    fn iface(&self, id: u32) -> Result<&Iface, BlockError> {
+        self.ifaces.get(id as usize).ok_or(BlockError::NoInterface {
+            id,
+            described: self.ifaces.len(),
         })
     }
 
-    fn parse_epb(&mut self, b: &[u8], len: usize) -> Result<Record, String> {
+    /// An Enhanced Packet Block or an (obsolete) Packet Block: the same record but for the
+    /// interface id, 32 bits in an EPB and 16 bits (then a drops count) in a PB.
+    fn parse_timed(&mut self, b: &[u8], len: usize, block: Block) -> Result<Record, BlockError> {
+        let min = block.min_len();
+        if len < min {
+            return Err(BlockError::Short { block, len, min });
+        }
         let e = self.endian;
-        let field = |at| {
-            e.u32(b, at)
-                .ok_or_else(|| "enhanced packet block too short".to_string())
+        let field = |at| e.u32(b, at).ok_or(BlockError::Truncated(block));
+        let if_id = match block {
+            Block::Packet => u32::from(e.u16(b, 8).ok_or(BlockError::Truncated(block))?),
+            _ => field(8)?,
         };
-        let if_id = field(8)?;
         let ts_units = (u64::from(field(12)?) << 32) | u64::from(field(16)?);
         let caplen = field(20)? as usize;
         let wire_len = field(24)?;
         if 28 + caplen > len - 4 {
-            return Err(format!(
-                "enhanced packet block of {len} bytes cannot hold its {caplen} captured bytes"
-            ));
+            return Err(BlockError::Overrun { block, len, caplen });
         }
         let iface = self.iface(if_id)?.clone();
         Ok(Record {
@@ -351,17 +356,14 @@ impl NgState {
         })
     }
 
-    fn parse_spb(&mut self, b: &[u8], len: usize) -> Result<Record, String> {
-        if len < 16 {
-            return Err(format!(
-                "simple packet block of {len} bytes is shorter than its 16-byte minimum"
-            ));
+    fn parse_spb(&mut self, b: &[u8], len: usize) -> Result<Record, BlockError> {
+        let block = Block::SimplePacket;
+        let min = block.min_len();
+        if len < min {
+            return Err(BlockError::Short { block, len, min });
         }
         let iface = self.iface(0)?.clone();
-        let wire_len = self
-            .endian
-            .u32(b, 8)
-            .ok_or_else(|| "simple packet block too short".to_string())?;
+        let wire_len = self.endian.u32(b, 8).ok_or(BlockError::Truncated(block))?;
         let mut caplen = (wire_len as usize).min(len.saturating_sub(16));
         if iface.snaplen != 0 {
             caplen = caplen.min(iface.snaplen as usize);
@@ -372,35 +374,6 @@ impl NgState {
             wire_len,
             // Simple packet blocks carry no timestamp.
             ts: Timestamp(0),
-            link: iface.link,
-            offset: 0,
-        })
-    }
-
-    fn parse_pb(&mut self, b: &[u8], len: usize) -> Result<Record, String> {
-        if len < 32 {
-            return Err(format!(
-                "packet block of {len} bytes is shorter than its 32-byte minimum"
-            ));
-        }
-        let e = self.endian;
-        let short = || "packet block too short".to_string();
-        let if_id = u32::from(e.u16(b, 8).ok_or_else(short)?);
-        let ts_units = (u64::from(e.u32(b, 12).ok_or_else(short)?) << 32)
-            | u64::from(e.u32(b, 16).ok_or_else(short)?);
-        let caplen = e.u32(b, 20).ok_or_else(short)? as usize;
-        let wire_len = e.u32(b, 24).ok_or_else(short)?;
-        if 28 + caplen > len - 4 {
-            return Err(format!(
-                "packet block of {len} bytes cannot hold its {caplen} captured bytes"
-            ));
-        }
-        let iface = self.iface(if_id)?.clone();
-        Ok(Record {
-            data_start: 28,
-            caplen,
-            wire_len: wire_len.max(caplen as u32),
-            ts: self.timestamp(&iface, ts_units),
             link: iface.link,
             offset: 0,
         })
@@ -432,6 +405,65 @@ impl NgState {
             }
         }
     }
+}
+
+/// The blocks whose content is parsed beyond their lengths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Block {
+    InterfaceDescription,
+    EnhancedPacket,
+    SimplePacket,
+    /// The obsolete Packet Block.
+    Packet,
+}
+
+impl Block {
+    fn name(self) -> &'static str {
+        match self {
+            Block::InterfaceDescription => "interface description block",
+            Block::EnhancedPacket => "enhanced packet block",
+            Block::SimplePacket => "simple packet block",
+            Block::Packet => "packet block",
+        }
+    }
+
+    /// The smallest length a block of this type may declare and still be read (an EPB's
+    /// fields are checked one by one instead, as they always were).
+    fn min_len(self) -> usize {
+        match self {
+            Block::InterfaceDescription => 20,
+            Block::EnhancedPacket => 12,
+            Block::SimplePacket => 16,
+            Block::Packet => 32,
+        }
+    }
+}
+
+impl std::fmt::Display for Block {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a block whose lengths agree still cannot be read; the file is corrupt from there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum BlockError {
+    #[error("{block} of {len} bytes is shorter than its {min}-byte minimum")]
+    Short {
+        block: Block,
+        len: usize,
+        min: usize,
+    },
+    #[error("{0} too short")]
+    Truncated(Block),
+    #[error("{block} of {len} bytes cannot hold its {caplen} captured bytes")]
+    Overrun {
+        block: Block,
+        len: usize,
+        caplen: usize,
+    },
+    #[error("packet names interface {id}, but only {described} interfaces are described")]
+    NoInterface { id: u32, described: usize },
 }
 
 enum ShbOutcome {

@@ -528,3 +528,77 @@ fn directories_expand_sorted_without_logs_or_hidden_files() {
         ]
     );
 }
+
+/// A little-endian pcapng block of type `btype` around `body`.
+fn ng_raw_block(btype: u32, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    synth::ng_block(&mut out, btype, body);
+    out
+}
+
+#[test]
+fn obsolete_packet_blocks_read_like_enhanced_ones_with_a_16_bit_interface() {
+    let iface = NgIface {
+        link: LinkType::RAW,
+        tsresol: 6,
+    };
+    let mut file = synth::pcapng(&[iface], &[]);
+    // Interface 0 in 16 bits, then a drops count that must not be read as part of it.
+    let mut pb = Vec::new();
+    pb.extend_from_slice(&0u16.to_le_bytes());
+    pb.extend_from_slice(&0xffffu16.to_le_bytes());
+    pb.extend_from_slice(&0u32.to_le_bytes());
+    pb.extend_from_slice(&2_000_000u32.to_le_bytes());
+    pb.extend_from_slice(&3u32.to_le_bytes());
+    pb.extend_from_slice(&60u32.to_le_bytes());
+    pb.extend_from_slice(&[7, 8, 9]);
+    file.extend(ng_raw_block(2, &pb));
+    let (frames, notes) = read_all(file.clone()).unwrap();
+    assert!(notes.is_empty(), "{notes:?}");
+    assert_eq!(frames.len(), 1);
+    let (index, ts, link, data, wire_len) = &frames[0];
+    assert_eq!(
+        (*index, *ts, *link, data.as_slice(), *wire_len),
+        (
+            1,
+            Timestamp(2_000_000_000),
+            LinkType::RAW,
+            &[7u8, 8, 9][..],
+            60
+        )
+    );
+
+    // A packet block too short for its fixed fields ends the input, saying so.
+    file.extend(ng_raw_block(2, &[0; 16]));
+    let (frames, notes) = read_all(file).unwrap();
+    assert_eq!(frames.len(), 1);
+    assert_eq!(
+        notes[0].message,
+        "packet block of 28 bytes is shorter than its 32-byte minimum: the file is corrupt \
+         from here; analysed the 1 frames before it"
+    );
+}
+
+#[test]
+fn simple_and_interface_blocks_below_their_minimum_end_the_input_by_name() {
+    let iface = NgIface {
+        link: LinkType::RAW,
+        tsresol: 6,
+    };
+    for (btype, name, min) in [
+        (3, "simple packet block", 16),
+        (1, "interface description block", 20),
+    ] {
+        let mut file = synth::pcapng(&[iface], &[]);
+        file.extend(ng_raw_block(btype, &[]));
+        let (frames, notes) = read_all(file).unwrap();
+        assert!(frames.is_empty());
+        assert_eq!(
+            notes[0].message,
+            format!(
+                "{name} of 12 bytes is shorter than its {min}-byte minimum: the file is \
+                 corrupt from here; analysed the 0 frames before it"
+            )
+        );
+    }
+}

@@ -40,9 +40,11 @@ pub mod observe;
 pub mod reasm;
 pub mod seq;
 pub mod series;
+mod side;
 
-use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+
+use std::collections::hash_map::Entry;
 
 use rustc_hash::FxHashMap;
 
@@ -52,34 +54,7 @@ use observe::{AFTER_HORIZON_NS, AfterRst, Habits, PacketFacts, RstContext};
 pub use reasm::{HoleCause, Limits, PacketRef, StreamSink, StreamStats};
 use seq::SeqNum;
 use series::Series;
-
-/// Which end of a connection: the client (originator) or the server (responder).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Side {
-    Client,
-    Server,
-}
-
-impl Side {
-    pub fn peer(self) -> Side {
-        match self {
-            Side::Client => Side::Server,
-            Side::Server => Side::Client,
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            Side::Client => "client",
-            Side::Server => "server",
-        }
-    }
-}
-
-impl fmt::Display for Side {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use side::{PerSide, Side};
 
 /// How the client and server were told apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -290,8 +265,8 @@ pub struct Flow<S> {
     pub first_frame: u64,
     pub last_frame: u64,
     pub handshake: Handshake,
-    /// Indexed by [`Side`]: `halves[0]` is the client's direction.
-    halves: [Half; 2],
+    /// Each direction, named by its sender.
+    halves: PerSide<Half>,
     pub rsts: Vec<RstRecord>,
     pub rsts_dropped: u32,
     /// A RST arrived before both FINs: the connection was reset, not closed.
@@ -308,17 +283,11 @@ impl<S> Flow<S> {
     }
 
     pub fn half(&self, side: Side) -> &Half {
-        match side {
-            Side::Client => &self.halves[0],
-            Side::Server => &self.halves[1],
-        }
+        &self.halves[side]
     }
 
     fn half_mut(&mut self, side: Side) -> &mut Half {
-        match side {
-            Side::Client => &mut self.halves[0],
-            Side::Server => &mut self.halves[1],
-        }
+        &mut self.halves[side]
     }
 
     /// The server accepted the connection: it sent something other than a RST (its SYN-ACK),
@@ -375,9 +344,10 @@ impl<S> Flow<S> {
     {
         std::mem::swap(&mut self.client, &mut self.server);
         self.app.swap_sides();
-        self.halves.swap(0, 1);
-        self.halves[0].stream.set_side(Side::Client);
-        self.halves[1].stream.set_side(Side::Server);
+        self.halves.swap();
+        for side in Side::BOTH {
+            self.halves[side].stream.set_side(side);
+        }
         self.series.swap_sides();
         for r in &mut self.rsts {
             r.from = r.from.peer();
@@ -397,29 +367,33 @@ impl<S> Flow<S> {
 /// being fed gives up its gaps.
 pub const PENDING_BUDGET: usize = 32 << 20;
 
-/// What the capture's flows share, and how often a shared bound was reached.
+/// What the capture's flows share, and how often a shared bound was reached: the one context
+/// the flow table passes down to every flow, its series, its reassembly and its sink.
 #[derive(Debug, Clone, Copy)]
-pub struct Budgets {
+pub struct Budgets<C = ()> {
     pub series: series::Budget,
     /// Out-of-order bytes all flows hold now, and their bound ([`PENDING_BUDGET`]).
     pub pending_bytes: usize,
     pub pending_max: usize,
     /// Times a flow gave up its gaps because all flows together held `pending_max`.
     pub pending_given_up: u64,
+    /// What the flows' stream sinks share ([`StreamSink::Shared`]).
+    pub sink: C,
 }
 
-impl Default for Budgets {
-    fn default() -> Budgets {
+impl<C: Default> Default for Budgets<C> {
+    fn default() -> Budgets<C> {
         Budgets {
             series: series::Budget::default(),
             pending_bytes: 0,
             pending_max: PENDING_BUDGET,
             pending_given_up: 0,
+            sink: C::default(),
         }
     }
 }
 
-impl Budgets {
+impl<C> Budgets<C> {
     /// Gives back what a retired flow held.
     fn release<S>(&mut self, flow: &Flow<S>) {
         self.pending_bytes = self.pending_bytes.saturating_sub(flow.pending_bytes());
@@ -442,6 +416,18 @@ pub struct Overflow {
     pub forgotten: u64,
     /// Flows opened mid-stream (no SYN) once some retired connection had been forgotten.
     pub opened_after_forgetting: u64,
+}
+
+impl Overflow {
+    /// Counts a flow retired early: the flow itself and every packet it had.
+    fn retire<S>(&mut self, f: &Flow<S>) {
+        self.flows += 1;
+        self.never_established += u64::from(!f.established());
+        for h in f.halves.iter() {
+            self.packets += h.packets;
+            self.payload_bytes += h.payload_bytes;
+        }
+    }
 }
 
 /// Retired connections are remembered in generations of `max_flows` times this: between one
@@ -603,7 +589,7 @@ pub struct Placed {
     pub new_bytes: u64,
 }
 
-pub struct FlowTable<S> {
+pub struct FlowTable<S: StreamSink> {
     /// Boxed, so the map's spare capacity costs a pointer per slot, not a flow.
     live: FxHashMap<FlowKey, Box<Flow<S>>>,
     /// Flows ended by a later connection on their 4-tuple.
@@ -613,7 +599,7 @@ pub struct FlowTable<S> {
     /// Each new flow's sink starts as a clone of this.
     proto: S,
     pub overflow: Overflow,
-    pub budgets: Budgets,
+    pub budgets: Budgets<S::Shared>,
     retired: Retired,
 }
 
@@ -640,87 +626,92 @@ impl<S: StreamSink + Clone> FlowTable<S> {
         self.live.is_empty()
     }
 
-    /// Takes one segment, in capture order.
-    pub fn process(&mut self, seg: &Segment<'_>, at: PacketRef) -> Placed {
+    /// Takes one segment, in capture order. `None` when the segment belongs to a connection
+    /// retired to keep the table within its bound: it is counted in [`Overflow`] instead.
+    pub fn process(&mut self, seg: &Segment<'_>, at: PacketRef) -> Option<Placed> {
         let key = FlowKey::new((seg.src, seg.sport), (seg.dst, seg.dport));
         let pure_syn = seg.flags.syn() && !seg.flags.ack();
         // The common case in one lookup: a packet of a live flow that does not start a new
         // connection on its 4-tuple.
         if let Some(flow) = self.live.get_mut(&key) {
             if !(pure_syn && starts_new_connection(flow, seg)) {
-                return update_counted(flow, seg, at, &mut self.budgets);
+                return Some(update_counted(flow, seg, at, &mut self.budgets));
             }
         }
-        let replace = match self.live.get(&key) {
-            Some(flow) => {
-                (pure_syn && starts_new_connection(flow, seg)).then_some(flow.instance + 1)
-            }
-            None => {
-                let mut instance = 0;
-                if !self.retired.is_empty() {
-                    let k = Retired::key(&key);
-                    if let Some(t) = self.retired.get(k) {
-                        let new_connection = pure_syn && t.client_isn() != Some(seg.seq);
-                        if !new_connection {
-                            // A later packet of a retired connection: counted to it.
-                            let o = &mut self.overflow;
-                            o.packets += 1;
-                            o.packets_after += 1;
-                            o.payload_bytes += u64::from(seg.payload_len);
-                            o.payload_after += u64::from(seg.payload_len);
-                            return Placed {
-                                flow_id: 0,
-                                side: Side::Client,
-                                new_bytes: 0,
-                            };
-                        }
-                        self.retired.remove(k);
-                        instance = t.instance() + 1;
-                    }
-                }
-                if self.overflow.forgotten > 0 && !seg.flags.syn() {
-                    self.overflow.opened_after_forgetting += 1;
-                }
-                if self.live.len() >= self.limits.max_flows {
-                    self.retire_some();
-                }
-                if self.live.len() + self.done.len() >= self.limits.max_flows
-                    && !self.done.is_empty()
-                {
-                    self.retire_done();
-                }
-                Some(instance)
-            }
+        let instance = match self.live.get(&key) {
+            Some(flow) => flow.instance + 1,
+            None => self.make_room(key, seg)?,
         };
-        if let Some(instance) = replace {
-            let flow = Box::new(new_flow(
-                seg,
-                at,
-                self.next_id,
-                instance,
-                &self.limits,
-                self.proto.clone(),
-            ));
-            self.next_id += 1;
-            if let Some(mut old) = self.live.insert(key, flow) {
+        let flow = Box::new(new_flow(
+            seg,
+            at,
+            self.next_id,
+            instance,
+            &self.limits,
+            self.proto.clone(),
+        ));
+        self.next_id += 1;
+        // Replacing a flow leaves the number of live flows as it is.
+        let live = self.live.len();
+        let flow = match self.live.entry(key) {
+            Entry::Vacant(v) => v.insert(flow),
+            Entry::Occupied(mut o) => {
+                let mut old = o.insert(flow);
                 let b = &mut self.budgets;
                 b.pending_bytes = b.pending_bytes.saturating_sub(old.pending_bytes());
-                finish_flow(&mut old, at);
+                finish_flow(&mut old, at, &mut self.budgets.sink);
                 self.done.push(old);
-                if self.live.len() + self.done.len() > self.limits.max_flows {
-                    self.retire_done();
+                if live + self.done.len() > self.limits.max_flows {
+                    retire_done(
+                        &mut self.done,
+                        &self.limits,
+                        &mut self.budgets,
+                        &mut self.overflow,
+                    );
                 }
+                o.into_mut()
+            }
+        };
+        Some(update_counted(flow, seg, at, &mut self.budgets))
+    }
+
+    /// Before a new 4-tuple opens a flow: counts a later packet of a retired connection to it
+    /// (`None`), else retires flows as the bound requires and gives the new flow's instance.
+    fn make_room(&mut self, key: FlowKey, seg: &Segment<'_>) -> Option<u32> {
+        let mut instance = 0;
+        if !self.retired.is_empty() {
+            let k = Retired::key(&key);
+            if let Some(t) = self.retired.get(k) {
+                let new_connection =
+                    seg.flags.syn() && !seg.flags.ack() && t.client_isn() != Some(seg.seq);
+                if !new_connection {
+                    // A later packet of a retired connection: counted to it.
+                    let o = &mut self.overflow;
+                    o.packets += 1;
+                    o.packets_after += 1;
+                    o.payload_bytes += u64::from(seg.payload_len);
+                    o.payload_after += u64::from(seg.payload_len);
+                    return None;
+                }
+                self.retired.remove(k);
+                instance = t.instance() + 1;
             }
         }
-        match self.live.get_mut(&key) {
-            Some(flow) => update_counted(flow, seg, at, &mut self.budgets),
-            // Unreachable: the flow was found or inserted above.
-            None => Placed {
-                flow_id: 0,
-                side: Side::Client,
-                new_bytes: 0,
-            },
+        if self.overflow.forgotten > 0 && !seg.flags.syn() {
+            self.overflow.opened_after_forgetting += 1;
         }
+        if self.live.len() >= self.limits.max_flows {
+            self.retire_some();
+        }
+        if self.live.len() + self.done.len() >= self.limits.max_flows && !self.done.is_empty() {
+            retire_done(
+                &mut self.done,
+                &self.limits,
+                &mut self.budgets,
+                &mut self.overflow,
+            );
+        }
+        Some(instance)
     }
 
     /// Every flow as it stands (ended and live), in id order, without flushing anything.
@@ -745,27 +736,11 @@ impl<S: StreamSink + Clone> FlowTable<S> {
                 frame: f.last_frame,
                 ts: f.last_ts,
             };
-            finish_flow(&mut f, at);
+            finish_flow(&mut f, at, &mut self.budgets.sink);
             all.push(f);
         }
         all.sort_by_key(|f| f.id);
         all
-    }
-
-    /// Retires the oldest eighth of the flows already ended by a newer connection on their
-    /// 4-tuple, so connections that keep reusing one 4-tuple stay within the bound too.
-    fn retire_done(&mut self) {
-        let n = (self.limits.max_flows / 8).max(1).min(self.done.len());
-        for f in self.done.drain(..n) {
-            self.budgets.release(&f);
-            let o = &mut self.overflow;
-            o.flows += 1;
-            o.never_established += u64::from(!f.established());
-            for side in [Side::Client, Side::Server] {
-                o.packets += f.half(side).packets;
-                o.payload_bytes += f.half(side).payload_bytes;
-            }
-        }
     }
 
     /// Retires the longest-idle eighth of the table, flows that never carried data first.
@@ -788,15 +763,24 @@ impl<S: StreamSink + Clone> FlowTable<S> {
                 let tomb = Tomb::new(f.half(Side::Client).isn.map(|i| i.0), f.instance);
                 self.overflow.forgotten += self.retired.insert(Retired::key(&key), tomb);
                 self.budgets.release(&f);
-                let o = &mut self.overflow;
-                o.flows += 1;
-                o.never_established += u64::from(!f.established());
-                for side in [Side::Client, Side::Server] {
-                    o.packets += f.half(side).packets;
-                    o.payload_bytes += f.half(side).payload_bytes;
-                }
+                self.overflow.retire(&f);
             }
         }
+    }
+}
+
+/// Retires the oldest eighth of the flows already ended by a newer connection on their
+/// 4-tuple, so connections that keep reusing one 4-tuple stay within the bound too.
+fn retire_done<S, C>(
+    done: &mut Vec<Box<Flow<S>>>,
+    limits: &TableLimits,
+    budgets: &mut Budgets<C>,
+    overflow: &mut Overflow,
+) {
+    let n = (limits.max_flows / 8).max(1).min(done.len());
+    for f in done.drain(..n) {
+        budgets.release(&f);
+        overflow.retire(&f);
     }
 }
 
@@ -852,10 +836,7 @@ fn new_flow<S>(
         first_frame: at.frame,
         last_frame: at.frame,
         handshake: Handshake::default(),
-        halves: [
-            Half::new(Side::Client, limits.reassembly),
-            Half::new(Side::Server, limits.reassembly),
-        ],
+        halves: PerSide::from_fn(|side| Half::new(side, limits.reassembly)),
         rsts: Vec::new(),
         rsts_dropped: 0,
         reset: false,
@@ -885,7 +866,7 @@ fn update_counted<S: StreamSink>(
     flow: &mut Flow<S>,
     seg: &Segment<'_>,
     at: PacketRef,
-    budgets: &mut Budgets,
+    budgets: &mut Budgets<S::Shared>,
 ) -> Placed {
     let held = flow.pending_bytes();
     let placed = update(flow, seg, at, held, budgets);
@@ -900,7 +881,7 @@ fn update<S: StreamSink>(
     seg: &Segment<'_>,
     at: PacketRef,
     held_before: usize,
-    budgets: &mut Budgets,
+    budgets: &mut Budgets<S::Shared>,
 ) -> Placed {
     adopt_handshake_roles(flow, seg);
     let side = flow.side_of(seg.src, seg.sport);
@@ -965,13 +946,7 @@ fn update<S: StreamSink>(
 
     // The acknowledgment tells the peer's stream what its receiver got.
     if flags.ack() {
-        let peer = match side {
-            Side::Client => flow.halves.get_mut(1),
-            Side::Server => flow.halves.get_mut(0),
-        };
-        if let Some(peer) = peer {
-            peer.stream.acked(SeqNum(seg.ack));
-        }
+        flow.halves[side.peer()].stream.acked(SeqNum(seg.ack));
     }
 
     let data_seq = if flags.syn() { seq + 1 } else { seq };
@@ -979,26 +954,20 @@ fn update<S: StreamSink>(
     let held_other_half = flow.half(side.peer()).stream.pending().0;
     let pushed = {
         let Flow { halves, app, .. } = flow;
-        let idx = match side {
-            Side::Client => 0,
-            Side::Server => 1,
-        };
-        match halves.get_mut(idx) {
-            Some(h) => {
-                let pushed = h.stream.push(data_seq, len, seg.payload, at, app);
-                let mine = h.stream.pending().0;
-                // The other flows' share stays as it was; this one's is what it holds now.
-                let others = budgets.pending_bytes.saturating_sub(held_before);
-                // All flows together hold too much out-of-order data: this one gives up its
-                // gaps (declared overflow holes), as its own bound would.
-                if mine > 0 && others + held_other_half + mine > budgets.pending_max {
-                    h.stream.give_up(at, app);
-                    budgets.pending_given_up += 1;
-                }
-                pushed
-            }
-            None => reasm::Pushed::default(),
+        let h = &mut halves[side];
+        let pushed = h
+            .stream
+            .push(data_seq, len, seg.payload, at, app, &mut budgets.sink);
+        let mine = h.stream.pending().0;
+        // The other flows' share stays as it was; this one's is what it holds now.
+        let others = budgets.pending_bytes.saturating_sub(held_before);
+        // All flows together hold too much out-of-order data: this one gives up its
+        // gaps (declared overflow holes), as its own bound would.
+        if mine > 0 && others + held_other_half + mine > budgets.pending_max {
+            h.stream.give_up(at, app, &mut budgets.sink);
+            budgets.pending_given_up += 1;
         }
+        pushed
     };
     if pushed.new > 0 {
         flow.series
@@ -1009,17 +978,11 @@ fn update<S: StreamSink>(
     }
     if flags.fin() {
         let h = flow.half_mut(side);
-        // The FIN's sequence number proves every byte before it was sent.
+        // The FIN's sequence number proves every byte before it was sent. Its offset is
+        // known: a segment that is not a RST has set its direction's origin above.
         if let Some(end) = h.stream.offset_of(data_seq + len as u32) {
             h.stream.note_end(end);
-        }
-        if h.fin.is_none() {
-            let off = h
-                .stream
-                .offset_of(data_seq + len as u32)
-                .unwrap_or(0)
-                .max(0) as u64;
-            h.fin = Some((off, at.frame));
+            h.fin.get_or_insert((end.max(0) as u64, at.frame));
         }
     }
     if !flow.rsts.is_empty() {
@@ -1201,12 +1164,12 @@ fn watch_after_rsts<S>(
     }
 }
 
-fn finish_flow<S: StreamSink>(flow: &mut Flow<S>, at: PacketRef) {
+fn finish_flow<S: StreamSink>(flow: &mut Flow<S>, at: PacketRef, shared: &mut S::Shared) {
     let Flow { halves, app, .. } = flow;
     for h in halves.iter_mut() {
-        h.stream.flush(at, app);
+        h.stream.flush(at, app, shared);
     }
-    app.finish();
+    app.finish(shared);
 }
 
 #[cfg(test)]

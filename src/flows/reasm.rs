@@ -76,21 +76,44 @@ pub enum HoleCause {
 }
 
 /// Receives one direction's byte stream in order.
+///
+/// What all sinks of a capture share (bounds spent together, counts of bounds reached) is
+/// the sink's [`StreamSink::Shared`]: the flow table holds one for the capture, in its
+/// [`Budgets`](super::Budgets), and hands it to every call. Nothing is shared behind the
+/// caller's back.
 pub trait StreamSink {
+    /// The state all of a capture's sinks share.
+    type Shared: Default + Clone + Copy + std::fmt::Debug;
     /// Captured bytes at `offset`.
-    fn data(&mut self, side: Side, offset: u64, bytes: &[u8], at: PacketRef);
+    fn data(
+        &mut self,
+        side: Side,
+        offset: u64,
+        bytes: &[u8],
+        at: PacketRef,
+        shared: &mut Self::Shared,
+    );
     /// `len` bytes at `offset` that exist but whose content is unknown.
-    fn hole(&mut self, side: Side, offset: u64, len: u64, cause: HoleCause, at: PacketRef);
+    fn hole(
+        &mut self,
+        side: Side,
+        offset: u64,
+        len: u64,
+        cause: HoleCause,
+        at: PacketRef,
+        shared: &mut Self::Shared,
+    );
     /// The flow's client and server turned out to be the other way round.
     fn swap_sides(&mut self) {}
     /// The flow is over: nothing more will come in either direction.
-    fn finish(&mut self) {}
+    fn finish(&mut self, _shared: &mut Self::Shared) {}
 }
 
 /// A sink that ignores the stream (when only flow statistics are wanted).
 impl StreamSink for () {
-    fn data(&mut self, _: Side, _: u64, _: &[u8], _: PacketRef) {}
-    fn hole(&mut self, _: Side, _: u64, _: u64, _: HoleCause, _: PacketRef) {}
+    type Shared = ();
+    fn data(&mut self, _: Side, _: u64, _: &[u8], _: PacketRef, _: &mut ()) {}
+    fn hole(&mut self, _: Side, _: u64, _: u64, _: HoleCause, _: PacketRef, _: &mut ()) {}
 }
 
 /// Bounds of the out-of-order buffer, per direction.
@@ -261,13 +284,14 @@ impl Stream {
 
     /// Takes one segment: `len` payload bytes at `seq`, of which `data` (a prefix) were
     /// captured.
-    pub fn push(
+    pub fn push<S: StreamSink>(
         &mut self,
         seq: SeqNum,
         len: u64,
         data: &[u8],
         at: PacketRef,
-        sink: &mut impl StreamSink,
+        sink: &mut S,
+        shared: &mut S::Shared,
     ) -> Pushed {
         let mut out = Pushed::default();
         if len == 0 {
@@ -318,7 +342,7 @@ impl Stream {
             let n = limit - start;
             let head = data.get(..data.len().min(n as usize)).unwrap_or(data);
             self.record_sample(start, head);
-            self.deliver(start, n, head, at, sink);
+            self.deliver(start, n, head, at, sink, shared);
             out.new += n;
             if limit < end {
                 let rest = data.get(n as usize..).unwrap_or(&[]);
@@ -326,13 +350,13 @@ impl Stream {
                 out.new += new;
                 out.retransmitted += dup;
             }
-            self.drain(sink);
-            self.enforce_limits(at, sink);
+            self.drain(sink, shared);
+            self.enforce_limits(at, sink, shared);
         } else {
             let (new, dup) = self.insert(start, end, data, at);
             out.new += new;
             out.retransmitted += dup;
-            self.enforce_limits(at, sink);
+            self.enforce_limits(at, sink, shared);
         }
         self.stats.unique += out.new;
         out
@@ -351,19 +375,19 @@ impl Stream {
 
     /// Delivers everything still buffered, declaring the gaps between, and any gap before
     /// the highest offset the sender is known to have reached (a FIN's), as unfilled holes.
-    pub fn flush(&mut self, at: PacketRef, sink: &mut impl StreamSink) {
+    pub fn flush<S: StreamSink>(&mut self, at: PacketRef, sink: &mut S, shared: &mut S::Shared) {
         while let Some(start) = self.pending.front().map(|p| p.start) {
-            self.fill_to(start, HoleCause::Unfilled, at, sink);
+            self.fill_to(start, HoleCause::Unfilled, at, sink, shared);
         }
         let end = self.end_seen;
-        self.fill_to(end, HoleCause::Unfilled, at, sink);
+        self.fill_to(end, HoleCause::Unfilled, at, sink, shared);
     }
 
     /// Gives up every gap now (all flows together hold too much out-of-order data): the
     /// buffered data is delivered, the gaps before it declared overflow holes.
-    pub fn give_up(&mut self, at: PacketRef, sink: &mut impl StreamSink) {
+    pub fn give_up<S: StreamSink>(&mut self, at: PacketRef, sink: &mut S, shared: &mut S::Shared) {
         while let Some(start) = self.pending.front().map(|p| p.start) {
-            self.fill_to(start, HoleCause::Overflow, at, sink);
+            self.fill_to(start, HoleCause::Overflow, at, sink, shared);
         }
     }
 
@@ -374,16 +398,17 @@ impl Stream {
         }
     }
 
-    fn deliver(
+    fn deliver<S: StreamSink>(
         &mut self,
         start: u64,
         len: u64,
         data: &[u8],
         at: PacketRef,
-        sink: &mut impl StreamSink,
+        sink: &mut S,
+        shared: &mut S::Shared,
     ) {
         if !data.is_empty() {
-            sink.data(self.side, start, data, at);
+            sink.data(self.side, start, data, at, shared);
         }
         let missing = len - data.len() as u64;
         if missing > 0 {
@@ -394,6 +419,7 @@ impl Stream {
                 missing,
                 HoleCause::Truncated,
                 at,
+                shared,
             );
         }
         self.next = start + len;
@@ -403,7 +429,7 @@ impl Stream {
     }
 
     /// Delivers buffered pieces that now continue the stream.
-    fn drain(&mut self, sink: &mut impl StreamSink) {
+    fn drain<S: StreamSink>(&mut self, sink: &mut S, shared: &mut S::Shared) {
         while self.pending.front().is_some_and(|p| p.start <= self.next) {
             let Some(p) = self.pending.pop_front() else {
                 break;
@@ -415,14 +441,21 @@ impl Stream {
             let skip = self.next - p.start;
             let data = p.data.get(skip as usize..).unwrap_or(&[]);
             self.record_sample(self.next, data);
-            self.deliver(self.next, p.len - skip, data, p.at, sink);
+            self.deliver(self.next, p.len - skip, data, p.at, sink, shared);
         }
     }
 
     /// Declares holes from `next` up to `limit` (except where buffered data fills them).
-    fn fill_to(&mut self, limit: u64, cause: HoleCause, at: PacketRef, sink: &mut impl StreamSink) {
+    fn fill_to<S: StreamSink>(
+        &mut self,
+        limit: u64,
+        cause: HoleCause,
+        at: PacketRef,
+        sink: &mut S,
+        shared: &mut S::Shared,
+    ) {
         loop {
-            self.drain(sink);
+            self.drain(sink, shared);
             if self.next >= limit {
                 break;
             }
@@ -446,7 +479,7 @@ impl Stream {
             if matches!(cause, HoleCause::NotCaptured | HoleCause::Overflow) {
                 self.remember_given_up(self.next, hole_end, cause);
             }
-            sink.hole(self.side, self.next, len, cause, at);
+            sink.hole(self.side, self.next, len, cause, at, shared);
             self.next = hole_end;
             if let Some(s) = self.next_seq {
                 self.next_seq = Some(s + len as u32);
@@ -454,14 +487,19 @@ impl Stream {
         }
     }
 
-    fn enforce_limits(&mut self, at: PacketRef, sink: &mut impl StreamSink) {
+    fn enforce_limits<S: StreamSink>(
+        &mut self,
+        at: PacketRef,
+        sink: &mut S,
+        shared: &mut S::Shared,
+    ) {
         while self.pending_bytes > self.limits.max_pending_bytes
             || self.pending.len() > self.limits.max_pending_pieces
         {
             let Some(start) = self.pending.front().map(|p| p.start) else {
                 break;
             };
-            self.fill_to(start, HoleCause::Overflow, at, sink);
+            self.fill_to(start, HoleCause::Overflow, at, sink, shared);
         }
     }
 

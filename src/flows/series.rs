@@ -7,7 +7,7 @@
 //! many flows there are and however far apart their packets fall. The interval in effect is
 //! reported with each series.
 
-use super::Side;
+use super::{PerSide, Side};
 use crate::capture::Timestamp;
 
 /// Bins per direction before the interval doubles (4096 bins = 6.8 minutes at 100 ms).
@@ -42,8 +42,8 @@ impl Default for Budget {
 pub struct Series {
     start: Timestamp,
     interval_ns: i64,
-    up: Vec<u32>,
-    down: Vec<u32>,
+    /// Bins of the bytes each side sent (client: up, server: down).
+    bins: PerSide<Vec<u32>>,
     /// The bin the last byte fell in and the time span it covers, to spare a division per
     /// packet (bytes arrive in time order, mostly in the same bin as the last).
     hot: (usize, Timestamp, Timestamp),
@@ -54,8 +54,7 @@ impl Series {
         Series {
             start,
             interval_ns: interval_ns.max(1),
-            up: Vec::new(),
-            down: Vec::new(),
+            bins: PerSide::default(),
             hot: (0, start, start),
         }
     }
@@ -70,15 +69,12 @@ impl Series {
 
     /// Bytes per bin sent by `side` (client: up, server: down), saturating at 2^32 - 1.
     pub fn bins(&self, side: Side) -> &[u32] {
-        match side {
-            Side::Client => &self.up,
-            Side::Server => &self.down,
-        }
+        &self.bins[side]
     }
 
     /// Bins held, both directions (what the series draws from its [`Budget`]).
     pub fn held_bins(&self) -> usize {
-        self.up.len() + self.down.len()
+        self.bins.iter().map(Vec::len).sum()
     }
 
     fn index(&self, ts: Timestamp) -> usize {
@@ -132,10 +128,7 @@ impl Series {
             self.hot = (idx, from, until);
             idx
         };
-        let bins = match side {
-            Side::Client => &mut self.up,
-            Side::Server => &mut self.down,
-        };
+        let bins = &mut self.bins[side];
         if bins.len() <= idx {
             budget.used += idx + 1 - bins.len();
             bins.resize(idx + 1, 0);
@@ -147,13 +140,13 @@ impl Series {
 
     /// Exchanges the two directions (when a flow's roles turn out swapped).
     pub fn swap_sides(&mut self) {
-        std::mem::swap(&mut self.up, &mut self.down);
+        self.bins.swap();
     }
 
     fn coarsen(&mut self) {
         self.interval_ns = self.interval_ns.saturating_mul(2);
         self.hot = (0, self.start, self.start);
-        for bins in [&mut self.up, &mut self.down] {
+        for bins in self.bins.iter_mut() {
             let merged: Vec<u32> = bins
                 .chunks(2)
                 .map(|c| c.iter().fold(0u32, |a, &b| a.saturating_add(b)))

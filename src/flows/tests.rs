@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use super::*;
-use crate::capture::{Frame, LinkType};
+use crate::capture::LinkType;
 use crate::synth::{Conv, Packet};
 use crate::wire::{self, TcpFlags as F};
 
@@ -20,14 +20,7 @@ fn conv() -> Conv {
 fn feed(t: &mut FlowTable<()>, packets: &[Packet], mut after: impl FnMut(&FlowTable<()>, u64)) {
     for (i, p) in packets.iter().enumerate() {
         let rec = p.record(LinkType::RAW, None);
-        let frame = Frame {
-            index: i as u64 + 1,
-            ts: rec.ts,
-            link: LinkType::RAW,
-            data: &rec.data,
-            wire_len: rec.wire_len,
-            offset: 0,
-        };
+        let frame = rec.frame(i as u64 + 1, LinkType::RAW);
         let seg = wire::decode(&frame).unwrap();
         t.process(
             &seg,
@@ -405,4 +398,45 @@ fn rtt_runs_from_the_syn_that_was_answered() {
     h.syn_ack_seen(t(5010), Some(104)); // answers the SYN sent at 4 s
     h.ack = Some(t(5020));
     assert_eq!(h.rtt_ns(), Some(1_020_000_000));
+}
+
+#[test]
+fn a_packet_of_a_retired_connection_is_counted_not_placed() {
+    let limits = TableLimits {
+        max_flows: 2,
+        ..TableLimits::default()
+    };
+    let mut t: FlowTable<()> = FlowTable::new(limits, ());
+    let mut placed = Vec::new();
+    let mut frame = 0;
+    let mut take = |t: &mut FlowTable<()>, p: &Packet| {
+        frame += 1;
+        let rec = p.record(LinkType::RAW, None);
+        let f = rec.frame(frame, LinkType::RAW);
+        let seg = wire::decode(&f).unwrap();
+        t.process(&seg, PacketRef { frame, ts: f.ts })
+    };
+    let mut convs: Vec<Conv> = (0..3u16)
+        .map(|i| {
+            Conv::new(
+                addr(&format!("198.51.100.7:{}", 40_001 + i)),
+                addr("203.0.113.9:6881"),
+            )
+        })
+        .collect();
+    for c in &mut convs {
+        c.handshake().data(Side::Client, b"data");
+        for p in c.packets.clone() {
+            placed.push(take(&mut t, &p));
+        }
+    }
+    // The third connection retired the first (both carried data; the first idled longest).
+    assert!(placed.iter().all(Option::is_some));
+    assert_eq!(t.overflow.flows, 1);
+    let late = convs[0].packet(Side::Server, F::ACK, b"late");
+    assert!(take(&mut t, &late).is_none());
+    assert_eq!((t.overflow.packets_after, t.overflow.payload_after), (1, 4));
+    let live = convs[2].packet(Side::Server, F::ACK, b"reply");
+    let p = take(&mut t, &live).unwrap();
+    assert_eq!((p.flow_id, p.side, p.new_bytes), (3, Side::Server, 5));
 }

@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::btparse::{FlowDecoder, Kind, MsgKind};
-use crate::flows::{Close, Flow, Side};
+use crate::flows::{Close, Flow, PerSide, Side};
 use names::{CaptureName, Generation};
 use schedule::{Planned, Slot};
 use verdict::{Dir, Outcome, PortClass, Proto, Transfer, Verdicts};
@@ -265,10 +265,10 @@ fn kinds(cands: &[&Flow<FlowDecoder>]) -> Vec<Option<(Proto, Told)>> {
             d.opening.write_ends().into_iter().take(3).collect()
         })
     };
-    let bt: Vec<[Vec<u64>; 2]> = cands
+    let bt: Vec<PerSide<Vec<u64>>> = cands
         .iter()
         .filter(|f| f.app.kind() == Kind::BitTorrent)
-        .map(|f| [ends(f, Side::Client), ends(f, Side::Server)])
+        .map(|f| PerSide::from_fn(|s| ends(f, s)))
         .collect();
     cands
         .iter()
@@ -277,8 +277,8 @@ fn kinds(cands: &[&Flow<FlowDecoder>]) -> Vec<Option<(Proto, Told)>> {
             Kind::Control => Some((Proto::Tcp, Told::Bytes)),
             Kind::Command => None,
             _ => {
-                let mine = [ends(f, Side::Client), ends(f, Side::Server)];
-                let random = [Side::Client, Side::Server].iter().all(|&s| {
+                let mine = PerSide::from_fn(|s| ends(f, s));
+                let random = Side::BOTH.iter().all(|&s| {
                     f.app.dir(s).is_none_or(|d| {
                         let sample = d.opening.sample();
                         sample.len() < 32 || crate::btparse::high_entropy(sample)
@@ -290,7 +290,7 @@ fn kinds(cands: &[&Flow<FlowDecoder>]) -> Vec<Option<(Proto, Told)>> {
                 // a control flow cut short made fewer than its BitTorrent twin.
                 let mirrors = bt.iter().any(|b| {
                     let mut compared = 0;
-                    let agree = b.iter().zip(&mine).all(|(theirs, ours)| {
+                    let agree = b.iter().zip(mine.iter()).all(|(theirs, ours)| {
                         compared += ours.len().min(theirs.len());
                         ours.iter().zip(theirs).all(|(a, b)| a == b)
                     });

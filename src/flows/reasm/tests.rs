@@ -16,11 +16,20 @@ struct Rec {
 }
 
 impl StreamSink for Rec {
-    fn data(&mut self, side: Side, offset: u64, bytes: &[u8], _at: PacketRef) {
+    type Shared = ();
+    fn data(&mut self, side: Side, offset: u64, bytes: &[u8], _at: PacketRef, _: &mut ()) {
         assert_eq!(side, Side::Client);
         self.ev.push(Ev::Data(offset, bytes.to_vec()));
     }
-    fn hole(&mut self, _: Side, offset: u64, len: u64, cause: HoleCause, _at: PacketRef) {
+    fn hole(
+        &mut self,
+        _: Side,
+        offset: u64,
+        len: u64,
+        cause: HoleCause,
+        _at: PacketRef,
+        _: &mut (),
+    ) {
         self.ev.push(Ev::Hole(offset, len, cause));
     }
 }
@@ -74,7 +83,14 @@ fn stream() -> Stream {
 
 /// Pushes `data` at stream offset `off`, fully captured.
 fn put(s: &mut Stream, r: &mut Rec, off: u32, data: &[u8], frame: u64) -> Pushed {
-    s.push(SeqNum(ISN) + off, data.len() as u64, data, at(frame), r)
+    s.push(
+        SeqNum(ISN) + off,
+        data.len() as u64,
+        data,
+        at(frame),
+        r,
+        &mut (),
+    )
 }
 
 #[test]
@@ -106,7 +122,7 @@ fn snaplen_cut_becomes_a_hole_of_known_length() {
     // Glasnost keeps 200 payload bytes of a 1448-byte segment.
     let (mut s, mut r) = (stream(), Rec::default());
     let captured = vec![7u8; 200];
-    s.push(SeqNum(ISN), 1448, &captured, at(1), &mut r);
+    s.push(SeqNum(ISN), 1448, &captured, at(1), &mut r, &mut ());
     assert_eq!(
         r.ev,
         vec![
@@ -121,7 +137,7 @@ fn snaplen_cut_becomes_a_hole_of_known_length() {
 #[test]
 fn headers_only_capture_is_all_hole() {
     let (mut s, mut r) = (stream(), Rec::default());
-    s.push(SeqNum(ISN), 1000, &[], at(1), &mut r);
+    s.push(SeqNum(ISN), 1000, &[], at(1), &mut r, &mut ());
     assert_eq!(r.ev, vec![Ev::Hole(0, 1000, HoleCause::Truncated)]);
 }
 
@@ -253,7 +269,7 @@ fn receiver_ack_beyond_a_gap_that_never_fills_means_capture_loss() {
     // before the capture point.
     s.acked(SeqNum(ISN) + 12);
     assert_eq!(r.ev, vec![Ev::Data(0, b"aaaa".to_vec())]);
-    s.flush(at(3), &mut r);
+    s.flush(at(3), &mut r, &mut ());
     assert_eq!(
         r.ev,
         vec![
@@ -323,7 +339,7 @@ fn an_ack_of_bytes_never_seen_invents_nothing() {
     let (mut s, mut r) = (stream(), Rec::default());
     put(&mut s, &mut r, 0, b"aaaa", 1);
     s.acked(SeqNum(ISN) + 1_000_000);
-    s.flush(at(2), &mut r);
+    s.flush(at(2), &mut r, &mut ());
     assert_eq!(r.ev.len(), 1);
     assert_eq!(s.next_offset(), 4);
     // With a buffered piece, holes stop at the highest byte seen.
@@ -331,7 +347,7 @@ fn an_ack_of_bytes_never_seen_invents_nothing() {
     put(&mut s, &mut r, 0, b"aaaa", 1);
     put(&mut s, &mut r, 10, b"bb", 3);
     s.acked(SeqNum(ISN) + 1_000_000);
-    s.flush(at(4), &mut r);
+    s.flush(at(4), &mut r, &mut ());
     assert_eq!(s.next_offset(), 12);
     assert_eq!(r.contiguous_len(), 12);
     assert_eq!(s.stats.not_captured, 6);
@@ -385,10 +401,10 @@ fn late_bytes_of_an_acknowledged_gap_are_unassembled_in_part() {
     let mut s = Stream::new(Side::Client, limits);
     s.set_origin(SeqNum(ISN));
     let mut r = Rec::default();
-    s.push(SeqNum(ISN) + 100, 5, b"later", at(1), &mut r);
+    s.push(SeqNum(ISN) + 100, 5, b"later", at(1), &mut r, &mut ());
     s.acked(SeqNum(ISN + 105));
     // The bound gives the gap up; the receiver had acknowledged it.
-    s.push(SeqNum(ISN) + 105, 1, b"x", at(1), &mut r);
+    s.push(SeqNum(ISN) + 105, 1, b"x", at(1), &mut r, &mut ());
     assert_eq!(s.stats.not_captured, 100);
     // The middle of the gap arrives: the gap splits, both ends stay missing.
     let p = put(&mut s, &mut r, 30, &[1u8; 40], 2);
@@ -422,7 +438,7 @@ fn flush_ends_with_unfilled_holes() {
     put(&mut s, &mut r, 0, b"ab", 1);
     put(&mut s, &mut r, 5, b"fg", 2);
     put(&mut s, &mut r, 9, b"j", 3);
-    s.flush(at(4), &mut r);
+    s.flush(at(4), &mut r, &mut ());
     assert_eq!(
         r.ev,
         vec![
@@ -442,11 +458,11 @@ fn sequence_wraparound_keeps_offsets_growing() {
     let origin = SeqNum(u32::MAX - 3);
     s.set_origin(origin);
     let mut r = Rec::default();
-    s.push(origin, 4, b"abcd", at(1), &mut r);
+    s.push(origin, 4, b"abcd", at(1), &mut r, &mut ());
     // Sequence numbers wrapped to 0; the stream offset keeps growing.
-    s.push(SeqNum(0), 4, b"efgh", at(2), &mut r);
-    s.push(SeqNum(8), 2, b"kl", at(3), &mut r);
-    s.push(SeqNum(4), 4, b"ij\0\0", at(4), &mut r);
+    s.push(SeqNum(0), 4, b"efgh", at(2), &mut r, &mut ());
+    s.push(SeqNum(8), 2, b"kl", at(3), &mut r, &mut ());
+    s.push(SeqNum(4), 4, b"ij\0\0", at(4), &mut r, &mut ());
     assert_eq!(r.contiguous_len(), 14);
     assert_eq!(s.offset_of(SeqNum(10)), Some(14));
     assert_eq!(s.stats.unique, 14);
@@ -457,9 +473,9 @@ fn bytes_before_a_mid_stream_origin_are_counted_apart() {
     let mut s = Stream::new(Side::Client, Limits::default());
     s.set_origin(SeqNum(5_000));
     let mut r = Rec::default();
-    s.push(SeqNum(5_000), 3, b"xyz", at(1), &mut r);
+    s.push(SeqNum(5_000), 3, b"xyz", at(1), &mut r, &mut ());
     // A reordered earlier segment straddling the origin.
-    let p = s.push(SeqNum(4_998), 4, b"vwxy", at(2), &mut r);
+    let p = s.push(SeqNum(4_998), 4, b"vwxy", at(2), &mut r, &mut ());
     assert_eq!(p.new, 0);
     assert_eq!(s.stats.before_origin, 2);
     assert_eq!(s.stats.retransmitted, 4);
@@ -470,11 +486,14 @@ fn nothing_happens_without_an_origin_or_bytes() {
     let mut s = Stream::new(Side::Client, Limits::default());
     let mut r = Rec::default();
     assert_eq!(
-        s.push(SeqNum(1), 5, b"abcde", at(1), &mut r),
+        s.push(SeqNum(1), 5, b"abcde", at(1), &mut r, &mut ()),
         Pushed::default()
     );
     s.set_origin(SeqNum(1));
-    assert_eq!(s.push(SeqNum(1), 0, b"", at(2), &mut r), Pushed::default());
+    assert_eq!(
+        s.push(SeqNum(1), 0, b"", at(2), &mut r, &mut ()),
+        Pushed::default()
+    );
     assert!(r.ev.is_empty());
 }
 
@@ -485,7 +504,7 @@ fn origin_moves_only_before_delivery() {
     s.set_origin(SeqNum(90));
     assert_eq!(s.offset_of(SeqNum(90)), Some(0));
     let mut r = Rec::default();
-    s.push(SeqNum(90), 2, b"ab", at(1), &mut r);
+    s.push(SeqNum(90), 2, b"ab", at(1), &mut r, &mut ());
     s.set_origin(SeqNum(7));
     assert_eq!(s.offset_of(SeqNum(92)), Some(2));
 }
@@ -537,9 +556,9 @@ proptest! {
         let mut r = Rec::default();
         for (i, (a, b, cap)) in segs.iter().enumerate() {
             let captured = &data[*a..(*a + *cap).min(*b)];
-            s.push(SeqNum(origin) + *a as u32, (*b - *a) as u64, captured, at(i as u64 + 1), &mut r);
+            s.push(SeqNum(origin) + *a as u32, (*b - *a) as u64, captured, at(i as u64 + 1), &mut r, &mut ());
         }
-        s.flush(at(999), &mut r);
+        s.flush(at(999), &mut r, &mut ());
         prop_assert_eq!(r.contiguous_len(), data.len() as u64);
         prop_assert_eq!(s.stats.unique, data.len() as u64);
         prop_assert_eq!(s.stats.unfilled, 0);
@@ -563,11 +582,11 @@ proptest! {
             if *is_ack {
                 s.acked(SeqNum(*seq));
             } else {
-                s.push(SeqNum(*seq), *len, bytes, at(i as u64), &mut r);
+                s.push(SeqNum(*seq), *len, bytes, at(i as u64), &mut r, &mut ());
             }
             prop_assert!(s.pending().0 <= 4096 + 64);
         }
-        s.flush(at(1000), &mut r);
+        s.flush(at(1000), &mut r, &mut ());
         prop_assert_eq!(r.contiguous_len(), s.next_offset());
         prop_assert_eq!(s.pending(), (0, 0));
     }
