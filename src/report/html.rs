@@ -25,12 +25,15 @@ pub struct Page {
     pub sections: Vec<Section>,
 }
 
-/// A part of a page: its heading, then its paragraphs, its tables, its charts, in that order.
+/// A part of a page: its heading, then its paragraphs, its tables, its notes, its charts, in
+/// that order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Section {
     pub heading: String,
     pub paragraphs: Vec<String>,
     pub tables: Vec<Table>,
+    /// Footnotes to the tables, set under them in grey (`<p class="note">`).
+    pub notes: Vec<String>,
     /// SVG documents, put in as they are (they come from [`crate::plot`]); a string that is
     /// not an `<svg>` element is shown as text.
     pub svgs: Vec<String>,
@@ -88,6 +91,9 @@ fn write_section<W: Write>(w: &mut W, s: &Section) -> io::Result<()> {
     }
     for t in &s.tables {
         write_table(w, t)?;
+    }
+    for n in &s.notes {
+        writeln!(w, "<p class=\"note\">{}</p>", escape(n))?;
     }
     for svg in &s.svgs {
         if is_svg(svg) {
@@ -192,7 +198,8 @@ pub fn capture_page(r: &CaptureReport) -> Page {
             paragraphs: head,
             ..Section::default()
         });
-        for t in &g.tables {
+        // A port with nothing to say (no transfer on it told anything) gets no heading.
+        for t in g.tables.iter().filter(|t| !t.is_empty()) {
             let mut paragraphs = t.sentences.clone();
             paragraphs.extend(t.verdicts.iter().cloned());
             let tables = if t.rows.is_empty() {
@@ -209,6 +216,7 @@ pub fn capture_page(r: &CaptureReport) -> Page {
                 heading: t.title.clone(),
                 paragraphs,
                 tables,
+                notes: t.guessed.iter().cloned().collect(),
                 svgs: Vec::new(),
             });
         }
@@ -224,7 +232,7 @@ pub fn capture_page(r: &CaptureReport) -> Page {
                 header: strings(["Question", "Answer", "Why"]),
                 rows: g.summary.iter().map(|r| r.to_vec()).collect(),
             }],
-            svgs: Vec::new(),
+            ..Section::default()
         });
     }
     let svgs: Vec<String> = [plot::comparison_chart(r), plot::goodput_chart(r)]
@@ -237,17 +245,21 @@ pub fn capture_page(r: &CaptureReport) -> Page {
             paragraphs: vec![
                 "Speeds in kbps. A transfer that did not complete has no bar or line; its outcome is written in its place.".into(),
             ],
-            tables: Vec::new(),
             svgs,
+            ..Section::default()
         });
     }
     if !r.tests.is_empty() {
         sections.push(transfers_section(r));
     }
-    if r.format.is_some() || !r.flows.is_empty() {
+    // Sections with nothing to show are left out: the facts under "What was read" already say
+    // "0 flows", and a capture without RSTs has no table of them.
+    if r.flows.iter().any(|f| !f.rsts.is_empty()) {
         sections.push(resets_section(r));
     }
-    sections.push(flows_section(r));
+    if !r.flows.is_empty() {
+        sections.push(flows_section(r));
+    }
     let name = view::file_name(&r.path);
     Page {
         title: format!("bttrace: {name}"),
@@ -375,40 +387,27 @@ fn resets_section(r: &CaptureReport) -> Section {
             }
         })
         .collect();
-    let paragraphs = if tables.is_empty() {
-        vec!["No RSTs in this capture.".to_string()]
-    } else {
-        Vec::new()
-    };
     Section {
         heading: "Resets".into(),
-        paragraphs,
         tables,
-        svgs: Vec::new(),
+        ..Section::default()
     }
 }
 
 fn flows_section(r: &CaptureReport) -> Section {
     let mut paragraphs = Vec::new();
-    if r.flows.is_empty() {
-        paragraphs.push("No TCP flows.".to_string());
-    } else if r.flows.iter().any(|f| f.roles == "guessed") {
+    if r.flows.iter().any(|f| f.roles == "guessed") {
         paragraphs.push(view::GUESSED_CLIENT.to_string());
     }
-    let tables = if r.flows.is_empty() {
-        Vec::new()
-    } else {
-        vec![Table {
-            caption: format!("{} TCP flows", r.flows.len()),
-            header: FLOW_COLUMNS.iter().map(|(h, _)| h.to_string()).collect(),
-            rows: r.flows.iter().map(view::flow_row).collect(),
-        }]
-    };
     Section {
         heading: "Flows".into(),
         paragraphs,
-        tables,
-        svgs: Vec::new(),
+        tables: vec![Table {
+            caption: format!("{} TCP flows", r.flows.len()),
+            header: FLOW_COLUMNS.iter().map(|(h, _)| h.to_string()).collect(),
+            rows: r.flows.iter().map(view::flow_row).collect(),
+        }],
+        ..Section::default()
     }
 }
 

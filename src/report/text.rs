@@ -45,7 +45,8 @@ fn write_glasnost(w: &mut dyn Write, r: &CaptureReport) -> io::Result<()> {
     if let Some(l) = &g.log {
         writeln!(w, "  log: {}", escape_controls(l))?;
     }
-    for t in &g.tables {
+    // A port with nothing to say gets no title.
+    for t in g.tables.iter().filter(|t| !t.is_empty()) {
         writeln!(w)?;
         writeln!(w, "  {}", t.title)?;
         for s in &t.sentences {
@@ -61,6 +62,9 @@ fn write_glasnost(w: &mut dyn Write, r: &CaptureReport) -> io::Result<()> {
         }
         for v in &t.verdicts {
             writeln!(w, "      {v}")?;
+        }
+        if let Some(n) = &t.guessed {
+            writeln!(w, "    {n}")?;
         }
     }
     for s in &g.level_shifts {

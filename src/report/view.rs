@@ -189,6 +189,21 @@ pub struct StudyTable {
     pub rows: Vec<[String; 4]>,
     /// Glasnost's rule and the statistical verdict per direction.
     pub verdicts: Vec<String>,
+    /// Said under the table when one of its speeds is marked `?` ([`GUESSED_SPEED`]): which
+    /// transfers, and what was guessed of them. `None` when nothing shown was guessed.
+    pub guessed: Option<String>,
+}
+
+/// Opens a study table's footnote when a speed in it is marked `?`: the speed was measured,
+/// but which transfer it belongs to (its kind or direction) came from the schedule.
+pub const GUESSED_SPEED: &str =
+    "(speed?: the transfer's kind or direction was guessed, not read from its bytes:";
+
+impl StudyTable {
+    /// Nothing to show under the title: no sentence, no row, no verdict.
+    pub fn is_empty(&self) -> bool {
+        self.sentences.is_empty() && self.rows.is_empty() && self.verdicts.is_empty()
+    }
 }
 
 /// The Glasnost test as the study's section 6 shows it.
@@ -262,9 +277,85 @@ fn fared_sentence(tests: &[&TestReport], dir: Dir, port: u16) -> Option<String> 
     ))
 }
 
+/// The transfers a study comparison's rows were built from, in the same order
+/// (`verdict::select`: one kind, direction and port class, by repetition), so that row `i`
+/// (repetition `i + 1`) is transfer `i` of the list.
+fn picked<'a>(
+    tests: &[&'a TestReport],
+    kind: Proto,
+    dir: Dir,
+    class: PortClass,
+) -> Vec<&'a TestReport> {
+    let mut v: Vec<&TestReport> = tests
+        .iter()
+        .copied()
+        .filter(|t| t.kind == kind && t.direction == Some(dir) && t.port_class == class)
+        .collect();
+    v.sort_by_key(|t| t.repetition);
+    v
+}
+
+/// The two transfers behind a row: (reference, compared).
+type RowSource<'a> = (Option<&'a TestReport>, Option<&'a TestReport>);
+
+fn row_source<'a>(
+    reference: &[&'a TestReport],
+    compared: &[&'a TestReport],
+    r: &Row,
+) -> RowSource<'a> {
+    let i = r.repetition.saturating_sub(1) as usize;
+    (reference.get(i).copied(), compared.get(i).copied())
+}
+
+/// A shown speed, with `?` when its transfer's kind or direction was guessed; the transfer
+/// goes into `marked` for the footnote.
+fn speed_cell<'a>(
+    bps: Option<f64>,
+    from: Option<&'a TestReport>,
+    marked: &mut Vec<&'a TestReport>,
+) -> String {
+    let mut cell = rate(bps);
+    if let (Some(_), Some(t)) = (bps, from) {
+        if !t.guessed.is_empty() {
+            cell.push('?');
+            if !marked.iter().any(|m| std::ptr::eq(*m, t)) {
+                marked.push(t);
+            }
+        }
+    }
+    cell
+}
+
+/// The footnote under a table with marked speeds: one sentence naming each transfer (its flow)
+/// and what was guessed of it.
+fn guessed_footnote(marked: &[&TestReport]) -> Option<String> {
+    if marked.is_empty() {
+        return None;
+    }
+    let each: Vec<String> = marked
+        .iter()
+        .map(|t| {
+            format!(
+                "{}{}: {}",
+                t.kind_label(),
+                flow_ref(t.flow),
+                t.guessed.join("; ")
+            )
+        })
+        .collect();
+    Some(format!("{GUESSED_SPEED} {})", each.join("; ")))
+}
+
 /// One row of a rate table; `reference_first` puts the reference column (TCP, or the
-/// neutral port) first, as the study's tables do for BitTorrent against TCP.
-fn row_cells(dir: Dir, r: &Row, reference_first: bool) -> [String; 4] {
+/// neutral port) first, as the study's tables do for BitTorrent against TCP. A speed whose
+/// transfer was guessed is marked `?` (see [`speed_cell`]).
+fn row_cells<'a>(
+    dir: Dir,
+    r: &Row,
+    (reference, compared): RowSource<'a>,
+    reference_first: bool,
+    marked: &mut Vec<&'a TestReport>,
+) -> [String; 4] {
     let label = match dir {
         Dir::Upload => "Upload",
         Dir::Download => "Download",
@@ -274,15 +365,17 @@ fn row_cells(dir: Dir, r: &Row, reference_first: bool) -> [String; 4] {
         Some(false) => "No rate limiting",
         None => "-",
     };
+    let reference = speed_cell(r.reference_bps, reference, marked);
+    let compared = speed_cell(r.compared_bps, compared, marked);
     let (a, b) = if reference_first {
-        (r.reference_bps, r.compared_bps)
+        (reference, compared)
     } else {
-        (r.compared_bps, r.reference_bps)
+        (compared, reference)
     };
     [
         format!("{label} #{}", r.repetition),
-        rate(a),
-        rate(b),
+        a,
+        b,
         conclusion.to_string(),
     ]
 }
@@ -354,6 +447,16 @@ pub fn glasnost_view(r: &CaptureReport) -> Option<GlasnostView> {
             .iter()
             .filter(|t| t.port_class == class)
             .collect();
+        let mut marked = Vec::new();
+        let mut rows = Vec::new();
+        for t in &mine {
+            let tcp = picked(&here, Proto::Tcp, t.dir, class);
+            let bt = picked(&here, Proto::Bt, t.dir, class);
+            for row in &t.study.rows {
+                let from = row_source(&tcp, &bt, row);
+                rows.push(row_cells(t.dir, row, from, true, &mut marked));
+            }
+        }
         tables.push(StudyTable {
             title,
             sentences: [Dir::Upload, Dir::Download]
@@ -361,15 +464,13 @@ pub fn glasnost_view(r: &CaptureReport) -> Option<GlasnostView> {
                 .filter_map(|dir| fared_sentence(&here, dir, port))
                 .collect(),
             header: ["Transfer", "Speed TCP", "Speed BitTorrent", "Conclusion"],
-            rows: mine
-                .iter()
-                .flat_map(|t| t.study.rows.iter().map(|row| row_cells(t.dir, row, true)))
-                .collect(),
+            rows,
             verdicts: mine
                 .iter()
                 .filter(|t| !t.study.rows.is_empty())
                 .filter_map(|t| verdict_sentence(t, false))
                 .collect(),
+            guessed: guessed_footnote(&marked),
         });
     }
     let app: Vec<&Throttling> = v
@@ -381,6 +482,17 @@ pub fn glasnost_view(r: &CaptureReport) -> Option<GlasnostView> {
         })
         .collect();
     if let (false, Some(port)) = (app.is_empty(), g.app_port) {
+        let all: Vec<&TestReport> = r.tests.iter().collect();
+        let mut marked = Vec::new();
+        let mut rows = Vec::new();
+        for t in &app {
+            let other = picked(&all, Proto::Tcp, t.dir, PortClass::Other);
+            let tcp = picked(&all, Proto::Tcp, t.dir, PortClass::App);
+            for row in t.study_ports.iter().flat_map(|sp| &sp.rows) {
+                let from = row_source(&other, &tcp, row);
+                rows.push(row_cells(t.dir, row, from, false, &mut marked));
+            }
+        }
         tables.push(StudyTable {
             title: format!("Is TCP traffic on a well-known BitTorrent port ({port}) throttled?"),
             sentences: Vec::new(),
@@ -390,18 +502,12 @@ pub fn glasnost_view(r: &CaptureReport) -> Option<GlasnostView> {
                 "Non-BT port",
                 "Conclusion",
             ],
-            rows: app
-                .iter()
-                .flat_map(|t| {
-                    t.study_ports
-                        .iter()
-                        .flat_map(|sp| sp.rows.iter().map(|row| row_cells(t.dir, row, false)))
-                })
-                .collect(),
+            rows,
             verdicts: app
                 .iter()
                 .filter_map(|t| verdict_sentence(t, true))
                 .collect(),
+            guessed: guessed_footnote(&marked),
         });
     }
     let level_shifts = v
@@ -475,4 +581,154 @@ pub fn glasnost_view(r: &CaptureReport) -> Option<GlasnostView> {
         log_disagreements,
         notes: g.notes.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::LinkType;
+    use crate::synth::glasnost::{Fate, Plan, test};
+    use crate::synth::{Packet, PcapOpts, pcap};
+
+    fn run(packets: &[Packet]) -> CaptureReport {
+        let mut recs: Vec<_> = packets
+            .iter()
+            .map(|p| p.record(LinkType::RAW, None))
+            .collect();
+        recs.sort_by_key(|r| r.ts);
+        crate::analyze_bytes(
+            "test",
+            pcap(LinkType::RAW, &recs, PcapOpts::default()),
+            &crate::Options::default(),
+        )
+    }
+
+    fn text(r: &CaptureReport) -> String {
+        let mut out = Vec::new();
+        super::super::text::write_capture(&mut out, r).expect("write to a Vec");
+        String::from_utf8(out).expect("UTF-8")
+    }
+
+    fn html(r: &CaptureReport) -> String {
+        let mut out = Vec::new();
+        super::super::html::write_page(&mut out, &super::super::html::capture_page(r))
+            .expect("write to a Vec");
+        String::from_utf8(out).expect("UTF-8")
+    }
+
+    /// The undisturbed test, and the same test with the first control upload on the
+    /// BitTorrent port zeroed out: its bytes then tell neither control nor BitTorrent (nor
+    /// random), so its kind comes from the schedule on the command channel.
+    fn tests_with_a_blank_control() -> (CaptureReport, CaptureReport, u32) {
+        let packets = test(&Plan::default(), |_, _, _, _| Fate::Normal);
+        let plain = run(&packets);
+        let control = plain
+            .tests
+            .iter()
+            .find(|t| {
+                t.kind == Proto::Tcp
+                    && t.direction == Some(Dir::Upload)
+                    && t.port_class == PortClass::App
+                    && t.repetition == 1
+            })
+            .expect("control upload #1 on the BitTorrent port");
+        let id = control.flow;
+        let flow = &plain.flows[id as usize - 1];
+        let port = flow
+            .client
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse::<u16>().ok())
+            .expect("the client's port");
+        let blanked: Vec<Packet> = packets
+            .into_iter()
+            .map(|mut p| {
+                if p.src.port() == port || p.dst.port() == port {
+                    p.payload.iter_mut().for_each(|b| *b = 0);
+                }
+                p
+            })
+            .collect();
+        (run(&blanked), plain, id)
+    }
+
+    #[test]
+    fn a_speed_whose_kind_came_from_the_schedule_is_marked_and_explained() {
+        let (guessed, plain, flow) = tests_with_a_blank_control();
+        let t = guessed
+            .tests
+            .iter()
+            .find(|t| t.flow == flow)
+            .expect("the blanked transfer is still a test");
+        assert_eq!(
+            t.guessed,
+            ["kind from the schedule: the flow's bytes do not tell"]
+        );
+        assert_eq!((t.kind, t.direction), (Proto::Tcp, Some(Dir::Upload)));
+        let speed = rate(t.goodput_bps);
+        assert!(t.goodput_bps.is_some(), "it still has a speed");
+
+        let v = glasnost_view(&guessed).expect("a Glasnost test");
+        // On the BitTorrent port: "Upload #1", its TCP speed marked, nothing else.
+        let app = &v.tables[0];
+        let marked: Vec<(usize, usize)> = app
+            .rows
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| {
+                r.iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.ends_with('?'))
+                    .map(move |(j, _)| (i, j))
+            })
+            .collect();
+        assert_eq!(marked, [(0, 1)], "{:?}", app.rows);
+        assert_eq!(app.rows[0][0], "Upload #1");
+        assert_eq!(app.rows[0][1], format!("{speed}?"));
+        let note = app.guessed.as_deref().expect("a footnote");
+        assert_eq!(
+            note,
+            format!(
+                "{GUESSED_SPEED} control upload #1 on port 6881 (flow {flow}): kind from the schedule: the flow's bytes do not tell)"
+            )
+        );
+        // The neutral port's table shows none of it.
+        assert!(v.tables[1].guessed.is_none());
+        assert!(v.tables[1].rows.iter().flatten().all(|c| !c.ends_with('?')));
+        // TCP across ports: the same transfer is the "BitTorrent port" column of Upload #1.
+        let ports = &v.tables[2];
+        assert_eq!(ports.header[1], "BitTorrent port");
+        assert_eq!(ports.rows[0][1], format!("{speed}?"));
+        assert!(!ports.rows[0][2].ends_with('?'));
+        assert!(
+            ports
+                .guessed
+                .as_deref()
+                .is_some_and(|n| n.contains(&format!("(flow {flow})")))
+        );
+
+        let txt = text(&guessed);
+        assert!(txt.contains(&format!("{speed}?")), "{txt}");
+        assert_eq!(txt.matches(GUESSED_SPEED).count(), 2, "{txt}");
+        let page = html(&guessed);
+        assert!(
+            page.contains(&format!("<td class=\"num\">{speed}?</td>")),
+            "{page}"
+        );
+        assert_eq!(page.matches("<p class=\"note\">(speed?").count(), 2);
+
+        // Nothing guessed: nothing marked, no footnote.
+        let v = glasnost_view(&plain).expect("a Glasnost test");
+        assert!(plain.tests.iter().all(|t| t.guessed.is_empty()));
+        for t in &v.tables {
+            assert!(t.guessed.is_none(), "{}", t.title);
+            assert!(
+                t.rows.iter().flatten().all(|c| !c.ends_with('?')),
+                "{:?}",
+                t.rows
+            );
+        }
+        assert!(!text(&plain).contains("speed?"));
+        assert!(!html(&plain).contains("speed?"));
+    }
 }

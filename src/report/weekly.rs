@@ -562,6 +562,7 @@ pub fn html_pages(a: &Aggregator) -> Vec<(String, html::Page)> {
                     rows,
                 }],
                 svgs: vec![chart],
+                ..html::Section::default()
             });
         }
         let mut header = vec![day_word.to_string(), "Tests".to_string()];
@@ -583,7 +584,7 @@ pub fn html_pages(a: &Aggregator) -> Vec<(String, html::Page)> {
                 header,
                 rows,
             }],
-            svgs: Vec::new(),
+            ..html::Section::default()
         });
         pages.push((
             file,
@@ -611,7 +612,7 @@ pub fn html_pages(a: &Aggregator) -> Vec<(String, html::Page)> {
                 header,
                 rows: summary_rows,
             }],
-            svgs: Vec::new(),
+            ..html::Section::default()
         }],
     };
     pages.insert(0, ("index.html".to_string(), index));

@@ -20,6 +20,7 @@ fn everything_but_the_charts_is_escaped() {
                 header: vec![evil.into()],
                 rows: vec![vec![evil.into(), evil.into()]],
             }],
+            notes: vec![evil.into()],
             svgs: vec![evil.into(), "<svg width=\"1\"><rect/></svg>".into()],
         }],
     };
@@ -28,8 +29,8 @@ fn everything_but_the_charts_is_escaped() {
     assert!(!html.contains('\u{0}') && !html.contains('\u{1b}'));
     let escaped =
         "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;x&quot; &#39;y&#39; \u{FFFD}\u{FFFD}";
-    // Title, h1, h2, paragraph, caption, header, two cells, and the SVG that is not one.
-    assert_eq!(html.matches(escaped).count(), 9, "{html}");
+    // Title, h1, h2, paragraph, caption, header, two cells, note, and the SVG that is not one.
+    assert_eq!(html.matches(escaped).count(), 10, "{html}");
     assert!(html.contains("<svg width=\"1\"><rect/></svg>"));
     assert!(!html.contains("http"), "no external resources: {html}");
 }
@@ -121,10 +122,10 @@ fn a_failed_capture_still_gets_a_page() {
         html.contains("Error: not a capture file: &lt;magic&gt;"),
         "{html}"
     );
-    assert!(html.contains("No TCP flows."));
     assert!(!html.contains("<svg"));
+    // No flows, no RSTs: no empty "Flows" or "Resets" heading.
     let headings: Vec<&str> = p.sections.iter().map(|s| s.heading.as_str()).collect();
-    assert_eq!(headings, ["What was read", "Flows"]);
+    assert_eq!(headings, ["What was read"]);
 }
 
 #[test]
@@ -152,6 +153,44 @@ fn a_plain_capture_gets_its_flows_and_resets() {
         .expect("resets");
     assert!(!resets.tables.is_empty());
     assert!(p.sections.iter().all(|s| s.svgs.is_empty()));
+}
+
+fn fixture(path: &str) -> CaptureReport {
+    crate::analyze_file(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path),
+        &crate::Options::default(),
+    )
+}
+
+#[test]
+fn sections_with_nothing_to_show_are_left_out() {
+    // BitTorrent over TCP without one RST: flows, and no "Resets" heading.
+    let r = fixture("fixtures/arkime/bt-tcp.pcap");
+    assert!(r.error.is_none() && !r.flows.is_empty(), "{:?}", r.error);
+    assert!(r.flows.iter().all(|f| f.rsts.is_empty()));
+    let p = capture_page(&r);
+    let headings: Vec<&str> = p.sections.iter().map(|s| s.heading.as_str()).collect();
+    assert_eq!(headings, ["What was read", "Flows"]);
+    // BitTorrent over UDP only: no TCP flow, so neither heading.
+    let r = fixture("fixtures/arkime/bt-udp.pcap");
+    assert!(r.error.is_none() && r.flows.is_empty(), "{:?}", r.error);
+    let p = capture_page(&r);
+    let headings: Vec<&str> = p.sections.iter().map(|s| s.heading.as_str()).collect();
+    assert_eq!(headings, ["What was read"]);
+    assert!(render(&p).contains("0 flows"), "the facts still say it");
+    // Every section left on a page has something under its heading.
+    for path in [
+        "fixtures/arkime/bt-tcp.pcap",
+        "fixtures/netns/reset_by_server.pcap",
+    ] {
+        for s in capture_page(&fixture(path)).sections {
+            assert!(
+                !(s.paragraphs.is_empty() && s.tables.is_empty() && s.svgs.is_empty()),
+                "{path}: {}",
+                s.heading
+            );
+        }
+    }
 }
 
 #[test]
