@@ -286,17 +286,44 @@ pub enum GroupBy {
     Date,
 }
 
-/// A mean kept as a sum and a count.
+/// A mean kept as a sum and a count, with the smallest and largest value added (the spread
+/// the report's bars draw as whiskers); `min` and `max` mean nothing while `n` is 0.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Mean {
     pub sum: f64,
     pub n: u32,
+    pub min: f64,
+    pub max: f64,
 }
 
 impl Mean {
     fn add(&mut self, x: f64) {
-        self.sum += x;
-        self.n += 1;
+        self.merge(&Mean {
+            sum: x,
+            n: 1,
+            min: x,
+            max: x,
+        });
+    }
+
+    /// Both sets of values together.
+    pub fn merge(&mut self, o: &Mean) {
+        if o.n == 0 {
+            return;
+        }
+        if self.n == 0 {
+            (self.min, self.max) = (o.min, o.max);
+        } else {
+            self.min = self.min.min(o.min);
+            self.max = self.max.max(o.max);
+        }
+        self.sum += o.sum;
+        self.n += o.n;
+    }
+
+    /// The smallest and largest value, when there is one.
+    pub fn range(&self) -> Option<(f64, f64)> {
+        (self.n > 0).then_some((self.min, self.max))
     }
 
     pub fn value(&self) -> Option<f64> {
@@ -331,8 +358,7 @@ impl Day {
         let mut t = Slot::default();
         for ((c, d, p, _), s) in &self.slots {
             if (*c, *d, *p) == (class, dir, proto) {
-                t.goodput.sum += s.goodput.sum;
-                t.goodput.n += s.goodput.n;
+                t.goodput.merge(&s.goodput);
                 t.failed += s.failed;
             }
         }
@@ -550,6 +576,24 @@ impl CaptureRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mean_keeps_its_count_and_range_through_merges() {
+        let mut a = Mean::default();
+        assert_eq!((a.value(), a.range()), (None, None));
+        for x in [3.0, 1.0, 2.0] {
+            a.add(x);
+        }
+        let mut b = Mean::default();
+        b.add(10.0);
+        let mut t = Mean::default();
+        t.merge(&Mean::default());
+        assert_eq!(t.range(), None, "an empty mean adds nothing");
+        t.merge(&a);
+        t.merge(&b);
+        assert_eq!((t.n, t.sum, t.range()), (4, 16.0, Some((1.0, 10.0))));
+        assert_eq!(t.value(), Some(4.0));
+    }
 
     #[test]
     fn isp_table_rules_match_in_file_order() {

@@ -439,3 +439,151 @@ fn days_are_counted_in_the_time_zone_given() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("Mars/Olympus_Mons"), "{err}");
 }
+
+/// The `<svg>` documents of an HTML page, in page order.
+fn svgs(page: &str) -> Vec<&str> {
+    page.match_indices("<svg")
+        .filter_map(|(i, _)| {
+            let end = page[i..].find("</svg>")? + i + "</svg>".len();
+            Some(&page[i..end])
+        })
+        .collect()
+}
+
+#[test]
+fn weekday_bars_carry_their_counts_and_min_max_whiskers() {
+    use bttrace::plot::{TCP_COLOR, WEEKDAY_CAPTION, WHISKER_COLOR};
+    let dir = tempfile::tempdir().unwrap();
+    week(dir.path());
+    let (html, csv) = (dir.path().join("html"), dir.path().join("csv/"));
+    let o = bttrace(&[
+        "report",
+        s(dir.path()),
+        "--isp-map",
+        s(&dir.path().join("isps.txt")),
+        "--html",
+        s(&html),
+        "--csv",
+        s(&csv),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // What the bars must show, from the speeds table: per day, Open Net's TCP downloads on
+    // the BitTorrent port, their count and (one test a day, so one transfer a repetition)
+    // the slowest and fastest repetition.
+    let (h, rows) = read_csv(&csv.join("speeds.csv"));
+    let days = [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ];
+    let expect: Vec<(u32, f64, f64, f64)> = days
+        .iter()
+        .map(|day| {
+            let mine: Vec<&Vec<String>> = rows
+                .iter()
+                .filter(|r| {
+                    r[col(&h, "isp")] == "Open Net"
+                        && r[col(&h, "test_day")] == *day
+                        && r[col(&h, "port_class")] == "app"
+                        && r[col(&h, "direction")] == "download"
+                        && r[col(&h, "kind")] == "control"
+                })
+                .collect();
+            let total = mine
+                .iter()
+                .find(|r| r[col(&h, "repetition")].is_empty())
+                .expect("a total row");
+            let mean: f64 = total[col(&h, "mean_bps")].parse().unwrap();
+            let n: u32 = total[col(&h, "completed")].parse().unwrap();
+            let reps: Vec<f64> = mine
+                .iter()
+                .filter(|r| !r[col(&h, "repetition")].is_empty())
+                .map(|r| {
+                    assert_eq!(r[col(&h, "completed")], "1", "one transfer a repetition");
+                    r[col(&h, "mean_bps")].parse().unwrap()
+                })
+                .collect();
+            let lo = reps.iter().cloned().fold(f64::INFINITY, f64::min);
+            let hi = reps.iter().cloned().fold(0.0, f64::max);
+            (n, mean, lo, hi)
+        })
+        .collect();
+    assert!(expect.iter().all(|e| e.0 == 3), "{expect:?}");
+
+    let page = std::fs::read_to_string(html.join("isp-2.html")).unwrap();
+    assert!(page.contains("ISP Open Net"));
+    let svg = svgs(&page)[0];
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    let texts: Vec<String> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| n.text().unwrap_or_default().trim().to_string())
+        .collect();
+    // Every bar of the chart (4 a day, all completed at Open Net) has its count.
+    assert_eq!(
+        texts.iter().filter(|t| *t == "n=3").count(),
+        28,
+        "{texts:?}"
+    );
+    assert!(texts.iter().any(|t| t == WEEKDAY_CAPTION));
+    let num = |n: &roxmltree::Node, a: &str| -> f64 { n.attribute(a).unwrap().parse().unwrap() };
+    let mut bars: Vec<(f64, f64, f64, f64)> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("rect") && n.attribute("fill") == Some(TCP_COLOR))
+        .map(|n| {
+            (
+                num(&n, "x"),
+                num(&n, "y"),
+                num(&n, "width"),
+                num(&n, "height"),
+            )
+        })
+        .filter(|b| b.1 > 62.0) // not the legend's swatch
+        .collect();
+    bars.sort_by(|a, b| a.0.total_cmp(&b.0));
+    assert_eq!(bars.len(), 7);
+    let whiskers: Vec<Vec<(f64, f64)>> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("polyline") && n.attribute("stroke") == Some(WHISKER_COLOR))
+        .map(|n| {
+            n.attribute("points")
+                .unwrap()
+                .split_whitespace()
+                .map(|p| {
+                    let (x, y) = p.split_once(',').unwrap();
+                    (x.parse().unwrap(), y.parse().unwrap())
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(whiskers.len(), 28 * 3, "a stem and two caps per bar");
+    for ((bx, by, bw, bh), (n, mean, lo, hi)) in bars.into_iter().zip(expect) {
+        assert_eq!(n, 3);
+        let centre = bx + bw / 2.0;
+        let stem = whiskers
+            .iter()
+            .find(|l| l.len() == 2 && l[0].0 == l[1].0 && (l[0].0 - centre).abs() <= 1.0)
+            .expect("a stem over the bar");
+        let base = by + bh;
+        // Pixel heights in proportion to the values, within a pixel's rounding.
+        let px = |v: f64| bh * v / mean;
+        assert!(
+            (base - stem[0].1 - px(lo)).abs() <= 1.5,
+            "min {lo} of mean {mean}"
+        );
+        assert!(
+            (base - stem[1].1 - px(hi)).abs() <= 1.5,
+            "max {hi} of mean {mean}"
+        );
+        assert!(lo <= mean && mean <= hi);
+    }
+}

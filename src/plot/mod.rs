@@ -41,6 +41,10 @@ pub const BT_COLOR: &str = "#D55E00";
 pub const TCP_UPLOAD_COLOR: &str = "#56B4E9";
 /// The weekly chart's "BT upload".
 pub const BT_UPLOAD_COLOR: &str = "#E69F00";
+/// The weekly chart's whiskers (min–max of the transfers a bar averages).
+pub const WHISKER_COLOR: &str = "#222222";
+/// Said under the weekly chart: what the bars, whiskers and counts are.
+pub const WEEKDAY_CAPTION: &str = "Bars: mean of the completed transfers; whiskers: their minimum and maximum (drawn for n >= 2); n=: how many.";
 
 /// The stroke width of data lines (axes and ticks are drawn 1 wide), so a reader of the SVG
 /// can tell one from the other.
@@ -142,6 +146,7 @@ pub fn comparison_chart(r: &CaptureReport) -> Option<String> {
                             t.repetition
                         ),
                         bars,
+                        spread: Vec::new(),
                     },
                 ));
             }
@@ -157,6 +162,7 @@ pub fn comparison_chart(r: &CaptureReport) -> Option<String> {
             ("BitTorrent".to_string(), hex(BT_COLOR)),
         ],
         groups: groups.into_iter().map(|(_, g)| g).collect(),
+        caption: None,
     };
     Some(chart.svg())
 }
@@ -178,6 +184,17 @@ pub struct WeekdayBars {
     pub tcp_upload_bps: Option<f64>,
     pub bt_download_bps: Option<f64>,
     pub bt_upload_bps: Option<f64>,
+    /// What each bar averages, in the same order (TCP download, TCP upload, BT download, BT
+    /// upload); `None` draws the bar without a count or whiskers.
+    pub spread: [Option<Spread>; 4],
+}
+
+/// The transfers behind one bar: how many, and the slowest and fastest (bits per second).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Spread {
+    pub n: u32,
+    pub min_bps: f64,
+    pub max_bps: f64,
 }
 
 /// Four bars per weekday, in the study's column order.
@@ -202,8 +219,10 @@ pub fn weekday_chart(c: &WeekdayChart) -> String {
                     value(d.bt_download_bps),
                     value(d.bt_upload_bps),
                 ],
+                spread: d.spread.to_vec(),
             })
             .collect(),
+        caption: Some(WEEKDAY_CAPTION.to_string()),
     };
     chart.svg()
 }
@@ -555,12 +574,23 @@ struct Group {
     label: String,
     /// One per series, in series order.
     bars: Vec<Bar>,
+    /// Per series, what the bar averages: its `n=` label and (n >= 2) min–max whiskers.
+    /// Shorter than `bars` (or empty) where there is none.
+    spread: Vec<Option<Spread>>,
 }
 
 struct BarChart {
     title: String,
     series: Vec<(String, RGBColor)>,
     groups: Vec<Group>,
+    /// Said in grey under the chart.
+    caption: Option<String>,
+}
+
+/// A spread in kbps, (n, min, max), when it is drawable.
+fn spread_kbps(s: &Spread) -> Option<(u32, f64, f64)> {
+    let (lo, hi) = (kbps(s.min_bps)?, kbps(s.max_bps)?);
+    (s.n > 0 && lo <= hi).then_some((s.n, lo, hi))
 }
 
 /// The x axis of a bar chart: group `i` spans `[i, i + 1)`, its label at `i + 0.5`.
@@ -624,6 +654,12 @@ impl BarChart {
                     Bar::Value(v) => Some(*v),
                     Bar::Absent(_) => None,
                 })
+                .chain(
+                    groups
+                        .iter()
+                        .flat_map(|g| g.spread.iter().flatten())
+                        .filter_map(|s| spread_kbps(s).map(|(_, _, hi)| hi)),
+                )
                 .reduce(f64::max),
         );
         let labels: Vec<String> = groups.iter().map(|g| clean_text(&g.label)).collect();
@@ -666,6 +702,32 @@ impl BarChart {
                     _ => None,
                 });
             chart.draw_series(bars)?;
+            let whisker = hex(WHISKER_COLOR);
+            for (i, g) in groups.iter().enumerate() {
+                let (Some(Bar::Value(v)), Some(Some(sp))) = (g.bars.get(j), g.spread.get(j)) else {
+                    continue;
+                };
+                let Some((n, lo, hi)) = spread_kbps(sp) else {
+                    continue;
+                };
+                let xc = x0(i) + width / 2.0;
+                if n >= 2 {
+                    let cap = width / 4.0;
+                    for line in [
+                        vec![(xc, lo), (xc, hi)],
+                        vec![(xc - cap, lo), (xc + cap, lo)],
+                        vec![(xc - cap, hi), (xc + cap, hi)],
+                    ] {
+                        chart.draw_series(std::iter::once(PathElement::new(
+                            line,
+                            whisker.stroke_width(1),
+                        )))?;
+                    }
+                }
+                let style = text_style(10.0, BLACK).pos(Pos::new(HPos::Center, VPos::Bottom));
+                let (px, py) = chart.backend_coord(&(xc, v.max(hi)));
+                root.draw(&Text::new(format!("n={n}"), (px, py - 2), style))?;
+            }
             let absent = groups
                 .iter()
                 .enumerate()
@@ -682,9 +744,16 @@ impl BarChart {
                 root.draw(&Text::new(why, (px, py - 4), style))?;
             }
         }
+        let mut foot_words: Vec<String> = self.caption.iter().cloned().collect();
         if self.groups.len() > MAX_GROUPS {
+            foot_words.push(format!(
+                "{} more groups not drawn",
+                self.groups.len() - MAX_GROUPS
+            ));
+        }
+        if !foot_words.is_empty() {
             foot.draw(&Text::new(
-                format!("{} more groups not drawn", self.groups.len() - MAX_GROUPS),
+                clean_text(&foot_words.join(" ")),
                 (10, 4),
                 text_style(12.0, GREY),
             ))?;

@@ -186,6 +186,7 @@ fn missing_values_are_absent_not_zero() {
         tcp_upload_bps: None,
         bt_download_bps: None,
         bt_upload_bps: Some(0.0),
+        ..WeekdayBars::default()
     };
     let svg = weekday_chart(&WeekdayChart {
         title: "Open Net".into(),
@@ -269,6 +270,24 @@ fn degenerate_inputs_draw() {
             tcp_upload_bps: Some(v),
             bt_download_bps: Some(v),
             bt_upload_bps: None,
+            spread: [
+                Some(Spread {
+                    n: 3,
+                    min_bps: v,
+                    max_bps: v,
+                }),
+                Some(Spread {
+                    n: 2,
+                    min_bps: 0.0,
+                    max_bps: v,
+                }),
+                Some(Spread {
+                    n: 0,
+                    min_bps: v,
+                    max_bps: 1.0,
+                }),
+                None,
+            ],
         })
         .collect();
     parse(&weekday_chart(&WeekdayChart {
@@ -396,6 +415,7 @@ proptest! {
                     tcp_upload_bps: b,
                     bt_download_bps: c,
                     bt_upload_bps: d,
+                    ..WeekdayBars::default()
                 })
                 .collect(),
         };
@@ -408,4 +428,85 @@ proptest! {
             .count();
         prop_assert_eq!(rects_filled(&svg, TCP_COLOR), bars + 1);
     }
+}
+
+/// The polylines drawn in the whisker colour, as pixel points.
+fn whisker_lines(svg: &str) -> Vec<Vec<(f64, f64)>> {
+    parse(svg)
+        .descendants()
+        .filter(|n| n.has_tag_name("polyline") && n.attribute("stroke") == Some(WHISKER_COLOR))
+        .map(|n| {
+            n.attribute("points")
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|p| {
+                    let (x, y) = p.split_once(',')?;
+                    Some((x.parse().ok()?, y.parse().ok()?))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The bars (not the legend swatch) filled in `color`: (x, y, width, height) in pixels.
+fn bars_of(svg: &str, color: &str) -> Vec<(f64, f64, f64, f64)> {
+    let num = |n: &roxmltree::Node, a: &str| n.attribute(a).and_then(|v| v.parse::<f64>().ok());
+    parse(svg)
+        .descendants()
+        .filter(|n| n.has_tag_name("rect") && n.attribute("fill") == Some(color))
+        .filter_map(|n| {
+            Some((
+                num(&n, "x")?,
+                num(&n, "y")?,
+                num(&n, "width")?,
+                num(&n, "height")?,
+            ))
+        })
+        .filter(|&(_, y, _, _)| y > 62.0)
+        .collect()
+}
+
+#[test]
+fn weekday_bars_carry_their_count_and_min_max_whiskers() {
+    let spread = |n, min_bps, max_bps| {
+        Some(Spread {
+            n,
+            min_bps,
+            max_bps,
+        })
+    };
+    let svg = weekday_chart(&WeekdayChart {
+        title: "Open Net".into(),
+        days: vec![WeekdayBars {
+            day: "Monday".into(),
+            // Three transfers of 1, 1 and 4 Mbit/s: mean 2.
+            tcp_download_bps: Some(2e6),
+            // One transfer: a count, no whiskers.
+            bt_upload_bps: Some(5e5),
+            spread: [spread(3, 1e6, 4e6), None, None, spread(1, 5e5, 5e5)],
+            ..WeekdayBars::default()
+        }],
+    });
+    let t = texts(&svg);
+    assert_eq!(t.iter().filter(|t| *t == "n=3").count(), 1, "{t:?}");
+    assert_eq!(t.iter().filter(|t| *t == "n=1").count(), 1, "{t:?}");
+    assert!(t.iter().any(|t| t == WEEKDAY_CAPTION), "{t:?}");
+    // One whisker: its stem and two caps.
+    let lines = whisker_lines(&svg);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let stem = lines
+        .iter()
+        .find(|l| l.len() == 2 && l[0].0 == l[1].0)
+        .expect("a vertical stem");
+    let [(x, y_lo), (_, y_hi)] = [stem[0], stem[1]];
+    let bars = bars_of(&svg, TCP_COLOR);
+    assert_eq!(bars.len(), 1, "{bars:?}");
+    let (bx, by, bw, bh) = bars[0];
+    assert!((x - (bx + bw / 2.0)).abs() <= 1.0, "centred on its bar");
+    // Heights above the baseline in proportion to the values: min 1, mean 2, max 4 Mbit/s.
+    let base = by + bh;
+    assert!(((base - y_lo) / bh - 0.5).abs() < 0.02, "{y_lo} {by} {bh}");
+    assert!(((base - y_hi) / bh - 2.0).abs() < 0.02, "{y_hi} {by} {bh}");
+    // The axis makes room for the whisker above the tallest bar.
+    assert!(y_hi > 62.0);
 }

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 
 use super::html;
 use crate::glasnost::verdict::{Dir, PortClass, Proto, SUMMARY_CELLS};
-use crate::plot::{WeekdayBars, WeekdayChart, weekday_chart};
+use crate::plot::{Spread, WeekdayBars, WeekdayChart, weekday_chart};
 use crate::report::csv::cell;
 use crate::report::schema::{Column, Table, Ty, Value, names};
 use crate::weekly::{Aggregator, CellCounts, Day, GroupBy, Isp};
@@ -102,12 +102,28 @@ fn day_word(by: GroupBy) -> &'static str {
 fn day_averages(a: &Aggregator, isp: &Isp, class: PortClass) -> Vec<WeekdayBars> {
     isp.days
         .iter()
-        .map(|(k, d)| WeekdayBars {
-            day: a.day_label(*k),
-            tcp_download_bps: d.average(class, Dir::Download, Proto::Tcp),
-            tcp_upload_bps: d.average(class, Dir::Upload, Proto::Tcp),
-            bt_download_bps: d.average(class, Dir::Download, Proto::Bt),
-            bt_upload_bps: d.average(class, Dir::Upload, Proto::Bt),
+        .map(|(k, d)| {
+            let spread = |dir, proto| {
+                let g = d.total(class, dir, proto).goodput;
+                g.range().map(|(min_bps, max_bps)| Spread {
+                    n: g.n,
+                    min_bps,
+                    max_bps,
+                })
+            };
+            WeekdayBars {
+                day: a.day_label(*k),
+                tcp_download_bps: d.average(class, Dir::Download, Proto::Tcp),
+                tcp_upload_bps: d.average(class, Dir::Upload, Proto::Tcp),
+                bt_download_bps: d.average(class, Dir::Download, Proto::Bt),
+                bt_upload_bps: d.average(class, Dir::Upload, Proto::Bt),
+                spread: [
+                    spread(Dir::Download, Proto::Tcp),
+                    spread(Dir::Upload, Proto::Tcp),
+                    spread(Dir::Download, Proto::Bt),
+                    spread(Dir::Upload, Proto::Bt),
+                ],
+            }
         })
         .collect()
 }
@@ -124,14 +140,24 @@ fn averages_header(day_word: &str) -> Vec<String> {
     .to_vec()
 }
 
+/// A day's averages, each with the count of transfers it averages (`812 (n=3)`), as the
+/// chart's bars carry it.
 fn averages_row(d: &WeekdayBars) -> Vec<String> {
-    vec![
-        d.day.clone(),
-        kbps(d.tcp_download_bps),
-        kbps(d.tcp_upload_bps),
-        kbps(d.bt_download_bps),
-        kbps(d.bt_upload_bps),
-    ]
+    let mut row = vec![d.day.clone()];
+    let means = [
+        d.tcp_download_bps,
+        d.tcp_upload_bps,
+        d.bt_download_bps,
+        d.bt_upload_bps,
+    ];
+    for (mean, spread) in means.into_iter().zip(&d.spread) {
+        let mut cell = kbps(mean);
+        if let (Some(_), Some(s)) = (mean, spread) {
+            cell.push_str(&format!(" (n={})", s.n));
+        }
+        row.push(cell);
+    }
+    row
 }
 
 /// An ISP's row of the summary table: name, tests, the six cells combined.
@@ -204,7 +230,7 @@ fn write_isp(w: &mut dyn Write, a: &Aggregator, name: &str, isp: &Isp) -> io::Re
         writeln!(w)?;
         writeln!(
             w,
-            "  {}: averages, kbps",
+            "  {}: averages, kbps (n: transfers averaged)",
             capitalise(&port_label(isp, class))
         )?;
         let rows: Vec<Vec<String>> = day_averages(a, isp, class)
@@ -557,7 +583,7 @@ pub fn html_pages(a: &Aggregator) -> Vec<(String, html::Page)> {
                 heading: label.clone(),
                 paragraphs: Vec::new(),
                 tables: vec![html::Table {
-                    caption: format!("{label}: averages, kbps"),
+                    caption: format!("{label}: averages, kbps (n: transfers averaged)"),
                     header: averages_header(day_word),
                     rows,
                 }],
