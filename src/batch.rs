@@ -262,40 +262,123 @@ pub fn thread_bound(threads: usize) -> usize {
     threads.min(cores * THREADS_PER_CORE)
 }
 
-/// A one-line progress display for a terminal: files done, captures per second, failures.
-/// It redraws at most every 100 ms; [`Progress::clear`] erases it before other output.
+/// A one-line progress display for a terminal: files done, captures and bytes per second,
+/// failures, the time left, and the file just done. It redraws at most every 100 ms;
+/// [`Progress::clear`] erases it before other output.
+///
+/// Hand-written rather than `indicatif`: the caller decides when it is shown (standard error
+/// a terminal and standard output not), a report's warnings are printed between
+/// [`Progress::clear`] and the next draw, and [`progress_line`] is a pure function of the
+/// counts and the time elapsed, tested as it is. `indicatif` would bring its own drawing
+/// thread and terminal detection for one line of text.
 pub struct Progress<W: Write> {
     w: W,
-    total: usize,
-    done: usize,
-    failed: usize,
+    state: ProgressState,
     started: Instant,
     last_draw: Option<Instant>,
     shown: bool,
 }
 
+/// What the progress line counts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProgressState {
+    /// Files to do; 0 when unknown (archives are counted as they are read).
+    pub total: usize,
+    /// Bytes of the files to do; 0 when unknown.
+    pub total_bytes: u64,
+    pub done: usize,
+    pub done_bytes: u64,
+    pub failed: usize,
+    /// The file name of the capture just done.
+    pub last: String,
+}
+
+/// Longest file name the line shows (its end, after `…`).
+const PROGRESS_NAME: usize = 40;
+
+/// The progress line: `12/40 captures, 3.1/s, 18.4 MB/s, 1 failed, 0:09 left, last:
+/// x.pcap`. Time left comes from the bytes when their total is known, else from the count
+/// of files; rates and time left are left out until something is done.
+pub fn progress_line(s: &ProgressState, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64();
+    let mut parts = vec![if s.total > 0 {
+        format!("{}/{} captures", s.done, s.total)
+    } else {
+        format!("{} captures", s.done)
+    }];
+    if secs > 0.0 && s.done > 0 {
+        parts.push(format!("{:.1}/s", s.done as f64 / secs));
+        if s.done_bytes > 0 {
+            let per_s = (s.done_bytes as f64 / secs).min(u64::MAX as f64) as u64;
+            parts.push(format!("{}/s", crate::report::human_bytes(per_s)));
+        }
+    }
+    parts.push(format!("{} failed", s.failed));
+    let share = if s.total_bytes > 0 && s.done_bytes > 0 {
+        Some(s.done_bytes as f64 / s.total_bytes as f64)
+    } else if s.total > 0 && s.done > 0 {
+        Some(s.done as f64 / s.total as f64)
+    } else {
+        None
+    };
+    if let Some(share) = share.filter(|f| *f > 0.0 && secs > 0.0) {
+        let left = (secs * (1.0 - share.min(1.0)) / share).round();
+        if left.is_finite() {
+            let left = left as u64;
+            parts.push(if left >= 3600 {
+                format!(
+                    "{}:{:02}:{:02} left",
+                    left / 3600,
+                    left / 60 % 60,
+                    left % 60
+                )
+            } else {
+                format!("{}:{:02} left", left / 60, left % 60)
+            });
+        }
+    }
+    if !s.last.is_empty() {
+        let n = s.last.chars().count();
+        let name: String = if n > PROGRESS_NAME {
+            let tail: String = s.last.chars().skip(n - (PROGRESS_NAME - 1)).collect();
+            format!("…{tail}")
+        } else {
+            s.last.clone()
+        };
+        parts.push(format!("last: {}", crate::report::escape_controls(&name)));
+    }
+    parts.join(", ")
+}
+
 impl<W: Write> Progress<W> {
-    pub fn new(w: W, total: usize) -> Progress<W> {
+    /// `total` files (0: unknown) of `total_bytes` bytes (0: unknown).
+    pub fn new(w: W, total: usize, total_bytes: u64) -> Progress<W> {
         Progress {
             w,
-            total,
-            done: 0,
-            failed: 0,
+            state: ProgressState {
+                total,
+                total_bytes,
+                ..ProgressState::default()
+            },
             started: Instant::now(),
             last_draw: None,
             shown: false,
         }
     }
 
-    /// One more file done.
-    pub fn advance(&mut self, failed: bool) {
-        self.done += 1;
-        self.failed += usize::from(failed);
+    /// One more file done: its path (the line shows its file name) and its size in bytes
+    /// (0 when not known, as for an archive's member).
+    pub fn advance(&mut self, failed: bool, path: &str, bytes: u64) {
+        let s = &mut self.state;
+        s.done += 1;
+        s.done_bytes = s.done_bytes.saturating_add(bytes);
+        s.failed += usize::from(failed);
+        s.last = crate::report::view::file_name(path).to_string();
         let now = Instant::now();
         let due = self
             .last_draw
             .is_none_or(|t| now.duration_since(t) >= Duration::from_millis(100));
-        if due || self.done == self.total {
+        if due || s.done == s.total {
             self.last_draw = Some(now);
             self.draw();
         }
@@ -303,22 +386,7 @@ impl<W: Write> Progress<W> {
 
     /// The text of the line.
     pub fn line(&self) -> String {
-        let secs = self.started.elapsed().as_secs_f64();
-        let rate = if secs > 0.0 {
-            self.done as f64 / secs
-        } else {
-            0.0
-        };
-        // A total of 0 is unknown (archives are counted as they are read).
-        let total = if self.total > 0 {
-            format!("/{}", self.total)
-        } else {
-            String::new()
-        };
-        format!(
-            "{}{total} captures, {rate:.0}/s, {} failed",
-            self.done, self.failed
-        )
+        progress_line(&self.state, self.started.elapsed())
     }
 
     fn draw(&mut self) {
@@ -338,7 +406,7 @@ impl<W: Write> Progress<W> {
 
     /// Draws the line again after [`Progress::clear`].
     pub fn redraw(&mut self) {
-        if self.done > 0 {
+        if self.state.done > 0 {
             self.draw();
         }
     }
@@ -352,12 +420,13 @@ mod tests {
     fn progress_counts_files_and_failures_and_erases_itself() {
         let mut out = Vec::new();
         {
-            let mut p = Progress::new(&mut out, 3);
-            p.advance(false);
-            p.advance(true);
-            p.advance(false);
+            let mut p = Progress::new(&mut out, 3, 0);
+            p.advance(false, "a/one.pcap", 0);
+            p.advance(true, "a/two.pcap", 0);
+            p.advance(false, "a/three.pcap", 0);
             assert!(p.line().starts_with("3/3 captures, "), "{}", p.line());
-            assert!(p.line().ends_with(", 1 failed"), "{}", p.line());
+            assert!(p.line().contains(", 1 failed"), "{}", p.line());
+            assert!(p.line().ends_with(", last: three.pcap"), "{}", p.line());
             p.clear();
         }
         let text = String::from_utf8(out).unwrap();
@@ -365,5 +434,51 @@ mod tests {
         assert!(text.contains("1/3 captures"), "{text:?}");
         assert!(text.contains("3/3 captures"), "{text:?}");
         assert!(text.ends_with("\r\x1b[K"), "{text:?}");
+    }
+
+    fn state(done: usize, done_bytes: u64) -> ProgressState {
+        ProgressState {
+            total: 40,
+            total_bytes: 400_000_000,
+            done,
+            done_bytes,
+            failed: 1,
+            last: "glasnost_2010.dump.gz".to_string(),
+        }
+    }
+
+    #[test]
+    fn the_progress_line_gives_rates_time_left_and_the_file_just_done() {
+        // A quarter of the bytes in 10 s: 30 s left, 10 MB/s, 1.0 captures/s.
+        assert_eq!(
+            progress_line(&state(10, 100_000_000), Duration::from_secs(10)),
+            "10/40 captures, 1.0/s, 10.0 MB/s, 1 failed, 0:30 left, last: glasnost_2010.dump.gz"
+        );
+        // Time left follows the bytes, not the count of files: small files first.
+        let l = progress_line(&state(30, 40_000_000), Duration::from_secs(60));
+        assert!(l.contains(", 9:00 left"), "{l}");
+        // Hours when it is long.
+        let l = progress_line(&state(1, 100_000), Duration::from_secs(3));
+        assert!(l.contains(", 3:19:57 left"), "{l}");
+        // No byte total (sizes unknown): from the count of files.
+        let mut s = state(10, 0);
+        s.total_bytes = 0;
+        let l = progress_line(&s, Duration::from_secs(20));
+        assert!(l.contains(", 1:00 left") && !l.contains("B/s"), "{l}");
+        // Nothing known of the total (an archive): no time left; nothing done: no rates.
+        s.total = 0;
+        let l = progress_line(&s, Duration::from_secs(20));
+        assert!(l.starts_with("10 captures, 0.5/s, 1 failed, last: "), "{l}");
+        let l = progress_line(&ProgressState::default(), Duration::ZERO);
+        assert_eq!(l, "0 captures, 0 failed");
+        // A long name keeps its end; control characters are escaped.
+        s.last = format!("{}\u{1b}[31m.pcap", "x".repeat(100));
+        let l = progress_line(&s, Duration::from_secs(20));
+        let name = l.rsplit("last: ").next().unwrap();
+        assert!(
+            name.starts_with('…') && name.ends_with("[31m.pcap"),
+            "{name}"
+        );
+        assert!(!l.contains('\u{1b}'), "{l}");
     }
 }

@@ -796,15 +796,16 @@ fn run_batch(
     // being printed to that terminal too. Its total comes from a first walk that only counts.
     // Archives count as unknown (0): their members are counted as they are read.
     let mut progress = (io::stderr().is_terminal() && !io::stdout().is_terminal()).then(|| {
-        let mut total = 0;
+        let (mut total, mut bytes) = (0, 0u64);
         for p in walk_inputs(paths).flatten() {
             if crate::archive::is_archive_path(&p) {
-                total = 0;
+                (total, bytes) = (0, 0);
                 break;
             }
             total += 1;
+            bytes += std::fs::metadata(&p).map_or(0, |m| m.len());
         }
-        batch::Progress::new(io::stderr(), total)
+        batch::Progress::new(io::stderr(), total, bytes)
     });
     let mut failures: Vec<String> = Vec::new();
     let walk = walk_inputs(paths).on_skip(|p, why| {
@@ -842,7 +843,9 @@ fn run_batch(
                 }
             }
             if let Some(p) = progress.as_mut() {
-                p.advance(r.error.is_some());
+                // An archive's member is no file of its own: its size is not counted.
+                let size = std::fs::metadata(&r.path).map_or(0, |m| m.len());
+                p.advance(r.error.is_some(), &r.path, size);
             }
             each(&r)
         },
