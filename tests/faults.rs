@@ -587,7 +587,13 @@ fn a_failed_run_leaves_the_old_outputs_whole_and_no_temporary_file() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
         listing(&out),
-        ["captures.csv", "flows.csv", "rsts.csv", "tests.csv"]
+        [
+            "captures.csv",
+            "flows.csv",
+            "messages.csv",
+            "rsts.csv",
+            "tests.csv"
+        ]
     );
     let pages = listing(&html);
     assert_eq!(pages.len(), 1, "{pages:?}");
@@ -610,7 +616,13 @@ fn a_failed_run_leaves_the_old_outputs_whole_and_no_temporary_file() {
     assert_eq!(fs::read_to_string(out.join("flows.csv")).unwrap(), "old");
     assert_eq!(
         listing(&out),
-        ["captures.csv", "flows.csv", "rsts.csv", "tests.csv"]
+        [
+            "captures.csv",
+            "flows.csv",
+            "messages.csv",
+            "rsts.csv",
+            "tests.csv"
+        ]
     );
     assert_eq!(listing(&html), pages);
 }

@@ -81,6 +81,17 @@ fn stream() -> Stream {
     s
 }
 
+/// A stream that holds at most `bytes` out of order (and 100 pieces).
+fn holding(bytes: usize) -> Stream {
+    let limits = Limits {
+        max_pending_bytes: bytes,
+        max_pending_pieces: 100,
+    };
+    let mut s = Stream::new(Side::Client, limits);
+    s.set_origin(SeqNum(ISN));
+    s
+}
+
 /// Pushes `data` at stream offset `off`, fully captured.
 fn put(s: &mut Stream, r: &mut Rec, off: u32, data: &[u8], frame: u64) -> Pushed {
     s.push(
@@ -311,13 +322,7 @@ fn bytes_that_come_after_their_acknowledgment_are_reassembled() {
 
 #[test]
 fn an_acknowledged_gap_given_up_by_the_bound_was_not_captured() {
-    let limits = Limits {
-        max_pending_bytes: 10,
-        max_pending_pieces: 100,
-    };
-    let mut s = Stream::new(Side::Client, limits);
-    s.set_origin(SeqNum(ISN));
-    let mut r = Rec::default();
+    let (mut s, mut r) = (holding(10), Rec::default());
     put(&mut s, &mut r, 50, b"12345", 1);
     // Acknowledged up to 30: [0, 30) was received, [30, 50) is not known to be.
     s.acked(SeqNum(ISN) + 30);
@@ -355,13 +360,7 @@ fn an_ack_of_bytes_never_seen_invents_nothing() {
 
 #[test]
 fn a_full_buffer_gives_up_the_oldest_gap() {
-    let limits = Limits {
-        max_pending_bytes: 10,
-        max_pending_pieces: 100,
-    };
-    let mut s = Stream::new(Side::Client, limits);
-    s.set_origin(SeqNum(ISN));
-    let mut r = Rec::default();
+    let (mut s, mut r) = (holding(10), Rec::default());
     put(&mut s, &mut r, 100, b"123456", 1);
     assert!(r.ev.is_empty());
     put(&mut s, &mut r, 106, b"789012", 2);
@@ -394,13 +393,7 @@ fn a_full_buffer_gives_up_the_oldest_gap() {
 
 #[test]
 fn late_bytes_of_an_acknowledged_gap_are_unassembled_in_part() {
-    let limits = Limits {
-        max_pending_bytes: 5,
-        max_pending_pieces: 100,
-    };
-    let mut s = Stream::new(Side::Client, limits);
-    s.set_origin(SeqNum(ISN));
-    let mut r = Rec::default();
+    let (mut s, mut r) = (holding(5), Rec::default());
     s.push(SeqNum(ISN) + 100, 5, b"later", at(1), &mut r, &mut ());
     s.acked(SeqNum(ISN + 105));
     // The bound gives the gap up; the receiver had acknowledged it.
