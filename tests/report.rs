@@ -472,6 +472,17 @@ fn weekday_bars_carry_their_counts_and_min_max_whiskers() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    // The text's averages tables give each mean its count.
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("averages, kbps (n: transfers averaged)"),
+        "{text}"
+    );
+    let monday = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("Monday") && l.contains("(n="))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(monday.matches("(n=3)").count(), 4, "{monday}");
     // What the bars must show, from the speeds table: per day, Open Net's TCP downloads on
     // the BitTorrent port, their count and (one test a day, so one transfer a repetition)
     // the slowest and fastest repetition.
