@@ -621,7 +621,7 @@ impl Analyzer {
         }
         for t in &tests {
             if let Some(f) = flow_reports.iter_mut().find(|f| f.id == t.flow) {
-                f.direction = t.direction.map(|d| d.code());
+                f.direction = t.direction;
             }
         }
         CaptureReport {

@@ -24,7 +24,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::analyze::{Analyzer, Options};
+use crate::btparse::Kind;
 use crate::capture::{CaptureInfo, Format, Frame, LinkType, Note, Timestamp};
+use crate::flows::Close;
 use crate::model::{CaptureReport, FlowReport};
 use crate::report::{human_bytes, human_rate};
 use crate::rst::{EvidenceKind, Verdict};
@@ -449,9 +451,9 @@ fn write_note(cfg: &Config, frames: u64, e: &pcap::Error) -> Note {
 
 /// What the view has already said about a flow.
 struct FlowSeen {
-    kind: Option<&'static str>,
+    kind: Option<Kind>,
     packets: u64,
-    close: &'static str,
+    close: Close,
 }
 
 /// The live view: turns successive [`Analyzer::snapshot`]s into lines for people. It says
@@ -485,16 +487,19 @@ impl LiveView {
         let mut moved: Vec<&FlowReport> = Vec::new();
         for f in snap {
             let packets = f.packets_up + f.packets_down;
-            let kind = f.kind.filter(|k| *k != "other");
+            let kind = f.kind.filter(|k| *k != Kind::Other);
             match self.flows.get_mut(&f.id) {
                 None => {
-                    let k = kind.map(|k| format!(" ({k})")).unwrap_or_default();
+                    let k = kind.map(|k| format!(" ({})", k.code())).unwrap_or_default();
                     events.push((
                         f.start - t0,
                         format!("flow {} new: {} -> {}{k}", f.id, f.client, f.server),
                     ));
-                    if f.close != "open" {
-                        events.push((f.end - t0, format!("flow {} closed ({})", f.id, f.close)));
+                    if f.close != Close::Open {
+                        events.push((
+                            f.end - t0,
+                            format!("flow {} closed ({})", f.id, f.close.code()),
+                        ));
                     }
                     self.flows.insert(
                         f.id,
@@ -510,12 +515,15 @@ impl LiveView {
                     if kind.is_some() && kind != seen.kind {
                         events.push((
                             handshake_time(f).unwrap_or(f.end) - t0,
-                            format!("flow {} is {}", f.id, kind.unwrap_or("other")),
+                            format!("flow {} is {}", f.id, kind.map_or("other", |k| k.code())),
                         ));
                         seen.kind = kind;
                     }
                     if f.close != seen.close {
-                        events.push((f.end - t0, format!("flow {} closed ({})", f.id, f.close)));
+                        events.push((
+                            f.end - t0,
+                            format!("flow {} closed ({})", f.id, f.close.code()),
+                        ));
                         seen.close = f.close;
                     }
                     if packets != seen.packets {
@@ -601,17 +609,17 @@ fn status_line(f: &FlowReport) -> String {
         f.id,
         f.client,
         f.server,
-        f.kind.unwrap_or("?")
+        f.kind.map_or("?", |k| k.code())
     );
     if let Some(d) = f.direction {
-        s.push_str(&format!(" {d}"));
+        s.push_str(&format!(" {}", d.code()));
     }
     s.push_str(&format!(
         ", up {}, down {}, goodput {}, {}",
         human_bytes(f.bytes_up),
         human_bytes(f.bytes_down),
         f.goodput_bps.map_or("-".to_string(), human_rate),
-        f.close
+        f.close.code()
     ));
     if !f.rsts.is_empty() {
         s.push_str(&format!(", {} RSTs", f.rsts.len()));

@@ -6,10 +6,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::btparse::{self, DirDecoder, FlowDecoder, Framing, MsgKind, peer_id};
+use crate::btparse::{
+    self, DirDecoder, FlowDecoder, Framing, FramingState, Kind, LostReason, MsgKind, peer_id,
+};
 use crate::capture::{Format, LinkType, Note, Timestamp};
-use crate::flows::{Flow, Overflow, PacketRef, Roles, Side};
-use crate::glasnost::verdict::Summary;
+use crate::flows::{Close, Flow, Overflow, PacketRef, Roles, Side};
+use crate::glasnost::verdict::{Dir, Summary};
 use crate::glasnost::{GlasnostReport, TestReport};
 use crate::rst::{BlockingSignal, EvidenceKind, Finding, Strength, Vantage, Verdict};
 
@@ -211,14 +213,14 @@ pub struct FlowReport {
     pub client: String,
     pub server: String,
     /// `bittorrent` | `control` | `command` | `encrypted` | `other` (null until decoded).
-    pub kind: Option<&'static str>,
+    pub kind: Option<Kind>,
     /// `upload` | `download` from the client's side (null until the Glasnost analysis).
-    pub direction: Option<&'static str>,
+    pub direction: Option<Dir>,
     /// The server's port.
     pub port: u16,
     pub established: bool,
     /// How client and server were told apart: `syn`, `syn_ack`, or `guessed` (mid-stream).
-    pub roles: &'static str,
+    pub roles: Roles,
     /// Earlier connections on the same 4-tuple in this capture.
     pub instance: u32,
     pub first_frame: u64,
@@ -259,7 +261,7 @@ pub struct FlowReport {
     pub goodput_bps: Option<f64>,
     /// `fin` | `rst` | `open` | `never_established`.
     #[serde(rename = "close_state")]
-    pub close: &'static str,
+    pub close: Close,
     /// The RSTs judged: the first [`MAX_RSTS`](crate::flows::MAX_RSTS) of the flow.
     pub rsts: Vec<RstReport>,
     /// RSTs beyond the per-flow record limit, counted only.
@@ -273,7 +275,7 @@ pub struct FlowReport {
     /// The RSTs judged (the length of `rsts`).
     pub rsts_judged: u64,
     /// Where the capture was taken for this flow: `client`, `server`, `middle`, `unknown`.
-    pub vantage: &'static str,
+    pub vantage: Vantage,
     /// The study's blocking signal, for flows with a RST (null otherwise).
     pub blocking: Option<BlockingReport>,
     pub series: SeriesReport,
@@ -354,10 +356,10 @@ pub struct BtSideReport {
     /// `ok` | `lost` | `not_bittorrent` (no handshake in the first 4 KiB) | `no_handshake`
     /// (the stream ended, or was followed beside a plaintext peer, without one) |
     /// `no_payload`.
-    pub framing: &'static str,
+    pub framing: FramingState,
     /// Stream offset where the framing was lost, and why.
     pub lost_at: Option<u64>,
-    pub lost_reason: Option<&'static str>,
+    pub lost_reason: Option<LostReason>,
     pub resyncs: u32,
     /// Bytes passed while the framing was lost.
     pub unparsed_bytes: u64,
@@ -374,11 +376,11 @@ pub struct MessageReport {
     pub rel_time: f64,
     /// The sender.
     #[serde(rename = "sender")]
-    pub from: &'static str,
+    pub from: Side,
     #[serde(rename = "stream_offset")]
     pub offset: u64,
     #[serde(rename = "message")]
-    pub kind: Option<&'static str>,
+    pub kind: Option<MsgKind>,
     #[serde(rename = "description")]
     pub text: String,
 }
@@ -400,12 +402,11 @@ fn handshake_report(h: &btparse::Handshake) -> HandshakeReport {
 }
 
 fn side_report(d: &DirDecoder) -> BtSideReport {
-    let (framing, lost_at, lost_reason) = match d.framing {
-        Framing::Ok => ("ok", None, None),
-        Framing::Lost { offset, reason } => ("lost", Some(offset), Some(reason.code())),
-        Framing::NotBitTorrent => ("not_bittorrent", None, None),
-        Framing::NoHandshake => ("no_handshake", None, None),
-        Framing::NoPayload => ("no_payload", None, None),
+    let (lost_at, lost_reason) = match d.framing {
+        Framing::Lost { offset, reason } => (Some(offset), Some(reason)),
+        Framing::Ok | Framing::NotBitTorrent | Framing::NoHandshake | Framing::NoPayload => {
+            (None, None)
+        }
     };
     BtSideReport {
         handshake: d.handshake.as_ref().map(handshake_report),
@@ -429,7 +430,7 @@ fn side_report(d: &DirDecoder) -> BtSideReport {
             metadata_size: e.metadata_size,
             extensions: e.messages.clone(),
         }),
-        framing,
+        framing: d.framing.state(),
         lost_at,
         lost_reason,
         resyncs: d.resyncs,
@@ -460,9 +461,9 @@ fn message_reports(app: &FlowDecoder, capture_start: i64) -> Vec<MessageReport> 
             frame: e.at.frame,
             time: e.at.ts.as_secs_f64(),
             rel_time: rel(e.at.ts, capture_start),
-            from: e.side.name(),
+            from: e.side,
             offset: e.offset,
-            kind: e.message.kind().map(MsgKind::code),
+            kind: e.message.kind(),
             text: e.message.describe(),
         })
         .collect()
@@ -484,7 +485,7 @@ pub struct RstReport {
     pub rel_time: f64,
     /// The claimed sender: `client` | `server`.
     #[serde(rename = "sender")]
-    pub from: &'static str,
+    pub from: Side,
     pub seq: u32,
     pub ack: Option<u32>,
     pub ttl: u8,
@@ -608,15 +609,11 @@ impl FlowReport {
             community_id: crate::community_id::tcp(f.client, f.server),
             client: f.client.to_string(),
             server: f.server.to_string(),
-            kind: Some(f.app.kind().code()),
+            kind: Some(f.app.kind()),
             direction: None,
             port: f.server.port(),
             established: f.established(),
-            roles: match f.roles {
-                Roles::Syn => "syn",
-                Roles::SynAck => "syn_ack",
-                Roles::Guessed => "guessed",
-            },
+            roles: f.roles,
             instance: f.instance,
             first_frame: f.first_frame,
             last_frame: f.last_frame,
@@ -647,7 +644,7 @@ impl FlowReport {
             .flatten()
             .min(),
             goodput_bps: f.goodput_bps(),
-            close: f.close().code(),
+            close: f.close(),
             rsts: f
                 .rsts
                 .iter()
@@ -657,7 +654,7 @@ impl FlowReport {
                         frame: r.frame,
                         time: r.ts.as_secs_f64(),
                         rel_time: rel(r.ts, capture_start),
-                        from: r.from.name(),
+                        from: r.from,
                         seq: r.seq,
                         ack: r.ack,
                         ttl: r.ttl,
@@ -688,7 +685,7 @@ impl FlowReport {
             filter: tuple_filter(f.client, f.server, None),
             rsts_seen: u64::from(c.rsts) + u64::from(s.rsts),
             rsts_judged: f.rsts.len() as u64,
-            vantage: judged.vantage.code(),
+            vantage: judged.vantage,
             blocking: judged.blocking.map(BlockingReport::from),
             series: SeriesReport {
                 interval_ms: f.series.interval_ns() as f64 / 1e6,
@@ -699,5 +696,116 @@ impl FlowReport {
             messages: with_messages.then(|| message_reports(&f.app, capture_start)),
             messages_dropped: with_messages.then_some(f.app.events.dropped),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::glasnost::verdict::{Outcome, PortClass, Proto};
+
+    /// Every variant of a vocabulary enum serializes (JSON) to the word its `code()` gives,
+    /// which is what the tables write: the two can never drift apart.
+    fn agree<T: Serialize + Copy + std::fmt::Debug>(all: &[T], code: fn(T) -> &'static str) {
+        for &v in all {
+            let json = serde_json::to_value(v).unwrap();
+            assert_eq!(json, serde_json::Value::from(code(v)), "{v:?}");
+        }
+    }
+
+    /// The variants, by an exhaustive match: a new variant fails to compile here until it is
+    /// listed (and so checked).
+    fn kinds() -> [Kind; 5] {
+        let all = [
+            Kind::BitTorrent,
+            Kind::Control,
+            Kind::Command,
+            Kind::Encrypted,
+            Kind::Other,
+        ];
+        for k in all {
+            match k {
+                Kind::BitTorrent
+                | Kind::Control
+                | Kind::Command
+                | Kind::Encrypted
+                | Kind::Other => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn every_vocabulary_word_is_the_same_in_json_and_in_the_tables() {
+        agree(&kinds(), Kind::code);
+        let roles = [Roles::Syn, Roles::SynAck, Roles::Guessed];
+        roles.iter().for_each(|r| match r {
+            Roles::Syn | Roles::SynAck | Roles::Guessed => {}
+        });
+        agree(&roles, Roles::code);
+        let closes = [Close::Fin, Close::Rst, Close::Open, Close::NeverEstablished];
+        closes.iter().for_each(|c| match c {
+            Close::Fin | Close::Rst | Close::Open | Close::NeverEstablished => {}
+        });
+        agree(&closes, Close::code);
+        let vantages = [
+            Vantage::Client,
+            Vantage::Server,
+            Vantage::Middle,
+            Vantage::Unknown,
+        ];
+        vantages.iter().for_each(|v| match v {
+            Vantage::Client | Vantage::Server | Vantage::Middle | Vantage::Unknown => {}
+        });
+        agree(&vantages, Vantage::code);
+        agree(&Side::BOTH, Side::code);
+        agree(&MsgKind::ALL, MsgKind::code);
+        let framings = [
+            FramingState::Ok,
+            FramingState::Lost,
+            FramingState::NotBitTorrent,
+            FramingState::NoHandshake,
+            FramingState::NoPayload,
+        ];
+        framings.iter().for_each(|f| match f {
+            FramingState::Ok
+            | FramingState::Lost
+            | FramingState::NotBitTorrent
+            | FramingState::NoHandshake
+            | FramingState::NoPayload => {}
+        });
+        agree(&framings, FramingState::code);
+        let lost = [LostReason::HeaderInHole, LostReason::Implausible];
+        lost.iter().for_each(|l| match l {
+            LostReason::HeaderInHole | LostReason::Implausible => {}
+        });
+        agree(&lost, LostReason::code);
+        agree(&[Dir::Upload, Dir::Download], Dir::code);
+        agree(&[Proto::Bt, Proto::Tcp], Proto::code);
+        agree(
+            &[Verdict::Forged, Verdict::Endpoint, Verdict::Inconclusive],
+            Verdict::code,
+        );
+        agree(&[PortClass::App, PortClass::Other], PortClass::code);
+        agree(
+            &[
+                Outcome::Completed,
+                Outcome::Reset,
+                Outcome::NoConnection,
+                Outcome::NoData,
+            ],
+            Outcome::code,
+        );
+    }
+
+    #[test]
+    fn a_framing_state_keeps_its_word_whatever_its_details() {
+        let lost = Framing::Lost {
+            offset: 7,
+            reason: LostReason::Implausible,
+        };
+        assert_eq!(lost.state(), FramingState::Lost);
+        assert_eq!(lost.state().code(), "lost");
+        assert_eq!(Framing::NotBitTorrent.state().code(), "not_bittorrent");
     }
 }

@@ -8,6 +8,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use bttrace::btparse::FramingState;
 use bttrace::capture::{CaptureReader, LinkType};
 use bttrace::synth::{self, NgIface, Record};
 use bttrace::{CaptureReport, Options, analyze_bytes};
@@ -72,24 +73,24 @@ fn decoder_lines(name: &str, r: &CaptureReport, out: &mut String) {
     for f in &r.flows {
         let Some(bt) = &f.bittorrent else { continue };
         for (side, d) in [("client", &bt.client), ("server", &bt.server)] {
-            if d.framing == "no_payload" {
+            if d.framing == FramingState::NoPayload {
                 continue;
             }
             let messages: Vec<String> =
                 d.messages.iter().map(|(k, n)| format!("{k}={n}")).collect();
             let lost = d.lost_at.map_or(String::new(), |at| {
-                format!(" lost_at={at} ({})", d.lost_reason.unwrap_or(""))
+                format!(" lost_at={at} ({})", d.lost_reason.map_or("", |r| r.code()))
             });
             writeln!(
                 out,
                 "{name} flow {} {} {side}: handshake={} [{}] piece_bytes={} framing={}{lost} \
                  resyncs={} unparsed={} holes={}",
                 f.id,
-                f.kind.unwrap_or("-"),
+                f.kind.map_or("-", |k| k.code()),
                 d.handshake.is_some(),
                 messages.join(" "),
                 d.piece_bytes,
-                d.framing,
+                d.framing.code(),
                 d.resyncs,
                 d.unparsed_bytes,
                 d.hole_bytes,

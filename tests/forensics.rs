@@ -3,8 +3,9 @@
 use std::path::Path;
 
 use bttrace::capture::CaptureReader;
+use bttrace::flows::Side;
 use bttrace::rst::compare::{CompareError, CompareReport, Source};
-use bttrace::rst::{EvidenceKind, Verdict};
+use bttrace::rst::{EvidenceKind, Vantage, Verdict};
 use bttrace::{CaptureReport, Options, analyze_file};
 
 /// Compares two capture files, opened here as `bttrace compare` opens them.
@@ -91,10 +92,10 @@ fn the_great_firewall_capture_scores_as_recorded() {
     let r = analyze("tripwire/tripwire-1597963966.pcap");
     let (mut injected, mut caught, mut genuine_forged, mut server_not_endpoint) = (0, 0, 0, 0);
     for f in &r.flows {
-        assert_eq!(f.vantage, "server", "flow {}", f.id);
+        assert_eq!(f.vantage, Vantage::Server, "flow {}", f.id);
         for x in &f.rsts {
             match (x.from, (50..=52).contains(&x.ttl)) {
-                ("server", _) => {
+                (Side::Server, _) => {
                     server_not_endpoint += usize::from(x.verdict != Some(Verdict::Endpoint))
                 }
                 (_, true) => genuine_forged += usize::from(x.verdict == Some(Verdict::Forged)),
@@ -115,7 +116,7 @@ fn the_great_firewall_capture_scores_as_recorded() {
 
 #[test]
 fn injected_resets_in_the_small_captures_are_found() {
-    let verdicts = |rel: &str| -> Vec<(u64, &'static str, Option<Verdict>)> {
+    let verdicts = |rel: &str| -> Vec<(u64, Side, Option<Verdict>)> {
         analyze(rel)
             .flows
             .iter()
@@ -127,7 +128,7 @@ fn injected_resets_in_the_small_captures_are_found() {
         for (frame, from, v) in verdicts(rel) {
             assert_eq!(
                 (from, v),
-                ("client", Some(Verdict::Forged)),
+                (Side::Client, Some(Verdict::Forged)),
                 "{rel} frame {frame}"
             );
         }
@@ -135,7 +136,7 @@ fn injected_resets_in_the_small_captures_are_found() {
     // Great Firewall on port 443: the client-claimed burst (TTL 163-169) forged, the server's
     // own answers endpoint.
     for (frame, from, v) in verdicts("tripwire/smtp.pcap") {
-        let want = if from == "client" {
+        let want = if from == Side::Client {
             Verdict::Forged
         } else {
             Verdict::Endpoint
@@ -143,7 +144,11 @@ fn injected_resets_in_the_small_captures_are_found() {
         assert_eq!(v, Some(want), "smtp.pcap frame {frame}");
     }
     // Zeek's injected RST+ACK right after the SYN.
-    assert!(verdicts("zeek/rst-inject-rae.pcap").contains(&(2, "server", Some(Verdict::Forged))));
+    assert!(verdicts("zeek/rst-inject-rae.pcap").contains(&(
+        2,
+        Side::Server,
+        Some(Verdict::Forged)
+    )));
 }
 
 /// The ground truth of the project's own injector captures (fixtures/middlebox/truth.tsv):

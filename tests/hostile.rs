@@ -16,9 +16,10 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+use bttrace::btparse::Kind;
 use bttrace::btparse::Message;
 use bttrace::capture::{Frame, LinkType, Note, Timestamp};
-use bttrace::flows::Side;
+use bttrace::flows::{Close, Roles, Side};
 use bttrace::synth::{self, Conv, NgIface, PcapOpts, Record, bt};
 use bttrace::wire::TcpFlags;
 use bttrace::{CaptureReport, Options, analyze_bytes, analyze_file};
@@ -268,8 +269,8 @@ fn the_undamaged_capture_is_what_the_cases_assume() {
     assert!(r.skipped.is_empty() && r.anomalies.is_empty());
     assert_eq!(r.flows.len(), 1);
     let f = the_flow(&r);
-    assert_eq!(f.kind, Some("bittorrent"));
-    assert_eq!(f.close, "fin");
+    assert_eq!(f.kind, Some(Kind::BitTorrent));
+    assert_eq!(f.close, Close::Fin);
     assert_eq!(f.bytes_down, 68 + 25 + 5 + 13 + u64::from(PIECE_BLOCK));
     assert!(r.text.contains("bittorrent"));
 }
@@ -338,7 +339,7 @@ fn snaplen_zero_is_a_note_and_records_are_trusted_up_to_256_kib() {
     let n = note(&r, "snaplen 0 in the file header");
     assert_eq!(n.offset, Some(16));
     assert_eq!(r.frames, FRAMES);
-    assert_eq!(the_flow(&r).kind, Some("bittorrent"));
+    assert_eq!(the_flow(&r).kind, Some(Kind::BitTorrent));
 }
 
 #[test]
@@ -364,7 +365,7 @@ fn snaplen_4_gib_reads_normally_and_still_caps_a_record_at_16_mib() {
         "{n}"
     );
     assert_eq!(r.frames, PIECE as u64 - 1);
-    assert_eq!(the_flow(&r).kind, Some("bittorrent"));
+    assert_eq!(the_flow(&r).kind, Some(Kind::BitTorrent));
 }
 
 #[test]
@@ -406,7 +407,7 @@ fn record_longer_than_the_file_is_a_note_and_earlier_frames_count() {
     );
     assert_eq!(r.frames, FRAMES - 1);
     let f = the_flow(&r);
-    assert_eq!(f.kind, Some("bittorrent"));
+    assert_eq!(f.kind, Some(Kind::BitTorrent));
     assert_eq!(f.bytes_down, baseline().flows[0].bytes_down);
 }
 
@@ -424,7 +425,7 @@ fn file_cut_inside_a_record_header_or_body_keeps_the_frames_before() {
     let n = note(&r, "last record cut short: 30 of its");
     assert_eq!((n.frame, n.offset), (Some(PIECE as u64), Some(at as u64)));
     assert_eq!(r.frames, PIECE as u64 - 1);
-    assert_eq!(the_flow(&r).kind, Some("bittorrent"));
+    assert_eq!(the_flow(&r).kind, Some(Kind::BitTorrent));
 }
 
 #[test]
@@ -502,7 +503,7 @@ fn time_going_backwards_is_a_note_naming_the_first_frame() {
     assert_eq!(n.frame, Some(8));
     assert_eq!(r.frames, FRAMES);
     let f = the_flow(&r);
-    assert_eq!(f.kind, Some("bittorrent"));
+    assert_eq!(f.kind, Some(Kind::BitTorrent));
     assert!(f.duration_s >= 0.0);
     assert!(
         f.series
@@ -636,7 +637,7 @@ fn pcapng_block_whose_trailing_length_disagrees_ends_the_input_there() {
     );
     assert_eq!((n.frame, n.offset), (Some(PIECE as u64), Some(at as u64)));
     assert_eq!(r.frames, PIECE as u64 - 1);
-    assert_eq!(the_flow(&r).kind, Some("bittorrent"));
+    assert_eq!(the_flow(&r).kind, Some(Kind::BitTorrent));
 }
 
 #[test]
@@ -735,7 +736,7 @@ fn interface_option_that_overruns_its_block_is_a_note_and_packets_are_read() {
     );
     assert_eq!(n.offset, Some(idb as u64));
     assert_eq!(r.frames, FRAMES);
-    assert_eq!(the_flow(&r).kind, Some("bittorrent"));
+    assert_eq!(the_flow(&r).kind, Some(Kind::BitTorrent));
 }
 
 #[test]
@@ -939,7 +940,7 @@ fn ipv4_header_length_below_5_words_is_skipped_as_bad_header() {
         // The bitfield (25 bytes) was never seen, but the client acknowledged it once later
         // data arrived: lost before the capture point, and the rest still counted.
         let f = the_flow(&r);
-        assert_eq!(f.kind, Some("bittorrent"));
+        assert_eq!(f.kind, Some(Kind::BitTorrent));
         assert_eq!(f.missing_down, 25, "ihl {ihl}");
         assert_eq!(f.bytes_down, base.flows[0].bytes_down - 25, "ihl {ihl}");
     }
@@ -1030,7 +1031,7 @@ fn tcp_option_that_overruns_the_header_is_an_anomaly_and_the_segment_is_used() {
         assert_eq!(anomaly(&r, "tcp_options_malformed"), (1, 1), "{what}");
         assert_eq!(r.tcp_segments, FRAMES, "{what}");
         let f = the_flow(&r);
-        assert_eq!(f.roles, "syn", "{what}");
+        assert_eq!(f.roles, Roles::Syn, "{what}");
         assert!(f.rtt_ms.is_some(), "{what}");
     }
 }
@@ -1044,7 +1045,7 @@ fn tcp_options_cut_by_the_snaplen_are_an_anomaly() {
     recs[SYN - 1].data.truncate(14 + 20 + 20 + 3);
     let r = analyze("options-cut", pcap_of(&recs, PcapOpts::default()));
     assert_eq!(anomaly(&r, "tcp_options_truncated"), (1, 1));
-    assert_eq!(the_flow(&r).roles, "syn");
+    assert_eq!(the_flow(&r).roles, Roles::Syn);
 }
 
 #[test]
@@ -1075,7 +1076,7 @@ fn snaplen_cut_payload_is_a_hole_of_known_length() {
     let f = the_flow(&r);
     assert_eq!(f.bytes_down, baseline().flows[0].bytes_down);
     assert_eq!(f.truncated_down, 13 + u64::from(PIECE_BLOCK) - 200);
-    assert_eq!(f.kind, Some("bittorrent"));
+    assert_eq!(f.kind, Some(Kind::BitTorrent));
 }
 
 /// Regression (fixed in ef12415); the bug was: an IPv4 header that does not fit in the
@@ -1393,7 +1394,7 @@ fn retiring_open_connections_never_turns_their_later_packets_into_new_flows() {
     assert_eq!(retired.flows + r.flows.len() as u64, 250, "{retired:?}");
     assert_eq!(retired.never_established, 0, "{retired:?}");
     assert!(
-        r.flows.iter().all(|f| f.roles == "syn"),
+        r.flows.iter().all(|f| f.roles == Roles::Syn),
         "a flow with guessed roles"
     );
     assert!(
@@ -2096,7 +2097,7 @@ fn client_names_from_peer_ids_cannot_inject_control_characters_into_the_text_rep
         "azureus-code.pcap",
         pcap_of(&records(&conv), PcapOpts::default()),
     );
-    assert_eq!(r.flows[0].kind, Some("bittorrent"));
+    assert_eq!(r.flows[0].kind, Some(Kind::BitTorrent));
     assert!(control_chars(&r.text).is_empty(), "{:?}", r.text);
     let line = r.text.lines().find(|l| l.contains("client sent:")).unwrap();
     assert!(

@@ -62,11 +62,50 @@ pub enum Framing {
     NoPayload,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// [`Framing`] without its details: the word the reports write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FramingState {
+    Ok,
+    Lost,
+    #[serde(rename = "not_bittorrent")]
+    NotBitTorrent,
+    NoHandshake,
+    NoPayload,
+}
+
+impl FramingState {
+    pub fn code(self) -> &'static str {
+        match self {
+            FramingState::Ok => "ok",
+            FramingState::Lost => "lost",
+            FramingState::NotBitTorrent => "not_bittorrent",
+            FramingState::NoHandshake => "no_handshake",
+            FramingState::NoPayload => "no_payload",
+        }
+    }
+}
+
+impl Framing {
+    /// The state without the details.
+    pub fn state(self) -> FramingState {
+        match self {
+            Framing::Ok => FramingState::Ok,
+            Framing::Lost { .. } => FramingState::Lost,
+            Framing::NotBitTorrent => FramingState::NotBitTorrent,
+            Framing::NoHandshake => FramingState::NoHandshake,
+            Framing::NoPayload => FramingState::NoPayload,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LostReason {
     /// A message header fell in a hole (snaplen cut or capture loss).
     HeaderInHole,
     /// A length or id no peer sends.
+    #[serde(rename = "implausible_header")]
     Implausible,
 }
 

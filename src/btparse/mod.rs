@@ -32,7 +32,7 @@ pub mod peer_id;
 use std::collections::BTreeMap;
 
 use crate::flows::{HoleCause, PacketRef, PerSide, Side, StreamSink};
-pub use decoder::{DirDecoder, Framing, LostReason};
+pub use decoder::{DirDecoder, Framing, FramingState, LostReason};
 
 /// A handshake as seen; fields the capture cut are `None`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +119,8 @@ impl ExtHandshake {
 }
 
 /// Message kinds counted per direction, in a fixed order (the CSV column order).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum MsgKind {
     KeepAlive,
     Choke,
@@ -713,8 +714,10 @@ impl TextLines {
 }
 
 /// What a flow carried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Kind {
+    #[serde(rename = "bittorrent")]
     BitTorrent,
     Control,
     Command,

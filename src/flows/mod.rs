@@ -57,7 +57,8 @@ use series::Series;
 pub use side::{PerSide, Side};
 
 /// How the client and server were told apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Roles {
     /// The client sent a SYN.
     Syn,
@@ -65,6 +66,16 @@ pub enum Roles {
     SynAck,
     /// The capture starts mid-connection; guessed from the ports.
     Guessed,
+}
+
+impl Roles {
+    pub fn code(self) -> &'static str {
+        match self {
+            Roles::Syn => "syn",
+            Roles::SynAck => "syn_ack",
+            Roles::Guessed => "guessed",
+        }
+    }
 }
 
 /// What one side has been seen to do, in the order TCP allows it (RFC 9293 section 3.3.2,
@@ -86,7 +97,8 @@ pub enum HalfState {
 }
 
 /// How a connection ended, as the output contract names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Close {
     Fin,
     Rst,

@@ -8,7 +8,8 @@ use std::fmt;
 use std::ops::{Index, IndexMut};
 
 /// Which end of a connection: the client (originator) or the server (responder).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Side {
     Client,
     Server,
@@ -24,6 +25,11 @@ impl Side {
             Side::Server => Side::Client,
         }
     }
+    /// The word the reports write (the same as [`Side::name`]).
+    pub fn code(self) -> &'static str {
+        self.name()
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Side::Client => "client",

@@ -151,7 +151,7 @@ pub struct TestSeries {
 pub struct TestRst {
     pub frame: u64,
     #[serde(rename = "sender")]
-    pub from: &'static str,
+    pub from: Side,
     pub verdict: Option<crate::rst::Verdict>,
     pub evidence: Vec<crate::rst::EvidenceKind>,
 }

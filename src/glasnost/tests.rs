@@ -94,7 +94,7 @@ fn an_undisturbed_test_is_all_no() {
     assert!(
         r.flows
             .iter()
-            .filter(|f| f.kind == Some("bittorrent"))
+            .filter(|f| f.kind == Some(crate::btparse::Kind::BitTorrent))
             .all(|f| f.direction.is_some())
     );
 }

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use super::human_bytes;
 use super::view::{self, FLOW_COLUMNS};
+use crate::flows::Roles;
 use crate::model::CaptureReport;
 use crate::plot;
 use crate::rst::{Strength, Verdict};
@@ -396,7 +397,7 @@ fn resets_section(r: &CaptureReport) -> Section {
 
 fn flows_section(r: &CaptureReport) -> Section {
     let mut paragraphs = Vec::new();
-    if r.flows.iter().any(|f| f.roles == "guessed") {
+    if r.flows.iter().any(|f| f.roles == Roles::Guessed) {
         paragraphs.push(view::GUESSED_CLIENT.to_string());
     }
     Section {

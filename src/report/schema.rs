@@ -437,11 +437,13 @@ fn flow_columns() -> Vec<Column<Flows>> {
         fc("community_id", Ty::Id, |f| s(&f.community_id)),
         fc("client", Ty::Id, |f| s(&f.client)),
         fc("server", Ty::Id, |f| s(&f.server)),
-        fc("kind", Ty::Enum, |f| opt_s(f.kind)),
-        fc("direction", Ty::Enum, |f| opt_s(f.direction)),
+        fc("kind", Ty::Enum, |f| opt_s(f.kind.map(|k| k.code()))),
+        fc("direction", Ty::Enum, |f| {
+            opt_s(f.direction.map(|d| d.code()))
+        }),
         fc("port", Ty::Int32, |f| int(f.port)),
         fc("established", Ty::Bool, |f| Value::Bool(f.established)),
-        fc("roles", Ty::Enum, |f| s(f.roles)),
+        fc("roles", Ty::Enum, |f| s(f.roles.code())),
         fc("instance", Ty::Int, |f| int(f.instance)),
         fc("first_frame", Ty::Int, |f| int(f.first_frame)),
         fc("last_frame", Ty::Int, |f| int(f.last_frame)),
@@ -471,7 +473,7 @@ fn flow_columns() -> Vec<Column<Flows>> {
         fc("unassembled_down", Ty::Int, |f| int(f.unassembled_down)),
         fc("overlap_mismatches", Ty::Int, |f| int(f.overlap_mismatches)),
         fc("goodput_bps", Ty::Float, |f| float(f.goodput_bps)).dp(0),
-        fc("close_state", Ty::Enum, |f| s(f.close)),
+        fc("close_state", Ty::Enum, |f| s(f.close.code())),
         fc("rsts", Ty::Int, |f| int(f.rsts_seen)),
         fc("rsts_judged", Ty::Int, |f| int(f.rsts_judged)),
         fc("rst_frames", Ty::IntList, |f| {
@@ -485,7 +487,7 @@ fn flow_columns() -> Vec<Column<Flows>> {
                 .filter(|r| r.verdict == Some(Verdict::Inconclusive))
                 .count())
         }),
-        fc("vantage", Ty::Enum, |f| s(f.vantage)),
+        fc("vantage", Ty::Enum, |f| s(f.vantage.code())),
         fc("blocking_signal", Ty::Bool, |f| {
             f.blocking
                 .as_ref()
@@ -529,7 +531,7 @@ fn flow_columns() -> Vec<Column<Flows>> {
             time(s.first.get("bitfield").map(|b| b.time))
         }),
         ("piece_bytes", Ty::Int, |s| int(s.piece_bytes)),
-        ("framing", Ty::Enum, |s| self::s(s.framing)),
+        ("framing", Ty::Enum, |s| self::s(s.framing.code())),
         ("lost_at", Ty::Int, |s| opt_int(s.lost_at)),
         ("unparsed_bytes", Ty::Int, |s| int(s.unparsed_bytes)),
     ];
@@ -588,14 +590,14 @@ fn rst_columns() -> Vec<Column<Rsts>> {
         C::new("tcp_stream", Ty::Int, |r| opt_int(r.flow.tcp_stream)),
         C::new("client", Ty::Id, |r| s(&r.flow.client)),
         C::new("server", Ty::Id, |r| s(&r.flow.server)),
-        C::new("kind", Ty::Enum, |r| opt_s(r.flow.kind)),
-        C::new("vantage", Ty::Enum, |r| s(r.flow.vantage)),
+        C::new("kind", Ty::Enum, |r| opt_s(r.flow.kind.map(|k| k.code()))),
+        C::new("vantage", Ty::Enum, |r| s(r.flow.vantage.code())),
         C::new("frame", Ty::Int, |r| int(r.rst.frame)),
     ];
     v.extend(time_pair("frame_time", |r: &RstRow<'_>| Some(r.rst.time)));
     v.extend([
         C::new("rel_time", Ty::Float, |r| float(Some(r.rst.rel_time))).dp(6),
-        C::new("sender", Ty::Enum, |r| s(r.rst.from)),
+        C::new("sender", Ty::Enum, |r| s(r.rst.from.code())),
         C::new("tcp_flags", Ty::Enum, |r| s(&r.rst.flags)),
         C::new("seq", Ty::Int, |r| int(r.rst.seq)),
         C::new("ack", Ty::Int, |r| opt_int(r.rst.ack)),
@@ -655,9 +657,11 @@ fn message_columns() -> Vec<Column<Messages>> {
     }));
     v.extend([
         C::new("rel_time", Ty::Float, |r| float(Some(r.message.rel_time))).dp(6),
-        C::new("sender", Ty::Enum, |r| s(r.message.from)),
+        C::new("sender", Ty::Enum, |r| s(r.message.from.code())),
         C::new("stream_offset", Ty::Int, |r| int(r.message.offset)),
-        C::new("message", Ty::Enum, |r| opt_s(r.message.kind)),
+        C::new("message", Ty::Enum, |r| {
+            opt_s(r.message.kind.map(|k| k.code()))
+        }),
         C::new("description", Ty::Text, |r| s(&r.message.text)),
     ]);
     v

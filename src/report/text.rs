@@ -4,6 +4,8 @@ use std::io::{self, Write};
 
 use super::view::{self, Align, FLOW_COLUMNS};
 use super::{escape_controls, human_bytes};
+use crate::btparse::{FramingState, Kind};
+use crate::flows::Roles;
 use crate::model::{BtSideReport, CaptureReport, FlowReport};
 use crate::rst::compare::{CompareReport, PacketNote, PairReport, Part, Proven};
 use crate::rst::{Strength, Verdict};
@@ -118,7 +120,7 @@ fn write_resets(w: &mut dyn Write, r: &CaptureReport) -> io::Result<()> {
 /// One paragraph per BitTorrent flow: who spoke, what each side sent, and framing.
 fn write_bittorrent(w: &mut dyn Write, r: &CaptureReport) -> io::Result<()> {
     let start = r.first_time.unwrap_or(0.0);
-    for f in r.flows.iter().filter(|f| f.kind == Some("bittorrent")) {
+    for f in r.flows.iter().filter(|f| f.kind == Some(Kind::BitTorrent)) {
         let Some(bt) = &f.bittorrent else { continue };
         writeln!(w)?;
         writeln!(
@@ -179,18 +181,21 @@ fn describe_side(s: &BtSideReport, start: f64) -> String {
         parts.push(format!("{} of piece data", human_bytes(s.piece_bytes)));
     }
     match (s.framing, s.lost_at) {
-        ("lost", Some(at)) => {
+        (FramingState::Lost, Some(at)) => {
             let mut t = format!(
                 "framing lost at stream byte {at} ({})",
-                s.lost_reason.unwrap_or("?")
+                s.lost_reason.map_or("?", |r| r.code())
             );
             if s.resyncs > 0 {
                 t.push_str(&format!(", regained {} times", s.resyncs));
             }
             parts.push(t);
         }
-        ("not_bittorrent", _) => parts.push("no handshake in the first 4 KiB".to_string()),
-        _ => {}
+        (FramingState::NotBitTorrent, _) => {
+            parts.push("no handshake in the first 4 KiB".to_string())
+        }
+        (FramingState::Lost, None)
+        | (FramingState::Ok | FramingState::NoHandshake | FramingState::NoPayload, _) => {}
     }
     if s.unparsed_bytes > 0 {
         parts.push(format!("{} unparsed", human_bytes(s.unparsed_bytes)));
@@ -258,7 +263,7 @@ fn write_flows(w: &mut dyn Write, flows: &[FlowReport]) -> io::Result<()> {
     for row in &rows {
         writeln!(w, "{}", line(row.iter().map(String::as_str).collect()))?;
     }
-    if flows.iter().any(|f| f.roles == "guessed") {
+    if flows.iter().any(|f| f.roles == Roles::Guessed) {
         writeln!(w, "  {}", view::GUESSED_CLIENT)?;
     }
     Ok(())

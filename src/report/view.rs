@@ -123,14 +123,14 @@ pub const GUESSED_CLIENT: &str =
 /// One row of the flows table, in [`FLOW_COLUMNS`] order.
 pub fn flow_row(f: &FlowReport) -> Vec<String> {
     let mut client = f.client.clone();
-    if f.roles == "guessed" {
+    if f.roles == crate::flows::Roles::Guessed {
         client.push('?');
     }
     vec![
         f.id.to_string(),
         client,
         f.server.clone(),
-        f.kind.unwrap_or("-").to_string(),
+        f.kind.map_or("-", |k| k.code()).to_string(),
         format!("{}/{}", f.packets_up, f.packets_down),
         format!(
             "{} / {}",
@@ -142,7 +142,7 @@ pub fn flow_row(f: &FlowReport) -> Vec<String> {
         format!("{:.2}", f.duration_s),
         f.rtt_ms.map_or("-".to_string(), |r| format!("{r:.1}")),
         f.goodput_bps.map_or("-".to_string(), human_rate),
-        f.close.to_string(),
+        f.close.code().to_string(),
         rst_count(f),
     ]
 }
@@ -160,7 +160,11 @@ pub fn rst_count(f: &FlowReport) -> String {
 /// What a reset flow's RSTs amount to: "flow 3 resets (capture taken at the client): the
 /// study's blocking signal ...".
 pub fn reset_heading(f: &FlowReport) -> String {
-    let mut head = format!("flow {} resets (capture taken at the {}):", f.id, f.vantage);
+    let mut head = format!(
+        "flow {} resets (capture taken at the {}):",
+        f.id,
+        f.vantage.code()
+    );
     if let Some(b) = &f.blocking {
         if b.signal {
             head.push_str(" the study's blocking signal (reset, RSTs received, none sent)");

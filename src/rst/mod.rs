@@ -83,7 +83,8 @@ use crate::capture::Timestamp;
 use crate::flows::{Close, Flow, RstRecord, Side};
 
 /// Where a capture was taken, for one flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Vantage {
     Client,
     Server,

@@ -92,7 +92,7 @@ fn the_capturing_hosts_own_reset_is_endpoint() {
     some_data(&mut c);
     c.send(Side::Server, F::RST | F::ACK, &[]);
     let report = judged(&c.packets);
-    assert_eq!(report.flows[0].vantage, "server");
+    assert_eq!(report.flows[0].vantage, Vantage::Server);
     let r = rst(&report, c.packets.len() as u64);
     assert_eq!(
         (r.verdict, r.evidence.as_slice()),
@@ -197,7 +197,7 @@ fn from_the_middle_an_ack_of_unsent_bytes_may_be_capture_loss() {
     p.ack = c.server_seq.wrapping_add(5000);
     c.push(p);
     let report = judged(&c.packets);
-    assert_eq!(report.flows[0].vantage, "middle");
+    assert_eq!(report.flows[0].vantage, Vantage::Middle);
     let r = rst(&report, c.packets.len() as u64);
     assert!(
         r.findings
@@ -448,7 +448,7 @@ fn bittorrent_timing_with_surviving_control_flows_is_context() {
     // not proven.
     let (packets, frame) = bt_and_control(50);
     let report = judged(&packets);
-    assert_eq!(report.flows[1].kind, Some("control"));
+    assert_eq!(report.flows[1].kind, Some(Kind::Control));
     let r = rst(&report, frame);
     assert!(
         has(&r, K::BtAfterBitfield) && has(&r, K::ControlFlowsSurvived),
@@ -478,7 +478,7 @@ fn vantage_can_be_stated() {
         ..Options::default()
     };
     let report = report(&c.packets, &opts);
-    assert_eq!(report.flows[0].vantage, "client");
+    assert_eq!(report.flows[0].vantage, Vantage::Client);
     let r = rst(&report, c.packets.len() as u64);
     assert_eq!(r.evidence, vec![K::SentByCaptureHost]);
 }
@@ -487,7 +487,7 @@ fn vantage_can_be_stated() {
 fn vantage_from_ttls_and_from_handshake_timing() {
     let mut c = conv();
     some_data(&mut c);
-    assert_eq!(judged(&c.packets).flows[0].vantage, "server");
+    assert_eq!(judged(&c.packets).flows[0].vantage, Vantage::Server);
     // Client side: the client's TTL is its initial one, the server's crossed hops.
     c.client_ttl = 128;
     c.server_ttl = 51;
@@ -497,7 +497,7 @@ fn vantage_from_ttls_and_from_handshake_timing() {
     d.packets.clear();
     d.handshake();
     some_data(&mut d);
-    assert_eq!(judged(&d.packets).flows[0].vantage, "client");
+    assert_eq!(judged(&d.packets).flows[0].vantage, Vantage::Client);
 }
 
 #[test]
@@ -583,7 +583,7 @@ fn at_the_client_a_reset_with_more_ttl_left_than_the_path_allows_is_forged() {
     let p = linux_look_rst(&c, Side::Server, 64);
     c.push(p);
     let report = judged(&c.packets);
-    assert_eq!(report.flows[0].vantage, "client");
+    assert_eq!(report.flows[0].vantage, Vantage::Client);
     let r = rst(&report, c.packets.len() as u64);
     assert!(
         r.findings
@@ -647,7 +647,7 @@ fn at_the_server_a_reset_claiming_the_client_from_one_hop_is_forged() {
     let p = linux_look_rst(&c2, Side::Client, 64);
     c2.push(p);
     let report = judged(&c2.packets);
-    assert_eq!(report.flows[0].vantage, "server");
+    assert_eq!(report.flows[0].vantage, Vantage::Server);
     let r = rst(&report, c2.packets.len() as u64);
     assert!(has(&r, K::TtlAbovePath), "{:?}", r.findings);
     assert_eq!(r.verdict, Some(Verdict::Forged));

@@ -387,9 +387,9 @@ mod tests {
         for (f, spec) in r.flows.iter().zip(FLOWS) {
             assert_eq!(f.port, spec.port);
             let want = if spec.control {
-                "control"
+                crate::btparse::Kind::Control
             } else {
-                "bittorrent"
+                crate::btparse::Kind::BitTorrent
             };
             assert_eq!(f.kind, Some(want), "port {}", spec.port);
         }
@@ -398,7 +398,7 @@ mod tests {
         let pieces = down.server.messages.get("piece").copied().unwrap_or(0);
         let piece_phase = 2_000_000u64.div_ceil(MSS as u64) * MSS as u64;
         assert_eq!(pieces, piece_phase.div_ceil(16_397));
-        assert_eq!(down.server.framing, "ok");
+        assert_eq!(down.server.framing, crate::btparse::FramingState::Ok);
         // Cut to 254 bytes, the frames are the same.
         let r = analyze_bytes("bulk-254", cut, &Options::default());
         assert_eq!(r.frames, n.packets);
