@@ -703,6 +703,7 @@ impl FlowReport {
 mod tests {
     use super::*;
     use crate::glasnost::verdict::{Outcome, PortClass, Proto};
+    use crate::glasnost::{RecognisedBy, ScheduleFrom};
 
     /// Every variant of a vocabulary enum serializes (JSON) to the word its `code()` gives,
     /// which is what the tables write: the two can never drift apart.
@@ -787,6 +788,28 @@ mod tests {
             Verdict::code,
         );
         agree(&[PortClass::App, PortClass::Other], PortClass::code);
+        let schedules = [
+            ScheduleFrom::CommandChannel,
+            ScheduleFrom::Log,
+            ScheduleFrom::Flows,
+        ];
+        schedules.iter().for_each(|f| match f {
+            ScheduleFrom::CommandChannel | ScheduleFrom::Log | ScheduleFrom::Flows => {}
+        });
+        agree(&schedules, ScheduleFrom::code);
+        let evidence = [
+            RecognisedBy::CommandChannel,
+            RecognisedBy::Log,
+            RecognisedBy::ControlTwins,
+            RecognisedBy::Forced,
+        ];
+        evidence.iter().for_each(|e| match e {
+            RecognisedBy::CommandChannel
+            | RecognisedBy::Log
+            | RecognisedBy::ControlTwins
+            | RecognisedBy::Forced => {}
+        });
+        agree(&evidence, RecognisedBy::code);
         agree(
             &[
                 Outcome::Completed,

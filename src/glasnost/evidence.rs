@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use crate::btparse::{FlowDecoder, Kind};
 use crate::flows::Flow;
 
+use super::RecognisedBy;
 use super::schedule::CommandSchedule;
 
 /// The evidence found, strongest first: `command_channel`, `log` or `control_twins`; `None`
@@ -20,13 +21,13 @@ pub fn recognise(
     flows: &[&Flow<FlowDecoder>],
     commands: &CommandSchedule,
     log_transfers: usize,
-) -> Option<&'static str> {
+) -> Option<RecognisedBy> {
     if !commands.planned.is_empty() || !commands.setups.is_empty() {
-        Some("command_channel")
+        Some(RecognisedBy::CommandChannel)
     } else if log_transfers > 0 {
-        Some("log")
+        Some(RecognisedBy::Log)
     } else if twin_hosts(flows).is_some() {
-        Some("control_twins")
+        Some(RecognisedBy::ControlTwins)
     } else {
         None
     }

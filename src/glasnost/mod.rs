@@ -165,16 +165,61 @@ pub struct GlasnostReport {
     /// The `.log` read beside the capture, if any.
     pub log_path: Option<String>,
     /// `command_channel`, `log` or `flows`.
-    pub schedule_from: &'static str,
+    pub schedule_from: ScheduleFrom,
     /// The positive evidence that this is a Glasnost test: `command_channel`, `log`,
     /// `control_twins` (BitTorrent and random-payload twins on the test's ports), or `forced`
     /// (`--glasnost on`).
-    pub recognised_by: &'static str,
+    pub recognised_by: RecognisedBy,
     pub app_port: Option<u16>,
     pub other_port: Option<u16>,
     pub verdicts: Verdicts,
     /// Where the capture and the log disagree overall, and other remarks.
     pub notes: Vec<String>,
+}
+
+/// Where a test's schedule (the transfers it announced) was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleFrom {
+    /// The test's own command channel.
+    CommandChannel,
+    /// The `.log` beside the capture.
+    Log,
+    /// Neither: the flows alone.
+    Flows,
+}
+
+impl ScheduleFrom {
+    pub fn code(self) -> &'static str {
+        match self {
+            ScheduleFrom::CommandChannel => "command_channel",
+            ScheduleFrom::Log => "log",
+            ScheduleFrom::Flows => "flows",
+        }
+    }
+}
+
+/// The positive evidence that a capture holds a Glasnost test ([`evidence::recognise`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecognisedBy {
+    CommandChannel,
+    Log,
+    /// A BitTorrent flow and its random-payload twin between the same two hosts.
+    ControlTwins,
+    /// None found; the user asked for the analysis (`--glasnost on`).
+    Forced,
+}
+
+impl RecognisedBy {
+    pub fn code(self) -> &'static str {
+        match self {
+            RecognisedBy::CommandChannel => "command_channel",
+            RecognisedBy::Log => "log",
+            RecognisedBy::ControlTwins => "control_twins",
+            RecognisedBy::Forced => "forced",
+        }
+    }
 }
 
 /// The `.log` beside a capture: `x.dump.gz`, `x.dump`, `x.pcap` all look for `x.log` (and an
@@ -780,7 +825,7 @@ pub fn analyze(input: &CaptureInput) -> Option<(Vec<TestReport>, GlasnostReport)
     let found = evidence::recognise(flows, &commands, log.map_or(0, |l| l.transfers.len()));
     let recognised_by = match input.mode {
         Mode::Off => return None,
-        Mode::On => found.unwrap_or("forced"),
+        Mode::On => found.unwrap_or(RecognisedBy::Forced),
         Mode::Auto => found?,
     };
     let mut notes = Vec::new();
@@ -814,13 +859,13 @@ pub fn analyze(input: &CaptureInput) -> Option<(Vec<TestReport>, GlasnostReport)
     };
     // The schedule, and the offset from its clock to the capture's.
     let (plan, schedule_from, offset) = if !commands.planned.is_empty() {
-        (commands.planned.clone(), "command_channel", 0)
+        (commands.planned.clone(), ScheduleFrom::CommandChannel, 0)
     } else if let Some(l) = log.filter(|l| !l.transfers.is_empty()) {
         let plan = schedule::from_log(l);
         let offset = schedule::clock_offset(&to_slots(&plan), &slots, 2 * SEC).unwrap_or(0);
-        (plan, "log", offset)
+        (plan, ScheduleFrom::Log, offset)
     } else {
-        (Vec::new(), "flows", 0)
+        (Vec::new(), ScheduleFrom::Flows, 0)
     };
     let mut used = vec![false; cands.len()];
     // The 2009 warm-up transfers' flows are not measurements.
@@ -871,7 +916,10 @@ pub fn analyze(input: &CaptureInput) -> Option<(Vec<TestReport>, GlasnostReport)
         if connected != plan.len() {
             notes.push(format!(
                 "the {} announced {} transfers; {connected} of them have a connection in the capture{}{}",
-                if schedule_from == "log" { "log" } else { "command channel" },
+                match schedule_from {
+                    ScheduleFrom::Log => "log",
+                    ScheduleFrom::CommandChannel | ScheduleFrom::Flows => "command channel",
+                },
                 plan.len(),
                 if absent > 0 {
                     format!("; {absent} have no packet in it though the capture goes on: reported as no_connection")
@@ -901,7 +949,7 @@ pub fn analyze(input: &CaptureInput) -> Option<(Vec<TestReport>, GlasnostReport)
     let (app_port, other_port) = ports(&drafts, log, &mut notes);
     let mut tests = transfer_reports(&drafts, input, app_port, typical, longest, &mut notes);
     if let Some(l) = log {
-        if schedule_from == "log" {
+        if schedule_from == ScheduleFrom::Log {
             // The schedule is the log: each announced transfer is its own log entry.
             let mut by_plan = plan.iter().zip(&l.transfers);
             for (t, d) in tests.iter_mut().zip(&drafts) {
@@ -1198,8 +1246,8 @@ pub fn analyze_log(
         generation: name.as_ref().map_or(Generation::Unknown, |n| n.generation),
         name,
         log_path: Some(path.display().to_string()),
-        schedule_from: "log",
-        recognised_by: "log",
+        schedule_from: ScheduleFrom::Log,
+        recognised_by: RecognisedBy::Log,
         app_port,
         other_port,
         verdicts: verdict::verdicts(&transfers),

@@ -3,6 +3,7 @@
 use crate::analyze::{Options, analyze_bytes};
 use crate::capture::{LinkType, Timestamp};
 use crate::glasnost::verdict::{Cell, Dir, Outcome, PortClass, Proto};
+use crate::glasnost::{RecognisedBy, ScheduleFrom};
 use crate::model::CaptureReport;
 use crate::synth::glasnost::{Fate, Plan};
 use crate::synth::{self, Packet, PcapOpts, pcap};
@@ -54,7 +55,7 @@ fn an_undisturbed_test_is_all_no() {
     let r = run(glasnost_test(|_, _, _, _| Fate::Normal, true));
     assert_eq!(r.tests.len(), 24);
     let g = r.glasnost.as_ref().unwrap();
-    assert_eq!(g.schedule_from, "command_channel");
+    assert_eq!(g.schedule_from, ScheduleFrom::CommandChannel);
     assert_eq!((g.app_port, g.other_port), (Some(6881), Some(NEUTRAL)));
     for (i, t) in r.tests.iter().enumerate() {
         assert_eq!(t.outcome, Outcome::Completed, "transfer {i}");
@@ -109,7 +110,7 @@ fn throttled_uploads_and_a_reset_download_give_the_studys_answers() {
     // Without the command channel: the schedule comes from the flows alone.
     let r = run(glasnost_test(fates, false));
     let g = r.glasnost.as_ref().unwrap();
-    assert_eq!(g.schedule_from, "flows");
+    assert_eq!(g.schedule_from, ScheduleFrom::Flows);
     assert_eq!(r.tests.len(), 24);
     let reset: Vec<_> = r
         .tests
@@ -330,7 +331,7 @@ fn a_log_alone_gives_the_tests_with_glasnost_s_own_measurement() {
     assert_eq!(tests.len(), 5);
     assert_eq!(
         (g.app_port, g.schedule_from, g.recognised_by),
-        (Some(6881), "log", "log")
+        (Some(6881), ScheduleFrom::Log, RecognisedBy::Log)
     );
     let t = &tests[0];
     assert_eq!(

@@ -252,7 +252,7 @@ fn capture_columns() -> Vec<Column<Captures>> {
             opt_s(r.glasnost.as_ref().and_then(|g| g.log_path.as_deref()))
         }),
         C::new("schedule_from", Ty::Enum, |r| {
-            opt_s(r.glasnost.as_ref().map(|g| g.schedule_from))
+            opt_s(r.glasnost.as_ref().map(|g| g.schedule_from.code()))
         }),
         C::new("app_port", Ty::Int32, |r| {
             opt_int(r.glasnost.as_ref().and_then(|g| g.app_port))

@@ -11,7 +11,7 @@
 use super::{human_bytes, human_rate};
 use crate::glasnost::names::{self, Generation};
 use crate::glasnost::verdict::{Dir, Outcome, PortClass, Proto, Row, Throttling};
-use crate::glasnost::{GlasnostReport, TestReport};
+use crate::glasnost::{GlasnostReport, ScheduleFrom, TestReport};
 use crate::model::{CaptureReport, FlowReport};
 
 /// The last component of a capture's path (either separator), for titles and file names.
@@ -419,9 +419,9 @@ fn glasnost_head(g: &GlasnostReport, transfers: usize) -> String {
     head.push_str(&format!(
         "; {transfers} transfers, schedule from {}",
         match g.schedule_from {
-            "command_channel" => "the command channel",
-            "log" => "the log",
-            _ => "the flows",
+            ScheduleFrom::CommandChannel => "the command channel",
+            ScheduleFrom::Log => "the log",
+            ScheduleFrom::Flows => "the flows",
         }
     ));
     head
