@@ -373,7 +373,7 @@ impl<W: Write> Progress<W> {
         s.done += 1;
         s.done_bytes = s.done_bytes.saturating_add(bytes);
         s.failed += usize::from(failed);
-        s.last = crate::report::view::file_name(path).to_string();
+        s.last = crate::model::file_name(path).to_string();
         let now = Instant::now();
         let due = self
             .last_draw

@@ -15,6 +15,14 @@ use crate::glasnost::verdict::{Dir, Summary};
 use crate::glasnost::{GlasnostReport, TestReport};
 use crate::rst::{BlockingSignal, EvidenceKind, Finding, Strength, Vantage, Verdict};
 
+/// The last component of a capture's path (either separator), for titles and file names (the
+/// report's pages and the plots' titles alike).
+pub fn file_name(path: &str) -> &str {
+    path.rsplit(['/', '\\'])
+        .find(|p| !p.is_empty())
+        .unwrap_or(path)
+}
+
 /// A count and the first frame it happened at (so a user can jump there in Wireshark).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Tally {
@@ -819,6 +827,14 @@ mod tests {
             ],
             Outcome::code,
         );
+    }
+
+    #[test]
+    fn a_capture_s_file_name_is_its_last_path_component_either_separator() {
+        assert_eq!(file_name("a/b/x.pcap"), "x.pcap");
+        assert_eq!(file_name("C:\\caps\\y.pcap"), "y.pcap");
+        assert_eq!(file_name("dir/"), "dir");
+        assert_eq!(file_name(""), "");
     }
 
     #[test]

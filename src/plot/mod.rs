@@ -251,7 +251,7 @@ pub fn clean_text(s: &str) -> String {
 
 /// The last component of a capture path (either separator), for titles.
 fn file_name(path: &str) -> String {
-    clean_text(crate::report::view::file_name(path))
+    clean_text(crate::model::file_name(path))
 }
 
 /// Upload before download, BitTorrent port before the neutral one, then port, repetition,

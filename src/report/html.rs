@@ -261,7 +261,7 @@ pub fn capture_page(r: &CaptureReport) -> Page {
     if !r.flows.is_empty() {
         sections.push(flows_section(r));
     }
-    let name = view::file_name(&r.path);
+    let name = crate::model::file_name(&r.path);
     Page {
         title: format!("bttrace: {name}"),
         sections,
@@ -415,7 +415,7 @@ fn flows_section(r: &CaptureReport) -> Section {
 /// The page's file name for a capture: its file name with everything but ASCII letters,
 /// digits, `.`, `-` and `_` as `_`, no leading dot, at most 200 characters, then `.html`.
 pub fn page_file_name(path: &str) -> String {
-    let mut safe: String = view::file_name(path)
+    let mut safe: String = crate::model::file_name(path)
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {

@@ -14,13 +14,6 @@ use crate::glasnost::verdict::{Dir, Outcome, PortClass, Proto, Row, Throttling};
 use crate::glasnost::{GlasnostReport, ScheduleFrom, TestReport};
 use crate::model::{CaptureReport, FlowReport};
 
-/// The last component of a capture's path (either separator), for titles and file names.
-pub fn file_name(path: &str) -> &str {
-    path.rsplit(['/', '\\'])
-        .find(|p| !p.is_empty())
-        .unwrap_or(path)
-}
-
 /// A rate in the one unit family every text and page uses (`2.80 Mbit/s`, `189 kbit/s`), or
 /// `-` when there is none.
 pub fn rate(bps: Option<f64>) -> String {
