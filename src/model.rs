@@ -712,6 +712,7 @@ mod tests {
     use super::*;
     use crate::glasnost::verdict::{Outcome, PortClass, Proto};
     use crate::glasnost::{RecognisedBy, ScheduleFrom};
+    use crate::rst::compare::{PairedBy, Proven};
 
     /// Every variant of a vocabulary enum serializes (JSON) to the word its `code()` gives,
     /// which is what the tables write: the two can never drift apart.
@@ -796,6 +797,19 @@ mod tests {
             Verdict::code,
         );
         agree(&[PortClass::App, PortClass::Other], PortClass::code);
+        agree(&[PairedBy::Isn, PairedBy::Order], PairedBy::code);
+        [PairedBy::Isn].iter().for_each(|p| match p {
+            PairedBy::Isn | PairedBy::Order => {}
+        });
+        agree(
+            &[
+                Proven::Forged,
+                Proven::Endpoint,
+                Proven::NotReceived,
+                Proven::Unproven,
+            ],
+            Proven::code,
+        );
         let schedules = [
             ScheduleFrom::CommandChannel,
             ScheduleFrom::Log,

@@ -342,7 +342,8 @@ fn write_compare_pair(w: &mut dyn Write, p: &PairReport) -> io::Result<()> {
     writeln!(
         w,
         "connection {} (paired by {})",
-        p.client_view, p.paired_by
+        p.client_view,
+        p.paired_by.code()
     )?;
     if p.nat {
         writeln!(

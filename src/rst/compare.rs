@@ -33,6 +33,8 @@ use rustc_hash::{FxHashMap, FxHasher};
 use serde::Serialize;
 
 use crate::capture::{CaptureReader, Timestamp};
+// Which end: `Side` here is one capture of the two.
+use crate::flows::Side as End;
 use crate::flows::seq::SeqNum;
 use crate::wire::{self, TcpFlags};
 
@@ -263,14 +265,14 @@ fn load_from(mut reader: CaptureReader, max_packets: usize) -> std::io::Result<S
 #[derive(Debug, Clone, Serialize)]
 pub struct PacketNote {
     /// `client` or `server`: which capture holds it.
-    pub capture: &'static str,
+    pub capture: End,
     pub frame: u64,
     /// Seconds since the epoch, in that capture's clock.
     #[serde(rename = "frame_time")]
     pub time: f64,
     /// `client` or `server`: the claimed sender.
     #[serde(rename = "sender")]
-    pub from: &'static str,
+    pub from: End,
     #[serde(rename = "tcp_flags")]
     pub flags: String,
     pub seq: u32,
@@ -287,7 +289,7 @@ pub struct PairReport {
     pub client_view: String,
     pub server_view: String,
     /// How the two were paired: `isn` or `order`.
-    pub paired_by: &'static str,
+    pub paired_by: PairedBy,
     /// Addresses or ports rewritten on the way (NAT).
     pub nat: bool,
     /// Sequence numbers rewritten on the way (a middlebox randomising ISNs).
@@ -306,10 +308,10 @@ pub struct PairReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RstProof {
-    pub capture: &'static str,
+    pub capture: End,
     pub frame: u64,
     #[serde(rename = "sender")]
-    pub from: &'static str,
+    pub from: End,
     /// `forged` (received, never sent: no packet the sender's capture shows can be its twin),
     /// `endpoint` (matched one-to-one to a packet the sender's capture shows leaving, on every
     /// field that survives the path), `not_received` (sent, never arrived), or `unproven`
@@ -320,6 +322,25 @@ pub struct RstProof {
     /// The fields compared with its twin and found equal (for `endpoint`), or that differ
     /// (for `unproven`).
     pub fields: Vec<&'static str>,
+}
+
+/// How a connection in one capture was paired with its twin in the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PairedBy {
+    /// The same initial sequence numbers.
+    Isn,
+    /// Server port and the nearest start time, once the ISNs had paired what they could.
+    Order,
+}
+
+impl PairedBy {
+    pub fn code(self) -> &'static str {
+        match self {
+            PairedBy::Isn => "isn",
+            PairedBy::Order => "order",
+        }
+    }
 }
 
 /// What the two captures prove about one RST. Serialized as its code.
@@ -524,7 +545,7 @@ fn compare_sides(
     }
     // Pair by ISN first: the server capture's connections by (client ISN, server port), each
     // list in capture order, taken from the front.
-    let mut pairs: Vec<(usize, usize, &'static str)> = Vec::new();
+    let mut pairs: Vec<(usize, usize, PairedBy)> = Vec::new();
     let mut used_b = vec![false; b.conns.len()];
     let mut paired_a = vec![false; a.conns.len()];
     let mut by_isn: FxHashMap<(u32, u16), std::collections::VecDeque<usize>> = FxHashMap::default();
@@ -548,7 +569,7 @@ fn compare_sides(
             if let Some(u) = paired_a.get_mut(i) {
                 *u = true;
             }
-            pairs.push((i, j, "isn"));
+            pairs.push((i, j, PairedBy::Isn));
         }
     }
     drop(by_isn);
@@ -587,7 +608,7 @@ fn compare_sides(
                 if let Some(u) = paired_a.get_mut(i) {
                     *u = true;
                 }
-                pairs.push((i, j, "order"));
+                pairs.push((i, j, PairedBy::Order));
             }
         }
     }
@@ -703,7 +724,7 @@ fn taken_at(side: &Side) -> Option<TakenAt> {
     })
 }
 
-fn median_offset(a: &Side, b: &Side, pairs: &[(usize, usize, &str)]) -> Option<i64> {
+fn median_offset(a: &Side, b: &Side, pairs: &[(usize, usize, PairedBy)]) -> Option<i64> {
     let mut d: Vec<i64> = pairs
         .iter()
         .filter_map(|&(i, j, _)| Some(b.conns.get(j)?.start.0 - a.conns.get(i)?.start.0))
@@ -764,7 +785,7 @@ type Key = (u16, u32, u32);
 fn compare_pair(
     (side_a, ca): (&Side, &Conn),
     (side_b, cb): (&Side, &Conn),
-    paired_by: &'static str,
+    paired_by: PairedBy,
 ) -> PairReport {
     let (span_a, span_b) = (side_a.span, side_b.span);
     let (pa, pb) = (side_a.packets(ca), side_b.packets(cb));
@@ -787,11 +808,12 @@ fn compare_pair(
     // Client -> server: sent in capture A (client side), received in capture B.
     // Server -> client: sent in capture B, received in capture A.
     for from_client in [true, false] {
-        let (sent, recv, sent_name, recv_name) = if from_client {
-            (pa, pb, "client", "server")
+        let (sent, recv, sent_end, recv_end) = if from_client {
+            (pa, pb, End::Client, End::Server)
         } else {
-            (pb, pa, "server", "client")
+            (pb, pa, End::Server, End::Client)
         };
+        let (sent_name, recv_name) = (sent_end.code(), recv_end.code());
         // Each capture's running time, in the other capture's clock.
         let (sent_span, recv_span, to_sent, to_recv) = if from_client {
             (span_a, span_b, -shift_ab, shift_ab)
@@ -806,7 +828,6 @@ fn compare_pair(
         } else {
             (shift.server.wrapping_neg(), shift.client.wrapping_neg())
         };
-        let from_name = if from_client { "client" } else { "server" };
         let out: Vec<&Pkt> = sent
             .iter()
             .filter(|p| p.from_client == from_client)
@@ -890,11 +911,11 @@ fn compare_pair(
         }
         drop(hops_seen);
 
-        let note = |p: &Pkt, capture: &'static str, text: String| PacketNote {
+        let note = |p: &Pkt, capture: End, text: String| PacketNote {
             capture,
             frame: p.frame,
             time: p.ts.as_secs_f64(),
-            from: from_name,
+            from: sent_end,
             flags: TcpFlags(p.flags).to_string(),
             seq: p.seq,
             ack: p.ack,
@@ -966,7 +987,7 @@ fn compare_pair(
                 let found = covered(SeqNum(p.seq).diff(SeqNum(base)), p.len, &sent_union);
                 if found {
                     if let Some(text) = differs(p, &sent_exact) {
-                        modified.push(note(p, recv_name, text));
+                        modified.push(note(p, recv_end, text));
                     }
                     (
                         Proven::Endpoint,
@@ -1051,15 +1072,15 @@ fn compare_pair(
             if proven == Proven::Forged {
                 never_sent.push(note(
                     p,
-                    recv_name,
+                    recv_end,
                     format!("received by the {recv_name}, never sent by the {sent_name}"),
                 ));
             }
             if is_rst {
                 rsts.push(RstProof {
-                    capture: recv_name,
+                    capture: recv_end,
                     frame: p.frame,
-                    from: from_name,
+                    from: sent_end,
                     proven,
                     reason,
                     fields,
@@ -1079,14 +1100,14 @@ fn compare_pair(
             if !found && in_window {
                 never_received.push(note(
                     p,
-                    sent_name,
+                    sent_end,
                     format!("sent by the {sent_name}, never received by the {recv_name}"),
                 ));
                 if p.flags & TcpFlags::RST != 0 {
                     rsts.push(RstProof {
-                        capture: sent_name,
+                        capture: sent_end,
                         frame: p.frame,
-                        from: from_name,
+                        from: sent_end,
                         proven: Proven::NotReceived,
                         reason: format!(
                             "the {recv_name}'s capture shows no packet that is its twin"

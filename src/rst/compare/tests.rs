@@ -87,14 +87,14 @@ fn a_reset_only_the_receiver_saw_is_proven_forged() {
     assert_eq!(r.pairs.len(), 1);
     let p = &r.pairs[0];
     assert!(p.nat);
-    assert_eq!(p.paired_by, "isn");
+    assert_eq!(p.paired_by, PairedBy::Isn);
     assert_eq!(p.never_sent.len(), 1, "{:?}", p.never_sent);
     assert_eq!(p.never_sent[0].frame, server.len() as u64);
     assert!(p.never_received.is_empty(), "{:?}", p.never_received);
     assert_eq!(p.rsts.len(), 1);
     assert_eq!(
         (p.rsts[0].capture, p.rsts[0].proven),
-        ("server", Proven::Forged)
+        (End::Server, Proven::Forged)
     );
 }
 
@@ -113,7 +113,7 @@ fn an_endpoints_reset_is_found_at_both_ends_despite_rewritten_isns_and_clocks() 
     let b = write(dir.path(), "server.pcap", &server);
     let r = compare(&a, &b).unwrap();
     let p = &r.pairs[0];
-    assert_eq!(p.paired_by, "order", "the ISN was rewritten");
+    assert_eq!(p.paired_by, PairedBy::Order, "the ISN was rewritten");
     assert!(p.isn_rewritten);
     let offset = r.clock_offset_ms.unwrap();
     assert!((offset - 3_600_005.0).abs() < 1.0, "{offset}");
@@ -163,9 +163,9 @@ fn drops_and_changes_on_the_way_are_listed() {
     let p = &r.pairs[0];
     assert_eq!(p.never_received.len(), 1, "{:?}", p.never_received);
     assert_eq!(p.never_received[0].frame, dropped as u64 + 1);
-    assert_eq!(p.never_received[0].capture, "server");
+    assert_eq!(p.never_received[0].capture, End::Server);
     assert_eq!(p.modified.len(), 1, "{:?}", p.modified);
-    assert_eq!(p.modified[0].capture, "client");
+    assert_eq!(p.modified[0].capture, End::Client);
     let _ = changed;
     assert!(p.never_sent.is_empty());
 }
