@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::btparse::{
-    self, DirDecoder, FlowDecoder, Framing, FramingState, Kind, LostReason, MsgKind, peer_id,
+    self, DirSummary, FlowDecoder, FramingState, Kind, LostReason, MsgKind, peer_id,
 };
 use crate::capture::{Format, LinkType, Note, Timestamp};
 use crate::flows::{Close, Flow, Overflow, PacketRef, Roles, Side};
@@ -409,55 +409,44 @@ fn handshake_report(h: &btparse::Handshake) -> HandshakeReport {
     }
 }
 
-fn side_report(d: &DirDecoder) -> BtSideReport {
-    let (lost_at, lost_reason) = match d.framing {
-        Framing::Lost { offset, reason } => (Some(offset), Some(reason)),
-        Framing::Ok | Framing::NotBitTorrent | Framing::NoHandshake | Framing::NoPayload => {
-            (None, None)
-        }
-    };
+fn side_report(d: &DirSummary) -> BtSideReport {
     BtSideReport {
         handshake: d.handshake.as_ref().map(handshake_report),
-        preamble_bytes: d.preamble.filter(|&p| p > 0),
-        messages: MsgKind::ALL
+        preamble_bytes: d.preamble_bytes,
+        messages: d.messages.iter().map(|&(k, n)| (k.code(), n)).collect(),
+        first: d
+            .first
             .iter()
-            .zip(d.counts)
-            .filter(|(_, n)| *n > 0)
-            .map(|(k, n)| (k.code(), n))
-            .collect(),
-        first: MsgKind::ALL
-            .iter()
-            .zip(d.first)
-            .filter_map(|(k, at)| at.map(|a| (k.code(), Seen::from(a))))
+            .map(|&(k, a)| (k.code(), Seen::from(a)))
             .collect(),
         piece_bytes: d.piece_bytes,
-        extended: d.ext_handshake.as_ref().map(|e| ExtendedReport {
+        extended: d.extended.as_ref().map(|e| ExtendedReport {
             client: e.client.clone(),
             port: e.port,
             reqq: e.reqq,
             metadata_size: e.metadata_size,
             extensions: e.messages.clone(),
         }),
-        framing: d.framing.state(),
-        lost_at,
-        lost_reason,
+        framing: d.framing,
+        lost_at: d.lost_at,
+        lost_reason: d.lost_reason,
         resyncs: d.resyncs,
-        unparsed_bytes: d.unparsed,
+        unparsed_bytes: d.unparsed_bytes,
         hole_bytes: d.hole_bytes,
     }
 }
 
 fn bt_report(app: &FlowDecoder) -> Option<BtReport> {
-    let c = app.dir(Side::Client)?;
-    let s = app.dir(Side::Server)?;
-    let info_hash = [c, s]
+    let c = app.dir(Side::Client)?.summary();
+    let s = app.dir(Side::Server)?.summary();
+    let info_hash = [&c, &s]
         .iter()
         .find_map(|d| d.handshake.and_then(|h| h.info_hash))
         .map(|x| btparse::hex(&x));
     Some(BtReport {
         info_hash,
-        client: side_report(c),
-        server: side_report(s),
+        client: side_report(&c),
+        server: side_report(&s),
     })
 }
 
@@ -605,12 +594,8 @@ impl FlowReport {
         with_messages: bool,
         judged: &FlowJudgement<'_>,
     ) -> FlowReport {
-        let c = f.half(Side::Client);
-        let s = f.half(Side::Server);
-        let missing = |h: &crate::flows::Half| {
-            let st = h.stats();
-            st.not_captured + st.overflow + st.unfilled
-        };
+        let c = f.half(Side::Client).summary();
+        let s = f.half(Side::Server).summary();
         FlowReport {
             id: f.id,
             tcp_stream: f.id.checked_sub(1),
@@ -633,24 +618,21 @@ impl FlowReport {
             packets_down: s.packets,
             payload_up: c.payload_bytes,
             payload_down: s.payload_bytes,
-            bytes_up: c.stats().unique,
-            bytes_down: s.stats().unique,
-            retrans_up: c.stats().retransmitted,
-            retrans_down: s.stats().retransmitted,
-            truncated_up: c.stats().truncated,
-            truncated_down: s.stats().truncated,
-            missing_up: missing(c),
-            missing_down: missing(s),
-            unassembled_up: c.stats().unassembled,
-            unassembled_down: s.stats().unassembled,
-            overlap_mismatches: c.stats().overlap_mismatches + s.stats().overlap_mismatches,
-            first_mismatch_frame: [
-                c.stats().first_mismatch_frame,
-                s.stats().first_mismatch_frame,
-            ]
-            .into_iter()
-            .flatten()
-            .min(),
+            bytes_up: c.unique,
+            bytes_down: s.unique,
+            retrans_up: c.retransmitted,
+            retrans_down: s.retransmitted,
+            truncated_up: c.truncated,
+            truncated_down: s.truncated,
+            missing_up: c.missing,
+            missing_down: s.missing,
+            unassembled_up: c.unassembled,
+            unassembled_down: s.unassembled,
+            overlap_mismatches: c.overlap_mismatches + s.overlap_mismatches,
+            first_mismatch_frame: [c.first_mismatch_frame, s.first_mismatch_frame]
+                .into_iter()
+                .flatten()
+                .min(),
             goodput_bps: f.goodput_bps(),
             close: f.close(),
             rsts: f
@@ -710,6 +692,7 @@ impl FlowReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::btparse::Framing;
     use crate::glasnost::verdict::{Outcome, PortClass, Proto};
     use crate::glasnost::{RecognisedBy, ScheduleFrom};
     use crate::rst::compare::{PairedBy, Proven};

@@ -333,7 +333,61 @@ pub struct DirDecoder {
     pub text: TextLines,
 }
 
+/// What one direction's decoder found, for the reports ([`DirDecoder::summary`]): the parts a
+/// reader looks at, without the decoder's working state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DirSummary {
+    pub handshake: Option<Handshake>,
+    /// Bytes before the handshake when it did not open the stream (never `Some(0)`).
+    pub preamble_bytes: Option<u64>,
+    /// Messages by kind, the kinds seen only, in [`MsgKind::ALL`] order.
+    pub messages: Vec<(MsgKind, u64)>,
+    /// Where each kind seen was first seen, in the same order.
+    pub first: Vec<(MsgKind, PacketRef)>,
+    pub piece_bytes: u64,
+    pub extended: Option<ExtHandshake>,
+    pub framing: FramingState,
+    /// Where the framing was lost, and why (for [`FramingState::Lost`]).
+    pub lost_at: Option<u64>,
+    pub lost_reason: Option<LostReason>,
+    pub resyncs: u32,
+    pub unparsed_bytes: u64,
+    pub hole_bytes: u64,
+}
+
 impl DirDecoder {
+    /// What this direction carried, as the reports say it.
+    pub fn summary(&self) -> DirSummary {
+        let (lost_at, lost_reason) = match self.framing {
+            Framing::Lost { offset, reason } => (Some(offset), Some(reason)),
+            Framing::Ok | Framing::NotBitTorrent | Framing::NoHandshake | Framing::NoPayload => {
+                (None, None)
+            }
+        };
+        DirSummary {
+            handshake: self.handshake,
+            preamble_bytes: self.preamble.filter(|&p| p > 0),
+            messages: MsgKind::ALL
+                .into_iter()
+                .zip(self.counts)
+                .filter(|&(_, n)| n > 0)
+                .collect(),
+            first: MsgKind::ALL
+                .into_iter()
+                .zip(self.first)
+                .filter_map(|(k, at)| at.map(|a| (k, a)))
+                .collect(),
+            piece_bytes: self.piece_bytes,
+            extended: self.ext_handshake.clone(),
+            framing: self.framing.state(),
+            lost_at,
+            lost_reason,
+            resyncs: self.resyncs,
+            unparsed_bytes: self.unparsed,
+            hole_bytes: self.hole_bytes,
+        }
+    }
+
     pub fn new(side: Side) -> DirDecoder {
         DirDecoder {
             side,

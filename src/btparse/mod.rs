@@ -32,7 +32,7 @@ pub mod peer_id;
 use std::collections::BTreeMap;
 
 use crate::flows::{HoleCause, PacketRef, PerSide, Side, StreamSink};
-pub use decoder::{DirDecoder, Framing, FramingState, LostReason};
+pub use decoder::{DirDecoder, DirSummary, Framing, FramingState, LostReason};
 
 /// A handshake as seen; fields the capture cut are `None`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

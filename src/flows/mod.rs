@@ -204,6 +204,45 @@ impl Half {
     pub fn stats(&self) -> &StreamStats {
         &self.stream.stats
     }
+
+    /// What this side sent, as the reports count it.
+    pub fn summary(&self) -> HalfSummary {
+        let st = self.stats();
+        HalfSummary {
+            packets: self.packets,
+            payload_bytes: self.payload_bytes,
+            unique: st.unique,
+            retransmitted: st.retransmitted,
+            truncated: st.truncated,
+            missing: st.not_captured + st.overflow + st.unfilled,
+            unassembled: st.unassembled,
+            overlap_mismatches: st.overlap_mismatches,
+            first_mismatch_frame: st.first_mismatch_frame,
+            rsts: self.rsts,
+        }
+    }
+}
+
+/// One side of a flow as the reports count it ([`Half::summary`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HalfSummary {
+    pub packets: u64,
+    /// Payload bytes the IP headers declare, retransmissions included.
+    pub payload_bytes: u64,
+    /// Unique stream bytes (each once, including bytes the snaplen cut).
+    pub unique: u64,
+    pub retransmitted: u64,
+    /// Bytes on the wire but cut from the capture by the snaplen.
+    pub truncated: u64,
+    /// Stream bytes never seen: lost before the capture point, given up (out-of-order
+    /// buffer full), or still missing at the end.
+    pub missing: u64,
+    /// Bytes captured after their gap was given up ([`StreamStats::unassembled`]).
+    pub unassembled: u64,
+    pub overlap_mismatches: u32,
+    pub first_mismatch_frame: Option<u64>,
+    /// RST segments the side sent.
+    pub rsts: u32,
 }
 
 /// Handshake times, where seen.
