@@ -695,7 +695,7 @@ mod tests {
     use crate::btparse::Framing;
     use crate::glasnost::verdict::{Outcome, PortClass, Proto};
     use crate::glasnost::{RecognisedBy, ScheduleFrom};
-    use crate::rst::compare::{PairedBy, Proven};
+    use crate::rst::compare::{Field, PairedBy, Proven};
 
     /// Every variant of a vocabulary enum serializes (JSON) to the word its `code()` gives,
     /// which is what the tables write: the two can never drift apart.
@@ -781,6 +781,7 @@ mod tests {
         );
         agree(&[PortClass::App, PortClass::Other], PortClass::code);
         agree(&[PairedBy::Isn, PairedBy::Order], PairedBy::code);
+        agree(&Field::ALL, Field::code);
         [PairedBy::Isn].iter().for_each(|p| match p {
             PairedBy::Isn | PairedBy::Order => {}
         });

@@ -7,7 +7,7 @@ use super::{escape_controls, human_bytes};
 use crate::btparse::{FramingState, Kind};
 use crate::flows::Roles;
 use crate::model::{BtSideReport, CaptureReport, FlowReport};
-use crate::rst::compare::{CompareReport, PacketNote, PairReport, Part, Proven};
+use crate::rst::compare::{CompareReport, Field, PacketNote, PairReport, Part, Proven};
 use crate::rst::{Strength, Verdict};
 
 /// Writes one capture's block.
@@ -373,7 +373,7 @@ fn write_compare_pair(w: &mut dyn Write, p: &PairReport) -> io::Result<()> {
         let fields = if x.fields.is_empty() {
             String::new()
         } else {
-            format!(" [{}]", x.fields.join(", "))
+            format!(" [{}]", Field::join(&x.fields, ", "))
         };
         writeln!(
             w,

@@ -321,7 +321,7 @@ pub struct RstProof {
     pub reason: String,
     /// The fields compared with its twin and found equal (for `endpoint`), or that differ
     /// (for `unproven`).
-    pub fields: Vec<&'static str>,
+    pub fields: Vec<Field>,
 }
 
 /// How a connection in one capture was paired with its twin in the other.
@@ -340,6 +340,55 @@ impl PairedBy {
             PairedBy::Isn => "isn",
             PairedBy::Order => "order",
         }
+    }
+}
+
+/// A field of a packet compared with its twin in the other capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    Flags,
+    Seq,
+    Ack,
+    Time,
+    Ttl,
+    IpId,
+    Options,
+    Len,
+    Window,
+}
+
+impl Field {
+    pub const ALL: [Field; 9] = [
+        Field::Flags,
+        Field::Seq,
+        Field::Ack,
+        Field::Time,
+        Field::Ttl,
+        Field::IpId,
+        Field::Options,
+        Field::Len,
+        Field::Window,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Field::Flags => "flags",
+            Field::Seq => "seq",
+            Field::Ack => "ack",
+            Field::Time => "time",
+            Field::Ttl => "ttl",
+            Field::IpId => "ip_id",
+            Field::Options => "options",
+            Field::Len => "len",
+            Field::Window => "window",
+        }
+    }
+
+    /// The codes of `fields`, joined by `sep`.
+    pub fn join(fields: &[Field], sep: &str) -> String {
+        let codes: Vec<&str> = fields.iter().map(|f| f.code()).collect();
+        codes.join(sep)
     }
 }
 
@@ -983,7 +1032,7 @@ fn compare_pair(
         for (k, p) in inn.iter().enumerate() {
             let is_rst = p.flags & TcpFlags::RST != 0;
             let running_then = running(sent_span, p.ts.0 + to_sent);
-            let (proven, reason, fields): (Proven, String, Vec<&'static str>) = if p.len > 0 {
+            let (proven, reason, fields): (Proven, String, Vec<Field>) = if p.len > 0 {
                 let found = covered(SeqNum(p.seq).diff(SeqNum(base)), p.len, &sent_union);
                 if found {
                     if let Some(text) = differs(p, &sent_exact) {
@@ -992,7 +1041,7 @@ fn compare_pair(
                     (
                         Proven::Endpoint,
                         "its bytes were sent".into(),
-                        vec!["seq", "len"],
+                        vec![Field::Seq, Field::Len],
                     )
                 } else if running_then {
                     (Proven::Forged, "its bytes were never sent".into(), vec![])
@@ -1048,7 +1097,7 @@ fn compare_pair(
                         format!(
                             "a packet the {sent_name} sent has its flags and numbers but not its {} \
                              (rewritten on the way, or forged)",
-                            diff.join(", ")
+                            Field::join(&diff, ", ")
                         ),
                         diff,
                     )
@@ -1137,40 +1186,40 @@ fn compare_pair(
 /// The fields that survive the path on which a sent packet `q` and a received `p` differ:
 /// TTL less the path's hop count (when the path's packets agree on one), IP ID (when the path
 /// keeps it), TCP options (when the path keeps them) and length.
-fn differing(q: &Pkt, p: &Pkt, facts: &PathFacts) -> Vec<&'static str> {
+fn differing(q: &Pkt, p: &Pkt, facts: &PathFacts) -> Vec<Field> {
     let mut d = Vec::new();
     if let Some(h) = facts.hops {
         if q.ttl.wrapping_sub(h) != p.ttl {
-            d.push("ttl");
+            d.push(Field::Ttl);
         }
     }
     if facts.id_kept != Some(false) && q.has_id && p.has_id && q.ip_id != p.ip_id {
-        d.push("ip_id");
+        d.push(Field::IpId);
     }
     if facts.opts_kept != Some(false) && q.opts != p.opts {
-        d.push("options");
+        d.push(Field::Options);
     }
     if q.len != p.len {
-        d.push("len");
+        d.push(Field::Len);
     }
     d
 }
 
 /// The fields checked and found equal between a sent packet and its twin.
-fn agreeing(q: &Pkt, p: &Pkt, facts: &PathFacts) -> Vec<&'static str> {
-    let mut f = vec!["flags", "seq", "ack", "time"];
+fn agreeing(q: &Pkt, p: &Pkt, facts: &PathFacts) -> Vec<Field> {
+    let mut f = vec![Field::Flags, Field::Seq, Field::Ack, Field::Time];
     if facts.hops.is_some() {
-        f.push("ttl");
+        f.push(Field::Ttl);
     }
     if facts.id_kept != Some(false) && q.has_id && p.has_id {
-        f.push("ip_id");
+        f.push(Field::IpId);
     }
     if facts.opts_kept != Some(false) {
-        f.push("options");
+        f.push(Field::Options);
     }
-    f.push("len");
+    f.push(Field::Len);
     if q.window == p.window {
-        f.push("window");
+        f.push(Field::Window);
     }
     f
 }
