@@ -285,7 +285,7 @@ pub struct FlowReport {
     /// Where the capture was taken for this flow: `client`, `server`, `middle`, `unknown`.
     pub vantage: Vantage,
     /// The study's blocking signal, for flows with a RST (null otherwise).
-    pub blocking: Option<BlockingReport>,
+    pub blocking: Option<BlockingSignal>,
     pub series: SeriesReport,
     /// The peer-wire view, for flows that carried payload (null otherwise).
     pub bittorrent: Option<BtReport>,
@@ -511,34 +511,6 @@ pub struct EvidenceReport {
     pub text: String,
 }
 
-/// The study's blocking signal for a flow that was reset.
-#[derive(Debug, Clone, Serialize)]
-pub struct BlockingReport {
-    /// Reset, not closed by either end first.
-    pub reset: bool,
-    pub rsts_received: u32,
-    pub rsts_sent: u32,
-    /// Milliseconds from the BitTorrent bitfield (or handshake) exchange to the first RST.
-    pub after_bt_exchange_ms: Option<f64>,
-    /// The first RST came before any transfer data.
-    pub before_data: bool,
-    /// Reset, RSTs received and none sent by the capturing side: the study's signal.
-    pub signal: bool,
-}
-
-impl From<BlockingSignal> for BlockingReport {
-    fn from(b: BlockingSignal) -> BlockingReport {
-        BlockingReport {
-            reset: b.reset,
-            rsts_received: b.rsts_received,
-            rsts_sent: b.rsts_sent,
-            after_bt_exchange_ms: b.after_bt_exchange_ms,
-            before_data: b.before_data,
-            signal: b.signal,
-        }
-    }
-}
-
 /// Unique payload bytes per interval since the flow's first packet.
 #[derive(Debug, Clone, Serialize)]
 pub struct SeriesReport {
@@ -676,7 +648,7 @@ impl FlowReport {
             rsts_seen: u64::from(c.rsts) + u64::from(s.rsts),
             rsts_judged: f.rsts.len() as u64,
             vantage: judged.vantage,
-            blocking: judged.blocking.map(BlockingReport::from),
+            blocking: judged.blocking,
             series: SeriesReport {
                 interval_ms: f.series.interval_ns() as f64 / 1e6,
                 up: f.series.bins(Side::Client).to_vec(),

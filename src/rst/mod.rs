@@ -1282,8 +1282,9 @@ fn secs(a: Timestamp, b: Timestamp) -> f64 {
     a.nanos_since(b) as f64 / 1e9
 }
 
-/// The study's blocking signal for one flow (Glasnost's detector, DOMAIN section 3).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// The study's blocking signal for one flow (Glasnost's detector, DOMAIN section 3), as the
+/// reports give it (a flow's `blocking` in JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct BlockingSignal {
     /// Reset, not closed by either end first.
     pub reset: bool,

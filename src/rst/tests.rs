@@ -460,7 +460,7 @@ fn bittorrent_timing_with_surviving_control_flows_is_context() {
     let (packets, frame) = bt_and_control(54);
     let r = rst(&judged(&packets), frame);
     assert_eq!(r.verdict, Some(Verdict::Forged), "{:?}", r.findings);
-    let b = judged(&packets).flows[0].blocking.clone().unwrap();
+    let b = judged(&packets).flows[0].blocking.unwrap();
     assert!(b.reset && b.signal && b.before_data);
     assert_eq!((b.rsts_received, b.rsts_sent), (1, 0));
     let ms = b.after_bt_exchange_ms.unwrap();
