@@ -1416,11 +1416,8 @@ fn retiring_open_connections_never_turns_their_later_packets_into_new_flows() {
     assert!(r.text.contains("flow table limit 100 reached"));
     let mut csv = bttrace::report::csv::CapturesCsv::new(Vec::new()).unwrap();
     csv.capture(&r).unwrap();
-    let csv = String::from_utf8(csv.into_inner().unwrap()).unwrap();
-    let mut rdr = csv::Reader::from_reader(csv.as_bytes());
-    let head = rdr.headers().unwrap().clone();
-    let row = rdr.records().next().unwrap().unwrap();
-    let col = |name: &str| &row[head.iter().position(|h| h == name).unwrap()];
+    let row = first_csv_row(csv.into_inner().unwrap());
+    let col = |name: &str| row[name].as_str();
     assert_eq!(col("flows_retired"), retired.flows.to_string());
     assert_eq!(col("retired_packets"), retired.packets.to_string());
     assert!(col("notes").contains("flow table limit 100 reached"));
@@ -1664,6 +1661,17 @@ fn piece_stream(pieces: u32) -> u64 {
     u64::from(pieces) * (13 + u64::from(BLOCK))
 }
 
+/// The first record of a CSV table, by column name.
+fn first_csv_row(csv: Vec<u8>) -> std::collections::HashMap<String, String> {
+    let mut rdr = csv::Reader::from_reader(csv.as_slice());
+    let head = rdr.headers().unwrap().clone();
+    let row = rdr.records().next().unwrap().unwrap();
+    head.iter()
+        .zip(row.iter())
+        .map(|(h, c)| (h.to_string(), c.to_string()))
+        .collect()
+}
+
 fn pieces_down(f: &bttrace::model::FlowReport) -> u64 {
     let bt = f.bittorrent.as_ref().expect("a BitTorrent flow");
     bt.server.messages.get("piece").copied().unwrap_or(0)
@@ -1750,11 +1758,8 @@ fn two_capture_queues_beyond_the_reassembly_bound_are_unassembled_not_lost() {
     assert!(r.text.contains("captured but not reassembled"));
     let mut csv = bttrace::report::csv::FlowsCsv::new(Vec::new()).unwrap();
     csv.capture(&r).unwrap();
-    let csv = String::from_utf8(csv.into_inner().unwrap()).unwrap();
-    let mut rdr = csv::Reader::from_reader(csv.as_bytes());
-    let head = rdr.headers().unwrap().clone();
-    let row = rdr.records().next().unwrap().unwrap();
-    let col = |name: &str| &row[head.iter().position(|h| h == name).unwrap()];
+    let row = first_csv_row(csv.into_inner().unwrap());
+    let col = |name: &str| row[name].as_str();
     assert_eq!(col("unassembled_down"), f.unassembled_down.to_string());
     let json = serde_json::to_value(&r.r).unwrap();
     assert_eq!(

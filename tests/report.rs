@@ -487,15 +487,7 @@ fn weekday_bars_carry_their_counts_and_min_max_whiskers() {
     // the BitTorrent port, their count and (one test a day, so one transfer a repetition)
     // the slowest and fastest repetition.
     let (h, rows) = read_csv(&csv.join("speeds.csv"));
-    let days = [
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-        "Thursday",
-        "Friday",
-        "Saturday",
-        "Sunday",
-    ];
+    let days = bttrace::glasnost::names::WEEKDAYS;
     let expect: Vec<(u32, f64, f64, f64)> = days
         .iter()
         .map(|day| {
